@@ -1,0 +1,90 @@
+"""The one place the Litestar application is assembled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from redis.asyncio import Redis
+
+from ofca import __version__
+from ofca.auth import provide_principal
+from ofca.channels.plugin import create_channels_plugin
+from ofca.controllers import ROUTE_HANDLERS
+from ofca.errors import http_exception_handler, internal_error_handler
+from ofca.persistence.engine import close_engine, open_engine
+from ofca.persistence.migrate import migrate
+from ofca.settings import Settings, load_settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("ofca")
+
+
+def _provide_settings(state: State) -> Settings:
+    return state.settings
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> Litestar:
+    """Build the application for ``settings`` (default: from the environment)."""
+    settings = settings or load_settings()
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    channels = create_channels_plugin(settings, redis)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = await open_engine(settings)
+        app.state.engine = engine
+        try:
+            if run_migrations:
+                applied = await migrate(engine)
+                if applied:
+                    log.info("applied migrations: %s", ", ".join(applied))
+            yield
+        finally:
+            await close_engine(engine)
+            if redis is not None:
+                await redis.aclose()
+
+    cors = (
+        CORSConfig(allow_origins=settings.allowed_origins, allow_credentials=True)
+        if settings.allowed_origins
+        else None
+    )
+    return Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        plugins=[channels],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "redis": redis, "channels": channels}),
+        dependencies={
+            "settings": Provide(_provide_settings, sync_to_thread=False),
+            "principal": Provide(provide_principal),
+        },
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            Exception: internal_error_handler,
+        },
+        cors_config=cors,
+        openapi_config=OpenAPIConfig(
+            title="ofca",
+            version=__version__,
+            description="Conversational analytics for creator-fan chat. WebSocket messages are "
+            "described by the JSON Schema at /api/v1/schemas/wss.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for ``uvicorn --factory ofca.app:create_app_from_env``."""
+    return create_app(load_settings())

@@ -1,0 +1,102 @@
+"""Authentication of requests and sockets, and scoping every call to one account.
+
+REST accepts ``Authorization: Bearer <key>`` and ``X-API-Key``; ``?api_key=`` only on
+routes that opt in (where a header is impossible), and sockets take ``?token=`` because
+browsers cannot set headers on a WebSocket.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+from ofca.domain.auth import Permission, Principal
+from ofca.persistence.keys import resolve_api_key
+from ofca.settings import Settings
+
+__all__ = [
+    "authenticate_token",
+    "credential_from_connection",
+    "provide_principal",
+    "require",
+    "scope_account",
+]
+
+
+def credential_from_connection(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The presented credential: bearer header, X-API-Key, or (sockets, and routes that set
+    ``ofca_query_auth`` in their scope) a ``token``/``api_key`` query parameter."""
+    authorization = connection.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    header_key = connection.headers.get("x-api-key")
+    if header_key:
+        return header_key.strip()
+    if connection.scope["type"] == "websocket" or connection.scope.get("ofca_query_auth"):
+        for name in ("token", "api_key"):
+            value = connection.query_params.get(name)
+            if value:
+                return value
+    return None
+
+
+async def authenticate_token(token: str, settings: Settings) -> Principal | None:
+    """The principal a raw credential stands for, or ``None``."""
+    if settings.admin_key is not None and secrets.compare_digest(
+        token.encode("utf-8"), settings.admin_key.encode("utf-8")
+    ):
+        return Principal(kind="admin", role="admin", account_id=None, credential_id="admin")
+    info = await resolve_api_key(token)
+    if info is None:
+        return None
+    return Principal(
+        kind="api_key",
+        role=info.role,  # type: ignore[arg-type]
+        account_id=info.account_id,
+        credential_id=f"key:{info.id}",
+    )
+
+
+async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """Litestar dependency: the authenticated caller, or 401."""
+    cached = request.scope.get("state", {}).get("ofca_principal")
+    if cached is not None:
+        return cached
+    token = credential_from_connection(request)
+    if token is None:
+        raise NotAuthorizedException("Missing credentials: send Authorization: Bearer <key>")
+    principal = await authenticate_token(token, request.app.state.settings)
+    if principal is None:
+        raise NotAuthorizedException("Invalid, expired or revoked credentials")
+    request.scope.setdefault("state", {})["ofca_principal"] = principal
+    return principal
+
+
+def require(principal: Principal, permission: Permission) -> None:
+    if not principal.allows(permission):
+        raise PermissionDeniedException(f"This credential's role may not {permission}")
+
+
+def scope_account(principal: Principal, requested: str | None, permission: Permission) -> str:
+    """The one account this call works on; 403 for any other account.
+
+    A key bound to an account may omit ``account_id``; a login with several accounts must
+    name one of them.
+    """
+    require(principal, permission)
+    allowed = (
+        principal.account_ids
+        if principal.account_ids
+        else (() if principal.account_id is None else (principal.account_id,))
+    )
+    if requested is None:
+        if len(allowed) == 1:
+            return allowed[0]
+        raise PermissionDeniedException("account_id is required for this credential")
+    if requested not in allowed:
+        raise PermissionDeniedException("This credential has no access to that account")
+    return requested

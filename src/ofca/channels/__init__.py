@@ -1,0 +1,1 @@
+"""Live events over Litestar's Channels plugin: names, the plugin, publishing."""

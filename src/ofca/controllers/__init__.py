@@ -1,0 +1,15 @@
+"""HTTP and WebSocket controllers. Each module exports its handlers; ``ROUTE_HANDLERS``
+is what ``create_app`` registers (add new controllers here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ofca.controllers.health import HealthController
+from ofca.controllers.schemas import SchemaController, docs_redirects
+
+ROUTE_HANDLERS: list[Any] = [
+    HealthController,
+    SchemaController,
+    *docs_redirects,
+]

@@ -1,0 +1,118 @@
+"""Normalization of captured messages into the columns metrics work on (METRICS.md "Data")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+
+from ofca.domain.onlyfans import Chat, Message
+
+__all__ = [
+    "Direction",
+    "NormalizedChat",
+    "NormalizedMessage",
+    "message_direction",
+    "normalize_chat",
+    "normalize_message",
+    "parse_timestamp",
+]
+
+Direction = Literal["inbound", "outbound", "unknown"]
+
+# Unix seconds outside this range are almost certainly milliseconds or garbage.
+_MIN_EPOCH = 0.0
+_MAX_EPOCH = 32503680000.0  # year 3000
+
+
+def parse_timestamp(value: str | float | None) -> datetime | None:
+    """An aware UTC datetime, or ``None`` when the value is not a usable time.
+
+    ISO 8601 with ``Z`` or an offset is honoured; a naive timestamp is read as UTC;
+    numbers are Unix seconds.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if not _MIN_EPOCH <= value < _MAX_EPOCH:
+            return None
+        return datetime.fromtimestamp(value, tz=UTC)
+    text = value.strip()
+    if not text:
+        return None
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        # Chatwoot's older docs show "2020-03-03 13:05:57 UTC".
+        if text.endswith(" UTC"):
+            return parse_timestamp(text[:-4])
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def message_direction(message: Message, fan_id: str | None) -> Direction:
+    """Direction by the first rule of METRICS.md that applies."""
+    if message.is_inbound is not None:
+        return "inbound" if message.is_inbound else "outbound"
+    if message.is_creator is not None:
+        return "outbound" if message.is_creator else "inbound"
+    sender = message.fromUser.id if message.fromUser is not None else None
+    if sender is not None and fan_id is not None:
+        return "inbound" if str(sender) == fan_id else "outbound"
+    return "unknown"
+
+
+class NormalizedChat(msgspec.Struct, frozen=True, kw_only=True):
+    chat_id: str
+    fan_id: str
+    fan_name: str | None = None
+    fan_username: str | None = None
+    fan_avatar: str | None = None
+
+
+class NormalizedMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """The normalized columns of one message; ``raw_text`` is the platform's text as sent."""
+
+    message_id: str
+    chat_id: str
+    created_at: datetime | None
+    changed_at: datetime | None
+    direction: Direction
+    raw_text: str | None
+    from_user_id: str | None
+    is_tip: bool = False
+    price: float | None = None
+    media_count: int = 0
+
+
+def normalize_chat(chat: Chat) -> NormalizedChat:
+    fan = chat.withUser
+    return NormalizedChat(
+        chat_id=chat.resolved_id,
+        fan_id=str(fan.id),
+        fan_name=fan.name,
+        fan_username=fan.username,
+        fan_avatar=fan.avatar,
+    )
+
+
+def normalize_message(message: Message, chat_id: str, fan_id: str | None) -> NormalizedMessage:
+    """Normalize ``message`` of chat ``chat_id`` whose fan is ``fan_id`` (if known)."""
+    sender = message.fromUser.id if message.fromUser is not None else None
+    return NormalizedMessage(
+        message_id=str(message.id),
+        chat_id=chat_id,
+        created_at=parse_timestamp(message.createdAt),
+        changed_at=parse_timestamp(message.changedAt),
+        direction=message_direction(message, fan_id),
+        raw_text=message.text,
+        from_user_id=None if sender is None else str(sender),
+        is_tip=message.isTip,
+        price=message.price,
+        media_count=max(message.mediaCount, len(message.media)),
+    )

@@ -1,0 +1,322 @@
+"""The WebSocket protocol: the single source of both tagged unions and their JSON Schema.
+
+Every frame is ``{"type": <tag>, "payload": {...}}``. ``IncomingWssMessage`` is what the
+extension (and integrations) send; ``OutgoingWssMessage`` is what ofca sends. The JSON Schema
+served at ``/api/v1/schemas/wss`` is generated from these Structs, and the dashboard's
+TypeScript types are generated from that schema, so a change here is a protocol change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from ofca.domain.insights import AnalyticsSnapshot
+from ofca.domain.normalize import Direction
+from ofca.domain.onlyfans import Chat, Message, PlatformId
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "AppendMessage",
+    "CacheUpdate",
+    "CommandToExecute",
+    "ConnectionAck",
+    "ConversationNode",
+    "EnrichmentResult",
+    "ErrorCode",
+    "FullSyncResponse",
+    "IncomingWssMessage",
+    "IngestAck",
+    "Keepalive",
+    "MessageView",
+    "NewRawMessage",
+    "OnlineUsersUpdate",
+    "OnlineUsersUpdateOut",
+    "OutgoingWssMessage",
+    "SystemError",
+    "SystemStatus",
+    "incoming_decoder",
+    "outgoing_encoder",
+    "wss_schema",
+]
+
+PROTOCOL_VERSION = 1
+
+_FRAME = {"tag_field": "type", "kw_only": True}
+
+
+# --------------------------------------------------------------------------- incoming
+
+
+class CacheUpdatePayload(msgspec.Struct, kw_only=True):
+    chats: list[Chat] = []
+    messages: list[Message] = []
+
+
+class CacheUpdate(msgspec.Struct, tag="cache_update", **_FRAME):
+    """A snapshot of the extension's IndexedDB: upserted atomically."""
+
+    payload: CacheUpdatePayload
+
+
+class NewRawMessagePayload(msgspec.Struct, kw_only=True):
+    message: Message
+
+
+class NewRawMessage(msgspec.Struct, tag="new_raw_message", **_FRAME):
+    """One new or edited message (a delta)."""
+
+    payload: NewRawMessagePayload
+
+
+class KeepalivePayload(msgspec.Struct, kw_only=True):
+    timestamp: str | float | None = None
+
+
+class Keepalive(msgspec.Struct, tag="keepalive", **_FRAME):
+    """The MV3 service worker's ~20 s ping; refreshes the connection's liveness."""
+
+    payload: KeepalivePayload = msgspec.field(default_factory=KeepalivePayload)
+
+
+class OnlineUsersPayload(msgspec.Struct, kw_only=True):
+    user_ids: list[PlatformId]
+    timestamp: str | float | None = None
+
+
+class OnlineUsersUpdate(msgspec.Struct, tag="online_users_update", **_FRAME):
+    """Fans currently online, relayed to the account's dashboards."""
+
+    payload: OnlineUsersPayload
+
+
+IncomingWssMessage = CacheUpdate | NewRawMessage | Keepalive | OnlineUsersUpdate
+
+# --------------------------------------------------------------------------- outgoing
+
+
+class ConnectionAckPayload(msgspec.Struct, kw_only=True):
+    connection_id: str
+    user_id: str
+    role: str
+    server_time: datetime
+    version: str
+    protocol: int = PROTOCOL_VERSION
+
+
+class ConnectionAck(msgspec.Struct, tag="connection_ack", **_FRAME):
+    payload: ConnectionAckPayload
+
+
+SystemState = Literal["PROCESSING_SNAPSHOT", "REALTIME", "ERROR"]
+
+
+class SystemStatusPayload(msgspec.Struct, kw_only=True):
+    status: SystemState
+    detail: str | None = None
+    progress: Annotated[float, Meta(ge=0, le=1)] | None = None
+    """Fraction done (0..1) while processing a snapshot or enrichment."""
+
+
+class SystemStatus(msgspec.Struct, tag="system_status", **_FRAME):
+    payload: SystemStatusPayload
+
+
+ErrorCode = Literal[
+    "json_parse_error",
+    "validation_error",
+    "unhandled_type",
+    "payload_too_large",
+    "rate_limited",
+    "storage_unavailable",
+    "unauthorized",
+    "internal_error",
+]
+
+
+class SystemErrorPayload(msgspec.Struct, kw_only=True):
+    errorMessage: str
+    code: ErrorCode
+    detail: str | None = None
+    retryable: bool = False
+
+
+class SystemError(msgspec.Struct, tag="system_error", **_FRAME):
+    """A frame could not be handled; the connection stays open unless it must go."""
+
+    payload: SystemErrorPayload
+
+
+class FanView(msgspec.Struct, kw_only=True):
+    id: str
+    name: str | None = None
+    username: str | None = None
+    avatar: str | None = None
+
+
+class MessageView(msgspec.Struct, kw_only=True):
+    """A stored message with its enrichment, as dashboards show it."""
+
+    id: str
+    chat_id: str
+    text: str | None
+    created_at: datetime | None
+    changed_at: datetime | None = None
+    direction: Direction
+    sentiment: float | None = None
+    topics: list[str] = []
+    is_tip: bool = False
+    price: float | None = None
+    media_count: int = 0
+    enriched: bool = False
+    command_id: str | None = None
+
+
+class SessionView(msgspec.Struct, kw_only=True):
+    """The chat's latest session (METRICS.md "Sessions")."""
+
+    start_at: datetime
+    end_at: datetime
+    message_count: int
+    duration_seconds: float
+    silence_seconds: float
+    silence_percentage: float | None
+    turns: int
+    sentiment_score: float | None
+    topics: list[str]
+
+
+class ConversationNode(msgspec.Struct, kw_only=True):
+    """One chat as the inbox shows it."""
+
+    chat_id: str
+    fan: FanView
+    messages: list[MessageView]
+    """The latest messages, oldest first (bounded; the REST API pages the rest)."""
+    message_count: int
+    last_message: MessageView | None = None
+    last_activity_at: datetime | None = None
+    unanswered_since: datetime | None = None
+    """Time of the first inbound message of the open (unanswered) run, if any."""
+    sentiment_score: float | None = None
+    topics: list[str] = []
+    session: SessionView | None = None
+
+
+class FullSyncPayload(msgspec.Struct, kw_only=True):
+    conversations: list[ConversationNode]
+    analytics: AnalyticsSnapshot | None
+    """``None`` only while the account has no analytics to show yet."""
+    excluded_messages: int = 0
+
+
+class FullSyncResponse(msgspec.Struct, tag="full_sync_response", **_FRAME):
+    payload: FullSyncPayload
+
+
+class AppendMessagePayload(msgspec.Struct, kw_only=True):
+    conversation: ConversationNode
+    message: MessageView
+    edited: bool = False
+
+
+class AppendMessage(msgspec.Struct, tag="append_message", **_FRAME):
+    """A new or edited message, with its conversation node."""
+
+    payload: AppendMessagePayload
+
+
+class AnalyticsUpdate(msgspec.Struct, tag="analytics_update", **_FRAME):
+    payload: AnalyticsSnapshot
+
+
+class MessageEnrichment(msgspec.Struct, kw_only=True):
+    message_id: str
+    chat_id: str
+    sentiment: float | None
+    topics: list[str]
+
+
+class EnrichmentResultPayload(msgspec.Struct, kw_only=True):
+    messages: list[MessageEnrichment] = []
+    enriched: int = 0
+    total: int = 0
+    done: bool = True
+
+
+class EnrichmentResult(msgspec.Struct, tag="enrichment_result", **_FRAME):
+    payload: EnrichmentResultPayload
+
+
+class OnlineUsersUpdateOut(msgspec.Struct, tag="online_users_update", **_FRAME):
+    payload: OnlineUsersPayload
+
+
+class CommandPayload(msgspec.Struct, kw_only=True):
+    command_id: str
+    action: Literal["send_message"] = "send_message"
+    chat_id: str
+    text: Annotated[str, Meta(min_length=1, max_length=1000)]
+    media_url: str | None = None
+    issued_at: datetime
+
+
+class CommandToExecute(msgspec.Struct, tag="command_to_execute", **_FRAME):
+    """An instruction for the extension (send a message in a chat)."""
+
+    payload: CommandPayload
+
+
+class RejectedItem(msgspec.Struct, kw_only=True):
+    message_id: str | None
+    reason: str
+
+
+class IngestAckPayload(msgspec.Struct, kw_only=True):
+    frame: Literal["cache_update", "new_raw_message"]
+    accepted: int
+    """Messages stored for the first time."""
+    duplicates: int
+    """Messages identical to what was stored: nothing written, nothing broadcast."""
+    updated: int
+    """Messages whose content changed (edits): updated in place."""
+    rejected: int
+    chats: int = 0
+    rejected_items: list[RejectedItem] = []
+    duration_ms: float = 0.0
+
+
+class IngestAck(msgspec.Struct, tag="ingest_ack", **_FRAME):
+    """What a frame changed in storage; sent only after it is committed."""
+
+    payload: IngestAckPayload
+
+
+OutgoingWssMessage = (
+    ConnectionAck
+    | SystemStatus
+    | SystemError
+    | FullSyncResponse
+    | AppendMessage
+    | AnalyticsUpdate
+    | EnrichmentResult
+    | OnlineUsersUpdateOut
+    | CommandToExecute
+    | IngestAck
+)
+
+# One decoder/encoder per process: building them is the expensive part.
+incoming_decoder: msgspec.json.Decoder[IncomingWssMessage] = msgspec.json.Decoder(
+    IncomingWssMessage  # type: ignore[arg-type]
+)
+outgoing_encoder = msgspec.json.Encoder()
+
+
+def wss_schema(direction: Literal["outgoing", "incoming"] = "outgoing") -> dict[str, Any]:
+    """The JSON Schema of one direction's union, generated by msgspec (never by hand)."""
+    union: Any = OutgoingWssMessage if direction == "outgoing" else IncomingWssMessage
+    title = "OutgoingWssMessage" if direction == "outgoing" else "IncomingWssMessage"
+    return msgspec.json.schema(Annotated[union, Meta(title=title)])

@@ -1,0 +1,1 @@
+"""Storage: Piccolo tables, the engine chosen from settings, migrations and repositories."""

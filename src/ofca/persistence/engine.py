@@ -1,0 +1,68 @@
+"""The database engine, chosen at run time from ``OFCA_DATABASE_URL``.
+
+Piccolo binds tables to an engine through a ``piccolo_conf`` module by default; ofca picks
+the engine from its settings instead and binds every ofca table to it, so one process (or
+one test run) can choose SQLite or Postgres without a conf module.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
+
+from ofca.settings import Settings
+
+__all__ = ["bind_tables", "close_engine", "create_engine", "ofca_tables", "open_engine"]
+
+log = logging.getLogger(__name__)
+
+POOL_MAX_SIZE = 20
+
+
+def create_engine(settings: Settings) -> Engine:
+    if settings.is_postgres:
+        return PostgresEngine(config={"dsn": settings.database_url}, log_queries=False)
+    path = Path(settings.sqlite_path)
+    if path.parent != Path("."):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # A generous busy timeout: writers queue behind each other instead of failing.
+    return SQLiteEngine(path=str(path), timeout=30)
+
+
+def ofca_tables() -> list[type[Table]]:
+    """Every Table subclass defined in an ofca module (including migration snapshots)."""
+    found: list[type[Table]] = []
+    pending: list[type[Table]] = list(Table.__subclasses__())
+    while pending:
+        table = pending.pop()
+        pending.extend(table.__subclasses__())
+        if table.__module__.startswith("ofca."):
+            found.append(table)
+    return found
+
+
+def bind_tables(engine: Engine) -> None:
+    # Importing the table modules registers them as Table subclasses.
+    import ofca.persistence.tables  # noqa: F401
+
+    for table in ofca_tables():
+        table._meta.db = engine
+
+
+async def open_engine(settings: Settings) -> Engine:
+    """Create the engine, bind the tables and (on Postgres) start a connection pool."""
+    engine = create_engine(settings)
+    bind_tables(engine)
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=POOL_MAX_SIZE)
+    return engine
+
+
+async def close_engine(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()

@@ -1,0 +1,129 @@
+"""Piccolo tables. The same definitions serve SQLite and Postgres.
+
+Times are stored as timezone-aware timestamps (UTC). Ids from the platform are strings.
+Every row that holds chat data carries ``account_id`` so every query can be scoped to one
+account, and every such table is indexed by it first.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    Boolean,
+    Integer,
+    Real,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+__all__ = [
+    "ALL_TABLES",
+    "Account",
+    "ApiKey",
+    "ChatRow",
+    "IngestLog",
+    "InstanceSetting",
+    "MessageRow",
+]
+
+
+class Account(Table, tablename="ofca_account"):
+    """A creator account; ``account_id`` is the ``user_id`` of the WebSocket paths."""
+
+    account_id = Varchar(length=200, unique=True, index=True)
+    name = Varchar(length=200, default="")
+    created_at = Timestamptz()
+    webhook_secret = Varchar(length=200, null=True, default=None)
+
+
+class ApiKey(Table, tablename="ofca_api_key"):
+    """An API key, stored as the SHA-256 of the key (keys are random, 256-bit)."""
+
+    key_hash = Varchar(length=64, unique=True, index=True)
+    prefix = Varchar(length=16)
+    """The first characters of the key, to recognise it in listings."""
+    account_id = Varchar(length=200, null=True, default=None, index=True)
+    """``None`` only for admin keys."""
+    role = Varchar(length=20)
+    name = Varchar(length=200, default="")
+    created_at = Timestamptz()
+    expires_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    last_used_at = Timestamptz(null=True, default=None)
+
+
+class ChatRow(Table, tablename="ofca_chat"):
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    fan_id = Varchar(length=200, null=True, default=None)
+    fan_name = Text(null=True, default=None)
+    fan_username = Text(null=True, default=None)
+    fan_avatar = Text(null=True, default=None)
+    source = Varchar(length=20, default="onlyfans")
+    raw = Text(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class MessageRow(Table, tablename="ofca_message"):
+    account_id = Varchar(length=200)
+    message_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    direction = Varchar(length=8)
+    """``inbound``, ``outbound`` or ``unknown`` (METRICS.md "Direction")."""
+    created_at = Timestamptz(null=True, default=None)
+    """``None`` when the platform's time was unusable: stored, excluded from metrics."""
+    changed_at = Timestamptz(null=True, default=None)
+    text = Text(null=True, default=None)
+    """The cleaned text both enrichers see (METRICS.md "Text")."""
+    raw = Text()
+    """The message's JSON exactly as received."""
+    content_hash = Varchar(length=64)
+    """Hash of ``raw``: a resend with the same hash is a duplicate, another hash an edit."""
+    from_user_id = Varchar(length=200, null=True, default=None)
+    is_tip = Boolean(default=False)
+    price = Real(null=True, default=None)
+    media_count = Integer(default=0)
+    source = Varchar(length=20, default="onlyfans")
+    sentiment = Real(null=True, default=None)
+    topics = JSON(default="[]")
+    enriched = Boolean(default=False)
+    command_id = Varchar(length=64, null=True, default=None)
+    ingested_at = Timestamptz()
+    version = BigInt(default=1)
+    """Bumped on every edit."""
+
+
+class IngestLog(Table, tablename="ofca_ingest_log"):
+    """One row per ingested frame or webhook: counts and timings, never text."""
+
+    account_id = Varchar(length=200, index=True)
+    source = Varchar(length=20)
+    kind = Varchar(length=40)
+    received_at = Timestamptz()
+    accepted = Integer(default=0)
+    duplicates = Integer(default=0)
+    updated = Integer(default=0)
+    rejected = Integer(default=0)
+    frame_bytes = BigInt(default=0)
+    duration_ms = Real(default=0)
+
+
+class InstanceSetting(Table, tablename="ofca_instance_setting"):
+    """Values every process must agree on (e.g. the generated signing key)."""
+
+    name = Varchar(length=100, unique=True)
+    value = Text()
+
+
+ALL_TABLES: tuple[type[Table], ...] = (
+    Account,
+    ApiKey,
+    ChatRow,
+    MessageRow,
+    IngestLog,
+    InstanceSetting,
+)

@@ -1,0 +1,159 @@
+"""Runtime settings, read once at start-up from ``OFCA_*`` variables and an optional ``.env``.
+
+Every field of :class:`Settings` maps to the environment variable ``OFCA_<FIELD>``. Values
+are validated by msgspec; a bad value stops start-up with a :class:`SettingsError` naming the
+variable, so a typo in production fails loudly instead of running with a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+__all__ = ["Settings", "SettingsError", "load_settings", "read_dotenv"]
+
+ENV_PREFIX = "OFCA_"
+
+PositiveFloat = Annotated[float, Meta(gt=0)]
+PositiveInt = Annotated[int, Meta(gt=0)]
+Port = Annotated[int, Meta(ge=1, le=65535)]
+
+# Fields given as comma-separated lists in the environment.
+_LIST_FIELDS = frozenset({"cors_origins"})
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Validated configuration. Field ``foo_bar`` is set by ``OFCA_FOO_BAR``."""
+
+    database_url: str = "sqlite:///ofca.sqlite"
+    """``sqlite:///path`` (relative to the working directory) or ``postgres://...``."""
+    redis_url: str | None = None
+    """``redis://...``; unset means in-memory channels and rate limits (one process only)."""
+    secret_key: Annotated[str, Meta(min_length=32)] | None = None
+    """Signs login tokens. Unset: a random key is generated once and kept in the database."""
+    admin_key: Annotated[str, Meta(min_length=16)] | None = None
+    """Bearer key for the account/key admin API."""
+    extension_id: str | None = None
+    """Chrome extension id; adds ``chrome-extension://<id>`` to the CORS origins."""
+    cors_origins: tuple[str, ...] = ()
+    max_ws_message_bytes: Annotated[int, Meta(ge=1024)] = 64 * 1024 * 1024
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    channel_prefix: Annotated[str, Meta(pattern=r"^[a-z0-9_.:-]{1,40}$")] = "ofca"
+    """Prefix of every Redis channel and key ofca uses (Redis pub/sub ignores key_prefix)."""
+    subscriber_max_backlog: PositiveInt = 1000
+    """Live events buffered per dashboard before it is treated as a slow consumer."""
+
+    # Analytics (../shared/METRICS.md).
+    session_gap_minutes: PositiveFloat = 30.0
+    silence_threshold_seconds: PositiveFloat = 120.0
+    reply_sla_seconds: PositiveFloat = 300.0
+    default_window_days: PositiveInt = 30
+
+    # Rate limits.
+    rest_rate_limit_per_minute: PositiveInt = 1000
+    """Requests per minute per API key (or per login session)."""
+    ip_rate_limit_per_minute: PositiveInt = 300
+    """Requests per minute per client IP for unauthenticated requests."""
+    ws_frames_per_minute: PositiveInt = 1000
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @property
+    def sqlite_path(self) -> str:
+        """The SQLite file path of a ``sqlite:///`` URL."""
+        return self.database_url.removeprefix("sqlite:///").removeprefix("sqlite://")
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        origins = list(self.cors_origins)
+        if self.extension_id:
+            origins.append(f"chrome-extension://{self.extension_id}")
+        return origins
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the ``OFCA_*`` variable."""
+
+
+_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a minimal ``.env`` file: ``KEY=value`` lines, ``#`` comments, optional quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if not match:
+            continue
+        key, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def _field_for(variable: str) -> str:
+    return variable.removeprefix(ENV_PREFIX).lower()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default ``os.environ``) over ``dotenv``.
+
+    Real environment variables win over the ``.env`` file, as with most tools.
+    """
+    source: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
+    source.update(os.environ if environ is None else environ)
+    known = set(Settings.__struct_fields__)
+    raw: dict[str, Any] = {}
+    for variable, value in source.items():
+        if not variable.startswith(ENV_PREFIX):
+            continue
+        name = _field_for(variable)
+        if name not in known:
+            # Other OFCA_* variables (test switches, tooling) are not settings.
+            continue
+        if value == "" and name not in _LIST_FIELDS:
+            continue  # an empty variable means "use the default"
+        if name in _LIST_FIELDS:
+            raw[name] = [item.strip() for item in value.split(",") if item.strip()]
+        else:
+            raw[name] = value
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+    if not (settings.is_postgres or settings.database_url.startswith("sqlite://")):
+        raise SettingsError(
+            "Invalid OFCA_DATABASE_URL: expected sqlite:///path or postgres://user@host/db"
+        )
+    if settings.redis_url is not None and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise SettingsError("Invalid OFCA_REDIS_URL: expected redis://host:port/db")
+    return settings
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    message = str(exc)
+    match = re.search(r"at `\$\.([a-z_]+)", message)
+    if match:
+        variable = ENV_PREFIX + match.group(1).upper()
+        detail = message.split(" - at ")[0]
+        return f"Invalid {variable}: {detail}"
+    return f"Invalid settings: {message}"
