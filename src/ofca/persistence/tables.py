@@ -24,6 +24,9 @@ __all__ = [
     "Account",
     "ApiKey",
     "ChatRow",
+    "ChatwootToken",
+    "CommandRow",
+    "ExtensionPresence",
     "IngestLog",
     "InstanceSetting",
     "MessageRow",
@@ -119,6 +122,37 @@ class InstanceSetting(Table, tablename="ofca_instance_setting"):
     value = Text()
 
 
+class ChatwootToken(Table, tablename="ofca_chatwoot_token"):
+    """An account's Chatwoot webhook token, stored as SHA-256 (shown once when generated)."""
+
+    account_id = Varchar(length=200, unique=True)
+    token_hash = Varchar(length=64, unique=True)
+    prefix = Varchar(length=16)
+    created_at = Timestamptz()
+
+
+class CommandRow(Table, tablename="ofca_command"):
+    """A ``command_to_execute`` sent to the extension; linked to the message it produced."""
+
+    command_id = Varchar(length=64, unique=True)
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    text_hash = Varchar(length=64)
+    """SHA-256 of the cleaned text: the command's text itself is not kept twice."""
+    media_url = Text(null=True, default=None)
+    created_at = Timestamptz()
+    linked_message_id = Varchar(length=200, null=True, default=None)
+    linked_at = Timestamptz(null=True, default=None)
+
+
+class ExtensionPresence(Table, tablename="ofca_extension_presence"):
+    """Connected extension sockets when Redis is not configured (else Redis keys with TTL)."""
+
+    account_id = Varchar(length=200)
+    connection_id = Varchar(length=100)
+    expires_at = Timestamptz()
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Account,
     ApiKey,
@@ -126,4 +160,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     MessageRow,
     IngestLog,
     InstanceSetting,
+    ChatwootToken,
+    CommandRow,
+    ExtensionPresence,
 )
