@@ -18,9 +18,26 @@ __all__ = [
     "OverviewWindowValues",
     "ResponseTimeResponse",
     "SentimentTrendResponse",
+    "TopicListResponse",
+    "TopicView",
     "TopicsResponse",
     "WindowView",
 ]
+
+
+class TopicView(msgspec.Struct, kw_only=True):
+    """A topic rule as the topics API lists it."""
+
+    id: str
+    label: str
+    keywords: list[str]
+    builtin: bool
+    updated_at: datetime | None = None
+    """Last change of a custom topic; None for built-in ones."""
+
+
+class TopicListResponse(msgspec.Struct, kw_only=True):
+    topics: list[TopicView]
 
 
 class WindowView(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,6 +21,13 @@ from piccolo.table import Table
 
 __all__ = [
     "ALL_TABLES",
+    "ActivityRow",
+    "ChatFirstRow",
+    "CustomTopic",
+    "ReplyRow",
+    "SessionRow",
+    "SessionTopicRow",
+    "TopicSet",
     "Account",
     "ApiKey",
     "ChatRow",
@@ -153,6 +160,98 @@ class ExtensionPresence(Table, tablename="ofca_extension_presence"):
     expires_at = Timestamptz()
 
 
+class TopicSet(Table, tablename="ofca_topic_set"):
+    """Per-account version of the custom topic set, bumped on every change; processes key
+    their cached topic matcher by it."""
+
+    account_id = Varchar(length=200, unique=True)
+    version = BigInt(default=0)
+    updated_at = Timestamptz()
+
+
+class CustomTopic(Table, tablename="ofca_custom_topic"):
+    """An account's own topic rule (ids never collide with the built-in taxonomy)."""
+
+    account_id = Varchar(length=200)
+    topic_id = Varchar(length=64)
+    label = Varchar(length=200)
+    keywords = JSON(default="[]")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class SessionRow(Table, tablename="ofca_session"):
+    """One session of a chat (METRICS.md "Sessions"), recomputed per chat at ingest."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    start_at = Timestamptz()
+    end_at = Timestamptz()
+    first_message_id = Varchar(length=200)
+    last_message_id = Varchar(length=200)
+    message_count = Integer()
+    inbound_count = Integer()
+    outbound_count = Integer()
+    duration_seconds = Real()
+    silence_seconds = Real()
+    silence_percentage = Real(null=True, default=None)
+    turns = Integer()
+    sentiment_sum = Real()
+    sentiment_count = Integer()
+    sentiment_score = Real(null=True, default=None)
+    topics = JSON(default="[]")
+
+
+class SessionTopicRow(Table, tablename="ofca_session_topic"):
+    """One (session, topic) pair with the session's numbers, for index-driven topic rows."""
+
+    account_id = Varchar(length=200)
+    topic = Varchar(length=64)
+    start_at = Timestamptz()
+    end_at = Timestamptz()
+    chat_id = Varchar(length=200)
+    message_count = Integer()
+    duration_seconds = Real()
+    silence_percentage = Real(null=True, default=None)
+    turns = Integer()
+    sentiment_score = Real(null=True, default=None)
+
+
+class ReplyRow(Table, tablename="ofca_reply"):
+    """One run of fan messages and its reply (``reply_seconds`` None: unanswered)."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    first_inbound_at = Timestamptz()
+    first_inbound_message_id = Varchar(length=200)
+    replied_at = Timestamptz(null=True, default=None)
+    reply_seconds = Real(null=True, default=None)
+    session_start_at = Timestamptz()
+    """Start of the session holding the run's first inbound message (topic filter)."""
+
+
+class ActivityRow(Table, tablename="ofca_activity"):
+    """Messages of one session within one UTC hour: counts and inbound sentiment parts."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    session_start_at = Timestamptz()
+    hour_start = Timestamptz()
+    messages = Integer()
+    inbound = Integer()
+    outbound = Integer()
+    sentiment_sum = Real()
+    sentiment_count = Integer()
+
+
+class ChatFirstRow(Table, tablename="ofca_chat_first"):
+    """Time of a chat's first message ever (``new_fans``)."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    first_at = Timestamptz()
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Account,
     ApiKey,
@@ -163,4 +262,11 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ChatwootToken,
     CommandRow,
     ExtensionPresence,
+    TopicSet,
+    CustomTopic,
+    SessionRow,
+    SessionTopicRow,
+    ReplyRow,
+    ActivityRow,
+    ChatFirstRow,
 )

@@ -1,0 +1,381 @@
+"""Per-chat read models of the insights: sessions, session topics, reply runs, hourly
+activity and each chat's first message time.
+
+They are derived from the stored messages of one chat only, so ingest recomputes exactly
+the chats a batch touched (an edit or a late, out-of-order message changes only its chat).
+Every refresh of an account runs under one per-account lock (Postgres advisory lock,
+SQLite's write lock) inside one transaction: two processes refreshing the same chat can
+never interleave their delete/insert and leave duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import msgspec
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analysis
+from ofca.persistence.tables import (
+    ActivityRow,
+    ChatFirstRow,
+    ReplyRow,
+    SessionRow,
+    SessionTopicRow,
+)
+from ofca.settings import Settings, load_settings
+
+__all__ = [
+    "DerivedRows",
+    "account_lock",
+    "chat_rows",
+    "chunks",
+    "database",
+    "insert_rows",
+    "refresh_chats",
+    "to_utc",
+    "write_transaction",
+]
+
+log = logging.getLogger(__name__)
+
+# asyncpg allows 32767 bind parameters per statement; stay well below on both engines.
+MAX_PARAMS = 16000
+# Chats whose messages are read by one query.
+READ_BATCH_CHATS = 500
+_LOCK_NAMESPACE = 0x0FCA
+
+_TOPICS = msgspec.json.Decoder(list[str])
+_ENCODE = msgspec.json.encode
+
+
+def database() -> Engine:
+    """The engine the ofca tables are bound to."""
+    return SessionRow._meta.db
+
+
+def write_transaction(engine: Engine) -> Any:
+    """A transaction that takes SQLite's write lock up front (no upgrade deadlocks)."""
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+async def account_lock(engine: Engine, account_id: str) -> None:
+    """Serialize derived-row writers of one account until the transaction ends."""
+    if isinstance(engine, PostgresEngine):
+        await SessionRow.raw(
+            "SELECT pg_advisory_xact_lock({}, hashtext({}))", _LOCK_NAMESPACE, account_id
+        )
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+def to_utc(value: datetime | str) -> datetime:
+    """A UTC datetime from a DB value (SQLite returns text for computed columns)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+async def insert_rows(
+    table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: set[str]
+) -> None:
+    """Multi-row INSERTs, chunked under the bind-parameter limit."""
+    if not rows:
+        return
+    is_postgres = isinstance(database(), PostgresEngine)
+    cell = ["{}::json" if is_postgres and c in json_columns else "{}" for c in columns]
+    row_template = "(" + ", ".join(cell) + ")"
+    per_statement = max(1, MAX_PARAMS // len(columns))
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    for chunk in chunks(rows, per_statement):
+        sql = head + ", ".join([row_template] * len(chunk))
+        await SessionRow.raw(sql, *[value for row in chunk for value in row])
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["{}"] * count)
+
+
+class DerivedRows(msgspec.Struct):
+    """Rows of the read models for a set of chats, in insert order of their columns."""
+
+    sessions: list[tuple[Any, ...]] = []
+    session_topics: list[tuple[Any, ...]] = []
+    replies: list[tuple[Any, ...]] = []
+    activity: list[tuple[Any, ...]] = []
+    chat_first: list[tuple[Any, ...]] = []
+
+
+SESSION_COLUMNS = (
+    "account_id",
+    "chat_id",
+    "start_at",
+    "end_at",
+    "first_message_id",
+    "last_message_id",
+    "message_count",
+    "inbound_count",
+    "outbound_count",
+    "duration_seconds",
+    "silence_seconds",
+    "silence_percentage",
+    "turns",
+    "sentiment_sum",
+    "sentiment_count",
+    "sentiment_score",
+    "topics",
+)
+SESSION_TOPIC_COLUMNS = (
+    "account_id",
+    "topic",
+    "start_at",
+    "end_at",
+    "chat_id",
+    "message_count",
+    "duration_seconds",
+    "silence_percentage",
+    "turns",
+    "sentiment_score",
+)
+REPLY_COLUMNS = (
+    "account_id",
+    "chat_id",
+    "first_inbound_at",
+    "first_inbound_message_id",
+    "replied_at",
+    "reply_seconds",
+    "session_start_at",
+)
+ACTIVITY_COLUMNS = (
+    "account_id",
+    "chat_id",
+    "session_start_at",
+    "hour_start",
+    "messages",
+    "inbound",
+    "outbound",
+    "sentiment_sum",
+    "sentiment_count",
+)
+CHAT_FIRST_COLUMNS = ("account_id", "chat_id", "first_at")
+
+_READ_MODELS = (
+    (SessionRow, SESSION_COLUMNS, {"topics"}),
+    (SessionTopicRow, SESSION_TOPIC_COLUMNS, set()),
+    (ReplyRow, REPLY_COLUMNS, set()),
+    (ActivityRow, ACTIVITY_COLUMNS, set()),
+    (ChatFirstRow, CHAT_FIRST_COLUMNS, set()),
+)
+
+
+def hour_floor(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def _session_of(sessions: Sequence[SessionStats], run: ReplyRun) -> SessionStats:
+    """The session holding the run's first inbound message (sessions are in time order)."""
+    for session in reversed(sessions):
+        if session.start_at <= run.first_inbound_at:
+            return session
+    return sessions[0]
+
+
+def chat_rows(
+    account_id: str,
+    chat_id: str,
+    points: Sequence[MessagePoint],
+    gap: timedelta,
+    silence_threshold: timedelta,
+    into: DerivedRows,
+) -> None:
+    """Append the read-model rows of one chat (its timed messages) to ``into``."""
+    if not points:
+        return
+    sessions, runs = chat_analysis(chat_id, points, gap, silence_threshold)
+    for s in sessions:
+        into.sessions.append(
+            (
+                account_id,
+                chat_id,
+                s.start_at,
+                s.end_at,
+                s.first_message_id,
+                s.last_message_id,
+                s.message_count,
+                s.inbound_count,
+                s.outbound_count,
+                s.duration_seconds,
+                s.silence_seconds,
+                s.silence_percentage,
+                s.turns,
+                s.sentiment_sum,
+                s.sentiment_count,
+                s.sentiment_score,
+                _ENCODE(list(s.topics)).decode(),
+            )
+        )
+        for topic in s.topics:
+            into.session_topics.append(
+                (
+                    account_id,
+                    topic,
+                    s.start_at,
+                    s.end_at,
+                    chat_id,
+                    s.message_count,
+                    s.duration_seconds,
+                    s.silence_percentage,
+                    s.turns,
+                    s.sentiment_score,
+                )
+            )
+    for run in runs:
+        into.replies.append(
+            (
+                account_id,
+                chat_id,
+                run.first_inbound_at,
+                run.first_inbound_message_id,
+                run.replied_at,
+                run.reply_seconds,
+                _session_of(sessions, run).start_at,
+            )
+        )
+    # Hourly activity per session: sessions partition the chat's messages in time order.
+    ordered = sorted(points, key=lambda p: (p.created_at, p.message_id))
+    starts = [s.start_at for s in sessions]
+    index = 0
+    buckets: dict[tuple[datetime, datetime], list[Any]] = {}
+    for point in ordered:
+        while index + 1 < len(starts) and starts[index + 1] <= point.created_at:
+            index += 1
+        key = (starts[index], hour_floor(point.created_at))
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = [0, 0, 0, [], 0]
+        bucket[0] += 1
+        if point.direction == "inbound":
+            bucket[1] += 1
+            if point.sentiment is not None:
+                bucket[3].append(point.sentiment)
+                bucket[4] += 1
+        elif point.direction == "outbound":
+            bucket[2] += 1
+    for (session_start, hour), (messages, inbound, outbound, scores, scored) in buckets.items():
+        into.activity.append(
+            (
+                account_id,
+                chat_id,
+                session_start,
+                hour,
+                messages,
+                inbound,
+                outbound,
+                math.fsum(scores),
+                scored,
+            )
+        )
+    into.chat_first.append((account_id, chat_id, ordered[0].created_at))
+
+
+async def _read_points(account_id: str, chat_ids: Sequence[str]) -> dict[str, list[MessagePoint]]:
+    rows = await SessionRow.raw(
+        "SELECT chat_id, message_id, created_at, direction, sentiment, topics "
+        "FROM ofca_message WHERE account_id = {} AND created_at IS NOT NULL "
+        f"AND chat_id IN ({_placeholders(len(chat_ids))})",
+        account_id,
+        *chat_ids,
+    )
+    points: dict[str, list[MessagePoint]] = {chat_id: [] for chat_id in chat_ids}
+    for row in rows:
+        topics = row["topics"]
+        if isinstance(topics, str):
+            topics = _TOPICS.decode(topics) if topics else []
+        direction = row["direction"]
+        points[row["chat_id"]].append(
+            MessagePoint(
+                row["message_id"],
+                to_utc(row["created_at"]),
+                direction if direction in ("inbound", "outbound") else "unknown",
+                row["sentiment"],
+                tuple(topics or ()),
+            )
+        )
+    return points
+
+
+@cache
+def _environment_settings() -> Settings:
+    return load_settings()
+
+
+async def refresh_chats(
+    account_id: str, chat_ids: Iterable[str], *, settings: Settings | None = None
+) -> None:
+    """Recompute the read-model rows of exactly these chats from their stored messages.
+
+    Messages without a usable ``created_at`` are excluded (METRICS.md "Time"). One
+    transaction replaces the old rows of all the chats; reads happen inside it, after the
+    account lock, so the rows always match committed messages. ``settings`` gives the
+    session gap and silence threshold (default: from the environment).
+    """
+    ids = sorted(set(chat_ids))
+    if not ids:
+        return
+    settings = settings or _environment_settings()
+    gap = timedelta(minutes=settings.session_gap_minutes)
+    silence = timedelta(seconds=settings.silence_threshold_seconds)
+    began = time.perf_counter()
+    engine = database()
+    derived = DerivedRows()
+    async with write_transaction(engine):
+        await account_lock(engine, account_id)
+        for batch in chunks(ids, READ_BATCH_CHATS):
+            points = await _read_points(account_id, batch)
+            for chat_id in batch:
+                chat_rows(account_id, chat_id, points[chat_id], gap, silence, derived)
+        per_delete = MAX_PARAMS - 1
+        for table, _columns, _json in _READ_MODELS:
+            name = table._meta.tablename
+            for batch in chunks(ids, per_delete):
+                await SessionRow.raw(
+                    f"DELETE FROM {name} WHERE account_id = {{}} "
+                    f"AND chat_id IN ({_placeholders(len(batch))})",
+                    account_id,
+                    *batch,
+                )
+        for (table, columns, json_columns), rows in zip(
+            _READ_MODELS,
+            (
+                derived.sessions,
+                derived.session_topics,
+                derived.replies,
+                derived.activity,
+                derived.chat_first,
+            ),
+            strict=True,
+        ):
+            await insert_rows(table._meta.tablename, columns, rows, json_columns)
+    log.info(
+        "refreshed %d chats of %s: %d sessions, %d replies in %.1f ms",
+        len(ids),
+        account_id,
+        len(derived.sessions),
+        len(derived.replies),
+        (time.perf_counter() - began) * 1000,
+    )

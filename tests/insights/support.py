@@ -1,0 +1,93 @@
+"""Hand-made conversations for insights tests: messages written straight into
+``ofca_message`` (precise times and directions), then the chats refreshed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from ofca.domain.enrichment import TopicMatcher, enrich
+from ofca.domain.metrics import Direction, MessagePoint
+from ofca.persistence.tables import MessageRow
+from ofca.services.sessions import refresh_chats
+from ofca.services.topics import matcher_for
+from ofca.settings import Settings
+
+__all__ = ["T0", "Msg", "at", "points_of", "store"]
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+"""A Monday, noon UTC."""
+
+
+def at(minutes: float = 0, *, days: float = 0, seconds: float = 0) -> datetime:
+    return T0 + timedelta(days=days, minutes=minutes, seconds=seconds)
+
+
+class Msg(msgspec.Struct, kw_only=True):
+    chat: str
+    id: str
+    at: datetime | None
+    dir: Direction = "inbound"
+    text: str | None = "hello"
+    sentiment: float | None = None
+    """Overrides VADER's score (None: computed from text)."""
+    topics: tuple[str, ...] | None = None
+    """Overrides the matcher's topics."""
+
+
+async def store(
+    account_id: str,
+    messages: Sequence[Msg],
+    settings: Settings,
+    matcher: TopicMatcher | None = None,
+) -> None:
+    matcher = matcher or await matcher_for(account_id)
+    now = datetime.now(UTC)
+    rows = []
+    for m in messages:
+        enrichment = enrich(m.text, matcher)
+        sentiment = m.sentiment if m.sentiment is not None else enrichment.sentiment
+        if enrichment.text is None:
+            sentiment = None
+        rows.append(
+            MessageRow(
+                account_id=account_id,
+                message_id=m.id,
+                chat_id=m.chat,
+                direction=m.dir,
+                created_at=m.at,
+                text=enrichment.text,
+                raw=msgspec.json.encode({"id": m.id, "text": m.text}).decode(),
+                content_hash=m.id,
+                sentiment=sentiment,
+                topics=list(m.topics if m.topics is not None else enrichment.topics),
+                enriched=True,
+                ingested_at=now,
+            )
+        )
+    await MessageRow.insert(*rows).run()
+    await refresh_chats(account_id, {m.chat for m in messages}, settings=settings)
+
+
+def points_of(messages: Sequence[Msg], matcher: TopicMatcher) -> dict[str, list[MessagePoint]]:
+    """The same messages as the pure domain sees them (the oracle's input)."""
+    chats: dict[str, list[MessagePoint]] = {}
+    for m in messages:
+        if m.at is None:
+            continue
+        enrichment = enrich(m.text, matcher)
+        sentiment = m.sentiment if m.sentiment is not None else enrichment.sentiment
+        if enrichment.text is None:
+            sentiment = None
+        chats.setdefault(m.chat, []).append(
+            MessagePoint(
+                m.id,
+                m.at,
+                m.dir,
+                sentiment,
+                tuple(m.topics if m.topics is not None else enrichment.topics),
+            )
+        )
+    return chats
