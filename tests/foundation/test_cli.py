@@ -6,8 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 
+import httpx
 import pytest
+
+from tests.support.server import free_port
 
 
 def run_ofca(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -72,3 +76,34 @@ def test_schema_command_prints_the_generated_schema(backend_env: dict[str, str])
     result = run_ofca(backend_env, "schema", "--direction", "incoming")
     assert result.returncode == 0
     assert json.loads(result.stdout)["title"] == "IncomingWssMessage"
+
+
+def test_serve_answers_health_docs_and_schema(backend_env: dict[str, str]) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ofca.cli", "serve", "--port", str(port)],
+        env={**os.environ, **backend_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None, "ofca serve exited during start-up"
+                assert time.monotonic() < deadline, "ofca serve did not answer in time"
+                time.sleep(0.2)
+        assert health.status_code == 200
+        assert health.json()["dependencies"]["database"] == "connected"
+        assert httpx.get(f"{base}/docs", follow_redirects=True).status_code == 200
+        schema = httpx.get(f"{base}/api/v1/schemas/wss").json()
+        assert schema["title"] == "OutgoingWssMessage"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    assert f"http://localhost:{port}/" in output  # the dashboard URL is printed
