@@ -6,10 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from ofca.controllers.health import HealthController
+from ofca.controllers.insights import InsightsController
 from ofca.controllers.schemas import SchemaController, docs_redirects
+from ofca.controllers.topics import TopicsController
 
 ROUTE_HANDLERS: list[Any] = [
     HealthController,
     SchemaController,
+    InsightsController,
+    TopicsController,
     *docs_redirects,
 ]

@@ -6,14 +6,25 @@ module only gives them their public envelope. Field names are the public contrac
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from ofca.domain.metrics import Granularity, ReplyStats, TopicRow, TrendPoint
+from ofca.domain.metrics import (
+    Granularity,
+    ReplyStats,
+    TopicRow,
+    TrendPoint,
+    Window,
+    resolve_window,
+)
 
 __all__ = [
+    "GRANULARITIES",
+    "MAX_BUCKETS",
     "AnalyticsSnapshot",
+    "InsightParameterError",
     "OverviewResponse",
     "OverviewWindowValues",
     "ResponseTimeResponse",
@@ -22,6 +33,10 @@ __all__ = [
     "TopicView",
     "TopicsResponse",
     "WindowView",
+    "parse_granularity",
+    "parse_instant",
+    "parse_timezone",
+    "parse_window",
 ]
 
 
@@ -97,3 +112,74 @@ class AnalyticsSnapshot(msgspec.Struct, kw_only=True):
     response_time: ResponseTimeResponse
     overview: OverviewResponse
     computed_at: datetime
+
+
+# --------------------------------------------------------------------------- query parameters
+
+GRANULARITIES: tuple[Granularity, ...] = ("hour", "day", "week")
+MAX_BUCKETS = 10_000
+"""More trend buckets than this in one response is refused (e.g. hourly over years)."""
+
+
+class InsightParameterError(ValueError):
+    """A bad query parameter; ``name`` is the parameter, the message says what is wrong."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def parse_instant(name: str, value: str | None) -> datetime | None:
+    """An aware UTC instant from ISO 8601 (``Z`` or an offset; naive means UTC)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InsightParameterError(
+            name,
+            f"{name} must be an ISO 8601 date-time such as 2026-03-01T00:00:00+02:00, "
+            f"not {value!r}",
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_timezone(value: str | None) -> tuple[str, ZoneInfo]:
+    """The IANA zone named ``value`` (default UTC)."""
+    name = (value or "UTC").strip() or "UTC"
+    try:
+        return name, ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InsightParameterError(
+            "timezone",
+            f"timezone must be an IANA time zone name such as Europe/Berlin, not {value!r}",
+        ) from None
+
+
+def parse_granularity(value: str | None) -> Granularity:
+    if value is None or not value.strip():
+        return "day"
+    text = value.strip().lower()
+    for granularity in GRANULARITIES:
+        if text == granularity:
+            return granularity
+    raise InsightParameterError(
+        "granularity", f"granularity must be one of hour, day, week, not {value!r}"
+    )
+
+
+def parse_window(start: str | None, end: str | None, now: datetime, default_days: int) -> Window:
+    """The requested half-open window; METRICS.md defaults (the 30 days ending now)."""
+    try:
+        return resolve_window(
+            parse_instant("start", start), parse_instant("end", end), now, default_days
+        )
+    except InsightParameterError:
+        raise
+    except ValueError as exc:
+        raise InsightParameterError("start", f"the window is empty: {exc}") from None

@@ -11,6 +11,7 @@ from piccolo.columns import (
     JSON,
     BigInt,
     Boolean,
+    DoublePrecision,
     Integer,
     Real,
     Text,
@@ -21,22 +22,22 @@ from piccolo.table import Table
 
 __all__ = [
     "ALL_TABLES",
-    "ActivityRow",
-    "ChatFirstRow",
-    "CustomTopic",
-    "ReplyRow",
-    "SessionRow",
-    "SessionTopicRow",
-    "TopicSet",
     "Account",
+    "ActivityRow",
     "ApiKey",
+    "ChatFirstRow",
     "ChatRow",
     "ChatwootToken",
     "CommandRow",
+    "CustomTopic",
     "ExtensionPresence",
     "IngestLog",
     "InstanceSetting",
     "MessageRow",
+    "ReplyRow",
+    "SessionRow",
+    "SessionTopicRow",
+    "TopicSet",
 ]
 
 
@@ -192,13 +193,13 @@ class SessionRow(Table, tablename="ofca_session"):
     message_count = Integer()
     inbound_count = Integer()
     outbound_count = Integer()
-    duration_seconds = Real()
-    silence_seconds = Real()
-    silence_percentage = Real(null=True, default=None)
+    duration_seconds = DoublePrecision()
+    silence_seconds = DoublePrecision()
+    silence_percentage = DoublePrecision(null=True, default=None)
     turns = Integer()
-    sentiment_sum = Real()
+    sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
-    sentiment_score = Real(null=True, default=None)
+    sentiment_score = DoublePrecision(null=True, default=None)
     topics = JSON(default="[]")
 
 
@@ -211,10 +212,10 @@ class SessionTopicRow(Table, tablename="ofca_session_topic"):
     end_at = Timestamptz()
     chat_id = Varchar(length=200)
     message_count = Integer()
-    duration_seconds = Real()
-    silence_percentage = Real(null=True, default=None)
+    duration_seconds = DoublePrecision()
+    silence_percentage = DoublePrecision(null=True, default=None)
     turns = Integer()
-    sentiment_score = Real(null=True, default=None)
+    sentiment_score = DoublePrecision(null=True, default=None)
 
 
 class ReplyRow(Table, tablename="ofca_reply"):
@@ -225,7 +226,7 @@ class ReplyRow(Table, tablename="ofca_reply"):
     first_inbound_at = Timestamptz()
     first_inbound_message_id = Varchar(length=200)
     replied_at = Timestamptz(null=True, default=None)
-    reply_seconds = Real(null=True, default=None)
+    reply_seconds = DoublePrecision(null=True, default=None)
     session_start_at = Timestamptz()
     """Start of the session holding the run's first inbound message (topic filter)."""
 
@@ -240,7 +241,7 @@ class ActivityRow(Table, tablename="ofca_activity"):
     messages = Integer()
     inbound = Integer()
     outbound = Integer()
-    sentiment_sum = Real()
+    sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
 
 

@@ -1,9 +1,12 @@
 """Insights read models: custom topics, sessions, session topics, replies, hourly activity,
-first message per chat (METRICS.md; maintained per chat by ``ofca.services.sessions``)."""
+first message per chat (METRICS.md; maintained per chat by ``ofca.services.sessions``).
+
+Seconds, percentages and sentiment sums are double precision: Postgres ``REAL`` is a
+4-byte float, too coarse for METRICS.md's 1e-6 agreement."""
 
 from __future__ import annotations
 
-from piccolo.columns import JSON, BigInt, Integer, Real, Timestamptz, Varchar
+from piccolo.columns import JSON, BigInt, DoublePrecision, Integer, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
 
@@ -33,13 +36,13 @@ class SessionRow(Table, tablename="ofca_session"):
     message_count = Integer()
     inbound_count = Integer()
     outbound_count = Integer()
-    duration_seconds = Real()
-    silence_seconds = Real()
-    silence_percentage = Real(null=True, default=None)
+    duration_seconds = DoublePrecision()
+    silence_seconds = DoublePrecision()
+    silence_percentage = DoublePrecision(null=True, default=None)
     turns = Integer()
-    sentiment_sum = Real()
+    sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
-    sentiment_score = Real(null=True, default=None)
+    sentiment_score = DoublePrecision(null=True, default=None)
     topics = JSON(default="[]")
 
 
@@ -50,10 +53,10 @@ class SessionTopicRow(Table, tablename="ofca_session_topic"):
     end_at = Timestamptz()
     chat_id = Varchar(length=200)
     message_count = Integer()
-    duration_seconds = Real()
-    silence_percentage = Real(null=True, default=None)
+    duration_seconds = DoublePrecision()
+    silence_percentage = DoublePrecision(null=True, default=None)
     turns = Integer()
-    sentiment_score = Real(null=True, default=None)
+    sentiment_score = DoublePrecision(null=True, default=None)
 
 
 class ReplyRow(Table, tablename="ofca_reply"):
@@ -62,7 +65,7 @@ class ReplyRow(Table, tablename="ofca_reply"):
     first_inbound_at = Timestamptz()
     first_inbound_message_id = Varchar(length=200)
     replied_at = Timestamptz(null=True, default=None)
-    reply_seconds = Real(null=True, default=None)
+    reply_seconds = DoublePrecision(null=True, default=None)
     session_start_at = Timestamptz()
 
 
@@ -74,7 +77,7 @@ class ActivityRow(Table, tablename="ofca_activity"):
     messages = Integer()
     inbound = Integer()
     outbound = Integer()
-    sentiment_sum = Real()
+    sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
 
 

@@ -1,0 +1,574 @@
+"""The insights of METRICS.md computed in SQL over the per-chat read models.
+
+No request scans messages: windows aggregate session rows (covering indexes), topic rows
+aggregate session-topic rows, replies aggregate reply rows, message counts and sentiment
+come from hourly activity rows. Only the parts of a window that do not start or end on a
+whole UTC hour read messages directly (at most an hour at each end, by index). The
+pure functions in ``ofca.domain.metrics`` are the oracle these queries are tested against.
+
+Every float is rounded to 9 decimal places: SQL sums add in storage order, which differs
+between engines in the last bits; rounding makes SQLite and Postgres answer identically.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_right
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from piccolo.engine.postgres import PostgresEngine
+
+from ofca.domain.insights import (
+    AnalyticsSnapshot,
+    OverviewResponse,
+    OverviewWindowValues,
+    ResponseTimeResponse,
+    SentimentTrendResponse,
+    TopicsResponse,
+    WindowView,
+)
+from ofca.domain.metrics import (
+    NO_DEFINED_SILENCE,
+    NO_INBOUND_TEXT,
+    NO_PREVIOUS_VOLUME,
+    NO_REPLIES,
+    NO_SESSIONS,
+    Granularity,
+    ReplyStats,
+    TopicRow,
+    TrendPoint,
+    Window,
+    bucket_starts,
+    resolve_window,
+)
+from ofca.persistence.tables import SessionRow
+from ofca.services.sessions import database, to_utc
+from ofca.services.topics import matcher_for
+from ofca.settings import Settings
+
+__all__ = [
+    "InsightFilters",
+    "analytics_snapshot",
+    "overview",
+    "response_time",
+    "sentiment_trend",
+    "topics",
+]
+
+_DIGITS = 9
+_HOUR = timedelta(hours=1)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, _DIGITS)
+
+
+class InsightFilters(msgspec.Struct, frozen=True, kw_only=True):
+    """METRICS.md "Filters": ``chat_id`` keeps one chat, ``topic`` the sessions with it."""
+
+    chat_id: str | None = None
+    topic: str | None = None
+
+
+async def _query(sql: str, *params: Any) -> list[dict[str, Any]]:
+    return await SessionRow.raw(sql, *params)
+
+
+def _is_postgres() -> bool:
+    return isinstance(database(), PostgresEngine)
+
+
+def _window_view(window: Window) -> WindowView:
+    return WindowView(start=window.start, end=window.end)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+class _SessionSums(msgspec.Struct):
+    sessions: int = 0
+    messages: int = 0
+    duration: float = 0.0
+    silence: float = 0.0
+    silence_count: int = 0
+    turns: int = 0
+    sentiment: float = 0.0
+    sentiment_count: int = 0
+
+
+_SUMS = (
+    "count(*) AS sessions, sum(message_count) AS messages, "
+    "sum(duration_seconds) AS duration, sum(silence_percentage) AS silence, "
+    "count(silence_percentage) AS silence_count, sum(turns) AS turns, "
+    "sum(sentiment_score) AS sentiment, count(sentiment_score) AS sentiment_count"
+)
+
+
+def _sums(row: dict[str, Any]) -> _SessionSums:
+    return _SessionSums(
+        sessions=int(row["sessions"] or 0),
+        messages=int(row["messages"] or 0),
+        duration=float(row["duration"] or 0.0),
+        silence=float(row["silence"] or 0.0),
+        silence_count=int(row["silence_count"] or 0),
+        turns=int(row["turns"] or 0),
+        sentiment=float(row["sentiment"] or 0.0),
+        sentiment_count=int(row["sentiment_count"] or 0),
+    )
+
+
+async def _session_sums(account_id: str, window: Window, filters: InsightFilters) -> _SessionSums:
+    """Sums over the sessions whose first message lies in the window (after filters)."""
+    params: list[Any] = [account_id]
+    if filters.topic is not None:
+        sql = f"SELECT {_SUMS} FROM ofca_session_topic WHERE account_id = {{}} AND topic = {{}}"
+        params.append(filters.topic)
+    else:
+        sql = f"SELECT {_SUMS} FROM ofca_session WHERE account_id = {{}}"
+    sql += " AND start_at >= {} AND start_at < {}"
+    params += [window.start, window.end]
+    if filters.chat_id is not None:
+        sql += " AND chat_id = {}"
+        params.append(filters.chat_id)
+    rows = await _query(sql, *params)
+    return _sums(rows[0])
+
+
+def _means(sums: _SessionSums) -> tuple[float | None, float | None, float | None, float | None]:
+    """(handling minutes, silence %, turns, sentiment): ``summarize_sessions`` from sums."""
+    if sums.sessions == 0:
+        return None, None, None, None
+    return (
+        sums.duration / sums.sessions / 60.0,
+        sums.silence / sums.silence_count if sums.silence_count else None,
+        sums.turns / sums.sessions,
+        sums.sentiment / sums.sentiment_count if sums.sentiment_count else None,
+    )
+
+
+def _session_reasons(sums: _SessionSums, names: Sequence[str]) -> dict[str, str]:
+    if sums.sessions == 0:
+        return dict.fromkeys(names, NO_SESSIONS)
+    reasons: dict[str, str] = {}
+    if sums.silence_count == 0 and "silence_percentage" in names:
+        reasons["silence_percentage"] = NO_DEFINED_SILENCE
+    if sums.sentiment_count == 0 and "sentiment_score" in names:
+        reasons["sentiment_score"] = NO_INBOUND_TEXT
+    return reasons
+
+
+# --------------------------------------------------------------------------- topics
+
+
+def _topic_scope(filters: InsightFilters) -> tuple[str, list[Any]]:
+    """Extra conditions on ``ofca_session_topic st`` for the filters."""
+    sql = ""
+    params: list[Any] = []
+    if filters.chat_id is not None:
+        sql += " AND st.chat_id = {}"
+        params.append(filters.chat_id)
+    if filters.topic is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = st.account_id"
+            " AND f.chat_id = st.chat_id AND f.start_at = st.start_at AND f.topic = {})"
+        )
+        params.append(filters.topic)
+    return sql, params
+
+
+async def _topic_sums(
+    account_id: str, window: Window, filters: InsightFilters
+) -> dict[str, _SessionSums]:
+    scope, params = _topic_scope(filters)
+    rows = await _query(
+        f"SELECT st.topic AS topic, {_SUMS} FROM ofca_session_topic st "
+        "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {}"
+        f"{scope} GROUP BY st.topic",
+        account_id,
+        window.start,
+        window.end,
+        *params,
+    )
+    return {row["topic"]: _sums(row) for row in rows}
+
+
+async def topics(
+    account_id: str, window: Window, filters: InsightFilters = InsightFilters()
+) -> TopicsResponse:
+    previous = window.previous()
+    current = await _topic_sums(account_id, window, filters)
+    before = await _topic_sums(account_id, previous, filters)
+    total = (await _session_sums(account_id, window, filters)).sessions
+    labels = (await matcher_for(account_id)).labels
+    rows: list[TopicRow] = []
+    for topic, sums in current.items():
+        handling, silence, turns, sentiment = _means(sums)
+        previous_volume = before[topic].sessions if topic in before else 0
+        reasons = _session_reasons(sums, ("silence_percentage", "sentiment_score"))
+        if previous_volume == 0:
+            reasons["trend"] = NO_PREVIOUS_VOLUME
+        rows.append(
+            TopicRow(
+                topic=topic,
+                label=labels.get(topic, topic),
+                volume=sums.sessions,
+                percentage_of_total=_round(sums.sessions / total * 100.0) or 0.0,
+                previous_volume=previous_volume,
+                trend=(
+                    _round((sums.sessions - previous_volume) / previous_volume * 100.0)
+                    if previous_volume
+                    else None
+                ),
+                average_handling_time_minutes=_round(handling),
+                silence_percentage=_round(silence),
+                turns=_round(turns),
+                sentiment_score=_round(sentiment),
+                unavailable_reasons=reasons,
+            )
+        )
+    rows.sort(key=lambda row: (-row.volume, row.topic))
+    return TopicsResponse(
+        topics=rows, window=_window_view(window), previous_window=_window_view(previous)
+    )
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def _reply_scope(filters: InsightFilters) -> tuple[str, list[Any]]:
+    sql = ""
+    params: list[Any] = []
+    if filters.chat_id is not None:
+        sql += " AND r.chat_id = {}"
+        params.append(filters.chat_id)
+    if filters.topic is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = r.account_id"
+            " AND f.chat_id = r.chat_id AND f.start_at = r.session_start_at AND f.topic = {})"
+        )
+        params.append(filters.topic)
+    return sql, params
+
+
+async def _reply_stats(
+    account_id: str, window: Window, filters: InsightFilters, sla_seconds: float
+) -> tuple[ReplyStats, dict[str, str]]:
+    scope, params = _reply_scope(filters)
+    where = (
+        "FROM ofca_reply r WHERE r.account_id = {} AND r.first_inbound_at >= {} "
+        f"AND r.first_inbound_at < {{}}{scope}"
+    )
+    percentiles = (
+        ", percentile_cont(0.5) WITHIN GROUP (ORDER BY r.reply_seconds) AS median, "
+        "percentile_cont(0.9) WITHIN GROUP (ORDER BY r.reply_seconds) AS p90"
+        if _is_postgres()
+        else ""
+    )
+    rows = await _query(
+        "SELECT count(r.reply_seconds) AS answered, sum(r.reply_seconds) AS total, "
+        "max(r.reply_seconds) AS longest, "
+        "sum(CASE WHEN r.reply_seconds <= {} THEN 1 ELSE 0 END) AS within, "
+        f"sum(CASE WHEN r.reply_seconds IS NULL THEN 1 ELSE 0 END) AS unanswered{percentiles} "
+        + where,
+        sla_seconds,
+        account_id,
+        window.start,
+        window.end,
+        *params,
+    )
+    row = rows[0]
+    count = int(row["answered"] or 0)
+    unanswered = int(row["unanswered"] or 0)
+    if count == 0:
+        reasons = dict.fromkeys(
+            ("mean_seconds", "median_seconds", "p90_seconds", "max_seconds"), NO_REPLIES
+        )
+        reasons["within_sla_percentage"] = NO_REPLIES
+        return (
+            ReplyStats(
+                count=0,
+                mean_seconds=None,
+                median_seconds=None,
+                p90_seconds=None,
+                max_seconds=None,
+                unanswered=unanswered,
+                within_sla_percentage=None,
+                sla_seconds=float(sla_seconds),
+            ),
+            reasons,
+        )
+    if _is_postgres():
+        median, p90 = float(row["median"]), float(row["p90"])
+    else:
+        # SQLite has no percentile_cont: fetch the window's reply seconds only.
+        values_rows = await _query(
+            "SELECT r.reply_seconds AS v " + where + " AND r.reply_seconds IS NOT NULL",
+            account_id,
+            window.start,
+            window.end,
+            *params,
+        )
+        values = [float(r["v"]) for r in values_rows]
+        median = float(statistics.median(values))
+        p90 = (
+            values[0]
+            if len(values) == 1
+            else float(statistics.quantiles(values, n=10, method="inclusive")[8])
+        )
+    stats = ReplyStats(
+        count=count,
+        mean_seconds=_round(float(row["total"]) / count),
+        median_seconds=_round(median),
+        p90_seconds=_round(p90),
+        max_seconds=_round(float(row["longest"])),
+        unanswered=unanswered,
+        within_sla_percentage=_round(int(row["within"] or 0) / count * 100.0),
+        sla_seconds=float(sla_seconds),
+    )
+    return stats, {}
+
+
+async def response_time(
+    account_id: str,
+    window: Window,
+    settings: Settings,
+    filters: InsightFilters = InsightFilters(),
+) -> ResponseTimeResponse:
+    sums = await _session_sums(account_id, window, filters)
+    handling, silence, turns, _sentiment = _means(sums)
+    reasons = _session_reasons(
+        sums, ("average_handling_time_minutes", "silence_percentage", "turns")
+    )
+    reply, reply_reasons = await _reply_stats(
+        account_id, window, filters, settings.reply_sla_seconds
+    )
+    reasons.update({f"reply_time.{name}": code for name, code in reply_reasons.items()})
+    return ResponseTimeResponse(
+        average_handling_time_minutes=_round(handling),
+        silence_percentage=_round(silence),
+        turns=_round(turns),
+        sessions=sums.sessions,
+        reply_time=reply,
+        unavailable_reasons=reasons,
+        window=_window_view(window),
+    )
+
+
+# --------------------------------------------------------------------------- hourly split
+
+
+def _ceil_hour(instant: datetime) -> datetime:
+    floor = instant.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == instant else floor + _HOUR
+
+
+def _split(window: Window, use_hours: bool) -> tuple[tuple[datetime, datetime] | None, list]:
+    """(whole UTC hours served by activity rows, [edge ranges read from messages])."""
+    if use_hours:
+        first, last = (
+            _ceil_hour(window.start),
+            window.end.replace(minute=0, second=0, microsecond=0),
+        )
+        if first < last:
+            edges = [(a, b) for a, b in ((window.start, first), (last, window.end)) if a < b]
+            return (first, last), edges
+    return None, [(window.start, window.end)]
+
+
+def _edge_sql(edges: list[tuple[datetime, datetime]]) -> tuple[str, list[Any]]:
+    parts = " OR ".join(["(m.created_at >= {} AND m.created_at < {})"] * len(edges))
+    return f"({parts})", [value for edge in edges for value in edge]
+
+
+# --------------------------------------------------------------------------- sentiment trend
+
+
+def _hour_aligned(starts: Sequence[datetime]) -> bool:
+    """Whether every bucket boundary is a whole UTC hour (all zones with whole-hour
+    offsets); otherwise hourly rows cannot be assigned to buckets and messages are read."""
+    return all(
+        s.astimezone(UTC).minute == 0 and s.second == 0 and s.microsecond == 0 for s in starts
+    )
+
+
+async def sentiment_trend(
+    account_id: str,
+    window: Window,
+    timezone: str,
+    granularity: Granularity,
+    filters: InsightFilters = InsightFilters(),
+) -> SentimentTrendResponse:
+    tz = ZoneInfo(timezone)
+    starts = bucket_starts(window, tz, granularity)
+    utc_starts = [s.astimezone(UTC) for s in starts]
+    sums = [0.0] * len(starts)
+    counts = [0] * len(starts)
+    hours, edges = _split(window, _hour_aligned(starts))
+    samples: list[tuple[datetime, float, int]] = []
+    if hours is not None:
+        sql = (
+            "SELECT a.hour_start AS at, sum(a.sentiment_sum) AS total, "
+            "sum(a.sentiment_count) AS n FROM ofca_activity a WHERE a.account_id = {} "
+            "AND a.hour_start >= {} AND a.hour_start < {} AND a.sentiment_count > 0"
+        )
+        params: list[Any] = [account_id, hours[0], hours[1]]
+        if filters.chat_id is not None:
+            sql += " AND a.chat_id = {}"
+            params.append(filters.chat_id)
+        if filters.topic is not None:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = "
+                "a.account_id AND f.chat_id = a.chat_id AND f.start_at = a.session_start_at "
+                "AND f.topic = {})"
+            )
+            params.append(filters.topic)
+        rows = await _query(sql + " GROUP BY a.hour_start", *params)
+        samples += [(to_utc(r["at"]), float(r["total"]), int(r["n"])) for r in rows]
+    if edges:
+        condition, params = _edge_sql(edges)
+        sql = (
+            "SELECT m.created_at AS at, m.sentiment AS total FROM ofca_message m "
+            "WHERE m.account_id = {} AND m.direction = 'inbound' AND m.sentiment IS NOT NULL "
+            f"AND {condition}"
+        )
+        params = [account_id, *params]
+        if filters.chat_id is not None:
+            sql += " AND m.chat_id = {}"
+            params.append(filters.chat_id)
+        if filters.topic is not None:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = "
+                "m.account_id AND f.chat_id = m.chat_id AND f.topic = {} "
+                "AND m.created_at >= f.start_at AND m.created_at <= f.end_at)"
+            )
+            params.append(filters.topic)
+        rows = await _query(sql, *params)
+        samples += [(to_utc(r["at"]), float(r["total"]), 1) for r in rows]
+    for at, total, n in samples:
+        index = bisect_right(utc_starts, at) - 1
+        if index >= 0:
+            sums[index] += total
+            counts[index] += n
+    trend = [
+        TrendPoint(
+            date=start,
+            sentiment_score=_round(total / n) if n else None,
+            message_count=n,
+        )
+        for start, total, n in zip(starts, sums, counts, strict=True)
+    ]
+    return SentimentTrendResponse(
+        trend=trend, granularity=granularity, timezone=timezone, window=_window_view(window)
+    )
+
+
+# --------------------------------------------------------------------------- overview
+
+
+async def _message_counts(account_id: str, window: Window) -> tuple[int, int, int, int]:
+    """(messages, inbound, outbound, active fans) created in the window."""
+    hours, edges = _split(window, True)
+    totals = [0, 0, 0]
+    fan_parts: list[str] = []
+    fan_params: list[Any] = []
+    if hours is not None:
+        rows = await _query(
+            "SELECT sum(messages) AS messages, sum(inbound) AS inbound, "
+            "sum(outbound) AS outbound FROM ofca_activity "
+            "WHERE account_id = {} AND hour_start >= {} AND hour_start < {}",
+            account_id,
+            hours[0],
+            hours[1],
+        )
+        totals = [int(rows[0][k] or 0) for k in ("messages", "inbound", "outbound")]
+        fan_parts.append(
+            "SELECT chat_id FROM ofca_activity WHERE account_id = {} "
+            "AND hour_start >= {} AND hour_start < {} AND inbound > 0"
+        )
+        fan_params += [account_id, hours[0], hours[1]]
+    if edges:
+        condition, params = _edge_sql(edges)
+        rows = await _query(
+            "SELECT count(*) AS messages, "
+            "sum(CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END) AS inbound, "
+            "sum(CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END) AS outbound "
+            f"FROM ofca_message m WHERE m.account_id = {{}} AND {condition}",
+            account_id,
+            *params,
+        )
+        for index, key in enumerate(("messages", "inbound", "outbound")):
+            totals[index] += int(rows[0][key] or 0)
+        fan_parts.append(
+            "SELECT m.chat_id FROM ofca_message m WHERE m.account_id = {} "
+            f"AND m.direction = 'inbound' AND {condition}"
+        )
+        fan_params += [account_id, *params]
+    rows = await _query(
+        f"SELECT count(DISTINCT chat_id) AS n FROM ({' UNION ALL '.join(fan_parts)}) AS fans",
+        *fan_params,
+    )
+    return totals[0], totals[1], totals[2], int(rows[0]["n"])
+
+
+async def _overview_values(account_id: str, window: Window, excluded: int) -> OverviewWindowValues:
+    sums = await _session_sums(account_id, window, InsightFilters())
+    messages, inbound, outbound, active = await _message_counts(account_id, window)
+    rows = await _query(
+        "SELECT count(*) AS n FROM ofca_chat_first WHERE account_id = {} "
+        "AND first_at >= {} AND first_at < {}",
+        account_id,
+        window.start,
+        window.end,
+    )
+    reasons = {} if sums.sessions else {"average_messages_per_session": NO_SESSIONS}
+    return OverviewWindowValues(
+        sessions=sums.sessions,
+        messages=messages,
+        inbound_messages=inbound,
+        outbound_messages=outbound,
+        active_fans=active,
+        new_fans=int(rows[0]["n"]),
+        average_messages_per_session=(
+            _round(sums.messages / sums.sessions) if sums.sessions else None
+        ),
+        excluded_messages=excluded,
+        unavailable_reasons=reasons,
+    )
+
+
+async def overview(account_id: str, window: Window) -> OverviewResponse:
+    rows = await _query(
+        "SELECT count(*) AS n FROM ofca_message WHERE account_id = {} AND created_at IS NULL",
+        account_id,
+    )
+    excluded = int(rows[0]["n"])
+    previous = window.previous()
+    return OverviewResponse(
+        current=await _overview_values(account_id, window, excluded),
+        previous=await _overview_values(account_id, previous, excluded),
+        window=_window_view(window),
+        previous_window=_window_view(previous),
+    )
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+async def analytics_snapshot(
+    account_id: str, settings: Settings, *, now: datetime | None = None
+) -> AnalyticsSnapshot:
+    """Every insight for the default window (the ``default_window_days`` ending now, UTC
+    day buckets): the payload of ``analytics_update`` and ``full_sync_response``."""
+    now = now or datetime.now(UTC)
+    window = resolve_window(None, None, now, settings.default_window_days)
+    return AnalyticsSnapshot(
+        topics=await topics(account_id, window),
+        sentiment_trend=await sentiment_trend(account_id, window, "UTC", "day"),
+        response_time=await response_time(account_id, window, settings),
+        overview=await overview(account_id, window),
+        computed_at=now,
+    )
