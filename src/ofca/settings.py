@@ -50,6 +50,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Prefix of every Redis channel and key ofca uses (Redis pub/sub ignores key_prefix)."""
     subscriber_max_backlog: PositiveInt = 1000
     """Live events buffered per dashboard before it is treated as a slow consumer."""
+    channels_probe_seconds: PositiveFloat = 1.0
+    """How often the live channels backend (Redis) is probed, to detect outages and recover."""
+    ws_credential_recheck_seconds: PositiveFloat = 30.0
+    """Open sockets re-check their credential this often (backstop for revocation events)."""
 
     # Analytics (../shared/METRICS.md).
     session_gap_minutes: PositiveFloat = 30.0

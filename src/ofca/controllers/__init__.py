@@ -8,6 +8,7 @@ from typing import Any
 from ofca.controllers.health import HealthController
 from ofca.controllers.insights import InsightsController
 from ofca.controllers.schemas import SchemaController, docs_redirects
+from ofca.controllers.ws import WEBSOCKET_HANDLERS
 from ofca.controllers.topics import TopicsController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -15,5 +16,6 @@ ROUTE_HANDLERS: list[Any] = [
     SchemaController,
     InsightsController,
     TopicsController,
+    *WEBSOCKET_HANDLERS,
     *docs_redirects,
 ]

@@ -1,0 +1,517 @@
+"""The three sockets: ``/ws/extension/{user_id}`` (ingest), ``/ws/frontend/{user_id}``
+(dashboards) and ``/ws/chatwoot/{user_id}`` (integrations, read-only).
+
+Plain ``@websocket`` handlers with their own receive loop: frames of one connection are
+handled strictly in arrival order (a delta sent during a snapshot is applied after it),
+and every frame is decoded with the one module-level decoder (``websocket_listener`` does
+not validate typed data, STACK_NOTES). Authentication failures accept first and then close
+with 1008, so browsers can read the code. A bad frame gets a ``system_error`` with a
+stable ``code`` and the connection stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.channels import ChannelsPlugin
+from litestar.exceptions import WebSocketDisconnect
+
+from ofca import __version__
+from ofca.auth import authenticate_token, credential_from_connection
+from ofca.channels.names import dashboard_channel, extension_channel
+from ofca.domain.auth import Principal
+from ofca.domain.wss import (
+    ConnectionAck,
+    ConnectionAckPayload,
+    ErrorCode,
+    IngestAck,
+    Keepalive,
+    NewRawMessage,
+    OnlineUsersUpdate,
+    OnlineUsersUpdateOut,
+    SystemError,
+    SystemErrorPayload,
+    incoming_decoder,
+    outgoing_encoder,
+)
+from ofca.services import ingest
+from ofca.services.conversations import full_sync
+from ofca.services.live import (
+    CONTROL_PREFIX,
+    decode_control,
+    publish_to_dashboards,
+    status_frame,
+)
+
+__all__ = ["WEBSOCKET_HANDLERS", "chatwoot_socket", "extension_socket", "frontend_socket"]
+
+log = logging.getLogger(__name__)
+
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+MAX_DELTA_BYTES = 1024 * 1024
+"""Frames other than snapshots larger than this are refused (``payload_too_large``)."""
+EXTENSION_IDLE_SECONDS = 120.0
+"""An extension silent this long (keepalives come every ~20 s) is considered gone."""
+PROGRESS_STEP = 0.2
+
+
+class _Envelope(msgspec.Struct):
+    type: str
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def _error(
+    code: ErrorCode, message: str, detail: str | None = None, retryable: bool = False
+) -> bytes:
+    return outgoing_encoder.encode(
+        SystemError(
+            payload=SystemErrorPayload(
+                errorMessage=message, code=code, detail=detail, retryable=retryable
+            )
+        )
+    )
+
+
+class TokenBucket:
+    """Frames per minute per connection; a burst up to the minute's allowance."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(per_minute)
+        self.tokens = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Connection:
+    """One authenticated socket: sending, closing once, and its background watchers."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], principal: Principal, account_id: str):
+        self.socket = socket
+        self.principal = principal
+        self.account_id = account_id
+        self.connection_id = secrets.token_hex(8)
+        self.closed = False
+        self.last_seen = time.monotonic()
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        async with self._send_lock:
+            try:
+                await self.socket.send_data(data, mode="text")
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                self.closed = True
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await self.socket.close(code=code, reason=reason)
+
+    async def on_control(self, data: bytes) -> bool:
+        """Act on a control event; ``True`` when ``data`` was one."""
+        if not data.startswith(CONTROL_PREFIX):
+            return False
+        event = decode_control(data)
+        if (
+            event is not None
+            and event.action == "credential_revoked"
+            and event.credential_id == self.principal.credential_id
+        ):
+            await self.close(POLICY_VIOLATION, "credential revoked")
+        return True
+
+
+def _may_access(principal: Principal, account_id: str) -> bool:
+    return principal.account_id == account_id or account_id in principal.account_ids
+
+
+async def _authenticate(
+    socket: WebSocket[Any, Any, Any], account_id: str, roles: frozenset[str]
+) -> Principal | None:
+    """Accept, then the principal, or close with 1008 and ``None``."""
+    await socket.accept()
+    token = credential_from_connection(socket)
+    principal: Principal | None = None
+    if token:
+        try:
+            principal = await authenticate_token(token, socket.app.state.settings)
+        except Exception as exc:
+            log.warning("socket authentication failed: %s", type(exc).__name__)
+            await socket.close(code=1011, reason="authentication unavailable")
+            return None
+    if principal is None:
+        await socket.close(code=POLICY_VIOLATION, reason="missing or invalid credentials")
+        return None
+    if principal.role not in roles and principal.kind != "session":
+        await socket.close(
+            code=POLICY_VIOLATION, reason=f"role {principal.role} may not use this socket"
+        )
+        return None
+    if principal.kind == "session" and not principal.allows("live"):
+        await socket.close(code=POLICY_VIOLATION, reason="this login may not use this socket")
+        return None
+    if not _may_access(principal, account_id):
+        await socket.close(code=POLICY_VIOLATION, reason="no access to this account")
+        return None
+    return principal
+
+
+async def _send_ack(connection: Connection) -> None:
+    await connection.send(
+        outgoing_encoder.encode(
+            ConnectionAck(
+                payload=ConnectionAckPayload(
+                    connection_id=connection.connection_id,
+                    user_id=connection.account_id,
+                    role=connection.principal.role,
+                    server_time=datetime.now(UTC),
+                    version=__version__,
+                )
+            )
+        )
+    )
+
+
+async def _watch(connection: Connection, token: str, *, idle_limit: float | None) -> None:
+    """Re-check the credential periodically (revocation backstop) and drop idle sockets."""
+    settings = connection.socket.app.state.settings
+    interval = settings.ws_credential_recheck_seconds
+    step = min(interval, 5.0)
+    next_check = time.monotonic() + interval
+    while not connection.closed:
+        await asyncio.sleep(step)
+        if idle_limit is not None and time.monotonic() - connection.last_seen > idle_limit:
+            await connection.close(1001, "no keepalive")
+            return
+        if time.monotonic() < next_check:
+            continue
+        next_check = time.monotonic() + interval
+        try:
+            principal = await authenticate_token(token, settings)
+        except Exception:
+            continue  # the database is down: not the credential's fault
+        if principal is None or not _may_access(principal, connection.account_id):
+            await connection.close(POLICY_VIOLATION, "credential revoked or expired")
+            return
+
+
+async def _receive_loop(
+    connection: Connection, handle: Callable[[dict[str, Any]], Awaitable[None]]
+) -> None:
+    socket = connection.socket
+    while not connection.closed:
+        try:
+            event = await socket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if event["type"] == "websocket.disconnect":
+            connection.closed = True
+            return
+        if event["type"] != "websocket.receive":
+            continue
+        connection.last_seen = time.monotonic()
+        await handle(event)
+
+
+def _frame_bytes(event: dict[str, Any]) -> bytes:
+    data = event.get("bytes")
+    if data is not None:
+        return data
+    return (event.get("text") or "").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- extension
+
+
+async def _handle_extension_frame(
+    connection: Connection, ctx: ingest.IngestContext, bucket: TokenBucket, data: bytes
+) -> None:
+    state = connection.socket.app.state
+    if not bucket.take():
+        await connection.send(
+            _error(
+                "rate_limited",
+                "Too many frames",
+                f"limit is {state.settings.ws_frames_per_minute} per minute",
+                True,
+            )
+        )
+        return
+    try:
+        envelope = _envelope_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        await connection.send(_error("validation_error", "Invalid frame", str(exc)))
+        return
+    except msgspec.DecodeError as exc:
+        await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
+        return
+    try:
+        if envelope.type == "cache_update":
+            await _snapshot(connection, ctx, data)
+            return
+        if len(data) > MAX_DELTA_BYTES:
+            await connection.send(
+                _error(
+                    "payload_too_large",
+                    "Frame too large",
+                    f"{envelope.type} frames may be at most {MAX_DELTA_BYTES} bytes, "
+                    f"got {len(data)}",
+                )
+            )
+            return
+        try:
+            frame = incoming_decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            if message.endswith("`$.type`"):
+                await connection.send(
+                    _error(
+                        "unhandled_type",
+                        "Unknown message type",
+                        f"type {envelope.type!r}: {message}",
+                    )
+                )
+            else:
+                await connection.send(
+                    _error("validation_error", f"Invalid {envelope.type}", message)
+                )
+            return
+        if isinstance(frame, NewRawMessage):
+            ack = await ingest.ingest_delta(
+                ctx, frame.payload.message, ingest.raw_delta_message(data)
+            )
+            await connection.send(outgoing_encoder.encode(IngestAck(payload=ack)))
+        elif isinstance(frame, Keepalive):
+            await _mark_present(connection)
+        elif isinstance(frame, OnlineUsersUpdate):
+            publish_to_dashboards(
+                state.channels, ctx.account_id, OnlineUsersUpdateOut(payload=frame.payload)
+            )
+        else:  # a union member this socket does not take
+            await connection.send(_error("unhandled_type", "Unhandled message type", envelope.type))
+    except ingest.FrameRejected as exc:
+        await connection.send(_error(exc.code, exc.message, exc.detail))  # type: ignore[arg-type]
+    except ingest.StorageUnavailable as exc:
+        await connection.send(
+            _error(
+                "storage_unavailable",
+                "Storage is unavailable; nothing of this frame was stored",
+                str(exc),
+                retryable=True,
+            )
+        )
+    except Exception:
+        log.exception("frame of %s failed (%s)", ctx.account_id, envelope.type)
+        await connection.send(_error("internal_error", "Internal error; the frame was not applied"))
+
+
+async def _snapshot(connection: Connection, ctx: ingest.IngestContext, data: bytes) -> None:
+    last = -1.0
+
+    async def progress(fraction: float) -> None:
+        nonlocal last
+        if fraction - last >= PROGRESS_STEP or fraction >= 1.0:
+            last = fraction
+            await connection.send(
+                status_frame("PROCESSING_SNAPSHOT", "storing snapshot", min(fraction, 1.0))
+            )
+
+    await progress(0.0)
+    publish_to_dashboards(
+        ctx.channels, ctx.account_id, status_frame("PROCESSING_SNAPSHOT", "receiving snapshot", 0.0)
+    )
+    ack = await ingest.ingest_snapshot(ctx, data, progress)
+    await connection.send(status_frame("REALTIME"))
+    await connection.send(outgoing_encoder.encode(IngestAck(payload=ack)))
+
+
+async def _mark_present(connection: Connection, *, present: bool = True) -> None:
+    try:
+        from ofca.services import commands
+    except ImportError:
+        return
+    state = connection.socket.app.state
+    try:
+        if present:
+            await commands.mark_extension_present(
+                state, connection.account_id, connection.connection_id
+            )
+        else:
+            await commands.mark_extension_absent(
+                state, connection.account_id, connection.connection_id
+            )
+    except Exception as exc:
+        log.warning("extension presence not recorded: %s", type(exc).__name__)
+
+
+@websocket("/ws/extension/{user_id:str}")
+async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> None:
+    """The Agent: ``cache_update``, ``new_raw_message``, ``keepalive``, ``online_users_update``
+    in; ``connection_ack``, ``system_status``, ``ingest_ack``, ``system_error`` and
+    ``command_to_execute`` out."""
+    principal = await _authenticate(socket, user_id, frozenset({"extension", "owner"}))
+    if principal is None:
+        return
+    if not principal.allows("ingest"):
+        await socket.close(code=POLICY_VIOLATION, reason="this credential may not ingest")
+        return
+    state = socket.app.state
+    connection = Connection(socket, principal, user_id)
+    ctx = ingest.context_for(state, user_id)
+    bucket = TokenBucket(state.settings.ws_frames_per_minute)
+    token = credential_from_connection(socket) or ""
+    channels: ChannelsPlugin = state.channels
+
+    async def on_event(data: bytes) -> None:
+        if not await connection.on_control(data):
+            await connection.send(data)  # command_to_execute
+
+    async def handle(event: dict[str, Any]) -> None:
+        await _handle_extension_frame(connection, ctx, bucket, _frame_bytes(event))
+
+    await _send_ack(connection)
+    await _mark_present(connection)
+    watcher = asyncio.create_task(_watch(connection, token, idle_limit=EXTENSION_IDLE_SECONDS))
+    try:
+        async with (
+            channels.start_subscription(
+                [extension_channel(state.settings.channel_prefix, user_id)]
+            ) as subscriber,
+            subscriber.run_in_background(on_event, join=False),
+        ):
+            await _receive_loop(connection, handle)
+    finally:
+        watcher.cancel()
+        await _mark_present(connection, present=False)
+        await connection.close(1000, "bye")
+
+
+# --------------------------------------------------------------------------- dashboards
+
+
+async def _send_full_sync(connection: Connection, *, shared: bool) -> None:
+    state = connection.socket.app.state
+    try:
+        sync = await full_sync(connection.account_id, state.settings, shared=shared)
+    except Exception as exc:
+        log.exception("full sync of %s failed", connection.account_id)
+        await connection.send(
+            _error("storage_unavailable", "Could not load conversations", type(exc).__name__, True)
+        )
+        return
+    await connection.send(outgoing_encoder.encode(sync))
+
+
+async def _outgoing_socket(
+    socket: WebSocket[Any, Any, Any], user_id: str, roles: frozenset[str]
+) -> None:
+    principal = await _authenticate(socket, user_id, roles)
+    if principal is None:
+        return
+    if not principal.allows("live"):
+        await socket.close(
+            code=POLICY_VIOLATION, reason="this credential may not receive live events"
+        )
+        return
+    state = socket.app.state
+    connection = Connection(socket, principal, user_id)
+    token = credential_from_connection(socket) or ""
+    channels = state.channels
+
+    async def on_event(data: bytes) -> None:
+        if data.startswith(CONTROL_PREFIX):
+            event = decode_control(data)
+            if event is not None and event.action == "resync":
+                await _send_full_sync(connection, shared=True)
+                return
+            await connection.on_control(data)
+            return
+        await connection.send(data)
+
+    async def handle(event: dict[str, Any]) -> None:
+        data = _frame_bytes(event)
+        try:
+            envelope = _envelope_decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            await connection.send(_error("validation_error", "Invalid frame", str(exc)))
+            return
+        except msgspec.DecodeError as exc:
+            await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
+            return
+        if envelope.type != "keepalive":
+            await connection.send(
+                _error(
+                    "unhandled_type",
+                    "This socket is read-only",
+                    f"type {envelope.type!r} is not accepted here",
+                )
+            )
+
+    async def watch_backlog() -> None:
+        await subscriber.overflowed.wait()
+        await connection.close(
+            TRY_AGAIN_LATER,
+            f"slow consumer: more than {state.settings.subscriber_max_backlog} events behind",
+        )
+
+    await _send_ack(connection)
+    watcher = asyncio.create_task(_watch(connection, token, idle_limit=None))
+    try:
+        async with channels.start_subscription(
+            [dashboard_channel(state.settings.channel_prefix, user_id)]
+        ) as subscriber:
+            # Events arriving while the full sync is built wait in the subscriber's backlog.
+            await _send_full_sync(connection, shared=False)
+            monitor = state.get("channels_monitor")
+            if monitor is not None and not monitor.healthy:
+                await connection.send(
+                    status_frame("ERROR", f"Live updates interrupted: {monitor.detail}")
+                )
+            backlog = asyncio.create_task(watch_backlog())
+            try:
+                async with subscriber.run_in_background(on_event, join=False):
+                    await _receive_loop(connection, handle)
+            finally:
+                backlog.cancel()
+    finally:
+        watcher.cancel()
+        await connection.close(1000, "bye")
+
+
+@websocket("/ws/frontend/{user_id:str}")
+async def frontend_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> None:
+    """The Bridge dashboard: ``connection_ack``, ``full_sync_response``, then live events."""
+    await _outgoing_socket(socket, user_id, frozenset({"dashboard", "owner"}))
+
+
+@websocket("/ws/chatwoot/{user_id:str}")
+async def chatwoot_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> None:
+    """Integrations: the dashboards' outgoing stream, read-only (keepalive accepted)."""
+    await _outgoing_socket(socket, user_id, frozenset({"integration", "owner"}))
+
+
+WEBSOCKET_HANDLERS = [extension_socket, frontend_socket, chatwoot_socket]

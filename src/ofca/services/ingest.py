@@ -1,0 +1,618 @@
+"""Ingestion of the extension's frames: decode, normalize, store atomically, enrich, publish.
+
+``cache_update`` (snapshot): decoded in chunks (a 20 MB frame takes ~0.5 s to decode in
+one go, far beyond the ~50 ms the event loop may be held), each message's raw JSON kept
+exactly as received and hashed: same hash as stored = duplicate (nothing written), another
+hash = edit (updated in place, ``version`` + 1, re-enriched), unknown id = new. Everything
+of one frame is written in one transaction (``ofca.services.ingest_sql``). Enrichment of
+the changed messages then runs in the background in small time slices, and dashboards are
+told (``system_status`` progress, ``enrichment_result``, ``analytics_update``, a resync).
+
+``new_raw_message`` (delta): enriched first, stored, the chat's insight rows refreshed,
+then ``append_message`` is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher, enrich
+from ofca.domain.normalize import NormalizedChat, normalize_chat, normalize_message
+from ofca.domain.onlyfans import Chat, Message
+from ofca.domain.text import clean_text
+from ofca.domain.wss import (
+    AnalyticsUpdate,
+    AppendMessage,
+    AppendMessagePayload,
+    EnrichmentResult,
+    EnrichmentResultPayload,
+    IngestAckPayload,
+    MessageEnrichment,
+    RejectedItem,
+)
+from ofca.services.ingest_sql import (
+    StorageUnavailable,
+    known_chats,
+    upsert_frame,
+    write_enrichment,
+)
+from ofca.services.live import ControlEvent, publish_control, publish_to_dashboards, status_frame
+from ofca.settings import Settings
+
+__all__ = [
+    "FrameRejected",
+    "IngestContext",
+    "StorageUnavailable",
+    "decode_snapshot",
+    "ingest_delta",
+    "ingest_snapshot",
+    "pending_enrichment",
+]
+
+log = logging.getLogger(__name__)
+
+DECODE_CHUNK = 2000
+"""Messages decoded per slice (~10 ms each)."""
+SLICE_SECONDS = 0.02
+"""CPU work done between two yields to the event loop."""
+ENRICH_WRITE_ROWS = 5000
+"""Enriched messages written (and reported) per batch."""
+INLINE_ENRICHMENT_LIMIT = 1000
+"""Snapshots changing at most this many messages report each enrichment individually."""
+ANALYTICS_DEBOUNCE_SECONDS = 2.0
+
+Progress = Callable[[float], Awaitable[None]]
+
+
+class FrameRejected(Exception):
+    """The frame is invalid; nothing of it was stored."""
+
+    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+class IngestContext(msgspec.Struct, kw_only=True):
+    account_id: str
+    settings: Settings
+    engine: Any
+    channels: Any
+    """The app's ``OfcaChannelsPlugin``."""
+    state: Any = None
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+class _RawSnapshotPayload(msgspec.Struct):
+    chats: list[msgspec.Raw] = []
+    messages: list[msgspec.Raw] = []
+
+
+class _RawSnapshot(msgspec.Struct):
+    payload: _RawSnapshotPayload
+
+
+class _RawDeltaPayload(msgspec.Struct):
+    message: msgspec.Raw
+
+
+class _RawDelta(msgspec.Struct):
+    payload: _RawDeltaPayload
+
+
+_raw_snapshot_decoder = msgspec.json.Decoder(_RawSnapshot)
+_raw_delta_decoder = msgspec.json.Decoder(_RawDelta)
+_chats_decoder = msgspec.json.Decoder(list[Chat])
+_messages_decoder = msgspec.json.Decoder(list[Message])
+_PATH_INDEX = re.compile(r"`\$\[(\d+)\]")
+
+
+async def _decode_items(
+    raws: Sequence[msgspec.Raw], decoder: msgspec.json.Decoder[Any], field: str
+) -> list[Any]:
+    items: list[Any] = []
+    for start in range(0, len(raws), DECODE_CHUNK):
+        chunk = raws[start : start + DECODE_CHUNK]
+        try:
+            items.extend(decoder.decode(b"[" + b",".join(chunk) + b"]"))
+        except msgspec.ValidationError as exc:
+            # Name the field as the whole frame would: $.payload.<field>[<index>]...
+            offset = start
+            detail = _PATH_INDEX.sub(
+                lambda m, offset=offset: f"`$.payload.{field}[{offset + int(m.group(1))}]",
+                str(exc),
+            )
+            raise FrameRejected("validation_error", "Invalid cache_update", detail) from None
+        await asyncio.sleep(0)
+    return items
+
+
+async def decode_snapshot(data: bytes) -> tuple[list[Chat], list[Message], list[msgspec.Raw]]:
+    """Chats, messages and each message's raw JSON, validated as ``CacheUpdate`` would be."""
+    try:
+        raw = _raw_snapshot_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise FrameRejected("validation_error", "Invalid cache_update", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise FrameRejected("json_parse_error", "Malformed JSON", str(exc)) from None
+    await asyncio.sleep(0)
+    chats = await _decode_items(raw.payload.chats, _chats_decoder, "chats")
+    messages = await _decode_items(raw.payload.messages, _messages_decoder, "messages")
+    return chats, messages, raw.payload.messages
+
+
+def raw_delta_message(data: bytes | str) -> bytes:
+    return bytes(_raw_delta_decoder.decode(data).payload.message)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def _chat_record(account_id: str, chat: NormalizedChat, raw: str | None, now: datetime) -> tuple:
+    return (
+        account_id,
+        chat.chat_id,
+        chat.fan_id,
+        chat.fan_name,
+        chat.fan_username,
+        chat.fan_avatar,
+        "onlyfans",
+        raw,
+        now,
+        now,
+    )
+
+
+def _bare_chat_record(account_id: str, chat_id: str, now: datetime) -> tuple:
+    return (account_id, chat_id, None, None, None, None, "onlyfans", None, now, now)
+
+
+_account_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def account_lock(account_id: str) -> asyncio.Lock:
+    """Serializes this process's writes of one account (across processes: the database
+    advisory lock in ``ingest_sql``)."""
+    lock = _account_locks.get(account_id)
+    if lock is None:
+        lock = asyncio.Lock()
+        _account_locks[account_id] = lock
+    return lock
+
+
+_fan_ids: dict[tuple[str, str], str] = {}
+_FAN_CACHE_MAX = 200_000
+
+
+def _remember_fan(account_id: str, chat_id: str, fan_id: str | None) -> None:
+    if fan_id is None:
+        return
+    if len(_fan_ids) > _FAN_CACHE_MAX:
+        _fan_ids.clear()
+    _fan_ids[(account_id, chat_id)] = fan_id
+
+
+async def matcher_for(account_id: str) -> TopicMatcher:
+    """The account's topic rules (built-in plus custom, from the insights service)."""
+    try:
+        from ofca.services.topics import matcher_for as topics_matcher
+    except ImportError:
+        return DEFAULT_MATCHER
+    try:
+        return await topics_matcher(account_id)
+    except Exception:
+        log.exception("topic matcher of %s unavailable; using the default topics", account_id)
+        return DEFAULT_MATCHER
+
+
+async def refresh_insights(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
+    """Recompute the insight rows of exactly these chats (sessions, replies)."""
+    if not chat_ids:
+        return
+    try:
+        from ofca.services.sessions import refresh_chats
+    except ImportError:
+        return
+    try:
+        await refresh_chats(ctx.account_id, chat_ids, settings=ctx.settings)
+    except Exception:
+        log.exception("refreshing %d chats of %s failed", len(chat_ids), ctx.account_id)
+
+
+async def _link_commands(account_id: str, message_ids: Sequence[str]) -> None:
+    try:
+        from ofca.services.commands import link_messages
+    except ImportError:
+        return
+    try:
+        await link_messages(account_id, message_ids)
+    except Exception:
+        log.exception("linking commands of %s failed", account_id)
+
+
+_analytics_due: dict[str, asyncio.Task[None]] = {}
+
+
+def schedule_analytics(ctx: IngestContext, delay: float = ANALYTICS_DEBOUNCE_SECONDS) -> None:
+    """Publish ``analytics_update`` once for a burst of changes (not once per delta)."""
+    if ctx.account_id in _analytics_due:
+        return
+
+    async def run() -> None:
+        try:
+            await asyncio.sleep(delay)
+            await publish_analytics(ctx)
+        finally:
+            _analytics_due.pop(ctx.account_id, None)
+
+    _analytics_due[ctx.account_id] = asyncio.create_task(run())
+
+
+async def publish_analytics(ctx: IngestContext) -> None:
+    try:
+        from ofca.services.insights import analytics_snapshot
+    except ImportError:
+        return
+    try:
+        snapshot = await analytics_snapshot(ctx.account_id, ctx.settings)
+    except Exception:
+        log.exception("analytics of %s unavailable", ctx.account_id)
+        return
+    publish_to_dashboards(ctx.channels, ctx.account_id, AnalyticsUpdate(payload=snapshot))
+
+
+async def _log_frame(ctx: IngestContext, kind: str, ack: IngestAckPayload, size: int) -> None:
+    from ofca.persistence.tables import IngestLog
+
+    try:
+        await IngestLog(
+            account_id=ctx.account_id,
+            source="extension",
+            kind=kind,
+            received_at=datetime.now(UTC),
+            accepted=ack.accepted,
+            duplicates=ack.duplicates,
+            updated=ack.updated,
+            rejected=ack.rejected,
+            frame_bytes=size,
+            duration_ms=ack.duration_ms,
+        ).save()
+    except Exception as exc:  # the frame is stored; its log line is not worth failing it
+        log.warning("ingest log of %s not written: %s", ctx.account_id, type(exc).__name__)
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+class _Pending(msgspec.Struct, array_like=True):
+    message_id: str
+    content_hash: str
+    chat_id: str
+    raw_text: str | None
+
+
+_pending_jobs: set[asyncio.Task[None]] = set()
+
+
+def pending_enrichment() -> int:
+    """Background enrichment jobs running in this process (tests and benches wait on it)."""
+    return len(_pending_jobs)
+
+
+async def ingest_snapshot(
+    ctx: IngestContext, data: bytes, progress: Progress | None = None
+) -> IngestAckPayload:
+    """Store a ``cache_update`` atomically; returns the ack (enrichment continues after)."""
+    began = time.perf_counter()
+    account_id = ctx.account_id
+
+    async def report(fraction: float) -> None:
+        if progress is not None:
+            await progress(fraction)
+
+    chats, messages, raws = await decode_snapshot(data)
+    await report(0.2)
+    now = datetime.now(UTC)
+
+    chat_records: dict[str, tuple] = {}
+    fans: dict[str, str | None] = {}
+    for chat in chats:
+        normalized = normalize_chat(chat)
+        chat_records[normalized.chat_id] = _chat_record(account_id, normalized, None, now)
+        fans[normalized.chat_id] = normalized.fan_id
+    referenced = {
+        str(m.chat_id) for m in messages if m.chat_id is not None and str(m.chat_id) not in fans
+    }
+    if referenced:
+        fans.update(await known_chats(ctx.engine, account_id, sorted(referenced)))
+
+    rows: dict[str, tuple] = {}
+    pending: dict[str, _Pending] = {}
+    rejected: list[RejectedItem] = []
+    duplicates_in_frame = 0
+    slice_start = time.perf_counter()
+    for index, message in enumerate(messages):
+        message_id = str(message.id)
+        if message.chat_id is None:
+            rejected.append(RejectedItem(message_id=message_id, reason="missing chat_id"))
+            continue
+        chat_id = str(message.chat_id)
+        if chat_id not in fans:
+            rejected.append(RejectedItem(message_id=message_id, reason=f"unknown chat {chat_id}"))
+            continue
+        normalized = normalize_message(message, chat_id, fans[chat_id])
+        raw = bytes(raws[index])
+        digest = content_hash(raw)
+        if message_id in rows:
+            duplicates_in_frame += 1  # the later copy in the frame wins
+        rows[message_id] = (
+            account_id,
+            message_id,
+            chat_id,
+            normalized.direction,
+            normalized.created_at,
+            normalized.changed_at,
+            clean_text(normalized.raw_text),
+            raw.decode("utf-8"),
+            digest,
+            normalized.from_user_id,
+            normalized.is_tip,
+            normalized.price,
+            normalized.media_count,
+            "onlyfans",
+            None,
+            "[]",
+            False,
+            now,
+            1,
+        )
+        pending[message_id] = _Pending(message_id, digest, chat_id, normalized.raw_text)
+        if index % 256 == 0 and time.perf_counter() - slice_start > SLICE_SECONDS:
+            await report(0.2 + 0.4 * index / max(len(messages), 1))
+            slice_start = time.perf_counter()
+    await report(0.6)
+
+    async with account_lock(account_id):
+        outcome = await upsert_frame(
+            ctx.engine, account_id, chats=list(chat_records.values()), messages=list(rows.values())
+        )
+    for chat_id, fan_id in fans.items():
+        _remember_fan(account_id, chat_id, fan_id)
+    await report(1.0)
+
+    changed = [pending[mid] for mid in (*outcome.inserted, *outcome.updated)]
+    ack = IngestAckPayload(
+        frame="cache_update",
+        accepted=len(outcome.inserted),
+        duplicates=len(rows) - len(changed) + duplicates_in_frame,
+        updated=len(outcome.updated),
+        rejected=len(rejected),
+        chats=len(chat_records),
+        rejected_items=rejected[:100],
+        duration_ms=round((time.perf_counter() - began) * 1000, 1),
+    )
+    log.info(
+        "snapshot of %s: %d new, %d updated, %d duplicates, %d rejected in %.0f ms",
+        account_id,
+        ack.accepted,
+        ack.updated,
+        ack.duplicates,
+        ack.rejected,
+        ack.duration_ms,
+    )
+    await _log_frame(ctx, "cache_update", ack, len(data))
+    if changed or chat_records:
+        # Dashboards see the stored (not yet enriched) data at once; enrichment follows.
+        publish_control(
+            ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
+        )
+        job = asyncio.create_task(_enrich_snapshot(ctx, changed, set(chat_records)))
+        _pending_jobs.add(job)
+        job.add_done_callback(_pending_jobs.discard)
+    return ack
+
+
+async def _enrich_snapshot(ctx: IngestContext, changed: list[_Pending], chats: set[str]) -> None:
+    account_id = ctx.account_id
+    total = len(changed)
+    began = time.perf_counter()
+    try:
+        matcher = await matcher_for(account_id)
+        batch: list[tuple[str, str, float | None, str]] = []
+        inline: list[MessageEnrichment] = []
+        slice_start = time.perf_counter()
+        for done, item in enumerate(changed, start=1):
+            enrichment = enrich(item.raw_text, matcher)
+            topics = list(enrichment.topics)
+            batch.append(
+                (
+                    item.message_id,
+                    item.content_hash,
+                    enrichment.sentiment,
+                    msgspec.json.encode(topics).decode(),
+                )
+            )
+            if total <= INLINE_ENRICHMENT_LIMIT:
+                inline.append(
+                    MessageEnrichment(
+                        message_id=item.message_id,
+                        chat_id=item.chat_id,
+                        sentiment=enrichment.sentiment,
+                        topics=topics,
+                    )
+                )
+            if len(batch) >= ENRICH_WRITE_ROWS:
+                await write_enrichment(ctx.engine, account_id, batch)
+                batch = []
+                publish_to_dashboards(
+                    ctx.channels,
+                    account_id,
+                    status_frame("PROCESSING_SNAPSHOT", "enriching messages", done / total),
+                )
+                publish_to_dashboards(
+                    ctx.channels,
+                    account_id,
+                    EnrichmentResult(
+                        payload=EnrichmentResultPayload(enriched=done, total=total, done=False)
+                    ),
+                )
+            if time.perf_counter() - slice_start > SLICE_SECONDS:
+                await asyncio.sleep(0)
+                slice_start = time.perf_counter()
+        await write_enrichment(ctx.engine, account_id, batch)
+        touched = sorted(chats | {item.chat_id for item in changed})
+        await refresh_insights(ctx, touched)
+        await _link_commands(account_id, [item.message_id for item in changed])
+        publish_to_dashboards(
+            ctx.channels,
+            account_id,
+            EnrichmentResult(
+                payload=EnrichmentResultPayload(
+                    messages=inline, enriched=total, total=total, done=True
+                )
+            ),
+        )
+        await publish_analytics(ctx)
+        publish_control(
+            ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
+        )
+        publish_to_dashboards(ctx.channels, account_id, status_frame("REALTIME"))
+        log.info(
+            "enriched %d messages of %s in %.0f ms",
+            total,
+            account_id,
+            (time.perf_counter() - began) * 1000,
+        )
+    except Exception as exc:
+        log.exception("enrichment of %s failed", account_id)
+        publish_to_dashboards(
+            ctx.channels,
+            account_id,
+            status_frame(
+                "ERROR",
+                f"enrichment failed ({type(exc).__name__}); it resumes with the next snapshot",
+            ),
+        )
+
+
+# --------------------------------------------------------------------------- delta
+
+
+async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> IngestAckPayload:
+    """Store one message (enriched first) and publish it; duplicates change nothing."""
+    began = time.perf_counter()
+    account_id = ctx.account_id
+    message_id = str(message.id)
+    if message.chat_id is None:
+        return IngestAckPayload(
+            frame="new_raw_message",
+            accepted=0,
+            duplicates=0,
+            updated=0,
+            rejected=1,
+            rejected_items=[RejectedItem(message_id=message_id, reason="missing chat_id")],
+        )
+    chat_id = str(message.chat_id)
+    now = datetime.now(UTC)
+    new_chats: list[tuple] = []
+    fan_id = _fan_ids.get((account_id, chat_id))
+    if fan_id is None:
+        stored = await known_chats(ctx.engine, account_id, [chat_id])
+        if chat_id in stored:
+            fan_id = stored[chat_id]
+            _remember_fan(account_id, chat_id, fan_id)
+        else:
+            new_chats.append(_bare_chat_record(account_id, chat_id, now))
+    normalized = normalize_message(message, chat_id, fan_id)
+    enrichment = enrich(normalized.raw_text, await matcher_for(account_id))
+    topics = list(enrichment.topics)
+    row = (
+        account_id,
+        message_id,
+        chat_id,
+        normalized.direction,
+        normalized.created_at,
+        normalized.changed_at,
+        enrichment.text,
+        raw.decode("utf-8"),
+        content_hash(raw),
+        normalized.from_user_id,
+        normalized.is_tip,
+        normalized.price,
+        normalized.media_count,
+        "onlyfans",
+        enrichment.sentiment,
+        msgspec.json.encode(topics).decode(),
+        True,
+        now,
+        1,
+    )
+    async with account_lock(account_id):
+        outcome = await upsert_frame(ctx.engine, account_id, new_chats=new_chats, messages=[row])
+    inserted, updated = bool(outcome.inserted), bool(outcome.updated)
+    ack = IngestAckPayload(
+        frame="new_raw_message",
+        accepted=int(inserted),
+        duplicates=int(not (inserted or updated)),
+        updated=int(updated),
+        rejected=0,
+        chats=len(new_chats),
+    )
+    if inserted or updated:
+        await refresh_insights(ctx, [chat_id])
+        await _link_commands(account_id, [message_id])
+        await publish_append(ctx, chat_id, message_id, edited=updated)
+        schedule_analytics(ctx)
+    ack.duration_ms = round((time.perf_counter() - began) * 1000, 2)
+    return ack
+
+
+async def publish_append(
+    ctx: IngestContext, chat_id: str, message_id: str, *, edited: bool
+) -> None:
+    from ofca.services.conversations import conversation_node
+
+    node = await conversation_node(ctx.account_id, chat_id, ctx.settings)
+    if node is None:
+        return
+    message = next((m for m in reversed(node.messages) if m.id == message_id), None)
+    if message is None:
+        from ofca.services.conversations import message_by_id
+
+        message = await message_by_id(ctx.account_id, message_id)
+        if message is None:
+            return
+    publish_to_dashboards(
+        ctx.channels,
+        ctx.account_id,
+        AppendMessage(
+            payload=AppendMessagePayload(conversation=node, message=message, edited=edited)
+        ),
+    )
+
+
+def context_for(state: Any, account_id: str) -> IngestContext:
+    return IngestContext(
+        account_id=account_id,
+        settings=state.settings,
+        engine=state.engine,
+        channels=state.channels,
+        state=state,
+    )

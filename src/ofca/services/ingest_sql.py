@@ -1,0 +1,369 @@
+"""The storage side of ingestion: bulk upserts of chats and messages, per engine.
+
+Postgres: COPY (asyncpg ``copy_records_to_table`` on a raw pool connection) into a
+temporary staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE
+content_hash <> excluded.content_hash RETURNING (xmax = 0)`` which tells inserted rows from
+updated ones; unchanged rows (duplicates) are not written at all. One transaction per
+frame, holding a per-account advisory lock so several processes ingesting one account
+serialize. SQLite: one ``BEGIN IMMEDIATE`` transaction on its own connection, existing
+hashes looked up in chunks, then ``executemany`` inserts and updates.
+
+Rows are tuples in :data:`MESSAGE_COLUMNS` / :data:`CHAT_COLUMNS` order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import asyncpg
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+
+__all__ = [
+    "CHAT_COLUMNS",
+    "MESSAGE_COLUMNS",
+    "StorageUnavailable",
+    "UpsertOutcome",
+    "known_chats",
+    "upsert_frame",
+    "write_enrichment",
+]
+
+MESSAGE_COLUMNS = (
+    "account_id",
+    "message_id",
+    "chat_id",
+    "direction",
+    "created_at",
+    "changed_at",
+    "text",
+    "raw",
+    "content_hash",
+    "from_user_id",
+    "is_tip",
+    "price",
+    "media_count",
+    "source",
+    "sentiment",
+    "topics",
+    "enriched",
+    "ingested_at",
+    "version",
+)
+CHAT_COLUMNS = (
+    "account_id",
+    "chat_id",
+    "fan_id",
+    "fan_name",
+    "fan_username",
+    "fan_avatar",
+    "source",
+    "raw",
+    "created_at",
+    "updated_at",
+)
+_MESSAGE_ID = MESSAGE_COLUMNS.index("message_id")
+_CONTENT_HASH = MESSAGE_COLUMNS.index("content_hash")
+_UPDATED_ON_EDIT = [c for c in MESSAGE_COLUMNS if c not in ("account_id", "message_id", "version")]
+_CHAT_UPDATE = ("fan_id", "fan_name", "fan_username", "fan_avatar", "raw", "updated_at")
+
+SQLITE_CHUNK = 500
+"""Ids per ``IN (...)`` lookup: far below SQLite's bound-parameter limit."""
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached; nothing of the frame was stored."""
+
+
+class UpsertOutcome:
+    __slots__ = ("inserted", "updated")
+
+    def __init__(self) -> None:
+        self.inserted: list[str] = []
+        self.updated: list[str] = []
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.CannotConnectNowError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc).lower()
+        return "locked" in message or "unable to open" in message or "disk" in message
+    return False
+
+
+def _wrap(exc: BaseException) -> BaseException:
+    return StorageUnavailable(type(exc).__name__) if _is_unavailable(exc) else exc
+
+
+# --------------------------------------------------------------------------- postgres
+
+_PG_STAGE_MESSAGES = (
+    "CREATE TEMP TABLE IF NOT EXISTS ofca_stage_message ON COMMIT DELETE ROWS AS "
+    f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM ofca_message WITH NO DATA"
+)
+_PG_STAGE_CHATS = (
+    "CREATE TEMP TABLE IF NOT EXISTS ofca_stage_chat ON COMMIT DELETE ROWS AS "
+    f"SELECT {', '.join(CHAT_COLUMNS)} FROM ofca_chat WITH NO DATA"
+)
+_PG_MERGE_MESSAGES = (
+    f"INSERT INTO ofca_message ({', '.join(MESSAGE_COLUMNS)}) "
+    f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM ofca_stage_message "
+    "ON CONFLICT (account_id, message_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_EDIT)
+    + ", version = ofca_message.version + 1 "
+    "WHERE ofca_message.content_hash <> excluded.content_hash "
+    "RETURNING message_id, (xmax = 0) AS inserted"
+)
+_PG_MERGE_ONE = (
+    f"INSERT INTO ofca_message ({', '.join(MESSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(MESSAGE_COLUMNS)))}) "
+    "ON CONFLICT (account_id, message_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_EDIT)
+    + ", version = ofca_message.version + 1 "
+    "WHERE ofca_message.content_hash <> excluded.content_hash "
+    "RETURNING message_id, (xmax = 0) AS inserted"
+)
+_PG_MERGE_CHATS = (
+    f"INSERT INTO ofca_chat ({', '.join(CHAT_COLUMNS)}) "
+    f"SELECT {', '.join(CHAT_COLUMNS)} FROM ofca_stage_chat "
+    "ON CONFLICT (account_id, chat_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _CHAT_UPDATE)
+)
+_PG_CHAT_IF_MISSING = (
+    f"INSERT INTO ofca_chat ({', '.join(CHAT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(CHAT_COLUMNS)))}) "
+    "ON CONFLICT (account_id, chat_id) DO NOTHING"
+)
+_PG_STAGE_ENRICHMENT = (
+    "CREATE TEMP TABLE IF NOT EXISTS ofca_stage_enrichment "
+    "(message_id VARCHAR(200), content_hash VARCHAR(64), sentiment REAL, topics JSON) "
+    "ON COMMIT DELETE ROWS"
+)
+_PG_APPLY_ENRICHMENT = (
+    "UPDATE ofca_message m SET sentiment = s.sentiment, topics = s.topics, enriched = TRUE "
+    "FROM ofca_stage_enrichment s WHERE m.account_id = $1 AND m.message_id = s.message_id "
+    "AND m.content_hash = s.content_hash"
+)
+
+
+async def _pg_upsert(
+    engine: PostgresEngine,
+    account_id: str,
+    chats: Sequence[tuple[Any, ...]],
+    new_chats: Sequence[tuple[Any, ...]],
+    messages: Sequence[tuple[Any, ...]],
+) -> UpsertOutcome:
+    assert engine.pool is not None, "the Postgres engine needs its connection pool"
+    outcome = UpsertOutcome()
+    async with engine.pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", account_id)
+        if chats:
+            await connection.execute(_PG_STAGE_CHATS)
+            await connection.copy_records_to_table(
+                "ofca_stage_chat", records=chats, columns=CHAT_COLUMNS
+            )
+            await connection.execute(_PG_MERGE_CHATS)
+        for chat in new_chats:
+            await connection.execute(_PG_CHAT_IF_MISSING, *chat)
+        if len(messages) == 1:
+            rows = await connection.fetch(_PG_MERGE_ONE, *messages[0])
+        elif messages:
+            await connection.execute(_PG_STAGE_MESSAGES)
+            await connection.copy_records_to_table(
+                "ofca_stage_message", records=messages, columns=MESSAGE_COLUMNS
+            )
+            rows = await connection.fetch(_PG_MERGE_MESSAGES)
+        else:
+            rows = []
+        for row in rows:
+            (outcome.inserted if row["inserted"] else outcome.updated).append(row["message_id"])
+    return outcome
+
+
+async def _pg_enrichment(
+    engine: PostgresEngine, account_id: str, rows: Sequence[tuple[str, str, float | None, str]]
+) -> None:
+    assert engine.pool is not None
+    async with engine.pool.acquire() as connection, connection.transaction():
+        await connection.execute(_PG_STAGE_ENRICHMENT)
+        await connection.copy_records_to_table(
+            "ofca_stage_enrichment",
+            records=rows,
+            columns=("message_id", "content_hash", "sentiment", "topics"),
+        )
+        await connection.execute(_PG_APPLY_ENRICHMENT, account_id)
+
+
+# --------------------------------------------------------------------------- sqlite
+
+_SQLITE_INSERT = (
+    f"INSERT INTO ofca_message ({', '.join(MESSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in MESSAGE_COLUMNS)})"
+)
+_SQLITE_UPDATE = (
+    "UPDATE ofca_message SET "
+    + ", ".join(f"{c} = ?" for c in _UPDATED_ON_EDIT)
+    + ", version = version + 1 WHERE account_id = ? AND message_id = ?"
+)
+_SQLITE_CHAT_UPSERT = (
+    f"INSERT INTO ofca_chat ({', '.join(CHAT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in CHAT_COLUMNS)}) "
+    "ON CONFLICT (account_id, chat_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _CHAT_UPDATE)
+)
+_SQLITE_CHAT_IF_MISSING = (
+    f"INSERT INTO ofca_chat ({', '.join(CHAT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in CHAT_COLUMNS)}) "
+    "ON CONFLICT (account_id, chat_id) DO NOTHING"
+)
+_SQLITE_APPLY_ENRICHMENT = (
+    "UPDATE ofca_message SET sentiment = ?, topics = ?, enriched = 1 "
+    "WHERE account_id = ? AND message_id = ? AND content_hash = ?"
+)
+_UPDATE_INDEXES = [MESSAGE_COLUMNS.index(c) for c in _UPDATED_ON_EDIT]
+
+
+async def _sqlite_upsert(
+    engine: Engine,
+    account_id: str,
+    chats: Sequence[tuple[Any, ...]],
+    new_chats: Sequence[tuple[Any, ...]],
+    messages: Sequence[tuple[Any, ...]],
+) -> UpsertOutcome:
+    outcome = UpsertOutcome()
+    connection = await engine.get_connection()  # type: ignore[attr-defined]
+    try:
+        await connection.execute("BEGIN IMMEDIATE")
+        try:
+            if chats:
+                await connection.executemany(_SQLITE_CHAT_UPSERT, chats)
+            if new_chats:
+                await connection.executemany(_SQLITE_CHAT_IF_MISSING, new_chats)
+            stored: dict[str, str] = {}
+            ids = [row[_MESSAGE_ID] for row in messages]
+            for start in range(0, len(ids), SQLITE_CHUNK):
+                chunk = ids[start : start + SQLITE_CHUNK]
+                cursor = await connection.execute(
+                    "SELECT message_id, content_hash FROM ofca_message WHERE account_id = ? "
+                    f"AND message_id IN ({', '.join('?' for _ in chunk)})",
+                    [account_id, *chunk],
+                )
+                for row in await cursor.fetchall():
+                    stored[row["message_id"]] = row["content_hash"]
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            for row in messages:
+                message_id = row[_MESSAGE_ID]
+                previous = stored.get(message_id)
+                if previous is None:
+                    inserts.append(row)
+                    outcome.inserted.append(message_id)
+                elif previous != row[_CONTENT_HASH]:
+                    updates.append((*(row[i] for i in _UPDATE_INDEXES), account_id, message_id))
+                    outcome.updated.append(message_id)
+            if inserts:
+                await connection.executemany(_SQLITE_INSERT, inserts)
+            if updates:
+                await connection.executemany(_SQLITE_UPDATE, updates)
+            await connection.commit()
+        except BaseException:
+            await connection.rollback()
+            raise
+    finally:
+        await connection.close()
+    return outcome
+
+
+async def _sqlite_enrichment(
+    engine: Engine, account_id: str, rows: Sequence[tuple[str, str, float | None, str]]
+) -> None:
+    connection = await engine.get_connection()  # type: ignore[attr-defined]
+    try:
+        await connection.execute("BEGIN IMMEDIATE")
+        try:
+            await connection.executemany(
+                _SQLITE_APPLY_ENRICHMENT,
+                [(score, topics, account_id, mid, digest) for mid, digest, score, topics in rows],
+            )
+            await connection.commit()
+        except BaseException:
+            await connection.rollback()
+            raise
+    finally:
+        await connection.close()
+
+
+# --------------------------------------------------------------------------- public
+
+
+async def upsert_frame(
+    engine: Engine,
+    account_id: str,
+    *,
+    chats: Sequence[tuple[Any, ...]] = (),
+    new_chats: Sequence[tuple[Any, ...]] = (),
+    messages: Sequence[tuple[Any, ...]] = (),
+) -> UpsertOutcome:
+    """Atomically upsert ``chats`` (full rows), ``new_chats`` (created only when missing)
+    and ``messages`` (unique ids). Returns the ids inserted and updated; the rest were
+    identical duplicates and were not written."""
+    try:
+        if isinstance(engine, PostgresEngine):
+            return await _pg_upsert(engine, account_id, chats, new_chats, messages)
+        return await _sqlite_upsert(engine, account_id, chats, new_chats, messages)
+    except StorageUnavailable:
+        raise
+    except Exception as exc:
+        raise _wrap(exc) from exc
+
+
+async def write_enrichment(
+    engine: Engine, account_id: str, rows: Sequence[tuple[str, str, float | None, str]]
+) -> None:
+    """Store ``(message_id, content_hash, sentiment, topics_json)``; a row whose message
+    changed since (another hash) is left alone: its own ingest enriches it."""
+    if not rows:
+        return
+    try:
+        if isinstance(engine, PostgresEngine):
+            await _pg_enrichment(engine, account_id, rows)
+        else:
+            await _sqlite_enrichment(engine, account_id, rows)
+    except Exception as exc:
+        raise _wrap(exc) from exc
+
+
+async def known_chats(
+    engine: Engine, account_id: str, chat_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Stored chats among ``chat_ids``: chat id -> fan id (None when unknown)."""
+    from ofca.persistence.tables import ChatRow
+
+    found: dict[str, str | None] = {}
+    unique = list(dict.fromkeys(chat_ids))
+    try:
+        for start in range(0, len(unique), SQLITE_CHUNK):
+            chunk = unique[start : start + SQLITE_CHUNK]
+            rows = (
+                await ChatRow.select(ChatRow.chat_id, ChatRow.fan_id)
+                .where((ChatRow.account_id == account_id) & ChatRow.chat_id.is_in(chunk))
+                .run()
+            )
+            for row in rows:
+                found[row["chat_id"]] = row["fan_id"]
+    except Exception as exc:
+        raise _wrap(exc) from exc
+    return found
+
+
+def outcome_kind(outcome: UpsertOutcome) -> Literal["inserted", "updated", "duplicate"]:
+    if outcome.inserted:
+        return "inserted"
+    if outcome.updated:
+        return "updated"
+    return "duplicate"
