@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 from collections.abc import Iterable
 
 import msgspec
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import (
+    BOOSTER_DICT,
+    C_INCR,
+    N_SCALAR,
+    NEGATE,
+    SPECIAL_CASES,
+    SentimentIntensityAnalyzer,
+    normalize,
+)
 
 from ofca.domain.taxonomy import DEFAULT_TOPICS, TopicRule
 from ofca.domain.text import clean_text
@@ -31,15 +40,222 @@ _WORD_RUN = re.compile(r"\w+")
 _TRAILING_WORD_RUN = re.compile(r"\w+\Z")
 
 
+class _FastVader(SentimentIntensityAnalyzer):
+    """VADER 3.3.2's compound score, same results, several times faster.
+
+    ``compound`` ports ``polarity_scores`` but computes only the compound score, lower-cases
+    the words once (the original rebuilds the lower-cased word list for up to four checks
+    per sentiment word), rewrites emoji with ``str.translate`` instead of a per-character
+    loop, skips the rules for words outside the lexicon, and only runs the "but" rule when
+    there is a "but" (with the original method: its quirks are part of the result).
+    ``tests/domain/test_sentiment.py`` checks equality with the stock analyzer.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Only single characters are ever replaced (the original iterates characters).
+        # Each becomes a marker plus its description; the marker turns into the space the
+        # original inserts before an emoji unless the previous character is a space.
+        self._emoji_table = {
+            ord(key): _EMOJI_MARK + description
+            for key, description in self.emojis.items()
+            if len(key) == 1
+        }
+        self._emoji_chars = frozenset(key for key in self.emojis if len(key) == 1)
+
+    def compound(self, text: str) -> float:
+        """``polarity_scores(text)["compound"]`` of the stock analyzer."""
+        if not self._emoji_chars.isdisjoint(text):
+            text = self._describe_emoji(text)
+        text = text.strip()
+        punctuation = string.punctuation
+        words = [
+            token if len(stripped := token.strip(punctuation)) <= 2 else stripped
+            for token in text.split()
+        ]
+        if not words:
+            return 0.0
+        lowers = [word.lower() for word in words]
+        allcap_words = sum(1 for word in words if word.isupper())
+        is_cap_diff = 0 < len(words) - allcap_words < len(words)
+        last = len(words) - 1
+        lexicon = self.lexicon
+        sentiments: list[float] = []
+        for i, item_lower in enumerate(lowers):
+            if item_lower not in lexicon:
+                sentiments.append(0)  # as the original: no rating, valence 0
+            elif item_lower in BOOSTER_DICT or (
+                i < last and item_lower == "kind" and lowers[i + 1] == "of"
+            ):
+                sentiments.append(0)
+            else:
+                sentiments.append(self._valence(item_lower, i, words, lowers, is_cap_diff))
+        if "but" in lowers:
+            sentiments = self._but_check(words, sentiments)
+        # score_valence(), compound part only.
+        sum_s = float(sum(sentiments))
+        ep_count = min(text.count("!"), 4)
+        qm_count = text.count("?")
+        qm_amplifier: float = 0
+        if qm_count > 1:
+            qm_amplifier = qm_count * 0.18 if qm_count <= 3 else 0.96
+        punct_emph_amplifier = ep_count * 0.292 + qm_amplifier
+        if sum_s > 0:
+            sum_s += punct_emph_amplifier
+        elif sum_s < 0:
+            sum_s -= punct_emph_amplifier
+        return round(normalize(sum_s), 4)
+
+    def _describe_emoji(self, text: str) -> str:
+        """Each emoji character -> its description, spaced exactly as the original does."""
+        if _EMOJI_MARK in text:  # cannot use the marker: the original loop
+            parts: list[str] = []
+            prev_space = True
+            for char in text:
+                if char in self._emoji_chars:
+                    if not prev_space:
+                        parts.append(" ")
+                    parts.append(self.emojis[char])
+                    prev_space = False
+                else:
+                    parts.append(char)
+                    prev_space = char == " "
+            return "".join(parts)
+        # A space before each description unless the character before the emoji is a
+        # space or there is none; descriptions never end with a space, so an emoji after
+        # an emoji gets one, as in the original.
+        marked = text.translate(self._emoji_table)
+        return _MARK_AFTER_NON_SPACE.sub(" ", marked).replace(_EMOJI_MARK, "")
+
+    def _valence(
+        self, item_lower: str, i: int, words: list[str], lowers: list[str], is_cap_diff: bool
+    ) -> float:
+        """The original ``sentiment_valence`` for a word in the lexicon."""
+        lexicon = self.lexicon
+        valence = lexicon[item_lower]
+        if item_lower == "no" and i != len(words) - 1 and lowers[i + 1] in lexicon:
+            valence = 0.0
+        if (
+            (i > 0 and lowers[i - 1] == "no")
+            or (i > 1 and lowers[i - 2] == "no")
+            or (i > 2 and lowers[i - 3] == "no" and lowers[i - 1] in ("or", "nor"))
+        ):
+            valence = lexicon[item_lower] * N_SCALAR
+        if is_cap_diff and words[i].isupper():
+            if valence > 0:
+                valence += C_INCR
+            else:
+                valence -= C_INCR
+        for start_i in range(0, 3):
+            if i > start_i and lowers[i - (start_i + 1)] not in lexicon:
+                s = _scalar_inc_dec(
+                    words[i - (start_i + 1)], lowers[i - (start_i + 1)], valence, is_cap_diff
+                )
+                if start_i == 1 and s != 0:
+                    s = s * 0.95
+                if start_i == 2 and s != 0:
+                    s = s * 0.9
+                valence = valence + s
+                valence = _negation_check(valence, lowers, start_i, i)
+                if start_i == 2:
+                    valence = _special_idioms_check(valence, lowers, i)
+        # _least_check(); "least" is not in the 3.3.2 lexicon, so the lexicon test is kept
+        # only for fidelity.
+        if (
+            i > 0
+            and lowers[i - 1] == "least"
+            and "least" not in lexicon
+            and (i == 1 or (lowers[i - 2] != "at" and lowers[i - 2] != "very"))
+        ):
+            valence = valence * N_SCALAR
+        return valence
+
+
+_EMOJI_MARK = "\x00"
+_MARK_AFTER_NON_SPACE = re.compile("(?<=[^ ])\x00")
+
+
+def _scalar_inc_dec(word: str, word_lower: str, valence: float, is_cap_diff: bool) -> float:
+    """VADER's ``scalar_inc_dec`` given the word and its lower-cased form."""
+    scalar = 0.0
+    if word_lower in BOOSTER_DICT:
+        scalar = BOOSTER_DICT[word_lower]
+        if valence < 0:
+            scalar *= -1
+        if word.isupper() and is_cap_diff:
+            if valence > 0:
+                scalar += C_INCR
+            else:
+                scalar -= C_INCR
+    return scalar
+
+
+_NEGATE = frozenset(NEGATE)
+
+
+def _negated(word: str) -> bool:
+    """VADER's ``negated([word])`` for one word."""
+    lowered = word.lower()
+    return lowered in _NEGATE or "n't" in lowered
+
+
+def _negation_check(valence: float, lowers: list[str], start_i: int, i: int) -> float:
+    """VADER's ``_negation_check`` on the already lower-cased words."""
+    if start_i == 0 and _negated(lowers[i - 1]):
+        valence = valence * N_SCALAR
+    if start_i == 1:
+        if lowers[i - 2] == "never" and (lowers[i - 1] == "so" or lowers[i - 1] == "this"):
+            valence = valence * 1.25
+        elif lowers[i - 2] == "without" and lowers[i - 1] == "doubt":
+            pass
+        elif _negated(lowers[i - 2]):
+            valence = valence * N_SCALAR
+    if start_i == 2:
+        if (lowers[i - 3] == "never" and (lowers[i - 2] == "so" or lowers[i - 2] == "this")) or (
+            lowers[i - 1] == "so" or lowers[i - 1] == "this"
+        ):
+            valence = valence * 1.25
+        elif lowers[i - 3] == "without" and (lowers[i - 2] == "doubt" or lowers[i - 1] == "doubt"):
+            pass
+        elif _negated(lowers[i - 3]):
+            valence = valence * N_SCALAR
+    return valence
+
+
+def _special_idioms_check(valence: float, lowers: list[str], i: int) -> float:
+    """VADER's ``_special_idioms_check`` on the already lower-cased words (i >= 3)."""
+    onezero = f"{lowers[i - 1]} {lowers[i]}"
+    twoonezero = f"{lowers[i - 2]} {lowers[i - 1]} {lowers[i]}"
+    twoone = f"{lowers[i - 2]} {lowers[i - 1]}"
+    threetwoone = f"{lowers[i - 3]} {lowers[i - 2]} {lowers[i - 1]}"
+    threetwo = f"{lowers[i - 3]} {lowers[i - 2]}"
+    for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
+        if seq in SPECIAL_CASES:
+            valence = SPECIAL_CASES[seq]
+            break
+    if len(lowers) - 1 > i:
+        zeroone = f"{lowers[i]} {lowers[i + 1]}"
+        if zeroone in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroone]
+    if len(lowers) - 1 > i + 1:
+        zeroonetwo = f"{lowers[i]} {lowers[i + 1]} {lowers[i + 2]}"
+        if zeroonetwo in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroonetwo]
+    for n_gram in (threetwoone, threetwo, twoone):
+        if n_gram in BOOSTER_DICT:
+            valence = valence + BOOSTER_DICT[n_gram]
+    return valence
+
+
 @functools.cache
-def _analyzer() -> SentimentIntensityAnalyzer:
+def _analyzer() -> _FastVader:
     """The one VADER analyzer; built on first use because it reads its lexicon files."""
-    return SentimentIntensityAnalyzer()
+    return _FastVader()
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _score_text(text: str) -> float:
-    compound: float = _analyzer().polarity_scores(text)["compound"]
+    compound = _analyzer().compound(text)
     return (compound + 1.0) / 2.0
 
 
