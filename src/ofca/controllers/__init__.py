@@ -5,15 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from ofca.controllers.chatwoot import ChatwootController, ChatwootTokenController
+from ofca.controllers.conversations import ConversationsController
+from ofca.controllers.exports import AccountDataController, ExportController
 from ofca.controllers.health import HealthController
 from ofca.controllers.insights import InsightsController
 from ofca.controllers.schemas import SchemaController, docs_redirects
+from ofca.controllers.webhooks import ConversationWebhookController, WebhookSecretController
 from ofca.controllers.ws import WEBSOCKET_HANDLERS
 from ofca.controllers.topics import TopicsController
 
 ROUTE_HANDLERS: list[Any] = [
     HealthController,
     SchemaController,
+    ConversationWebhookController,
+    WebhookSecretController,
+    ChatwootController,
+    ChatwootTokenController,
+    ConversationsController,
+    ExportController,
+    AccountDataController,
     InsightsController,
     TopicsController,
     *WEBSOCKET_HANDLERS,

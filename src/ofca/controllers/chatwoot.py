@@ -1,0 +1,127 @@
+"""Chatwoot's account webhooks, and the per-account token that authenticates them.
+
+Chatwoot cannot send ofca's API keys, so the webhook URL carries a per-account token:
+``/api/v1/integrations/chatwoot/{account_id}?token=...`` (or header ``X-Chatwoot-Token``).
+Message events upsert the message (private notes, activity and template messages are
+ignored); conversation events upsert the chat and any messages they carry; every other
+event is acknowledged with 200 and ignored, so Chatwoot never retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from ofca.auth import scope_account
+from ofca.domain.auth import Principal
+from ofca.domain.sources import (
+    CHATWOOT_SOURCE,
+    chatwoot_event_decoder,
+    chatwoot_event_kind,
+    map_chatwoot_event,
+)
+from ofca.errors import field_error
+from ofca.persistence.accounts import get_account
+from ofca.services.sources import (
+    chatwoot_account_for_token,
+    generate_chatwoot_token,
+    store_batch,
+)
+
+__all__ = ["ChatwootController", "ChatwootTokenController"]
+
+log = logging.getLogger(__name__)
+
+TOKEN_HEADER = "x-chatwoot-token"
+
+
+class ChatwootAck(msgspec.Struct, kw_only=True):
+    status: Literal["processed", "duplicate", "ignored"]
+    event: str
+    accepted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    chat_id: str | None = None
+
+
+class ChatwootTokenCreated(msgspec.Struct, kw_only=True):
+    """The token, shown this once; the previous token stops working."""
+
+    token: str
+    webhook_path: str
+
+
+class ChatwootController(Controller):
+    path = "/api/v1/integrations/chatwoot"
+    tags = ["sources"]
+
+    @post("/{account_id:str}", summary="Receive a Chatwoot webhook event", status_code=HTTP_200_OK)
+    async def receive(
+        self, request: Request, state: State, account_id: str, token: str | None = None
+    ) -> ChatwootAck:
+        presented = request.headers.get(TOKEN_HEADER) or token
+        if not await chatwoot_account_for_token(account_id, presented):
+            raise NotAuthorizedException("Missing or invalid Chatwoot token")
+        body = await request.body()
+        try:
+            event = chatwoot_event_decoder.decode(body)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise field_error("body", f"Invalid Chatwoot event: {exc}") from None
+        batch = map_chatwoot_event(event)
+        if batch is None:
+            log.info(
+                "chatwoot event %s for %s ignored (%s)",
+                event.event,
+                account_id,
+                chatwoot_event_kind(event),
+            )
+            return ChatwootAck(status="ignored", event=event.event)
+        result = await store_batch(
+            state, account_id, CHATWOOT_SOURCE, event.event, batch, len(body)
+        )
+        changed = result.accepted + result.updated
+        status: Literal["processed", "duplicate", "ignored"]
+        if changed:
+            status = "processed"
+        elif result.duplicates:
+            status = "duplicate"
+        elif batch.chats and not batch.ignored:
+            status = "processed"  # a conversation event: the chat itself was upserted
+        else:
+            status = "ignored"
+        return ChatwootAck(
+            status=status,
+            event=event.event,
+            accepted=result.accepted,
+            updated=result.updated,
+            duplicates=result.duplicates,
+            ignored=result.ignored,
+            chat_id=batch.chats[0].resolved_id if batch.chats else None,
+        )
+
+
+class ChatwootTokenController(Controller):
+    path = "/api/v1/accounts/{account_id:str}/chatwoot-token"
+    tags = ["sources"]
+
+    @post(
+        "/",
+        summary="(Re)generate the Chatwoot webhook token (owner); shown once",
+        status_code=HTTP_201_CREATED,
+    )
+    async def generate(self, principal: Principal, account_id: str) -> ChatwootTokenCreated:
+        scope_account(principal, account_id, "manage")
+        if await get_account(account_id) is None:
+            raise NotFoundException("No such account")
+        token = await generate_chatwoot_token(account_id)
+        log.info("chatwoot token generated account=%s", account_id)
+        return ChatwootTokenCreated(
+            token=token, webhook_path=f"/api/v1/integrations/chatwoot/{account_id}"
+        )

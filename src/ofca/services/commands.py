@@ -1,0 +1,202 @@
+"""Commands for the extension (``command_to_execute``) and who is there to run them.
+
+Presence must hold across processes: an extension socket on process A and a dashboard's
+POST on process B. With Redis, each connection is a member of a per-account sorted set
+scored by its expiry (refreshed by keepalives); without Redis (one process by definition)
+the same lives in ``ofca_extension_presence``. A connection that dies without saying goodbye
+simply expires.
+
+A command is stored with the hash of its cleaned text; the extension's later outbound
+``new_raw_message`` with that text in that chat is linked to the oldest unlinked command
+(``ofca_message.command_id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from litestar.datastructures import State
+from redis.asyncio import Redis
+
+from ofca.channels.names import extension_channel
+from ofca.domain.text import clean_text
+from ofca.domain.wss import CommandPayload, CommandToExecute, outgoing_encoder
+from ofca.persistence.tables import CommandRow, ExtensionPresence, MessageRow
+from ofca.settings import Settings
+
+__all__ = [
+    "PRESENCE_TTL_SECONDS",
+    "extension_present",
+    "issue_command",
+    "link_messages",
+    "mark_extension_absent",
+    "mark_extension_present",
+]
+
+log = logging.getLogger(__name__)
+
+PRESENCE_TTL_SECONDS = 60
+"""Three missed ~20 s keepalives and a connection no longer counts as present."""
+
+LINK_WINDOW = timedelta(hours=6)
+"""A message links only to a command issued at most this long before it was ingested."""
+
+
+def _presence_key(settings: Settings, account_id: str) -> str:
+    return f"{settings.channel_prefix}:acct:{account_id}:ext_presence"
+
+
+def _redis(state: State) -> Redis | None:
+    return state.get("redis")
+
+
+async def mark_extension_present(
+    state: State, account_id: str, connection_id: str, ttl: float = PRESENCE_TTL_SECONDS
+) -> None:
+    """Call on connect and on every keepalive of an extension socket."""
+    settings: Settings = state.settings
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=ttl)
+    redis = _redis(state)
+    if redis is not None:
+        key = _presence_key(settings, account_id)
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {connection_id: expires.timestamp()})
+            pipe.zremrangebyscore(key, "-inf", now.timestamp())
+            pipe.expire(key, int(ttl) + 5)
+            await pipe.execute()
+        return
+    updated = (
+        await ExtensionPresence.update({ExtensionPresence.expires_at: expires})
+        .where(
+            (ExtensionPresence.account_id == account_id)
+            & (ExtensionPresence.connection_id == connection_id)
+        )
+        .returning(ExtensionPresence.id)
+        .run()
+    )
+    if not updated:
+        await ExtensionPresence(
+            account_id=account_id, connection_id=connection_id, expires_at=expires
+        ).save().run()
+
+
+async def mark_extension_absent(state: State, account_id: str, connection_id: str) -> None:
+    """Call when an extension socket closes."""
+    redis = _redis(state)
+    if redis is not None:
+        await redis.zrem(_presence_key(state.settings, account_id), connection_id)
+        return
+    await ExtensionPresence.delete().where(
+        (ExtensionPresence.account_id == account_id)
+        & (ExtensionPresence.connection_id == connection_id)
+    ).run()
+
+
+async def extension_present(state: State, account_id: str) -> bool:
+    now = datetime.now(UTC)
+    redis = _redis(state)
+    if redis is not None:
+        key = _presence_key(state.settings, account_id)
+        return int(await redis.zcount(key, f"({now.timestamp()}", "+inf")) > 0
+    return bool(
+        await ExtensionPresence.exists().where(
+            (ExtensionPresence.account_id == account_id) & (ExtensionPresence.expires_at > now)
+        )
+    )
+
+
+def text_hash(text: str | None) -> str | None:
+    cleaned = clean_text(text)
+    return None if cleaned is None else hashlib.sha256(cleaned.encode("utf-8")).hexdigest()
+
+
+async def issue_command(
+    state: State, account_id: str, chat_id: str, text: str, media_url: str | None
+) -> CommandPayload:
+    """Store the command and publish it to the account's extension channel."""
+    now = datetime.now(UTC)
+    payload = CommandPayload(
+        command_id=f"cmd_{secrets.token_hex(12)}",
+        chat_id=chat_id,
+        text=text,
+        media_url=media_url,
+        issued_at=now,
+    )
+    await CommandRow(
+        command_id=payload.command_id,
+        account_id=account_id,
+        chat_id=chat_id,
+        text_hash=text_hash(text) or "",
+        media_url=media_url,
+        created_at=now,
+    ).save().run()
+    channel = extension_channel(state.settings.channel_prefix, account_id)
+    state.channels.publish(outgoing_encoder.encode(CommandToExecute(payload=payload)), [channel])
+    log.info("command %s queued for %s chat %s", payload.command_id, account_id, chat_id)
+    return payload
+
+
+async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
+    """Link new outbound messages to the commands that produced them; returns links made.
+
+    Call after a batch is committed with its new/edited message ids (the extension's
+    ``new_raw_message`` path and every other source)."""
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    rows = await MessageRow.select(
+        MessageRow.id,
+        MessageRow.message_id,
+        MessageRow.chat_id,
+        MessageRow.text,
+        MessageRow.ingested_at,
+    ).where(
+        (MessageRow.account_id == account_id)
+        & MessageRow.message_id.is_in(ids)
+        & (MessageRow.direction == "outbound")
+        & MessageRow.command_id.is_null()
+    )
+    linked = 0
+    for row in rows:
+        digest = text_hash(row["text"])
+        if digest is None:
+            continue
+        ingested = row["ingested_at"] or datetime.now(UTC)
+        command = (
+            await CommandRow.select(CommandRow.id, CommandRow.command_id)
+            .where(
+                (CommandRow.account_id == account_id)
+                & (CommandRow.chat_id == row["chat_id"])
+                & (CommandRow.text_hash == digest)
+                & CommandRow.linked_message_id.is_null()
+                & (CommandRow.created_at >= ingested - LINK_WINDOW)
+            )
+            .order_by(CommandRow.created_at)
+            .first()
+            .run()
+        )
+        if command is None:
+            continue
+        claimed = (
+            await CommandRow.update(
+                {
+                    CommandRow.linked_message_id: row["message_id"],
+                    CommandRow.linked_at: datetime.now(UTC),
+                }
+            )
+            .where((CommandRow.id == command["id"]) & CommandRow.linked_message_id.is_null())
+            .returning(CommandRow.id)
+            .run()
+        )
+        if not claimed:
+            continue  # another process linked it first
+        await MessageRow.update({MessageRow.command_id: command["command_id"]}).where(
+            MessageRow.id == row["id"]
+        ).run()
+        linked += 1
+    return linked

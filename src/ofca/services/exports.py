@@ -1,0 +1,303 @@
+"""Exports (streamed, never all in memory) and erasure of a chat or a whole account.
+
+Session rows are derived per chat from its messages with ``ofca.domain.metrics``, one chat
+at a time, so memory is bounded by the largest chat, not the account. Erasure walks every
+ofca table that has an ``account_id`` column, so tables added later are covered without
+touching this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import msgspec
+from litestar.datastructures import State
+from piccolo.table import Table
+
+from ofca.domain.metrics import SessionStats
+from ofca.persistence.engine import ofca_tables
+from ofca.persistence.tables import CommandRow, MessageRow
+from ofca.services.conversation_queries import (
+    ConversationFilters,
+    analyse,
+    as_datetime,
+    as_topics,
+    chat_messages,
+    chat_row,
+    fan_view,
+    iter_chat_ids,
+    points_of,
+    raw_sql,
+)
+from ofca.settings import Settings
+
+__all__ = [
+    "SESSION_COLUMNS",
+    "account_tables",
+    "delete_account_data",
+    "delete_chat",
+    "export_account",
+    "export_messages",
+    "export_sessions",
+]
+
+log = logging.getLogger(__name__)
+
+SESSION_COLUMNS = (
+    "chat_id",
+    "fan_id",
+    "fan_name",
+    "fan_username",
+    "session_index",
+    "start_at",
+    "end_at",
+    "message_count",
+    "inbound_count",
+    "outbound_count",
+    "duration_seconds",
+    "silence_seconds",
+    "silence_percentage",
+    "turns",
+    "sentiment_score",
+    "topics",
+)
+"""One export row per session: every per-session value of METRICS.md, plus who and when."""
+
+SECRET_COLUMNS = frozenset(
+    {"key_hash", "token_hash", "session_hash", "password_hash", "webhook_secret"}
+)
+"""Never exported: credentials (their hashes included)."""
+
+_encoder = msgspec.json.Encoder()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _session_record(chat: dict[str, Any], index: int, stats: SessionStats) -> dict[str, Any]:
+    fan = fan_view(chat)
+    return {
+        "chat_id": stats.chat_id,
+        "fan_id": fan.id,
+        "fan_name": fan.name,
+        "fan_username": fan.username,
+        "session_index": index,
+        "start_at": _iso(stats.start_at),
+        "end_at": _iso(stats.end_at),
+        "message_count": stats.message_count,
+        "inbound_count": stats.inbound_count,
+        "outbound_count": stats.outbound_count,
+        "duration_seconds": stats.duration_seconds,
+        "silence_seconds": stats.silence_seconds,
+        "silence_percentage": stats.silence_percentage,
+        "turns": stats.turns,
+        "sentiment_score": stats.sentiment_score,
+        "topics": list(stats.topics),
+    }
+
+
+def _csv_line(values: list[Any]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(values)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(str(item) for item in value)
+    return value
+
+
+def _in_window(instant: datetime, filters: ConversationFilters) -> bool:
+    if filters.start is not None and instant < filters.start:
+        return False
+    return not (filters.end is not None and instant >= filters.end)
+
+
+async def export_sessions(
+    account_id: str,
+    filters: ConversationFilters,
+    settings: Settings,
+    fmt: Literal["csv", "ndjson"],
+) -> AsyncIterator[bytes]:
+    """Sessions of the matching chats; a session is in ``[start, end)`` by its first message
+    and, with ``topic``, only sessions having that topic are kept (METRICS.md "Filters")."""
+    if fmt == "csv":
+        yield _csv_line(list(SESSION_COLUMNS))
+    rows = 0
+    async for chat_id in iter_chat_ids(account_id, filters):
+        chat = await chat_row(account_id, chat_id) or {"chat_id": chat_id}
+        sessions, _runs = analyse(
+            chat_id, points_of(await chat_messages(account_id, chat_id)), settings
+        )
+        for index, stats in enumerate(sessions):
+            if not _in_window(stats.start_at, filters):
+                continue
+            if filters.topic and filters.topic not in stats.topics:
+                continue
+            record = _session_record(chat, index, stats)
+            rows += 1
+            if fmt == "csv":
+                yield _csv_line([_csv_cell(record[name]) for name in SESSION_COLUMNS])
+            else:
+                yield _encoder.encode(record) + b"\n"
+    log.info("exported %d sessions of %s", rows, account_id)
+
+
+def _message_record(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "message_id": row["message_id"],
+        "chat_id": row["chat_id"],
+        "created_at": _iso(as_datetime(row["created_at"])),
+        "changed_at": _iso(as_datetime(row.get("changed_at"))),
+        "direction": row["direction"],
+        "text": row["text"],
+        "sentiment": row["sentiment"],
+        "topics": as_topics(row["topics"]),
+        "is_tip": bool(row["is_tip"]),
+        "price": row["price"],
+        "media_count": int(row["media_count"] or 0),
+        "source": row.get("source"),
+        "command_id": row.get("command_id"),
+    }
+
+
+async def export_messages(account_id: str, filters: ConversationFilters) -> AsyncIterator[bytes]:
+    """NDJSON of the matching chats' messages with their enrichment (chat order); with
+    ``start``/``end`` only messages created in ``[start, end)``; with ``q`` only messages
+    whose text contains it."""
+    needle = filters.q.casefold() if filters.q else None
+    rows_out = 0
+    async for chat_id in iter_chat_ids(account_id, filters):
+        for row in await chat_messages(account_id, chat_id):
+            created = as_datetime(row["created_at"])
+            if (filters.start or filters.end) and (
+                created is None or not _in_window(created, filters)
+            ):
+                continue
+            if needle and needle not in (row["text"] or "").casefold():
+                continue
+            rows_out += 1
+            yield _encoder.encode(_message_record(row)) + b"\n"
+    log.info("exported %d messages of %s", rows_out, account_id)
+
+
+# --------------------------------------------------------------------------- account data
+
+
+def account_tables() -> list[type[Table]]:
+    """Every ofca table (one class per table name) with an ``account_id`` column."""
+    import ofca.persistence.tables as live_tables
+
+    chosen: dict[str, type[Table]] = {}
+    # Prefer the live definitions over migration snapshots of the same table.
+    live = [t for t in vars(live_tables).values() if isinstance(t, type) and issubclass(t, Table)]
+    for table in [*live, *ofca_tables()]:
+        if table is Table or not hasattr(table, "account_id"):
+            continue
+        chosen.setdefault(table._meta.tablename, table)
+    return [chosen[name] for name in sorted(chosen)]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return value
+
+
+async def export_account(account_id: str, batch: int = 1000) -> AsyncIterator[bytes]:
+    """Everything stored for the account, one ``{"table", "row"}`` object per line, table by
+    table in id order; credentials (hashes, secrets) are left out."""
+    for table in account_tables():
+        name = table._meta.tablename
+        columns = [
+            column._meta.db_column_name
+            for column in table._meta.columns
+            if column._meta.db_column_name not in SECRET_COLUMNS
+        ]
+        select = ", ".join(columns)
+        after = 0
+        while True:
+            rows = await raw_sql(
+                f"SELECT id, {select} FROM {name} WHERE account_id = {{}} AND id > {{}} "
+                "ORDER BY id LIMIT {}",
+                account_id,
+                after,
+                batch,
+            ).run()
+            for row in rows:
+                data = {key: _jsonable(value) for key, value in row.items() if key != "id"}
+                yield _encoder.encode({"table": name, "row": data}) + b"\n"
+            if len(rows) < batch:
+                break
+            after = rows[-1]["id"]
+
+
+async def delete_account_data(account_id: str) -> dict[str, int]:
+    """Delete every row of the account from every table, in one transaction; returns the
+    number of rows deleted per table (tables with none are left out)."""
+    deleted: dict[str, int] = {}
+    engine = MessageRow._meta.db
+    async with engine.transaction():
+        for table in account_tables():
+            name = table._meta.tablename
+            rows = await raw_sql(
+                f"DELETE FROM {name} WHERE account_id = {{}} RETURNING id", account_id
+            ).run()
+            if rows:
+                deleted[name] = len(rows)
+    log.info("deleted account %s: %d rows", account_id, sum(deleted.values()))
+    return deleted
+
+
+async def delete_chat(state: State, account_id: str, chat_id: str) -> int | None:
+    """Delete the chat, its messages, commands and insights rows; returns the number of
+    messages deleted, or ``None`` when the account has no such chat."""
+    engine = MessageRow._meta.db
+    async with engine.transaction():
+        messages = await raw_sql(
+            "DELETE FROM ofca_message WHERE account_id = {} AND chat_id = {} RETURNING id",
+            account_id,
+            chat_id,
+        ).run()
+        chats = await raw_sql(
+            "DELETE FROM ofca_chat WHERE account_id = {} AND chat_id = {} RETURNING id",
+            account_id,
+            chat_id,
+        ).run()
+        await (
+            CommandRow.delete()
+            .where((CommandRow.account_id == account_id) & (CommandRow.chat_id == chat_id))
+            .run()
+        )
+    if not messages and not chats:
+        return None
+    try:
+        from ofca.services.sessions import refresh_chats
+    except ImportError:  # pragma: no cover - the insights read models are optional
+        pass
+    else:
+        # No messages left: the refresh removes the chat's sessions, replies and activity.
+        await refresh_chats(account_id, [chat_id], settings=state.settings)
+    _announce_change(state, account_id)
+    log.info("deleted chat of %s: %d messages", account_id, len(messages))
+    return len(messages)
+
+
+def _announce_change(state: State, account_id: str) -> None:
+    """Dashboards re-sync (a fresh full sync carries the new analytics)."""
+    try:
+        from ofca.services.live import ControlEvent, publish_control
+    except ImportError:  # pragma: no cover
+        return
+    publish_control(
+        state.channels, ControlEvent(action="resync", account_id=account_id), extension=False
+    )

@@ -1,0 +1,261 @@
+"""Writing what the other sources send (seed-004 webhook, Chatwoot) through the same path
+as the extension: storage, enrichment, insights read models, live events, command links.
+
+Also the per-account credentials of those sources: the webhook HMAC secret and the
+Chatwoot token (stored as SHA-256, shown once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar.datastructures import State
+
+from ofca.domain.enrichment import TopicMatcher, enrich
+from ofca.domain.normalize import normalize_chat, normalize_message
+from ofca.domain.onlyfans import Chat, Message
+from ofca.domain.sources import MappedBatch
+from ofca.persistence.tables import Account, ChatwootToken, IngestLog
+from ofca.services import commands
+from ofca.services.ingest import (
+    account_lock,
+    content_hash,
+    context_for,
+    matcher_for,
+    publish_append,
+    refresh_insights,
+    schedule_analytics,
+)
+from ofca.services.ingest_sql import CHAT_COLUMNS, MESSAGE_COLUMNS, upsert_frame
+
+__all__ = [
+    "StoreResult",
+    "chatwoot_account_for_token",
+    "generate_chatwoot_token",
+    "set_webhook_secret",
+    "store_batch",
+    "verify_signature",
+    "webhook_secret",
+]
+
+log = logging.getLogger(__name__)
+
+CHATWOOT_TOKEN_PREFIX = "ofcacw_"
+
+
+class StoreResult(msgspec.Struct, kw_only=True):
+    accepted: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    ignored: int = 0
+    chats: int = 0
+    changed_message_ids: list[str] = []
+    """New or edited messages, in the order received."""
+    duplicate_message_ids: list[str] = []
+    edited_message_ids: list[str] = []
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+async def webhook_secret(account_id: str) -> str | None:
+    row = (
+        await Account.select(Account.webhook_secret)
+        .where(Account.account_id == account_id)
+        .first()
+        .run()
+    )
+    return None if row is None else row["webhook_secret"]
+
+
+async def set_webhook_secret(account_id: str, secret: str | None) -> bool:
+    """Set (or clear, with ``None``) the account's webhook secret; False if no account."""
+    updated = (
+        await Account.update({Account.webhook_secret: secret})
+        .where(Account.account_id == account_id)
+        .returning(Account.id)
+        .run()
+    )
+    return bool(updated)
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """``X-Webhook-Signature: sha256=<hex>`` of the raw body, compared in constant time."""
+    if not header:
+        return False
+    scheme, _, given = header.strip().partition("=")
+    if scheme.lower() != "sha256" or not given:
+        return False
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given.strip().lower())
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def generate_chatwoot_token(account_id: str) -> str:
+    """A new token for the account's Chatwoot webhook; the previous one stops working."""
+    token = CHATWOOT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    await ChatwootToken.delete().where(ChatwootToken.account_id == account_id).run()
+    await (
+        ChatwootToken(
+            account_id=account_id,
+            token_hash=_hash_token(token),
+            prefix=token[: len(CHATWOOT_TOKEN_PREFIX) + 6],
+            created_at=now,
+        )
+        .save()
+        .run()
+    )
+    return token
+
+
+async def chatwoot_account_for_token(account_id: str, token: str | None) -> bool:
+    """Whether ``token`` is the current Chatwoot token of ``account_id``."""
+    if not token or len(token) > 200:
+        return False
+    row = (
+        await ChatwootToken.select(ChatwootToken.token_hash)
+        .where(ChatwootToken.account_id == account_id)
+        .first()
+        .run()
+    )
+    if row is None:
+        return False
+    return hmac.compare_digest(row["token_hash"], _hash_token(token))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _chat_record(account_id: str, source: str, chat: Chat, now: datetime) -> tuple[Any, ...]:
+    normalized = normalize_chat(chat)
+    values = {
+        "account_id": account_id,
+        "chat_id": normalized.chat_id,
+        "fan_id": normalized.fan_id,
+        "fan_name": normalized.fan_name,
+        "fan_username": normalized.fan_username,
+        "fan_avatar": normalized.fan_avatar,
+        "source": source,
+        "raw": msgspec.json.encode(chat).decode("utf-8"),
+        "created_at": now,
+        "updated_at": now,
+    }
+    return tuple(values[column] for column in CHAT_COLUMNS)
+
+
+def _message_record(
+    account_id: str,
+    source: str,
+    message: Message,
+    fan_id: str | None,
+    matcher: TopicMatcher,
+    now: datetime,
+) -> tuple[Any, ...]:
+    """The row ingest stores for an extension delta, enriched inline (sources send few
+    messages per request, so nothing waits for a background pass)."""
+    chat_id = str(message.chat_id)
+    normalized = normalize_message(message, chat_id, fan_id)
+    raw = msgspec.json.encode(message)
+    enrichment = enrich(normalized.raw_text, matcher)
+    values = {
+        "account_id": account_id,
+        "message_id": normalized.message_id,
+        "chat_id": chat_id,
+        "direction": normalized.direction,
+        "created_at": normalized.created_at,
+        "changed_at": normalized.changed_at,
+        "text": enrichment.text,
+        "raw": raw.decode("utf-8"),
+        "content_hash": content_hash(raw),
+        "from_user_id": normalized.from_user_id,
+        "is_tip": normalized.is_tip,
+        "price": normalized.price,
+        "media_count": normalized.media_count,
+        "source": source,
+        "sentiment": enrichment.sentiment,
+        "topics": msgspec.json.encode(list(enrichment.topics)).decode("utf-8"),
+        "enriched": True,
+        "ingested_at": now,
+        "version": 1,
+    }
+    return tuple(values[column] for column in MESSAGE_COLUMNS)
+
+
+async def store_batch(
+    state: State, account_id: str, source: str, kind: str, batch: MappedBatch, frame_bytes: int
+) -> StoreResult:
+    """Store a mapped batch with ingest's storage (one atomic upsert, duplicates unwritten),
+    then refresh the touched chats' insights, link commands, publish ``append_message`` per
+    new/edited message and schedule ``analytics_update``, exactly as for extension deltas."""
+    began = time.perf_counter()
+    now = datetime.now(UTC)
+    ctx = context_for(state, account_id)
+    fans = {normalize_chat(chat).chat_id: normalize_chat(chat).fan_id for chat in batch.chats}
+    matcher = await matcher_for(account_id)
+    chats = [_chat_record(account_id, source, chat, now) for chat in batch.chats]
+    rows = [
+        _message_record(account_id, source, m, fans.get(str(m.chat_id)), matcher, now)
+        for m in batch.messages
+    ]
+    async with account_lock(account_id):
+        outcome = await upsert_frame(ctx.engine, account_id, chats=chats, messages=rows)
+    inserted, updated = set(outcome.inserted), set(outcome.updated)
+    result = StoreResult(
+        accepted=len(inserted), updated=len(updated), ignored=batch.ignored, chats=len(chats)
+    )
+    for message in batch.messages:
+        message_id = str(message.id)
+        if message_id in inserted or message_id in updated:
+            result.changed_message_ids.append(message_id)
+        else:
+            result.duplicates += 1
+            result.duplicate_message_ids.append(message_id)
+    result.edited_message_ids = [m for m in result.changed_message_ids if m in updated]
+    chat_of = {str(m.id): str(m.chat_id) for m in batch.messages}
+    touched = sorted({chat_of[m] for m in result.changed_message_ids})
+    if touched:
+        await refresh_insights(ctx, touched)
+        await commands.link_messages(account_id, result.changed_message_ids)
+        for message_id in result.changed_message_ids:
+            await publish_append(ctx, chat_of[message_id], message_id, edited=message_id in updated)
+        schedule_analytics(ctx)
+    duration_ms = (time.perf_counter() - began) * 1000
+    await (
+        IngestLog(
+            account_id=account_id,
+            source=source,
+            kind=kind,
+            received_at=now,
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            updated=result.updated,
+            rejected=0,
+            frame_bytes=frame_bytes,
+            duration_ms=duration_ms,
+        )
+        .save()
+        .run()
+    )
+    log.info(
+        "%s %s for %s: %d new, %d edited, %d duplicate, %d ignored in %.1f ms",
+        source,
+        kind,
+        account_id,
+        result.accepted,
+        result.updated,
+        result.duplicates,
+        result.ignored,
+        duration_ms,
+    )
+    return result

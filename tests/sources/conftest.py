@@ -1,0 +1,42 @@
+"""The source tests drive the app in the test's own event loop.
+
+Litestar's ``AsyncTestClient`` runs the app in a separate thread and loop; the session's
+asyncpg pool belongs to the test loop, so on Postgres requests and fixtures would share
+connections across loops. ``httpx.ASGITransport`` runs the app in this loop instead; the
+app's lifespan runs in one task of its own (its task group must exit where it entered)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from litestar import Litestar
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run_lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    lifespan = asyncio.create_task(run_lifespan())
+    await asyncio.wait(
+        {lifespan, asyncio.ensure_future(started.wait())},
+        timeout=30,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    if lifespan.done():
+        lifespan.result()  # start-up failed: raise its error
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+        ) as client:
+            yield client
+    finally:
+        stop.set()
+        await lifespan
