@@ -19,6 +19,7 @@ from ofca import __version__
 from ofca.auth import provide_principal
 from ofca.channels.plugin import create_channels_plugin
 from ofca.controllers import ROUTE_HANDLERS
+from ofca.controllers.frontend import dashboard_assets_router, template_config
 from ofca.errors import http_exception_handler, internal_error_handler
 from ofca.persistence.engine import close_engine, open_engine
 from ofca.persistence.migrate import migrate
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         else None
     )
     return Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[*ROUTE_HANDLERS, dashboard_assets_router(settings)],
         plugins=[channels],
         lifespan=[lifespan],
         state=State({"settings": settings, "redis": redis, "channels": channels}),
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             Exception: internal_error_handler,
         },
         cors_config=cors,
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="ofca",
             version=__version__,

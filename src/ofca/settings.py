@@ -41,6 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Bearer key for the account/key admin API."""
     extension_id: str | None = None
     """Chrome extension id; adds ``chrome-extension://<id>`` to the CORS origins."""
+    web_dist_dir: str | None = None
+    """Built dashboard (Vite output with manifest.json); unset: the one inside the package."""
     cors_origins: tuple[str, ...] = ()
     max_ws_message_bytes: Annotated[int, Meta(ge=1024)] = 64 * 1024 * 1024
     host: str = "127.0.0.1"

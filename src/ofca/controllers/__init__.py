@@ -8,6 +8,7 @@ from typing import Any
 from ofca.controllers.chatwoot import ChatwootController, ChatwootTokenController
 from ofca.controllers.conversations import ConversationsController
 from ofca.controllers.exports import AccountDataController, ExportController
+from ofca.controllers.frontend import dashboard_index
 from ofca.controllers.health import HealthController
 from ofca.controllers.insights import InsightsController
 from ofca.controllers.schemas import SchemaController, docs_redirects
@@ -29,4 +30,5 @@ ROUTE_HANDLERS: list[Any] = [
     TopicsController,
     *WEBSOCKET_HANDLERS,
     *docs_redirects,
+    dashboard_index,
 ]

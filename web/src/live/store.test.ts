@@ -1,0 +1,334 @@
+import { describe, expect, it } from 'vitest';
+import type {
+  AnalyticsSnapshot,
+  ConversationNode,
+  MessageView,
+  OutgoingWssMessage,
+} from '../generated/wss';
+import {
+  MAX_ERRORS,
+  comparePriority,
+  initialLiveState,
+  liveReducer,
+  visibleConversations,
+  type LiveState,
+} from './store';
+
+const T0 = Date.parse('2026-03-01T12:00:00Z');
+const iso = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+function message(
+  id: string,
+  chatId: string,
+  minutes: number,
+  direction: MessageView['direction'],
+  extra: Partial<MessageView> = {},
+): MessageView {
+  return {
+    id,
+    chat_id: chatId,
+    text: `text ${id}`,
+    created_at: iso(minutes),
+    direction,
+    sentiment: null,
+    topics: [],
+    ...extra,
+  };
+}
+
+function conversation(
+  chatId: string,
+  messages: MessageView[],
+  extra: Partial<ConversationNode> = {},
+): ConversationNode {
+  const last = messages[messages.length - 1] ?? null;
+  return {
+    chat_id: chatId,
+    fan: { id: `fan-${chatId}`, name: `Fan ${chatId}` },
+    messages,
+    message_count: messages.length,
+    last_message: last,
+    last_activity_at: last?.created_at ?? null,
+    unanswered_since: null,
+    topics: [],
+    ...extra,
+  };
+}
+
+function analytics(computedAt: string, sessions: number): AnalyticsSnapshot {
+  const window = { start: iso(-43200), end: iso(0) };
+  const previous_window = { start: iso(-86400), end: iso(-43200) };
+  const values = {
+    sessions,
+    messages: sessions * 2,
+    inbound_messages: sessions,
+    outbound_messages: sessions,
+    active_fans: sessions,
+    new_fans: 0,
+    average_messages_per_session: 2,
+  };
+  return {
+    computed_at: computedAt,
+    topics: { topics: [], window, previous_window },
+    sentiment_trend: { trend: [], granularity: 'day', timezone: 'UTC', window },
+    response_time: {
+      average_handling_time_minutes: null,
+      silence_percentage: null,
+      turns: null,
+      sessions,
+      reply_time: {
+        count: 0,
+        mean_seconds: null,
+        median_seconds: null,
+        p90_seconds: null,
+        max_seconds: null,
+        unanswered: 0,
+        within_sla_percentage: null,
+        sla_seconds: 300,
+      },
+      unavailable_reasons: {},
+      window,
+    },
+    overview: { current: values, previous: values, window, previous_window },
+  };
+}
+
+function apply(state: LiveState, ...frames: OutgoingWssMessage[]): LiveState {
+  return frames.reduce((s, frame, i) => liveReducer(s, { kind: 'frame', frame, at: T0 + i }), state);
+}
+
+function fullSync(conversations: ConversationNode[], snapshot: AnalyticsSnapshot | null = null) {
+  return {
+    type: 'full_sync_response',
+    payload: { conversations, analytics: snapshot },
+  } as const satisfies OutgoingWssMessage;
+}
+
+describe('full_sync_response', () => {
+  it('replaces every conversation and the analytics, and goes live', () => {
+    const first = apply(
+      initialLiveState(),
+      fullSync(
+        [conversation('a', [message('1', 'a', 0, 'inbound')]), conversation('b', [])],
+        analytics('t1', 3),
+      ),
+    );
+    expect(first.order).toHaveLength(2);
+    const second = apply(
+      first,
+      fullSync([conversation('c', [message('9', 'c', 5, 'outbound')])], analytics('t2', 7)),
+    );
+    expect(Object.keys(second.conversations)).toEqual(['c']);
+    expect(second.order).toEqual(['c']);
+    expect(second.analytics?.computed_at).toBe('t2');
+    expect(second.analytics?.overview.current.sessions).toBe(7);
+    expect(second.connection.phase).toBe('live');
+    expect(second.syncCount).toBe(2);
+  });
+
+  it('sorts waiting fans first (longest wait first), then by last activity', () => {
+    const state = apply(
+      initialLiveState(),
+      fullSync([
+        conversation('recent', [message('r', 'recent', 50, 'outbound')]),
+        conversation('old', [message('o', 'old', 10, 'outbound')]),
+        conversation('waiting-short', [message('w1', 'waiting-short', 40, 'inbound')], {
+          unanswered_since: iso(40),
+        }),
+        conversation('waiting-long', [message('w2', 'waiting-long', 20, 'inbound')], {
+          unanswered_since: iso(20),
+        }),
+      ]),
+    );
+    expect(state.order).toEqual(['waiting-long', 'waiting-short', 'recent', 'old']);
+  });
+});
+
+describe('append_message', () => {
+  const base = () =>
+    apply(
+      initialLiveState(),
+      fullSync([
+        conversation('a', [message('1', 'a', 0, 'inbound'), message('2', 'a', 1, 'outbound')]),
+        conversation('b', [message('3', 'b', 30, 'outbound')]),
+      ]),
+    );
+
+  it('updates an existing conversation in place and re-sorts it', () => {
+    const state = base();
+    expect(state.order).toEqual(['b', 'a']);
+    const incoming = message('4', 'a', 60, 'inbound', { sentiment: 0.8, topics: ['greeting'] });
+    const node = conversation('a', [message('2', 'a', 1, 'outbound'), incoming], {
+      unanswered_since: iso(60),
+      message_count: 3,
+    });
+    const next = apply(state, {
+      type: 'append_message',
+      payload: { conversation: node, message: incoming },
+    });
+    expect(next.order).toEqual(['a', 'b']);
+    const a = next.conversations.a!;
+    // Older messages kept from the sync, the new one appended once, in chat order.
+    expect(a.messages.map((m) => m.id)).toEqual(['1', '2', '4']);
+    expect(a.last_message?.id).toBe('4');
+    expect(a.message_count).toBe(3);
+    expect(next.conversations.b).toBe(state.conversations.b);
+  });
+
+  it('replaces an edited message instead of duplicating it', () => {
+    const state = base();
+    const edited = message('2', 'a', 1, 'outbound', { text: 'edited text' });
+    const next = apply(state, {
+      type: 'append_message',
+      payload: { conversation: conversation('a', [edited]), message: edited, edited: true },
+    });
+    const ids = next.conversations.a!.messages.map((m) => m.id);
+    expect(ids).toEqual(['1', '2']);
+    expect(next.conversations.a!.messages[1]!.text).toBe('edited text');
+  });
+
+  it('inserts a new conversation at its priority position', () => {
+    const state = base();
+    const first = message('10', 'new', 45, 'outbound');
+    const next = apply(state, {
+      type: 'append_message',
+      payload: { conversation: conversation('new', [first]), message: first },
+    });
+    expect(next.order).toEqual(['new', 'b', 'a']);
+    const waiting = message('11', 'fan', 70, 'inbound');
+    const after = apply(next, {
+      type: 'append_message',
+      payload: {
+        conversation: conversation('fan', [waiting], { unanswered_since: iso(70) }),
+        message: waiting,
+      },
+    });
+    expect(after.order).toEqual(['fan', 'new', 'b', 'a']);
+    // The incremental insert agrees with a full sort.
+    const full = Object.values(after.conversations).sort(comparePriority).map((c) => c.chat_id);
+    expect(after.order).toEqual(full);
+  });
+});
+
+describe('other frames', () => {
+  it('analytics_update replaces the analytics', () => {
+    const state = apply(initialLiveState(), fullSync([], analytics('t1', 1)), {
+      type: 'analytics_update',
+      payload: analytics('t2', 42),
+    });
+    expect(state.analytics?.computed_at).toBe('t2');
+    expect(state.analytics?.response_time.sessions).toBe(42);
+  });
+
+  it('enrichment_result patches sentiment and topics of known messages', () => {
+    const state = apply(
+      initialLiveState(),
+      fullSync([conversation('a', [message('1', 'a', 0, 'inbound')])]),
+      {
+        type: 'enrichment_result',
+        payload: {
+          messages: [
+            { message_id: '1', chat_id: 'a', sentiment: 0.9, topics: ['tips_gifts'] },
+            { message_id: 'x', chat_id: 'unknown', sentiment: 0.1, topics: [] },
+          ],
+          enriched: 1,
+          total: 2,
+          done: false,
+        },
+      },
+    );
+    const a = state.conversations.a!;
+    expect(a.messages[0]!.sentiment).toBe(0.9);
+    expect(a.messages[0]!.topics).toEqual(['tips_gifts']);
+    expect(a.last_message?.sentiment).toBe(0.9);
+    expect(state.enrichment?.done).toBe(false);
+  });
+
+  it('online_users_update marks fans online by id', () => {
+    const state = apply(initialLiveState(), {
+      type: 'online_users_update',
+      payload: { user_ids: [123, 'fan-a'] },
+    });
+    expect(state.online.has('123')).toBe(true);
+    expect(state.online.has('fan-a')).toBe(true);
+    expect(state.online.has('fan-b')).toBe(false);
+  });
+
+  it('keeps the latest system errors, bounded', () => {
+    let state = initialLiveState();
+    for (let i = 0; i < MAX_ERRORS + 2; i++) {
+      state = apply(state, {
+        type: 'system_error',
+        payload: { errorMessage: `e${i}`, code: 'rate_limited' },
+      });
+    }
+    expect(state.errors).toHaveLength(MAX_ERRORS);
+    expect(state.errors[state.errors.length - 1]!.errorMessage).toBe(`e${MAX_ERRORS + 1}`);
+    const dismissed = liveReducer(state, { kind: 'dismiss_error', id: state.errors[0]!.id });
+    expect(dismissed.errors).toHaveLength(MAX_ERRORS - 1);
+  });
+
+  it('system_status carries snapshot progress', () => {
+    const state = apply(initialLiveState(), {
+      type: 'system_status',
+      payload: { status: 'PROCESSING_SNAPSHOT', progress: 0.4 },
+    });
+    expect(state.status?.status).toBe('PROCESSING_SNAPSHOT');
+    expect(state.status?.progress).toBe(0.4);
+  });
+});
+
+describe('connection phases', () => {
+  it('goes connecting -> syncing -> live, and reconnecting after a drop', () => {
+    let state = liveReducer(initialLiveState(), { kind: 'connecting', attempt: 0 });
+    expect(state.connection.phase).toBe('connecting');
+    state = apply(state, {
+      type: 'connection_ack',
+      payload: {
+        connection_id: 'c1',
+        user_id: 'acct',
+        role: 'dashboard',
+        server_time: iso(0),
+        version: '0.1.0',
+      },
+    });
+    expect(state.connection.phase).toBe('syncing');
+    state = apply(state, fullSync([]));
+    expect(state.connection.phase).toBe('live');
+    state = liveReducer(state, {
+      kind: 'closed',
+      code: 1006,
+      reason: '',
+      retryAt: T0 + 1000,
+      fatal: false,
+    });
+    expect(state.connection.phase).toBe('reconnecting');
+    state = liveReducer(state, {
+      kind: 'closed',
+      code: 1008,
+      reason: 'revoked',
+      retryAt: null,
+      fatal: true,
+    });
+    expect(state.connection.phase).toBe('error');
+    expect(state.connection.reason).toBe('revoked');
+  });
+});
+
+describe('visibleConversations', () => {
+  it('filters by topic (conversation, session or message topics) and search', () => {
+    const state = apply(
+      initialLiveState(),
+      fullSync([
+        conversation('a', [message('1', 'a', 0, 'inbound', { topics: ['pricing_ppv'] })]),
+        conversation('b', [message('2', 'b', 1, 'inbound')], { topics: ['greeting'] }),
+        conversation('c', [message('3', 'c', 2, 'inbound')]),
+      ]),
+    );
+    expect(visibleConversations(state, { topic: 'pricing_ppv' }).map((c) => c.chat_id)).toEqual([
+      'a',
+    ]);
+    expect(visibleConversations(state, { topic: 'greeting' }).map((c) => c.chat_id)).toEqual(['b']);
+    expect(visibleConversations(state, { search: 'fan c' }).map((c) => c.chat_id)).toEqual(['c']);
+  });
+});

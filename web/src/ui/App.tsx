@@ -1,0 +1,350 @@
+import { useCallback, useMemo, useState } from 'react';
+import {
+  loadAccountChoice,
+  loadSession,
+  logout,
+  saveAccountChoice,
+  saveSession,
+  type Session,
+} from '../api/auth';
+import { createApi } from '../api/client';
+import type { RuntimeConfig } from '../config';
+import { formatDuration } from '../lib/format';
+import { useHashRoute, useNow, useTheme, type ThemeChoice } from '../lib/hooks';
+import type { LiveState, ShownError } from '../live/store';
+import { useLive } from '../live/useLive';
+import { Icon, TopicLabels } from './common';
+import { Inbox } from './Inbox';
+import { Insights } from './Insights';
+import { Login } from './Login';
+
+const ERROR_TITLES: Record<string, string> = {
+  json_parse_error: 'Unreadable message',
+  validation_error: 'Invalid data',
+  unhandled_type: 'Unsupported message',
+  payload_too_large: 'Message too large',
+  rate_limited: 'Slow down',
+  storage_unavailable: 'Storage unavailable',
+  unauthorized: 'Not authorised',
+  internal_error: 'Server error',
+};
+
+function ConnectionPill({ live, onRetry }: { live: LiveState; onRetry: () => void }) {
+  const now = useNow(500);
+  const { phase, retryAt } = live.connection;
+  const status = live.status;
+  let tone = 'neutral';
+  let text = 'Offline';
+  if (phase === 'connecting') text = 'Connecting…';
+  else if (phase === 'syncing') text = 'Syncing…';
+  else if (phase === 'reconnecting') {
+    tone = 'warn';
+    const wait = retryAt ? Math.max(0, (retryAt - now) / 1000) : 0;
+    text = retryAt && wait > 0.5 ? `Reconnecting in ${formatDuration(wait)}` : 'Reconnecting…';
+  } else if (phase === 'error') {
+    tone = 'error';
+    text = 'Disconnected';
+  } else if (phase === 'live') {
+    if (status?.status === 'PROCESSING_SNAPSHOT') {
+      tone = 'busy';
+      text = status.progress != null ? `Processing snapshot ${Math.round(status.progress * 100)}%` : 'Processing snapshot…';
+    } else if (status?.status === 'ERROR') {
+      tone = 'warn';
+      text = 'Degraded';
+    } else {
+      tone = 'ok';
+      text = 'Live';
+    }
+  }
+  return (
+    <div className="connection" role="status" aria-live="polite" data-phase={phase}>
+      <span className={`pill pill-${tone}`} title={status?.detail ?? live.connection.reason ?? undefined}>
+        <span className="pill-dot" aria-hidden="true" />
+        {text}
+      </span>
+      {phase === 'reconnecting' ? (
+        <button type="button" className="ghost small" onClick={onRetry}>
+          <Icon name="refresh" size={14} /> Retry now
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+function StatusBanner({ live, onSignOut }: { live: LiveState; onSignOut: () => void }) {
+  const { phase, reason } = live.connection;
+  const status = live.status;
+  if (phase === 'error') {
+    return (
+      <div className="banner banner-error" role="alert">
+        <Icon name="alert" size={16} />
+        <span>
+          <strong>Live updates stopped.</strong> {reason || 'The server closed the connection.'}
+        </span>
+        <button type="button" className="ghost small" onClick={onSignOut}>
+          Sign in again
+        </button>
+      </div>
+    );
+  }
+  if (phase === 'reconnecting' && live.syncCount > 0) {
+    return (
+      <div className="banner banner-warn" role="status">
+        <Icon name="refresh" size={16} />
+        <span>
+          Connection lost{reason ? ` (${reason})` : ''}. Showing the last known data; it refreshes as soon as the
+          connection is back.
+        </span>
+      </div>
+    );
+  }
+  if (status?.status === 'PROCESSING_SNAPSHOT') {
+    const pct = status.progress != null ? Math.round(status.progress * 100) : null;
+    return (
+      <div className="banner banner-busy" role="status">
+        <span>
+          <strong>Processing the extension’s snapshot</strong>
+          {status.detail ? ` · ${status.detail}` : ''}
+        </span>
+        <span
+          className="progress"
+          role="progressbar"
+          aria-label="Snapshot progress"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={pct ?? undefined}
+        >
+          <span style={{ width: `${pct ?? 30}%` }} className={pct == null ? 'indeterminate' : ''} />
+        </span>
+        <span className="muted">{pct != null ? `${pct}%` : ''}</span>
+      </div>
+    );
+  }
+  if (status?.status === 'ERROR') {
+    return (
+      <div className="banner banner-warn" role="status">
+        <Icon name="alert" size={16} />
+        <span>
+          <strong>Live delivery is degraded.</strong> {status.detail ?? 'The server reported a problem.'}
+        </span>
+      </div>
+    );
+  }
+  return null;
+}
+
+function ErrorToasts({ errors, onDismiss }: { errors: readonly ShownError[]; onDismiss: (id: number) => void }) {
+  if (!errors.length) return null;
+  return (
+    <div className="toasts" aria-live="assertive">
+      {errors.map((error) => (
+        <div key={error.id} className="toast" role="alert">
+          <Icon name="alert" size={16} />
+          <div className="toast-body">
+            <strong>{ERROR_TITLES[error.code] ?? 'Error'}</strong>
+            <span>{error.errorMessage}</span>
+            {error.detail ? <span className="muted">{error.detail}</span> : null}
+            <span className="muted small">
+              code {error.code}
+              {error.retryable ? ' · will be retried' : ''}
+            </span>
+          </div>
+          <button type="button" className="icon-button" onClick={() => onDismiss(error.id)} aria-label="Dismiss">
+            <Icon name="close" size={14} />
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+const THEME_NEXT: Record<ThemeChoice, ThemeChoice> = { system: 'light', light: 'dark', dark: 'system' };
+const THEME_ICON = { system: 'monitor', light: 'sun', dark: 'moon' } as const;
+
+function Dashboard({
+  config,
+  session,
+  onSignOut,
+}: {
+  config: RuntimeConfig;
+  session: Session;
+  onSignOut: () => void;
+}) {
+  const api = useMemo(() => createApi(config.apiBaseUrl), [config.apiBaseUrl]);
+  const [theme, setTheme] = useTheme();
+  const [route, navigate] = useHashRoute();
+  const accounts = session.accounts;
+  const [accountId, setAccountId] = useState<string>(() => {
+    const stored = loadAccountChoice();
+    return accounts.find((a) => a.account_id === stored)?.account_id ?? accounts[0]?.account_id ?? '';
+  });
+  const { state: live, dismissError, reconnectNow } = useLive(config.wsBaseUrl, accountId || null, session.token);
+  const topicFilter = route.params.get('topic');
+  const selectedChat = route.params.get('chat');
+
+  const labels = useMemo(() => {
+    const merged: Record<string, string> = { ...config.topicLabels };
+    for (const row of live.analytics?.topics.topics ?? []) merged[row.topic] = row.label;
+    return merged;
+  }, [config.topicLabels, live.analytics]);
+
+  const waiting = useMemo(
+    () => live.order.filter((id) => live.conversations[id]?.unanswered_since != null).length,
+    [live.order, live.conversations],
+  );
+
+  const inboxParams = (chat: string | null, topic: string | null) => {
+    const params: Record<string, string> = {};
+    if (topic) params.topic = topic;
+    if (chat) params.chat = chat;
+    return params;
+  };
+
+  const user = session.user;
+  const account = accounts.find((a) => a.account_id === accountId);
+
+  return (
+    <TopicLabels.Provider value={labels}>
+      <div className="app">
+        <a href="#main" className="skip-link">
+          Skip to content
+        </a>
+        <aside className="sidebar">
+          <div className="brand">
+            <span className="brand-mark" aria-hidden="true">
+              o
+            </span>
+            <span>
+              ofca <span className="brand-sub">Bridge</span>
+            </span>
+          </div>
+          <nav aria-label="Views">
+            <a
+              href="#/inbox"
+              className={`nav-item${route.view === 'inbox' ? ' active' : ''}`}
+              aria-current={route.view === 'inbox' ? 'page' : undefined}
+              onClick={(e) => {
+                e.preventDefault();
+                navigate('inbox', inboxParams(selectedChat, topicFilter));
+              }}
+            >
+              <Icon name="inbox" />
+              <span>Inbox</span>
+              {waiting ? (
+                <span className="nav-badge" title={`${waiting} fans waiting`}>
+                  {waiting}
+                </span>
+              ) : null}
+            </a>
+            <a
+              href="#/insights"
+              className={`nav-item${route.view === 'insights' ? ' active' : ''}`}
+              aria-current={route.view === 'insights' ? 'page' : undefined}
+            >
+              <Icon name="chart" />
+              <span>Insights</span>
+            </a>
+          </nav>
+          <div className="sidebar-foot muted">
+            <span>v{live.ack?.version ?? config.version}</span>
+            {config.extensionId ? <span title={config.extensionId}>Extension paired</span> : null}
+          </div>
+        </aside>
+        <div className="main">
+          <header className="topbar">
+            <h1 className="page-title">{route.view === 'insights' ? 'Insights' : 'Inbox'}</h1>
+            <div className="topbar-right">
+              <ConnectionPill live={live} onRetry={reconnectNow} />
+              {accounts.length > 1 ? (
+                <label className="account-switch">
+                  <span className="visually-hidden">Account</span>
+                  <select
+                    value={accountId}
+                    onChange={(e) => {
+                      setAccountId(e.target.value);
+                      saveAccountChoice(e.target.value);
+                      navigate(route.view);
+                    }}
+                  >
+                    {accounts.map((a) => (
+                      <option key={a.account_id} value={a.account_id}>
+                        {a.name || a.account_id} · {a.role}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              ) : (
+                <span className="account-name" title={account?.role}>
+                  {account?.name || accountId}
+                </span>
+              )}
+              <button
+                type="button"
+                className="icon-button"
+                onClick={() => setTheme(THEME_NEXT[theme])}
+                aria-label={`Theme: ${theme}. Switch to ${THEME_NEXT[theme]}`}
+                title={`Theme: ${theme}`}
+              >
+                <Icon name={THEME_ICON[theme]} />
+              </button>
+              <button type="button" className="ghost" onClick={onSignOut} title={user?.email ?? 'Sign out'}>
+                <Icon name="logout" size={16} />
+                <span className="hide-narrow">Sign out</span>
+              </button>
+            </div>
+          </header>
+          <StatusBanner live={live} onSignOut={onSignOut} />
+          <main id="main" className="content" tabIndex={-1}>
+            {route.view === 'insights' ? (
+              <Insights
+                api={api}
+                token={session.token}
+                accountId={accountId}
+                liveAnalytics={live.analytics}
+                liveUpdateAt={live.lastUpdateAt}
+                onTopic={(topic) => navigate('inbox', { topic })}
+              />
+            ) : (
+              <Inbox
+                live={live}
+                topicFilter={topicFilter}
+                onClearTopic={() => navigate('inbox', inboxParams(selectedChat, null))}
+                selectedChat={selectedChat}
+                onSelectChat={(chat) => navigate('inbox', inboxParams(chat, topicFilter))}
+              />
+            )}
+          </main>
+        </div>
+        <ErrorToasts errors={live.errors} onDismiss={dismissError} />
+      </div>
+    </TopicLabels.Provider>
+  );
+}
+
+export function App({ config }: { config: RuntimeConfig }) {
+  const api = useMemo(() => createApi(config.apiBaseUrl), [config.apiBaseUrl]);
+  const [session, setSession] = useState<Session | null>(loadSession);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const signOut = useCallback(() => {
+    if (session) void logout(api, session);
+    saveSession(null);
+    setSession(null);
+    setNotice('You are signed out.');
+  }, [api, session]);
+
+  if (!session) {
+    return (
+      <Login
+        api={api}
+        notice={notice}
+        onSession={(next) => {
+          saveSession(next);
+          setNotice(null);
+          setSession(next);
+        }}
+      />
+    );
+  }
+  return <Dashboard config={config} session={session} onSignOut={signOut} />;
+}

@@ -1,0 +1,489 @@
+import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { ApiError, type Api } from '../api/client';
+import { fetchInsights, insightsFromSnapshot, type InsightsData } from '../api/insights';
+import type { AnalyticsSnapshot, OverviewWindowValues, TopicRow } from '../generated/wss';
+import {
+  DASH,
+  formatDuration,
+  formatMinutes,
+  formatNumber,
+  formatPercent,
+  formatSentiment,
+  parseTime,
+  sentimentLabel,
+  sentimentTone,
+} from '../lib/format';
+import {
+  browserTimeZone,
+  isoDate,
+  resolveRange,
+  timeZones,
+  type Granularity,
+  type Preset,
+  type RangeSelection,
+} from '../lib/range';
+import { Icon, useTopicLabel } from './common';
+import { SentimentChart } from './SentimentChart';
+
+const RANGE_KEY = 'ofca.insights.range.v1';
+const REFRESH_DEBOUNCE_MS = 800;
+
+const REASONS: Record<string, string> = {
+  no_sessions: 'No conversations started in this window.',
+  no_defined_silence: 'Every session is a single message, so silence is undefined.',
+  no_inbound_text: 'No fan messages with text in these sessions.',
+  no_replies: 'No fan message was answered in this window.',
+  no_previous_volume: 'The topic had no sessions in the previous window, so there is no trend.',
+  no_previous_sessions: 'No sessions in the previous window to compare with.',
+};
+
+export function explainReason(code: string | undefined | null): string | undefined {
+  if (!code) return undefined;
+  return REASONS[code] ?? code.replace(/_/g, ' ');
+}
+
+function reasonFor(reasons: { [key: string]: string | undefined } | undefined, ...keys: string[]): string | undefined {
+  if (!reasons) return undefined;
+  for (const key of keys) if (reasons[key]) return explainReason(reasons[key]);
+  return undefined;
+}
+
+/** A value, or an em dash whose tooltip says why there is no value. */
+function Value({ text, reason }: { text: string; reason?: string | undefined }) {
+  if (text !== DASH) return <>{text}</>;
+  return (
+    <span className="null-value" title={reason ?? 'Not available'}>
+      {DASH}
+      <span className="visually-hidden">{reason ? ` (${reason})` : ' (not available)'}</span>
+    </span>
+  );
+}
+
+function loadSelection(): RangeSelection {
+  const fallback: RangeSelection = {
+    preset: '30d',
+    customStart: isoDate(Date.now() - 13 * 86_400_000, browserTimeZone()),
+    customEnd: isoDate(Date.now(), browserTimeZone()),
+    timezone: browserTimeZone(),
+    granularity: 'auto',
+  };
+  try {
+    const stored = JSON.parse(localStorage.getItem(RANGE_KEY) ?? 'null') as Partial<RangeSelection> | null;
+    return stored ? { ...fallback, ...stored } : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function Delta({ current, previous, label }: { current: number | null; previous: number | null; label: string }) {
+  if (current == null || previous == null) return <span className="delta muted">{DASH}</span>;
+  if (previous === 0) {
+    return (
+      <span className="delta muted" title="Nothing in the previous window to compare with">
+        new vs previous
+      </span>
+    );
+  }
+  const change = ((current - previous) / previous) * 100;
+  const direction = Math.abs(change) < 0.05 ? 'flat' : change > 0 ? 'up' : 'down';
+  return (
+    <span className={`delta delta-${direction}`} title={`Previous ${label}: ${formatNumber(previous, Number.isInteger(previous) ? 0 : 1)}`}>
+      {direction === 'up' ? <Icon name="arrowUp" size={12} /> : direction === 'down' ? <Icon name="arrowDown" size={12} /> : null}
+      {formatPercent(Math.abs(change))}
+      <span className="visually-hidden"> {direction === 'down' ? 'lower' : 'higher'} than the previous window</span>
+    </span>
+  );
+}
+
+function StatCard({
+  label,
+  value,
+  reason,
+  hint,
+  children,
+  testId,
+}: {
+  label: string;
+  value: string;
+  reason?: string | undefined;
+  hint?: ReactNode;
+  children?: ReactNode;
+  testId?: string;
+}) {
+  return (
+    <div className="stat-card" data-testid={testId}>
+      <div className="stat-label">{label}</div>
+      <div className="stat-value">
+        <Value text={value} reason={reason} />
+      </div>
+      {children ? <div className="stat-foot">{children}</div> : null}
+      {hint ? <div className="stat-hint muted">{hint}</div> : null}
+    </div>
+  );
+}
+
+const OVERVIEW_FIELDS: { key: keyof OverviewWindowValues; label: string; digits?: number }[] = [
+  { key: 'sessions', label: 'Conversations' },
+  { key: 'messages', label: 'Messages' },
+  { key: 'active_fans', label: 'Active fans' },
+  { key: 'new_fans', label: 'New fans' },
+  { key: 'average_messages_per_session', label: 'Messages / conversation', digits: 1 },
+  { key: 'inbound_messages', label: 'From fans' },
+];
+
+function Overview({ data }: { data: InsightsData }) {
+  const { current, previous } = data.overview;
+  return (
+    <section className="card-grid overview" aria-label="Overview">
+      {OVERVIEW_FIELDS.map(({ key, label, digits }) => {
+        const value = current[key] as number | null;
+        const before = previous[key] as number | null;
+        return (
+          <StatCard
+            key={key}
+            label={label}
+            value={formatNumber(value, digits ?? 0)}
+            reason={reasonFor(current.unavailable_reasons, key)}
+            testId={`overview-${key}`}
+          >
+            <Delta current={value} previous={before} label={label.toLowerCase()} />
+          </StatCard>
+        );
+      })}
+    </section>
+  );
+}
+
+function ResponseTimes({ data }: { data: InsightsData }) {
+  const rt = data.responseTime;
+  const reply = rt.reply_time;
+  const reasons = rt.unavailable_reasons;
+  const replyReason = reasonFor(reasons, 'reply_time', 'mean_seconds', 'reply_time.mean_seconds');
+  return (
+    <section className="card-grid response" aria-label="Response time">
+      <StatCard label="Mean reply time" value={formatDuration(reply.mean_seconds)} reason={replyReason} testId="reply-mean" hint={`${formatNumber(reply.count)} answered`} />
+      <StatCard label="Median reply time" value={formatDuration(reply.median_seconds)} reason={replyReason} testId="reply-median" />
+      <StatCard label="90th percentile" value={formatDuration(reply.p90_seconds)} reason={replyReason} testId="reply-p90" hint={reply.max_seconds != null ? `max ${formatDuration(reply.max_seconds)}` : undefined} />
+      <StatCard
+        label={`Within SLA (≤ ${formatDuration(reply.sla_seconds)})`}
+        value={formatPercent(reply.within_sla_percentage)}
+        reason={reasonFor(reasons, 'within_sla_percentage', 'reply_time.within_sla_percentage') ?? replyReason}
+        testId="reply-sla"
+      >
+        {reply.within_sla_percentage != null ? (
+          <span className="meter" aria-hidden="true">
+            <span style={{ width: `${Math.min(100, reply.within_sla_percentage)}%` }} />
+          </span>
+        ) : null}
+      </StatCard>
+      <StatCard label="Unanswered" value={formatNumber(reply.unanswered)} testId="reply-unanswered" hint="fan messages still waiting" />
+      <StatCard
+        label="Avg handling time"
+        value={formatMinutes(rt.average_handling_time_minutes)}
+        reason={reasonFor(reasons, 'average_handling_time_minutes')}
+        testId="aht"
+        hint={`${formatNumber(rt.sessions)} conversations`}
+      />
+      <StatCard label="Silence" value={formatPercent(rt.silence_percentage)} reason={reasonFor(reasons, 'silence_percentage')} testId="silence" />
+      <StatCard label="Turns / conversation" value={formatNumber(rt.turns, 1)} reason={reasonFor(reasons, 'turns')} testId="turns" />
+    </section>
+  );
+}
+
+function TrendCell({ row }: { row: TopicRow }) {
+  if (row.trend == null) {
+    const reason = explainReason(row.unavailable_reasons?.trend ?? 'no_previous_volume');
+    return <Value text={DASH} reason={reason} />;
+  }
+  const direction = Math.abs(row.trend) < 0.05 ? 'flat' : row.trend > 0 ? 'up' : 'down';
+  return (
+    <span className={`trend trend-${direction}`} title={`${formatNumber(row.previous_volume)} in the previous window`}>
+      {direction === 'up' ? <Icon name="arrowUp" size={13} /> : direction === 'down' ? <Icon name="arrowDown" size={13} /> : '→ '}
+      {formatPercent(Math.abs(row.trend), 0)}
+      <span className="visually-hidden">{direction === 'down' ? ' down' : direction === 'up' ? ' up' : ' flat'}</span>
+    </span>
+  );
+}
+
+function TopicsTable({ rows, onTopic }: { rows: readonly TopicRow[]; onTopic: (topic: string) => void }) {
+  const label = useTopicLabel();
+  if (!rows.length) {
+    return <p className="muted table-empty">No topics detected in this window.</p>;
+  }
+  return (
+    <div className="table-wrap">
+      <table className="topics-table">
+        <caption className="visually-hidden">Topics by volume; choose a topic to see its conversations in the inbox</caption>
+        <thead>
+          <tr>
+            <th scope="col">Topic</th>
+            <th scope="col" className="num">Volume</th>
+            <th scope="col" className="num">% of total</th>
+            <th scope="col" className="num">Trend</th>
+            <th scope="col" className="num" title="Average handling time">AHT</th>
+            <th scope="col" className="num">Silence</th>
+            <th scope="col" className="num">Turns</th>
+            <th scope="col" className="num">Sentiment</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => {
+            const reasons = row.unavailable_reasons ?? {};
+            const tone = sentimentTone(row.sentiment_score);
+            return (
+              <tr key={row.topic} data-topic={row.topic}>
+                <th scope="row">
+                  <button type="button" className="link-button" onClick={() => onTopic(row.topic)} title="Show these conversations in the inbox">
+                    {row.label || label(row.topic)}
+                  </button>
+                </th>
+                <td className="num">{formatNumber(row.volume)}</td>
+                <td className="num">
+                  <span className="pct-cell">
+                    <span className="pct-bar" aria-hidden="true">
+                      <span style={{ width: `${Math.min(100, row.percentage_of_total)}%` }} />
+                    </span>
+                    {formatPercent(row.percentage_of_total)}
+                  </span>
+                </td>
+                <td className="num">
+                  <TrendCell row={row} />
+                </td>
+                <td className="num">
+                  <Value text={formatMinutes(row.average_handling_time_minutes)} reason={explainReason(reasons.average_handling_time_minutes)} />
+                </td>
+                <td className="num">
+                  <Value text={formatPercent(row.silence_percentage)} reason={explainReason(reasons.silence_percentage)} />
+                </td>
+                <td className="num">
+                  <Value text={formatNumber(row.turns, 1)} reason={explainReason(reasons.turns)} />
+                </td>
+                <td className="num">
+                  {row.sentiment_score == null ? (
+                    <Value text={DASH} reason={explainReason(reasons.sentiment_score)} />
+                  ) : (
+                    <span className={`sentiment-text sentiment-${tone}`} title={sentimentLabel(row.sentiment_score)}>
+                      <span className="sentiment-dot" aria-hidden="true" />
+                      {formatSentiment(row.sentiment_score)}
+                    </span>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function RangeToolbar({
+  selection,
+  onChange,
+  zones,
+}: {
+  selection: RangeSelection;
+  onChange: (next: RangeSelection) => void;
+  zones: string[];
+}) {
+  const presets: { id: Preset; label: string }[] = [
+    { id: '7d', label: '7 days' },
+    { id: '30d', label: '30 days' },
+    { id: '90d', label: '90 days' },
+    { id: 'custom', label: 'Custom' },
+  ];
+  return (
+    <div className="range-toolbar" role="group" aria-label="Date range">
+      <div className="segmented" role="radiogroup" aria-label="Range preset">
+        {presets.map((preset) => (
+          <button
+            key={preset.id}
+            type="button"
+            role="radio"
+            aria-checked={selection.preset === preset.id}
+            className={selection.preset === preset.id ? 'active' : ''}
+            onClick={() => onChange({ ...selection, preset: preset.id })}
+          >
+            {preset.label}
+          </button>
+        ))}
+      </div>
+      {selection.preset === 'custom' ? (
+        <div className="custom-range">
+          <label>
+            <span>From</span>
+            <input
+              type="date"
+              value={selection.customStart}
+              max={selection.customEnd || undefined}
+              onChange={(e) => e.target.value && onChange({ ...selection, customStart: e.target.value })}
+            />
+          </label>
+          <label>
+            <span>To</span>
+            <input
+              type="date"
+              value={selection.customEnd}
+              min={selection.customStart || undefined}
+              onChange={(e) => e.target.value && onChange({ ...selection, customEnd: e.target.value })}
+            />
+          </label>
+        </div>
+      ) : null}
+      <label className="select-field">
+        <span>Timezone</span>
+        <select value={selection.timezone} onChange={(e) => onChange({ ...selection, timezone: e.target.value })}>
+          {(zones.includes(selection.timezone) ? zones : [selection.timezone, ...zones]).map((zone) => (
+            <option key={zone} value={zone}>
+              {zone.replace(/_/g, ' ')}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="select-field">
+        <span>Buckets</span>
+        <select
+          value={selection.granularity}
+          onChange={(e) => onChange({ ...selection, granularity: e.target.value as Granularity | 'auto' })}
+        >
+          <option value="auto">Auto</option>
+          <option value="hour">Hourly</option>
+          <option value="day">Daily</option>
+          <option value="week">Weekly</option>
+        </select>
+      </label>
+    </div>
+  );
+}
+
+export function Insights({
+  api,
+  token,
+  accountId,
+  liveAnalytics,
+  liveUpdateAt,
+  onTopic,
+}: {
+  api: Api;
+  token: string;
+  accountId: string;
+  liveAnalytics: AnalyticsSnapshot | null;
+  liveUpdateAt: number | null;
+  onTopic: (topic: string) => void;
+}) {
+  const [selection, setSelection] = useState<RangeSelection>(loadSelection);
+  const [data, setData] = useState<InsightsData | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [restMissing, setRestMissing] = useState(false);
+  const zones = useMemo(timeZones, []);
+  const requestRef = useRef<AbortController | null>(null);
+  const selectionKey = JSON.stringify(selection);
+
+  useEffect(() => {
+    localStorage.setItem(RANGE_KEY, selectionKey);
+  }, [selectionKey]);
+
+  // Fetch for the chosen window, again (debounced) whenever live data changes.
+  useEffect(() => {
+    const delay = data ? REFRESH_DEBOUNCE_MS : 0;
+    const timer = setTimeout(() => {
+      requestRef.current?.abort();
+      const controller = new AbortController();
+      requestRef.current = controller;
+      setLoading(true);
+      const range = resolveRange(selection);
+      fetchInsights(api, token, { accountId, range }, controller.signal)
+        .then((result) => {
+          setData(result);
+          setError(null);
+          setRestMissing(false);
+        })
+        .catch((err: unknown) => {
+          if ((err as Error).name === 'AbortError') return;
+          const missing = err instanceof ApiError && (err.status === 404 || err.status === 405);
+          setRestMissing(missing);
+          setError(missing ? null : err instanceof Error ? err.message : String(err));
+        })
+        .finally(() => {
+          if (requestRef.current === controller) setLoading(false);
+        });
+    }, delay);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [api, token, accountId, selectionKey, liveUpdateAt]);
+
+  useEffect(() => () => requestRef.current?.abort(), []);
+
+  // Without the REST API (older server), show the live default window the socket carries.
+  const shown = restMissing && liveAnalytics ? insightsFromSnapshot(liveAnalytics) : data;
+  const range = resolveRange(selection);
+  const granularity = (shown?.sentimentTrend.granularity as Granularity | undefined) ?? range.granularity;
+  const updated = shown ? new Date(shown.fetchedAt).toLocaleTimeString() : null;
+
+  return (
+    <div className="insights">
+      <div className="insights-head">
+        <RangeToolbar selection={selection} onChange={setSelection} zones={zones} />
+        <div className="insights-status muted" aria-live="polite">
+          {loading ? <span className="spinner" aria-hidden="true" /> : null}
+          {loading ? 'Updating…' : updated ? `Updated ${updated}` : null}
+        </div>
+      </div>
+      {restMissing ? (
+        <div className="notice" role="status">
+          This server has no insights API yet: showing the live default window (last 30 days, UTC).
+        </div>
+      ) : null}
+      {error ? (
+        <div className="notice notice-error" role="alert">
+          <Icon name="alert" size={16} /> Could not load insights: {error}
+        </div>
+      ) : null}
+      {!shown ? (
+        <div className="insights-skeleton" aria-busy="true">
+          <div className="skeleton-block" />
+          <div className="skeleton-block tall" />
+        </div>
+      ) : (
+        <>
+          <p className="window-note muted">
+            {describeWindow(shown)} · compared with the previous {range.days} days
+          </p>
+          <Overview data={shown} />
+          <div className="insights-grid">
+            <section className="panel" aria-labelledby="trend-title">
+              <div className="panel-head">
+                <h2 id="trend-title">Fan sentiment</h2>
+                <span className="muted">{granularity === 'hour' ? 'hourly' : granularity === 'week' ? 'weekly' : 'daily'} · {shown.sentimentTrend.timezone}</span>
+              </div>
+              <SentimentChart trend={shown.sentimentTrend.trend} granularity={granularity} timeZone={shown.sentimentTrend.timezone} />
+            </section>
+            <section className="panel" aria-labelledby="response-title">
+              <div className="panel-head">
+                <h2 id="response-title">Response time</h2>
+              </div>
+              <ResponseTimes data={shown} />
+            </section>
+          </div>
+          <section className="panel" aria-labelledby="topics-title">
+            <div className="panel-head">
+              <h2 id="topics-title">Topics</h2>
+              <span className="muted">Choose a topic to filter the inbox</span>
+            </div>
+            <TopicsTable rows={shown.topics.topics} onTopic={onTopic} />
+          </section>
+        </>
+      )}
+    </div>
+  );
+}
+
+function describeWindow(data: InsightsData): string {
+  const { start, end } = data.topics.window;
+  const s = parseTime(start);
+  const e = parseTime(end);
+  if (s === null || e === null) return '';
+  const fmt = (ms: number) => new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+  return `${fmt(s)} – ${fmt(e - 1)}`;
+}

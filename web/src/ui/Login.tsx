@@ -1,0 +1,142 @@
+import { useState, type FormEvent } from 'react';
+import { keyLogin, login, signup, type Session } from '../api/auth';
+import type { Api } from '../api/client';
+import { Icon } from './common';
+
+type Mode = 'login' | 'signup' | 'key';
+
+export function Login({ api, onSession, notice }: { api: Api; onSession: (session: Session) => void; notice?: string | null }) {
+  const [mode, setMode] = useState<Mode>('login');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [name, setName] = useState('');
+  const [key, setKey] = useState('');
+  const [accountId, setAccountId] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const session =
+        mode === 'login'
+          ? await login(api, email.trim(), password)
+          : mode === 'signup'
+            ? await signup(api, { email: email.trim(), password, ...(name.trim() ? { name: name.trim() } : {}) })
+            : await keyLogin(api, key.trim(), accountId.trim());
+      onSession(session);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const tabs: { id: Mode; label: string }[] = [
+    { id: 'login', label: 'Sign in' },
+    { id: 'signup', label: 'Create account' },
+    { id: 'key', label: 'API key' },
+  ];
+
+  return (
+    <main className="login-page">
+      <div className="login-card">
+        <div className="brand brand-large">
+          <span className="brand-mark" aria-hidden="true">
+            o
+          </span>
+          <span>
+            ofca <span className="brand-sub">Bridge</span>
+          </span>
+        </div>
+        <p className="login-lead">Every fan conversation, live: who is waiting, what they talk about, how they feel.</p>
+        <div className="tabs" role="tablist" aria-label="Sign-in method">
+          {tabs.map((tab) => (
+            <button
+              key={tab.id}
+              type="button"
+              role="tab"
+              id={`tab-${tab.id}`}
+              aria-selected={mode === tab.id}
+              aria-controls="login-panel"
+              className={mode === tab.id ? 'active' : ''}
+              onClick={() => {
+                setMode(tab.id);
+                setError(null);
+              }}
+            >
+              {tab.label}
+            </button>
+          ))}
+        </div>
+        <form id="login-panel" role="tabpanel" aria-labelledby={`tab-${mode}`} className="login-form" onSubmit={submit}>
+          {notice ? (
+            <div className="notice" role="status">
+              {notice}
+            </div>
+          ) : null}
+          {mode === 'signup' ? (
+            <label className="field">
+              <span>Name</span>
+              <input autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} />
+            </label>
+          ) : null}
+          {mode !== 'key' ? (
+            <>
+              <label className="field">
+                <span>Email</span>
+                <input type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+              </label>
+              <label className="field">
+                <span>Password</span>
+                <input
+                  type="password"
+                  autoComplete={mode === 'signup' ? 'new-password' : 'current-password'}
+                  required
+                  minLength={mode === 'signup' ? 8 : undefined}
+                  value={password}
+                  onChange={(e) => setPassword(e.target.value)}
+                />
+              </label>
+            </>
+          ) : (
+            <>
+              <label className="field">
+                <span>Dashboard or owner key</span>
+                <input
+                  type="password"
+                  autoComplete="off"
+                  spellCheck={false}
+                  required
+                  value={key}
+                  placeholder="ofca_…"
+                  onChange={(e) => setKey(e.target.value)}
+                />
+              </label>
+              <label className="field">
+                <span>
+                  Account id <span className="muted">(if the server cannot tell from the key)</span>
+                </span>
+                <input autoComplete="off" spellCheck={false} value={accountId} onChange={(e) => setAccountId(e.target.value)} />
+              </label>
+              <p className="field-hint muted">
+                <Icon name="key" size={14} /> Create one with <code>ofca keys create --account ID --role dashboard</code>.
+                The key stays in this browser only.
+              </p>
+            </>
+          )}
+          {error ? (
+            <div className="notice notice-error" role="alert">
+              {error}
+            </div>
+          ) : null}
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Please wait…' : mode === 'signup' ? 'Create account' : mode === 'key' ? 'Open dashboard' : 'Sign in'}
+          </button>
+        </form>
+      </div>
+    </main>
+  );
+}
