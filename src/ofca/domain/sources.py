@@ -265,8 +265,8 @@ def _chat(chat_id: str, fan: ChatwootSender | None) -> Chat:
         withUser=ChatUser(
             id=f"{CHATWOOT_SOURCE}:contact:{fan.id}",
             name=fan.name,
-            username=fan.email or fan.identifier,
-            avatar=fan.avatar_url or fan.thumbnail,
+            username=fan.email or fan.identifier or None,
+            avatar=fan.avatar_url or fan.thumbnail or None,
         ),
     )
 
