@@ -24,20 +24,20 @@ class Socket:
             frame = json.dumps(frame)
         await self.connection.send(frame)
 
-    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
-        raw = await asyncio.wait_for(self.connection.recv(), timeout)
+    async def next(self, within: float = 10.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.connection.recv(), within)
         frame = json.loads(raw)
         self.seen.append(frame)
         return frame
 
-    async def until(self, frame_type: str, timeout: float = 15.0, **match: Any) -> dict[str, Any]:
+    async def until(self, frame_type: str, within: float = 15.0, **match: Any) -> dict[str, Any]:
         """The next frame of ``frame_type`` whose payload has ``match`` (others are kept)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(f"no {frame_type} {match} within {timeout}s")
+                raise TimeoutError(f"no {frame_type} {match} within {within}s")
             frame = await self.next(remaining)
             if frame["type"] == frame_type and all(
                 frame["payload"].get(key) == value for key, value in match.items()
@@ -53,10 +53,10 @@ class Socket:
         except TimeoutError:
             return frames
 
-    async def closed_with(self, timeout: float = 10.0) -> int | None:
+    async def closed_with(self, within: float = 10.0) -> int | None:
         try:
             while True:
-                await asyncio.wait_for(self.connection.recv(), timeout)
+                await asyncio.wait_for(self.connection.recv(), within)
         except websockets.ConnectionClosed as exc:
             return exc.rcvd.code if exc.rcvd is not None else None
 

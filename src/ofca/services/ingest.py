@@ -57,6 +57,7 @@ __all__ = [
     "ingest_delta",
     "ingest_snapshot",
     "pending_enrichment",
+    "wait_enriched",
 ]
 
 log = logging.getLogger(__name__)
@@ -316,6 +317,12 @@ def pending_enrichment() -> int:
     return len(_pending_jobs)
 
 
+async def wait_enriched() -> None:
+    """Wait until this process's background enrichment jobs are done (demo, benches)."""
+    while _pending_jobs:
+        await asyncio.gather(*list(_pending_jobs), return_exceptions=True)
+
+
 async def ingest_snapshot(
     ctx: IngestContext, data: bytes, progress: Progress | None = None
 ) -> IngestAckPayload:
@@ -479,7 +486,6 @@ async def _enrich_snapshot(ctx: IngestContext, changed: list[_Pending], chats: s
         await write_enrichment(ctx.engine, account_id, batch)
         touched = sorted(chats | {item.chat_id for item in changed})
         await refresh_insights(ctx, touched)
-        await _link_commands(account_id, [item.message_id for item in changed])
         publish_to_dashboards(
             ctx.channels,
             account_id,
