@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -281,3 +282,16 @@ def test_enrich_joins_words_split_by_markup() -> None:
 @pytest.mark.parametrize("raw", [None, "", "<p> </p>"])
 def test_enrich_without_text(raw: str | None) -> None:
     assert enrich(raw, DEFAULT_MATCHER) == Enrichment(text=None, sentiment=None, topics=())
+
+
+def test_docs_list_the_default_taxonomy() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].strip(): line for line in docs.splitlines() if line.startswith("| `")
+    }
+    for rule in DEFAULT_TOPICS:
+        row = rows[f"`{rule.id}`"]
+        assert f"| {rule.label} |" in row
+        assert [kw.strip("`") for kw in row.split("|")[3].strip().split(", ")] == list(
+            rule.keywords
+        )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ofca.domain.text import clean_text
 
@@ -47,3 +52,25 @@ def test_nothing_left_is_no_text(raw: str | None) -> None:
 def test_plain_text_is_unchanged() -> None:
     text = "hey babe, how much for the new set? 💸"
     assert clean_text(text) == text
+
+
+def reference_clean_text(raw: str | None) -> str | None:
+    """METRICS.md's steps one by one, with regexes."""
+    if raw is None:
+        return None
+    text = re.sub(r"<[A-Za-z/!][^>]*>", " ", raw)
+    text = html.unescape(text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text or None
+
+
+_PIECES = [
+    "<p>", "</p>", "<br/>", "<!--x-->", "<", ">", "<3", "a", "B", " ", "\n", "\t",
+    "\u00a0", "\u2003", "&nbsp;", "&amp;", "&lt;p&gt;", "&", "😘", "hi", "tip",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=15).map("".join))
+def test_clean_text_matches_the_literal_steps(raw: str) -> None:
+    assert clean_text(raw) == reference_clean_text(raw)

@@ -80,16 +80,14 @@ class _FastVader(SentimentIntensityAnalyzer):
         is_cap_diff = 0 < len(words) - allcap_words < len(words)
         last = len(words) - 1
         lexicon = self.lexicon
-        sentiments: list[float] = []
+        # As the original: words without a rating, boosters and "kind" of "kind of" score 0.
+        sentiments: list[float] = [0] * len(words)
         for i, item_lower in enumerate(lowers):
-            if item_lower not in lexicon:
-                sentiments.append(0)  # as the original: no rating, valence 0
-            elif item_lower in BOOSTER_DICT or (
-                i < last and item_lower == "kind" and lowers[i + 1] == "of"
+            if item_lower in lexicon and not (
+                item_lower in BOOSTER_DICT
+                or (i < last and item_lower == "kind" and lowers[i + 1] == "of")
             ):
-                sentiments.append(0)
-            else:
-                sentiments.append(self._valence(item_lower, i, words, lowers, is_cap_diff))
+                sentiments[i] = self._valence(item_lower, i, words, lowers, is_cap_diff)
         if "but" in lowers:
             sentiments = self._but_check(words, sentiments)
         # score_valence(), compound part only.
@@ -157,7 +155,9 @@ class _FastVader(SentimentIntensityAnalyzer):
                     s = s * 0.9
                 valence = valence + s
                 valence = _negation_check(valence, lowers, start_i, i)
-                if start_i == 2:
+                # Every n-gram the idiom rule looks up holds word i or word i-2, and an
+                # n-gram can only be a phrase if all its words are phrase words.
+                if start_i == 2 and (lowers[i] in _PHRASE_WORDS or lowers[i - 2] in _PHRASE_WORDS):
                     valence = _special_idioms_check(valence, lowers, i)
         # _least_check(); "least" is not in the 3.3.2 lexicon, so the lexicon test is kept
         # only for fidelity.
@@ -191,6 +191,13 @@ def _scalar_inc_dec(word: str, word_lower: str, valence: float, is_cap_diff: boo
 
 
 _NEGATE = frozenset(NEGATE)
+# Words of the multi-word phrases the idiom rule looks up.
+_PHRASE_WORDS = frozenset(
+    word
+    for phrase in (*SPECIAL_CASES, *BOOSTER_DICT)
+    if " " in phrase
+    for word in phrase.split(" ")
+)
 
 
 def _negated(word: str) -> bool:
@@ -300,6 +307,7 @@ class TopicMatcher:
     __slots__ = (
         "_anywhere",
         "_cached_match",
+        "_char_keys",
         "_char_topics",
         "_gated",
         "_word_keys",
@@ -348,6 +356,7 @@ class TopicMatcher:
         }
         self._word_keys = frozenset(self._word_topics) | frozenset(self._gated)
         self._char_topics = {char: frozenset(ids) for char, ids in char_topics.items()}
+        self._char_keys = frozenset(self._char_topics)
         self._anywhere = tuple(sorted(anywhere))
         self._cached_match = functools.lru_cache(maxsize=_CACHE_SIZE)(self._match_uncached)
 
@@ -372,8 +381,9 @@ class TopicMatcher:
             for pattern, topic_id in self._gated.get(word, ()):
                 if topic_id not in found and pattern.search(folded) is not None:
                     found.add(topic_id)
-        for char in self._char_topics.keys() & set(folded):
-            found.update(self._char_topics[char])
+        if not self._char_keys.isdisjoint(folded):
+            for char in self._char_keys.intersection(folded):
+                found.update(self._char_topics[char])
         for keyword, topic_id in self._anywhere:
             if topic_id not in found and keyword in folded:
                 found.add(topic_id)
@@ -391,7 +401,18 @@ class Enrichment(msgspec.Struct, frozen=True):
     topics: tuple[str, ...]
 
 
+_NO_TEXT = Enrichment(text=None, sentiment=None, topics=())
+
+# Cleaning is cached by raw text (not with the matcher, so that no cache keeps an
+# account's matcher alive); scoring and matching are cached by cleaned text.
+_clean_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(clean_text)
+
+
 def enrich(raw_text: str | None, matcher: TopicMatcher) -> Enrichment:
     """Clean the platform text, then score and tag the cleaned text."""
-    text = clean_text(raw_text)
+    if not raw_text:
+        return _NO_TEXT
+    text = _clean_cached(raw_text)
+    if text is None:
+        return _NO_TEXT
     return Enrichment(text=text, sentiment=sentiment_score(text), topics=matcher.match(text))

@@ -15,8 +15,6 @@ __all__ = ["clean_text"]
 # A tag is "<" followed by a letter, "/" or "!", up to the next ">". ASCII letters only, as
 # in HTML: "a < b" and "<3" stay text. Without a closing ">" it is not a tag either.
 _TAG = re.compile(r"<[A-Za-z/!][^>]*>")
-# Unicode whitespace, which includes the U+00A0 that "&nbsp;" decodes to.
-_WHITESPACE = re.compile(r"\s+")
 
 
 def clean_text(raw: str | None) -> str | None:
@@ -26,8 +24,9 @@ def clean_text(raw: str | None) -> str | None:
     """
     if not raw:
         return None
-    text = _TAG.sub(" ", raw)
+    text = _TAG.sub(" ", raw) if "<" in raw else raw
     if "&" in text:
         text = html.unescape(text)
-    text = _WHITESPACE.sub(" ", text).strip()
-    return text or None
+    # str.split() splits on exactly the characters regex \s matches (str.isspace), so this
+    # is "collapse runs of whitespace to one space, then trim", in C.
+    return " ".join(text.split()) or None
