@@ -17,6 +17,7 @@ from ofca.domain.metrics import (
     SessionStats,
     Window,
     bucket_index,
+    bucket_locator,
     bucket_start,
     bucket_starts,
     chat_analysis,
@@ -416,7 +417,8 @@ def test_hour_buckets_repeat_the_doubled_hour_in_autumn() -> None:
     ]
     # 01:30 UTC is the second 02:30 (CET): bucket 2, not bucket 1.
     assert bucket_index(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), starts) == 2
-    assert bucket_start(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), BERLIN, "hour") == starts[2]
+    start = bucket_start(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), BERLIN, "hour")
+    assert start.isoformat() == "2026-10-25T02:00:00+01:00"
 
 
 def test_hour_buckets_in_a_half_hour_offset_zone() -> None:
@@ -659,3 +661,20 @@ def test_overview_of_an_empty_window_has_reasons() -> None:
     assert (values.sessions, values.messages, values.active_fans, values.new_fans) == (0, 0, 0, 0)
     assert values.average_messages_per_session is None
     assert values.unavailable_reasons == {"average_messages_per_session": "no_sessions"}
+
+
+def test_bucket_locator_agrees_with_bucket_index_and_bucket_start() -> None:
+    window = Window(start=datetime(2026, 10, 20, tzinfo=UTC), end=datetime(2026, 11, 3, tzinfo=UTC))
+    for granularity in ("hour", "day", "week"):
+        starts = bucket_starts(window, BERLIN, granularity)
+        locate = bucket_locator(starts)
+        instant = window.start
+        while instant < window.end:
+            index = locate(instant)
+            assert index == bucket_index(instant, starts)
+            assert index is not None
+            # isoformat: same-tzinfo datetimes compare by wall time, ignoring the offset.
+            assert (
+                starts[index].isoformat() == bucket_start(instant, BERLIN, granularity).isoformat()
+            )
+            instant += timedelta(minutes=37)

@@ -34,6 +34,7 @@ __all__ = [
     "TrendPoint",
     "Window",
     "bucket_index",
+    "bucket_locator",
     "bucket_start",
     "bucket_starts",
     "chat_analysis",
@@ -423,15 +424,15 @@ def bucket_index(instant: datetime, starts: Sequence[datetime]) -> int | None:
     """Index of the bucket (from ``bucket_starts``) containing ``instant``.
 
     None before the first bucket. The last bucket is open-ended here; callers keep only
-    instants inside their window.
+    instants inside their window. For many instants use ``bucket_locator``.
     """
     moment = _utc(instant)
     index = bisect_right([_utc(s) for s in starts], moment) - 1
     return index if index >= 0 else None
 
 
-def _bucket_locator(starts: Sequence[datetime]) -> Callable[[datetime], int | None]:
-    """``bucket_index`` with the starts converted once, for many lookups."""
+def bucket_locator(starts: Sequence[datetime]) -> Callable[[datetime], int | None]:
+    """``bucket_index`` as a function with the starts converted once, for many lookups."""
     utc_starts = [_utc(s) for s in starts]
 
     def locate(instant: datetime) -> int | None:
@@ -658,7 +659,7 @@ def sentiment_trend(
     the window are ignored, so the first and last buckets only count their in-window part.
     """
     starts = bucket_starts(window, tz, granularity)
-    locate = _bucket_locator(starts)
+    locate = bucket_locator(starts)
     scores: list[list[float]] = [[] for _ in starts]
     for created_at, score in samples:
         if not window.contains(created_at):
