@@ -1,9 +1,9 @@
 """The source tests drive the app in the test's own event loop.
 
-Litestar's ``AsyncTestClient`` runs the app in a separate thread and loop; the session's
-asyncpg pool belongs to the test loop, so on Postgres requests and fixtures would share
-connections across loops. ``httpx.ASGITransport`` runs the app in this loop instead; the
-app's lifespan runs in one task of its own (its task group must exit where it entered)."""
+Litestar's ``AsyncTestClient`` runs the app in a separate thread and loop, which forces a
+pool-less engine; ingest's Postgres fast path needs a pool. ``httpx.ASGITransport`` runs the
+app in this loop instead, so the app opens its own pool exactly as in production; its
+lifespan runs in one task of its own (its task group must exit where it entered)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from litestar import Litestar
+
+from ofca.app import create_app
+from ofca.settings import Settings
+
+
+@pytest.fixture
+def app(settings: Settings, engine: object) -> Litestar:
+    """The production wiring: the app opens (and closes) its own engine and pool."""
+    return create_app(settings)
 
 
 @pytest.fixture
