@@ -143,13 +143,21 @@ class ChannelsMonitor:
             except Exception:  # the monitor itself must never die
                 log.exception("channels monitor check failed")
 
+    async def _unreachable(self) -> str | None:
+        redis = self.plugin.redis
+        if redis is None:
+            return None
+        try:
+            await asyncio.wait_for(redis.ping(), 1.0)
+        except Exception as exc:
+            return f"Redis unreachable ({type(exc).__name__})"
+        return None
+
     async def _problem(self) -> str | None:
         plugin = self.plugin
-        if plugin.redis is not None:
-            try:
-                await asyncio.wait_for(plugin.redis.ping(), 1.0)
-            except Exception as exc:
-                return f"Redis unreachable ({type(exc).__name__})"
+        unreachable = await self._unreachable()
+        if unreachable is not None:
+            return unreachable
         errors = plugin.publish_errors
         if errors != self._seen_publish_errors:
             self._seen_publish_errors = errors
@@ -160,18 +168,19 @@ class ChannelsMonitor:
 
     async def check(self) -> None:
         """One probe; marks the backend down, or recovers it once it answers again."""
-        problem = await self._problem()
-        if problem is not None:
-            if self.healthy:
-                self._set(False, problem)
-                log.warning("live channels unavailable: %s", problem)
-                self.plugin.deliver_local(
-                    status_frame("ERROR", f"Live updates interrupted: {problem}")
-                )
-            else:
-                self.detail = problem
-            return
         if self.healthy:
+            problem = await self._problem()
+            if problem is None:
+                return
+            self._set(False, problem)
+            log.warning("live channels unavailable: %s", problem)
+            self.plugin.deliver_local(status_frame("ERROR", f"Live updates interrupted: {problem}"))
+            return
+        # Down: recover as soon as the backend answers (the broken workers and subscriptions
+        # are replaced by the restart, so they are not a reason to wait).
+        unreachable = await self._unreachable()
+        if unreachable is not None:
+            self.detail = unreachable
             return
         try:
             await asyncio.wait_for(self.plugin.restart_backend(), 5.0)

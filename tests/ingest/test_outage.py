@@ -1,0 +1,134 @@
+"""A Redis outage longer than the ~10 s that kills Litestar's subscriber worker: ingestion
+keeps storing, dashboards are told, /health degrades, and live delivery resumes by itself
+when Redis returns, without restarting ofca.
+
+Uses its own throwaway redis-server (the shared one serves other engineers' runs), so it
+runs on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from ofca.synthetic import new_raw_message_frame
+from tests.ingest.wsclient import open_socket
+from tests.support.server import free_port, live_server
+
+pytestmark = pytest.mark.slow
+
+
+class ThrowawayRedis:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("throwaway redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def throwaway_redis() -> Iterator[ThrowawayRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed for the outage test")
+    redis = ThrowawayRedis(free_port())
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.kill()
+
+
+def _delta(message_id: int, text: str) -> bytes:
+    return new_raw_message_frame(
+        {"id": message_id, "chat_id": 42, "text": text, "is_inbound": True,
+         "createdAt": "2026-11-01T12:00:00Z"}
+    )  # fmt: skip
+
+
+async def _health(url: str) -> dict:
+    async with httpx.AsyncClient(base_url=url) as http:
+        return (await http.get("/health")).json()
+
+
+async def test_live_delivery_recovers_after_a_long_redis_outage(
+    backend_env, make_key, account_id, throwaway_redis
+) -> None:
+    ext_key = await make_key(account_id, "extension")
+    dash_key = await make_key(account_id, "dashboard")
+    env = {
+        **backend_env,
+        "OFCA_REDIS_URL": f"redis://127.0.0.1:{throwaway_redis.port}/0",
+        "OFCA_CHANNELS_PROBE_SECONDS": "0.5",
+    }
+    with live_server(env) as server:
+        base = f"{server.ws_url}/ws"
+        async with (
+            open_socket(f"{base}/extension/{account_id}?token={ext_key}") as extension,
+            open_socket(f"{base}/frontend/{account_id}?token={dash_key}") as dashboard,
+        ):
+            await extension.next()
+            await dashboard.until("full_sync_response")
+            await extension.send(_delta(1, "before"))
+            await extension.until("ingest_ack")
+            assert (await dashboard.until("append_message"))["payload"]["message"]["id"] == "1"
+
+            throwaway_redis.kill()
+            await extension.send(_delta(2, "during the outage"))
+            ack = await extension.until("ingest_ack")
+            assert ack["payload"]["accepted"] == 1  # stored and acknowledged regardless
+            status = await dashboard.until("system_status", status="ERROR", within=10)
+            assert "Redis" in status["payload"]["detail"]
+            health = await _health(server.http_url)
+            assert health["dependencies"]["channels"] == "unavailable"
+            assert health["status"] == "degraded"
+
+            await asyncio.sleep(12)  # longer than redis-py's reconnect attempts
+            throwaway_redis.start()
+
+            await dashboard.until("system_status", status="REALTIME", within=20)
+            resync = await dashboard.until("full_sync_response", within=10)
+            ids = {m["id"] for n in resync["payload"]["conversations"] for m in n["messages"]}
+            assert {"1", "2"} <= ids  # what was stored during the outage is shown
+
+            await extension.send(_delta(3, "after"))
+            await extension.until("ingest_ack")
+            append = await dashboard.until("append_message", within=10)
+            assert append["payload"]["message"]["id"] == "3"
+            assert (await _health(server.http_url))["dependencies"]["channels"] == "connected"
