@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import {
   loadAccountChoice,
   loadSession,
@@ -181,6 +181,12 @@ function Dashboard({
   const { state: live, dismissError, reconnectNow } = useLive(config.wsBaseUrl, accountId || null, session.token);
   const topicFilter = route.params.get('topic');
   const selectedChat = route.params.get('chat');
+  // The inbox's selection and filter survive a visit to the insights view.
+  const [lastInbox, setLastInbox] = useState<Record<string, string>>({});
+  const inboxKey = route.view === 'inbox' ? route.params.toString() : null;
+  useEffect(() => {
+    if (inboxKey !== null) setLastInbox(Object.fromEntries(new URLSearchParams(inboxKey)));
+  }, [inboxKey]);
 
   const labels = useMemo(() => {
     const merged: Record<string, string> = { ...config.topicLabels };
@@ -225,7 +231,7 @@ function Dashboard({
               aria-current={route.view === 'inbox' ? 'page' : undefined}
               onClick={(e) => {
                 e.preventDefault();
-                navigate('inbox', inboxParams(selectedChat, topicFilter));
+                navigate('inbox', route.view === 'inbox' ? inboxParams(selectedChat, topicFilter) : lastInbox);
               }}
             >
               <Icon name="inbox" />

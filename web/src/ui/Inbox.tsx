@@ -25,13 +25,23 @@ function waitTone(seconds: number, slaSeconds: number): 'ok' | 'late' | 'critica
   return 'ok';
 }
 
-function WaitBadge({ since, now, slaSeconds }: { since: string; now: number; slaSeconds: number }) {
+function WaitBadge({
+  since,
+  now,
+  slaSeconds,
+  long = false,
+}: {
+  since: string;
+  now: number;
+  slaSeconds: number;
+  long?: boolean;
+}) {
   const seconds = secondsSince(since, now) ?? 0;
   return (
     <span className={`wait-badge wait-${waitTone(seconds, slaSeconds)}`} title={`Fan waiting since ${formatClock(since)}`}>
       <Icon name="clock" size={13} />
       <span>
-        <span className="visually-hidden">Waiting for </span>
+        <span className={long ? undefined : 'visually-hidden'}>Waiting </span>
         {formatDuration(seconds)}
       </span>
     </span>
@@ -176,7 +186,7 @@ function ConversationView({
         </div>
         <div className="conversation-status">
           {node.unanswered_since ? (
-            <WaitBadge since={node.unanswered_since} now={now} slaSeconds={slaSeconds} />
+            <WaitBadge since={node.unanswered_since} now={now} slaSeconds={slaSeconds} long />
           ) : (
             <span className="answered-badge">Answered</span>
           )}

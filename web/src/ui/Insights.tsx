@@ -451,21 +451,27 @@ export function Insights({
             {describeWindow(shown)} · compared with the previous {range.days} days
           </p>
           <Overview data={shown} />
-          <div className="insights-grid">
-            <section className="panel" aria-labelledby="trend-title">
-              <div className="panel-head">
-                <h2 id="trend-title">Fan sentiment</h2>
-                <span className="muted">{granularity === 'hour' ? 'hourly' : granularity === 'week' ? 'weekly' : 'daily'} · {shown.sentimentTrend.timezone}</span>
-              </div>
-              <SentimentChart trend={shown.sentimentTrend.trend} granularity={granularity} timeZone={shown.sentimentTrend.timezone} />
-            </section>
-            <section className="panel" aria-labelledby="response-title">
-              <div className="panel-head">
-                <h2 id="response-title">Response time</h2>
-              </div>
-              <ResponseTimes data={shown} />
-            </section>
-          </div>
+          <section className="panel" aria-labelledby="response-title">
+            <div className="panel-head">
+              <h2 id="response-title">Response time</h2>
+              <span className="muted">How long fans wait for an answer, and how conversations flow</span>
+            </div>
+            <ResponseTimes data={shown} />
+          </section>
+          <section className="panel" aria-labelledby="trend-title">
+            <div className="panel-head">
+              <h2 id="trend-title">Fan sentiment</h2>
+              <span className="muted">
+                {granularity === 'hour' ? 'hourly' : granularity === 'week' ? 'weekly' : 'daily'} ·{' '}
+                {shown.sentimentTrend.timezone}
+              </span>
+            </div>
+            <SentimentChart
+              trend={shown.sentimentTrend.trend}
+              granularity={granularity}
+              timeZone={shown.sentimentTrend.timezone}
+            />
+          </section>
           <section className="panel" aria-labelledby="topics-title">
             <div className="panel-head">
               <h2 id="topics-title">Topics</h2>

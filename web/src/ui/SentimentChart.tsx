@@ -3,8 +3,8 @@ import type { TrendPoint } from '../generated/wss';
 import { formatNumber, formatSentiment, parseTime } from '../lib/format';
 import type { Granularity } from '../lib/range';
 
-const WIDTH = 760;
-const HEIGHT = 260;
+const WIDTH = 1100;
+const HEIGHT = 280;
 const PAD = { top: 16, right: 16, bottom: 34, left: 40 };
 const BARS_HEIGHT = 44;
 

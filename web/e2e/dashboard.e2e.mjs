@@ -1,0 +1,387 @@
+// End-to-end: a real ofca server (temp SQLite), real Chromium (Debian's, via playwright-core),
+// a real extension socket. Signs up, signs in through the page, feeds a snapshot and then
+// deltas through /ws/extension, and checks that the inbox and the insights update without a
+// reload. Screenshots of both views land in web/test-results/.
+//
+//   npm run test:e2e            (OFCA_BIN / CHROMIUM_PATH override the defaults)
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
+import { buildSnapshot, fanMessage, creatorMessage, ACCOUNT_ID, FANS } from './fixtures.mjs';
+
+const webRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const resultsDir = join(webRoot, 'test-results');
+const ofcaBin = process.env.OFCA_BIN ?? resolve(webRoot, '../.venv/bin/ofca');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const TIMEOUT = 20_000;
+
+const cleanups = [];
+let step = 'start';
+let currentPage = null;
+
+function log(message) {
+  step = message;
+  console.log(`· ${message}`);
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
+
+async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function waitFor(check, what, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError.message}` : ''}`);
+}
+
+/** The app scrolls inside its content pane, so grow the viewport to show a whole view. */
+async function screenshotTall(page, path) {
+  const size = page.viewportSize();
+  const height = await page.locator('.content').evaluate((el) => el.scrollHeight + el.getBoundingClientRect().top);
+  await page.setViewportSize({ width: size.width, height: Math.max(size.height, Math.ceil(height)) });
+  await page.screenshot({ path });
+  await page.setViewportSize(size);
+}
+
+async function startServer(env, fixedPort) {
+  const port = fixedPort ?? (await freePort());
+  const child = spawn(ofcaBin, ['serve', '--port', String(port)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          r();
+        }, 5000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          r();
+        });
+      });
+    }
+  };
+  cleanups.push(stop);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`ofca exited (${child.exitCode}):\n${output}`);
+    const response = await fetch(`${base}/health`);
+    return response.status === 200;
+  }, 'ofca /health', 60_000);
+  return { base, port, stop, output: () => output };
+}
+
+async function api(base, path, { method = 'GET', token, body } = {}) {
+  const response = await fetch(base + path, {
+    method,
+    headers: {
+      'Content-Type': 'application/json',
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** The extension side: a socket that sends frames and waits for the server's answers. */
+async function openExtension(wsBase, key) {
+  const socket = new WebSocket(`${wsBase}/ws/extension/${ACCOUNT_ID}?token=${encodeURIComponent(key)}`);
+  const frames = [];
+  const waiters = [];
+  socket.on('message', (data) => {
+    const frame = JSON.parse(String(data));
+    frames.push(frame);
+    for (const waiter of [...waiters]) {
+      if (waiter.match(frame)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(frame);
+      }
+    }
+  });
+  const next = (match, what) =>
+    new Promise((resolveFrame, reject) => {
+      const timer = setTimeout(() => reject(new Error(`extension: no ${what}`)), TIMEOUT);
+      waiters.push({
+        match,
+        resolve: (frame) => {
+          clearTimeout(timer);
+          resolveFrame(frame);
+        },
+      });
+    });
+  const ack = next((f) => f.type === 'connection_ack', 'connection_ack');
+  await new Promise((r, reject) => {
+    socket.once('open', r);
+    socket.once('error', reject);
+  });
+  await ack;
+  cleanups.push(async () => socket.close());
+  return {
+    frames,
+    async send(frame, expectAck = true) {
+      const acked = expectAck
+        ? next((f) => f.type === 'ingest_ack' || f.type === 'system_error', `ack of ${frame.type}`)
+        : null;
+      socket.send(JSON.stringify(frame));
+      if (!acked) return null;
+      const answer = await acked;
+      if (answer.type === 'system_error') throw new Error(`extension got ${JSON.stringify(answer.payload)}`);
+      return answer.payload;
+    },
+  };
+}
+
+async function main() {
+  mkdirSync(resultsDir, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'ofca-e2e-'));
+  cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+  const env = {
+    OFCA_DATABASE_URL: `sqlite:///${join(work, 'ofca.sqlite')}`,
+    OFCA_LOG_LEVEL: 'WARNING',
+    OFCA_REDIS_URL: '',
+    OFCA_IP_RATE_LIMIT_PER_MINUTE: '100000',
+    OFCA_REST_RATE_LIMIT_PER_MINUTE: '100000',
+  };
+
+  log('starting ofca');
+  const server = await startServer(env);
+  const wsBase = server.base.replace(/^http/, 'ws');
+
+  log('signing up a user who owns the account');
+  const email = 'manager@example.com';
+  const password = 'correct horse battery staple';
+  const signup = await api(server.base, '/auth/signup', {
+    method: 'POST',
+    body: { email, password, name: 'Agency Manager', account_id: ACCOUNT_ID, account_name: 'Luna Rose' },
+  });
+  const haveLogin = signup.status === 201 || signup.status === 200;
+  let dashboardKey = null;
+  if (!haveLogin) {
+    console.log(`  (signup answered ${signup.status}; signing in with a dashboard key instead)`);
+    dashboardKey = execFileSync(ofcaBin, ['keys', 'create', '--account', ACCOUNT_ID, '--role', 'dashboard'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    }).trim();
+  }
+  const extensionKey = execFileSync(
+    ofcaBin,
+    ['keys', 'create', '--account', ACCOUNT_ID, '--role', 'extension', '--name', 'e2e'],
+    { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+  ).trim();
+
+  log('launching Chromium');
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  cleanups.push(async () => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
+  const page = await context.newPage();
+  currentPage = page;
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
+  });
+  page.setDefaultTimeout(TIMEOUT);
+
+  log('signing in through the page');
+  await page.goto(server.base + '/');
+  await page.getByRole('heading', { name: /ofca/i }).or(page.locator('.login-card')).first().waitFor();
+  await page.screenshot({ path: join(resultsDir, 'login.png') });
+  if (haveLogin) {
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).last().click();
+  } else {
+    await page.getByRole('tab', { name: 'API key' }).click();
+    await page.getByLabel('Dashboard or owner key').fill(dashboardKey);
+    await page.getByLabel(/Account id/).fill(ACCOUNT_ID);
+    await page.getByRole('button', { name: 'Open dashboard' }).click();
+  }
+  await page.locator('.connection[data-phase="live"]').waitFor();
+  await page.getByText('No conversations yet').waitFor();
+
+  log('feeding a snapshot through the extension socket');
+  const extension = await openExtension(wsBase, extensionKey);
+  const now = Date.now();
+  const snapshot = buildSnapshot(now);
+  const ingest = await extension.send({ type: 'cache_update', payload: snapshot });
+  assert(ingest.accepted === snapshot.messages.length, `snapshot accepted ${JSON.stringify(ingest)}`);
+
+  log('inbox shows the snapshot without a reload');
+  const rows = page.locator('.conversation-row');
+  await waitFor(async () => (await rows.count()) === FANS.length, `${FANS.length} conversations`);
+  // Enrichment and reply runs follow the acknowledgement; the pill turns "Live" when done.
+  await page.locator('.pill-ok', { hasText: 'Live' }).waitFor();
+  await waitFor(async () => (await page.locator('.conversation-row .wait-badge').count()) === 2, 'two waiting fans');
+  // Priority: the fan waiting longest comes first.
+  const firstName = await rows.first().locator('.row-name').innerText();
+  assert(firstName.startsWith('Mia'), `longest-waiting fan first, got ${firstName}`);
+  await waitFor(async () => (await page.locator('.conversation-row .chip.topic').count()) > 0, 'topic chips after enrichment');
+
+  log('opening a conversation');
+  await rows.filter({ hasText: 'Jake' }).first().click();
+  await page.locator('.conversation-header h2', { hasText: 'Jake' }).waitFor();
+  await waitFor(async () => (await page.locator('.message .chip.sentiment').count()) > 0, 'per-message sentiment');
+
+  log('a delta: Dan, quiet for a week, writes and jumps up to the waiting fans');
+  const rowOrder = async () => rows.locator('.row-name').allInnerTexts();
+  const before = await rowOrder();
+  assert(before[before.length - 1].startsWith('Dan'), `Dan last before the delta: ${before}`);
+  await extension.send({
+    type: 'new_raw_message',
+    payload: { message: fanMessage('dan', 'delta-1', now, 'omg that was amazing, sending you a tip 💸') },
+  });
+  await waitFor(async () => (await rowOrder())[2]?.startsWith('Dan'), 'Dan third (after the longer waits)');
+  await rows.filter({ hasText: 'Dan' }).first().locator('.wait-badge').waitFor();
+  await rows.filter({ hasText: 'Dan' }).first().locator('.row-preview', { hasText: 'sending you a tip' }).waitFor();
+  // The open conversation updates in place too.
+  await extension.send({
+    type: 'new_raw_message',
+    payload: { message: fanMessage('jake', 'delta-jake', now, 'can I get a custom set for Friday?') },
+  });
+  await page.locator('.message-text', { hasText: 'custom set for Friday' }).waitFor();
+  await page.locator('.conversation-header .wait-badge').waitFor();
+
+  log('a delta from a brand-new fan, and online fans marked');
+  await extension.send({
+    type: 'cache_update',
+    payload: {
+      chats: [{ withUser: { id: 9001, name: 'Noah Newfan', username: 'noah' } }],
+      messages: [fanMessage('noah', 'new-1', now - 1000, 'hey! just subscribed 😍 what is the price for a custom video?', 9001)],
+    },
+  });
+  await waitFor(async () => (await rows.count()) === FANS.length + 1, 'the new conversation');
+  await extension.send({ type: 'online_users_update', payload: { user_ids: [FANS[0].id, 9001] } }, false);
+  await waitFor(async () => (await page.locator('.conversation-row .online-dot').count()) === 2, 'online dots');
+
+  await page.locator('.message-stream').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await page.screenshot({ path: join(resultsDir, 'inbox.png') });
+
+  log('insights view');
+  await page.getByRole('link', { name: /Insights/ }).click();
+  const messagesCard = page.locator('[data-testid="overview-messages"] .stat-value');
+  await messagesCard.waitFor();
+  const initialMessages = Number((await messagesCard.innerText()).replace(/[^\d]/g, ''));
+  const expectedMessages = snapshot.messages.length + 3;
+  assert(initialMessages === expectedMessages, `overview messages ${initialMessages} (expected ${expectedMessages})`);
+  await page.locator('.topics-table tbody tr').first().waitFor();
+  await page.locator('.chart svg .trend-point').first().waitFor();
+  const replyMean = await page.locator('[data-testid="reply-mean"] .stat-value').innerText();
+  assert(replyMean !== '—', 'mean reply time shown');
+
+  log('insights update live after another delta');
+  await extension.send({ type: 'new_raw_message', payload: { message: creatorMessage('jake', 'delta-2', Date.now(), 'Aww thank you babe 🥰 check your DMs') } });
+  await waitFor(async () => {
+    const value = Number((await messagesCard.innerText()).replace(/[^\d]/g, ''));
+    return value === expectedMessages + 1;
+  }, 'overview messages +1 without reload');
+  await screenshotTall(page, join(resultsDir, 'insights.png'));
+
+  log('clicking a topic filters the inbox');
+  const topicButton = page.locator('.topics-table tbody tr[data-topic="complaints_refunds"] th button');
+  const topicLabel = await topicButton.innerText();
+  await topicButton.click();
+  await page.locator('.filter-chip', { hasText: topicLabel }).waitFor();
+  await waitFor(async () => (await rows.count()) === 1, 'only the complaining fan');
+  assert((await rows.first().locator('.row-name').innerText()).startsWith('Chris'), 'Chris is the one');
+  await page.getByRole('button', { name: /Clear topic filter/ }).click();
+  await waitFor(async () => (await rows.count()) === FANS.length + 1, 'filter cleared');
+
+  log('dark theme screenshots');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await rows.filter({ hasText: 'Mia' }).first().click();
+  await page.screenshot({ path: join(resultsDir, 'inbox-dark.png') });
+  await page.getByRole('link', { name: /Insights/ }).click();
+  await page.locator('.topics-table').waitFor();
+  await screenshotTall(page, join(resultsDir, 'insights-dark.png'));
+
+  log('a smaller laptop screen');
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.getByRole('link', { name: /Inbox/ }).click();
+  await page.locator('.conversation-header').waitFor();
+  await page.screenshot({ path: join(resultsDir, 'inbox-1280.png') });
+
+  log('the server restarts: the dashboard reconnects by itself and re-syncs');
+  await server.stop();
+  await page.locator('.connection[data-phase="reconnecting"]').waitFor();
+  await page.locator('.banner-warn', { hasText: 'Connection lost' }).waitFor();
+  const restarted = await startServer(env, server.port);
+  const extensionAgain = await openExtension(restarted.base.replace(/^http/, 'ws'), extensionKey);
+  await extensionAgain.send({
+    type: 'new_raw_message',
+    payload: { message: fanMessage('lena', 'after-restart', Date.now(), 'are you there? 👀') },
+  });
+  await page.locator('.connection[data-phase="live"]').waitFor({ timeout: 45_000 });
+  await waitFor(async () => (await rows.count()) === FANS.length + 1, 'all conversations after the re-sync');
+  await rows.filter({ hasText: 'Lena' }).first().locator('.row-preview', { hasText: 'are you there?' }).waitFor();
+  assert((await page.locator('.banner-warn').count()) === 0, 'connection banner gone');
+
+  // Chromium logs failed WebSocket handshakes while ofca was down; those are expected.
+  const unexpected = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
+  pageErrors.length = 0;
+  pageErrors.push(...unexpected);
+  assert(pageErrors.length === 0, `no page errors: ${pageErrors.join('\n')}`);
+  console.log(`✓ e2e passed; screenshots in ${resultsDir}`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (error) {
+  failed = true;
+  console.error(`✗ e2e failed at "${step}": ${error.stack ?? error}`);
+  if (currentPage) {
+    await currentPage.screenshot({ path: join(resultsDir, 'failure.png') }).catch(() => {});
+    console.error(`  screenshot of the page: ${join(resultsDir, 'failure.png')}`);
+  }
+} finally {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch {
+      // best effort
+    }
+  }
+}
+process.exit(failed ? 1 : 0);
