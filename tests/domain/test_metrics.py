@@ -678,3 +678,17 @@ def test_bucket_locator_agrees_with_bucket_index_and_bucket_start() -> None:
                 starts[index].isoformat() == bucket_start(instant, BERLIN, granularity).isoformat()
             )
             instant += timedelta(minutes=37)
+
+
+def test_a_local_date_skipped_whole_has_no_bucket() -> None:
+    # Samoa skipped 2011-12-30 (23:59:59 -10:00 on the 29th was followed by 00:00 +14:00
+    # on the 31st): the 30th has no bucket rather than a zero-length one.
+    apia = ZoneInfo("Pacific/Apia")
+    window = Window(
+        start=datetime(2011, 12, 29, 12, tzinfo=UTC), end=datetime(2012, 1, 1, tzinfo=UTC)
+    )
+    assert [s.isoformat() for s in bucket_starts(window, apia, "day")] == [
+        "2011-12-29T00:00:00-10:00",
+        "2011-12-31T00:00:00+14:00",
+        "2012-01-01T00:00:00+14:00",
+    ]
