@@ -1,8 +1,9 @@
 """Per-message enrichment: cleaned text, VADER sentiment and keyword topics.
 
 This is the ingest hot path (a snapshot can carry 100k messages, most of them seen
-before), so both scorers are cached by text and the topic rules are compiled once into
-one regular expression per topic.
+before): cleaning, sentiment and topics are each cached by text, sentiment uses an exact
+port of VADER's compound score that avoids its repeated work, and topic keywords are
+indexed once per rule set so that a message is matched with a few set lookups.
 """
 
 from __future__ import annotations
