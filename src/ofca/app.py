@@ -11,8 +11,10 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from piccolo.engine.base import Engine
 from redis.asyncio import Redis
 
 from ofca import __version__
@@ -21,8 +23,9 @@ from ofca.channels.plugin import create_channels_plugin
 from ofca.controllers import ROUTE_HANDLERS
 from ofca.controllers.frontend import dashboard_assets_router, template_config
 from ofca.errors import http_exception_handler, internal_error_handler
-from ofca.persistence.engine import close_engine, open_engine
+from ofca.persistence.engine import bind_tables, close_engine, open_engine
 from ofca.persistence.migrate import migrate
+from ofca.services.ratelimit import RateLimiter, RateLimitMiddleware
 from ofca.settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -34,24 +37,40 @@ def _provide_settings(state: State) -> Settings:
     return state.settings
 
 
-def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> Litestar:
-    """Build the application for ``settings`` (default: from the environment)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_migrations: bool = True,
+    engine: Engine | None = None,
+) -> Litestar:
+    """Build the application for ``settings`` (default: from the environment).
+
+    ``engine``: an already open, migrated engine to use and leave open (tests): the test
+    client runs the app on its own event loop, so tests hand in a pool-less engine that
+    works from any loop instead of the app opening a pool that rebinds every table.
+    """
     settings = settings or load_settings()
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     channels = create_channels_plugin(settings, redis)
+    given_engine = engine
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = await open_engine(settings)
+        if given_engine is None:
+            engine = await open_engine(settings)
+        else:
+            engine = given_engine
+            bind_tables(engine)
         app.state.engine = engine
         try:
-            if run_migrations:
+            if run_migrations and given_engine is None:
                 applied = await migrate(engine)
                 if applied:
                     log.info("applied migrations: %s", ", ".join(applied))
             yield
         finally:
-            await close_engine(engine)
+            if given_engine is None:
+                await close_engine(engine)
             if redis is not None:
                 await redis.aclose()
 
@@ -63,6 +82,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     return Litestar(
         route_handlers=[*ROUTE_HANDLERS, dashboard_assets_router(settings)],
         plugins=[channels],
+        middleware=[DefineMiddleware(RateLimitMiddleware, limiter=RateLimiter(settings, redis))],
         lifespan=[lifespan],
         state=State({"settings": settings, "redis": redis, "channels": channels}),
         dependencies={

@@ -1,18 +1,68 @@
-"""HTTP errors as ``{detail, status_code, timestamp}``; never a stack trace or SQL."""
+"""HTTP errors as ``{detail, status_code, timestamp}``; never a stack trace or SQL.
+
+Validation errors list the bad fields under ``errors`` (``[{key, message, source}]``):
+malformed input (bad JSON, bad query or path parameters) is a 400; a well-formed JSON body
+whose fields break the rules is a 422, as in the seed API. An unreachable database is a
+503 with a clear, retryable detail instead of a 500.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 
-__all__ = ["error_body", "http_exception_handler", "internal_error_handler"]
+__all__ = [
+    "UnprocessableEntity",
+    "error_body",
+    "http_exception_handler",
+    "internal_error_handler",
+    "is_database_unavailable",
+]
 
 log = logging.getLogger("ofca.errors")
+
+DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable; retry later"
+
+# asyncpg errors that mean "cannot talk to the database now", not "bad query".
+_ASYNCPG_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+)
+_NETWORK_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+)
+_SQLITE_UNAVAILABLE = ("unable to open", "database is locked", "disk i/o", "readonly database")
+
+
+class UnprocessableEntity(ValidationException):
+    """422: the request is well-formed but a field breaks a rule; ``extra`` lists fields."""
+
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def field_error(key: str, message: str, source: str = "body") -> UnprocessableEntity:
+    return UnprocessableEntity(
+        detail=message, extra=[{"key": key, "message": message, "source": source}]
+    )
 
 
 def error_body(detail: Any, status_code: int, **extra: Any) -> dict[str, Any]:
@@ -24,21 +74,74 @@ def error_body(detail: Any, status_code: int, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _is_field_validation(exc: ValidationException) -> bool:
+    """Litestar raises 400 for both bad JSON and JSON with bad fields; only the latter,
+    when every error is in the body, is a 422."""
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    return bool(errors) and all(
+        isinstance(error, dict)
+        and error.get("source") == "body"
+        and "malformed" not in str(error.get("message", "")).lower()
+        and "JSON is" not in str(error.get("message", ""))
+        for error in errors
+    )
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     extra: dict[str, Any] = {}
-    if isinstance(exc, ValidationException) and exc.extra:
-        # Litestar lists the bad fields: [{"key": ..., "message": ..., "source": ...}].
-        extra["errors"] = exc.extra
-    if exc.status_code == 405 and not exc.detail:
+    status_code = exc.status_code
+    if isinstance(exc, ValidationException):
+        if exc.extra:
+            # Litestar lists the bad fields: [{"key": ..., "message": ..., "source": ...}].
+            extra["errors"] = exc.extra
+        if status_code == 400 and _is_field_validation(exc):
+            status_code = HTTP_422_UNPROCESSABLE_ENTITY
+    if status_code == 405 and not exc.detail:
         exc.detail = "Method not allowed"
     return Response(
-        content=error_body(exc.detail, exc.status_code, **extra),
-        status_code=exc.status_code,
+        content=error_body(exc.detail, status_code, **extra),
+        status_code=status_code,
         headers=exc.headers,
     )
 
 
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means the database cannot be reached now."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _ASYNCPG_UNAVAILABLE):
+            return True
+        if isinstance(current, ConnectionError | TimeoutError):
+            return True
+        if isinstance(current, sqlite3.OperationalError) and any(
+            marker in str(current).lower() for marker in _SQLITE_UNAVAILABLE
+        ):
+            return True
+        if isinstance(current, socket.gaierror) or (
+            isinstance(current, OSError)
+            and (current.errno in _NETWORK_ERRNOS or "connect call failed" in str(current).lower())
+        ):
+            return True  # socket-level failure reaching the database host
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_database_unavailable(exc):
+        # No traceback: an outage is not a bug, and one line per request is enough.
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return Response(
+            content=error_body(DATABASE_UNAVAILABLE_DETAIL, HTTP_503_SERVICE_UNAVAILABLE),
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Response(
         content=error_body("Internal server error", HTTP_500_INTERNAL_SERVER_ERROR),

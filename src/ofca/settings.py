@@ -39,6 +39,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Signs login tokens. Unset: a random key is generated once and kept in the database."""
     admin_key: Annotated[str, Meta(min_length=16)] | None = None
     """Bearer key for the account/key admin API."""
+    session_ttl_days: PositiveInt = 14
+    """Lifetime of a dashboard login (``/auth/login``) before the user logs in again."""
     extension_id: str | None = None
     """Chrome extension id; adds ``chrome-extension://<id>`` to the CORS origins."""
     web_dist_dir: str | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ofca.controllers.accounts import AccountsController
+from ofca.controllers.auth import AuthController
 from ofca.controllers.chatwoot import ChatwootController, ChatwootTokenController
 from ofca.controllers.conversations import ConversationsController
 from ofca.controllers.exports import AccountDataController, ExportController
@@ -12,13 +14,17 @@ from ofca.controllers.frontend import dashboard_index
 from ofca.controllers.health import HealthController
 from ofca.controllers.insights import InsightsController
 from ofca.controllers.schemas import SchemaController, docs_redirects
+from ofca.controllers.topics import TopicsController
 from ofca.controllers.webhooks import ConversationWebhookController, WebhookSecretController
 from ofca.controllers.ws import WEBSOCKET_HANDLERS
-from ofca.controllers.topics import TopicsController
 
 ROUTE_HANDLERS: list[Any] = [
     HealthController,
     SchemaController,
+    AccountsController,
+    AuthController,
+    InsightsController,
+    TopicsController,
     ConversationWebhookController,
     WebhookSecretController,
     ChatwootController,
@@ -26,8 +32,6 @@ ROUTE_HANDLERS: list[Any] = [
     ConversationsController,
     ExportController,
     AccountDataController,
-    InsightsController,
-    TopicsController,
     *WEBSOCKET_HANDLERS,
     *docs_redirects,
     dashboard_index,

@@ -6,7 +6,16 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["ROLE_PERMISSIONS", "Permission", "Principal", "Role", "has_permission"]
+__all__ = [
+    "KEY_ROLES",
+    "MEMBERSHIP_ROLES",
+    "ROLE_PERMISSIONS",
+    "Permission",
+    "Principal",
+    "Role",
+    "has_permission",
+    "session_principal",
+]
 
 Role = Literal["owner", "extension", "dashboard", "integration", "admin"]
 Permission = Literal["ingest", "read", "live", "webhook", "command", "manage", "delete", "admin"]
@@ -25,6 +34,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 KEY_ROLES: tuple[Role, ...] = ("owner", "extension", "dashboard", "integration")
 """Roles an account's API key can have (admin keys come from OFCA_ADMIN_KEY or the CLI)."""
 
+MEMBERSHIP_ROLES: tuple[Role, ...] = ("owner", "dashboard")
+"""Roles a human user can have in an account."""
+
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
     """The caller of a request or socket, after authentication."""
@@ -38,10 +50,51 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str | None = None
     account_ids: tuple[str, ...] = ()
     """For a human login: every account the user may switch to."""
+    account_roles: tuple[tuple[str, Role], ...] = ()
+    """For a human login: ``(account_id, role)`` per membership; ``role`` is then the
+    least privileged of them, and :meth:`role_in` answers per account."""
 
     def allows(self, permission: Permission) -> bool:
         return has_permission(self.role, permission)
 
+    @property
+    def is_admin(self) -> bool:
+        """``OFCA_ADMIN_KEY`` or a CLI-created admin key."""
+        return self.role == "admin"
+
+    def role_in(self, account_id: str) -> Role | None:
+        """This caller's role in ``account_id``, or ``None`` when it has no access to it."""
+        for member_of, role in self.account_roles:
+            if member_of == account_id:
+                return role
+        if self.account_id == account_id and not self.is_admin:
+            return self.role
+        return None
+
+    def allows_in(self, account_id: str, permission: Permission) -> bool:
+        role = self.role_in(account_id)
+        return role is not None and has_permission(role, permission)
+
 
 def has_permission(role: str, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def session_principal(
+    *, session_row_id: int, user_id: str, memberships: list[tuple[str, Role]]
+) -> Principal:
+    """The principal of a login: bound to its only account, or to none when it has several
+    (each call then names one via ``scope_account``)."""
+    ordered = tuple(sorted(memberships))
+    roles = {role for _, role in ordered}
+    # A single summary role must never grant more than every membership does.
+    role: Role = "owner" if roles == {"owner"} else "dashboard"
+    return Principal(
+        kind="session",
+        role=role,
+        account_id=ordered[0][0] if len(ordered) == 1 else None,
+        credential_id=f"session:{session_row_id}",
+        user_id=user_id,
+        account_ids=tuple(account for account, _ in ordered),
+        account_roles=ordered,
+    )

@@ -33,11 +33,14 @@ __all__ = [
     "ExtensionPresence",
     "IngestLog",
     "InstanceSetting",
+    "LoginSession",
+    "Membership",
     "MessageRow",
     "ReplyRow",
     "SessionRow",
     "SessionTopicRow",
     "TopicSet",
+    "User",
 ]
 
 
@@ -161,6 +164,38 @@ class ExtensionPresence(Table, tablename="ofca_extension_presence"):
     expires_at = Timestamptz()
 
 
+class User(Table, tablename="ofca_user"):
+    """A human who logs in to the dashboard (m0004)."""
+
+    user_id = Varchar(length=40, unique=True, index=True)
+    email = Varchar(length=320, unique=True, index=True)
+    """Stored lower-cased."""
+    name = Varchar(length=200, default="")
+    password_hash = Varchar(length=300)
+    """``scrypt$n$r$p$salt$hash`` (see ofca.domain.passwords)."""
+    created_at = Timestamptz()
+    disabled_at = Timestamptz(null=True, default=None)
+
+
+class Membership(Table, tablename="ofca_membership"):
+    """A user's role in one account (``owner`` or ``dashboard``); unique per user+account."""
+
+    user_id = Varchar(length=40, index=True)
+    account_id = Varchar(length=200, index=True)
+    role = Varchar(length=20)
+    created_at = Timestamptz()
+
+
+class LoginSession(Table, tablename="ofca_login_session"):
+    """A login; the token carries the session id, stored here only as its SHA-256."""
+
+    session_hash = Varchar(length=64, unique=True, index=True)
+    user_id = Varchar(length=40, index=True)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 class TopicSet(Table, tablename="ofca_topic_set"):
     """Per-account version of the custom topic set, bumped on every change; processes key
     their cached topic matcher by it."""
@@ -260,6 +295,9 @@ ALL_TABLES: tuple[type[Table], ...] = (
     MessageRow,
     IngestLog,
     InstanceSetting,
+    User,
+    Membership,
+    LoginSession,
     ChatwootToken,
     CommandRow,
     ExtensionPresence,

@@ -1,0 +1,152 @@
+"""Accounts and their API keys.
+
+The admin key (``OFCA_ADMIN_KEY`` or a CLI-created admin key) manages every account; an
+account's ``owner`` (key or login) manages that account's keys and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from msgspec import Meta
+
+from ofca.auth import scope_account
+from ofca.domain.auth import Principal
+from ofca.errors import field_error
+from ofca.persistence.accounts import (
+    ACCOUNT_ID_PATTERN,
+    AccountInfo,
+    create_account,
+    get_account,
+    list_accounts,
+)
+from ofca.persistence.keys import ApiKeyInfo, create_api_key, list_api_keys, revoke_api_key
+from ofca.services.revocation import announce_revoked
+
+__all__ = ["AccountsController"]
+
+log = logging.getLogger(__name__)
+
+AccountId = Annotated[str, Meta(pattern=ACCOUNT_ID_PATTERN)]
+
+
+class AccountCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    account_id: AccountId
+    name: Annotated[str, Meta(max_length=200)] = ""
+
+
+class KeyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    role: Literal["owner", "extension", "dashboard", "integration"]
+    name: Annotated[str, Meta(max_length=200)] = ""
+    expires_at: datetime | None = None
+    expires_in_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
+
+
+class KeyCreated(msgspec.Struct, kw_only=True):
+    """The new key; ``key`` is shown this once and never stored."""
+
+    key: str
+    info: ApiKeyInfo
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise PermissionDeniedException("Only the admin key may do this")
+
+
+def _require_manage(principal: Principal, account_id: str) -> None:
+    if not principal.is_admin:
+        scope_account(principal, account_id, "manage")
+
+
+async def _existing(account_id: str) -> AccountInfo:
+    account = await get_account(account_id)
+    if account is None:
+        raise NotFoundException("No such account")
+    return account
+
+
+class AccountsController(Controller):
+    path = "/api/v1/accounts"
+    tags = ["accounts"]
+
+    @post("/", summary="Create an account (admin)", status_code=HTTP_201_CREATED)
+    async def create(self, principal: Principal, data: AccountCreate) -> AccountInfo:
+        _require_admin(principal)
+        if await get_account(data.account_id) is not None:
+            raise field_error("account_id", "An account with this id exists already")
+        account = await create_account(data.account_id, data.name)
+        log.info("account created account=%s", account.account_id)
+        return account
+
+    @get("/", summary="List accounts (admin: all; others: their own)")
+    async def list(self, principal: Principal) -> list[AccountInfo]:
+        accounts = await list_accounts()
+        if principal.is_admin:
+            return accounts
+        return [account for account in accounts if principal.role_in(account.account_id)]
+
+    @get("/{account_id:str}", summary="One account")
+    async def show(self, principal: Principal, account_id: str) -> AccountInfo:
+        if not principal.is_admin and principal.role_in(account_id) is None:
+            raise PermissionDeniedException("This credential has no access to that account")
+        return await _existing(account_id)
+
+    @post(
+        "/{account_id:str}/keys",
+        summary="Create an API key (admin or the account's owner); the key is shown once",
+        status_code=HTTP_201_CREATED,
+    )
+    async def create_key(
+        self, principal: Principal, account_id: str, data: KeyCreate
+    ) -> KeyCreated:
+        _require_manage(principal, account_id)
+        await _existing(account_id)
+        if data.expires_at is not None and data.expires_in_days is not None:
+            raise field_error("expires_at", "Give expires_at or expires_in_days, not both")
+        expires_at = data.expires_at
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                expires_at = expires_at.replace(tzinfo=UTC)
+            if expires_at <= datetime.now(UTC):
+                raise field_error("expires_at", "expires_at must be in the future")
+        elif data.expires_in_days is not None:
+            expires_at = datetime.now(UTC) + timedelta(days=data.expires_in_days)
+        info, key = await create_api_key(
+            account_id=account_id, role=data.role, name=data.name, expires_at=expires_at
+        )
+        log.info("key created account=%s key=%s role=%s", account_id, info.id, info.role)
+        return KeyCreated(key=key, info=info)
+
+    @get("/{account_id:str}/keys", summary="List an account's API keys (never the keys)")
+    async def list_keys(self, principal: Principal, account_id: str) -> list[ApiKeyInfo]:
+        _require_manage(principal, account_id)
+        await _existing(account_id)
+        return await list_api_keys(account_id)
+
+    @delete(
+        "/{account_id:str}/keys/{key_id:int}",
+        summary="Revoke an API key: REST at once, open sockets are closed with 1008",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def revoke_key(
+        self,
+        request: Request,
+        state: State,
+        principal: Principal,
+        account_id: str,
+        key_id: Annotated[int, Parameter(ge=1)],
+    ) -> None:
+        _require_manage(principal, account_id)
+        if not await revoke_api_key(key_id, account_id):
+            raise NotFoundException("No active key with this id in this account")
+        log.info("key revoked account=%s key=%s", account_id, key_id)
+        await announce_revoked(state, account_id, f"key:{key_id}")
