@@ -100,7 +100,7 @@ export async function login(api: Api, email: string, password: string): Promise<
 
 export async function signup(
   api: Api,
-  fields: { email: string; password: string; name?: string; account_id?: string },
+  fields: { email: string; password: string; name?: string; account_id?: string; account_name?: string },
 ): Promise<Session> {
   const body = await api.request<LoginResponse>('/auth/signup', { method: 'POST', body: fields });
   return sessionFromLogin(api, body);

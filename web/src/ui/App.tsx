@@ -13,7 +13,7 @@ import { formatDuration } from '../lib/format';
 import { useHashRoute, useNow, useTheme, type ThemeChoice } from '../lib/hooks';
 import type { LiveState, ShownError } from '../live/store';
 import { useLive } from '../live/useLive';
-import { Icon, TopicLabels } from './common';
+import { EmptyState, Icon, TopicLabels } from './common';
 import { Inbox } from './Inbox';
 import { Insights } from './Insights';
 import { Login } from './Login';
@@ -208,6 +208,24 @@ function Dashboard({
 
   const user = session.user;
   const account = accounts.find((a) => a.account_id === accountId);
+
+  if (!accountId) {
+    return (
+      <main className="login-page">
+        <div className="login-card">
+          <EmptyState title="No creator account yet" icon={<Icon name="inbox" size={28} />}>
+            <p>
+              {user?.email ?? 'This login'} is not a member of any creator account. Ask an account owner to
+              add you, or sign up again with a creator account name.
+            </p>
+          </EmptyState>
+          <button type="button" className="primary" onClick={onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </main>
+    );
+  }
 
   return (
     <TopicLabels.Provider value={labels}>

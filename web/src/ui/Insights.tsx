@@ -243,7 +243,7 @@ function TopicsTable({ rows, onTopic }: { rows: readonly TopicRow[]; onTopic: (t
                     <span className="pct-bar" aria-hidden="true">
                       <span style={{ width: `${Math.min(100, row.percentage_of_total)}%` }} />
                     </span>
-                    {formatPercent(row.percentage_of_total)}
+                    <span className="pct-text">{formatPercent(row.percentage_of_total)}</span>
                   </span>
                 </td>
                 <td className="num">

@@ -10,6 +10,7 @@ export function Login({ api, onSession, notice }: { api: Api; onSession: (sessio
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [name, setName] = useState('');
+  const [accountName, setAccountName] = useState('');
   const [key, setKey] = useState('');
   const [accountId, setAccountId] = useState('');
   const [busy, setBusy] = useState(false);
@@ -24,7 +25,12 @@ export function Login({ api, onSession, notice }: { api: Api; onSession: (sessio
         mode === 'login'
           ? await login(api, email.trim(), password)
           : mode === 'signup'
-            ? await signup(api, { email: email.trim(), password, ...(name.trim() ? { name: name.trim() } : {}) })
+            ? await signup(api, {
+                email: email.trim(),
+                password,
+                ...(name.trim() ? { name: name.trim() } : {}),
+                ...(accountName.trim() ? { account_name: accountName.trim() } : {}),
+              })
             : await keyLogin(api, key.trim(), accountId.trim());
       onSession(session);
     } catch (err) {
@@ -36,7 +42,7 @@ export function Login({ api, onSession, notice }: { api: Api; onSession: (sessio
 
   const tabs: { id: Mode; label: string }[] = [
     { id: 'login', label: 'Sign in' },
-    { id: 'signup', label: 'Create account' },
+    { id: 'signup', label: 'Sign up' },
     { id: 'key', label: 'API key' },
   ];
 
@@ -78,10 +84,23 @@ export function Login({ api, onSession, notice }: { api: Api; onSession: (sessio
             </div>
           ) : null}
           {mode === 'signup' ? (
-            <label className="field">
-              <span>Name</span>
-              <input autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} />
-            </label>
+            <>
+              <label className="field">
+                <span>Your name</span>
+                <input autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} />
+              </label>
+              <label className="field">
+                <span>
+                  Creator account <span className="muted">(optional: creates it, owned by you)</span>
+                </span>
+                <input
+                  autoComplete="organization"
+                  placeholder="e.g. Luna Rose"
+                  value={accountName}
+                  onChange={(e) => setAccountName(e.target.value)}
+                />
+              </label>
+            </>
           ) : null}
           {mode !== 'key' ? (
             <>
