@@ -44,24 +44,19 @@ _TRAILING_WORD_RUN = re.compile(r"\w+\Z")
 class _FastVader(SentimentIntensityAnalyzer):
     """VADER 3.3.2's compound score, same results, several times faster.
 
-    ``compound`` ports ``polarity_scores`` but computes only the compound score, lower-cases
-    the words once (the original rebuilds the lower-cased word list for up to four checks
-    per sentiment word), rewrites emoji with ``str.translate`` instead of a per-character
-    loop, skips the rules for words outside the lexicon, and only runs the "but" rule when
-    there is a "but" (with the original method: its quirks are part of the result).
+    ``compound`` ports ``polarity_scores`` but computes only the compound score,
+    lower-cases the words once (the original rebuilds the lower-cased word list for up to
+    four checks per sentiment word), looks only at non-ASCII characters to rewrite emoji,
+    skips the rules for words outside the lexicon, and only runs the "but" rule when there
+    is a "but" (with the original method: its quirks are part of the result).
     ``tests/domain/test_sentiment.py`` checks equality with the stock analyzer.
     """
 
     def __init__(self) -> None:
         super().__init__()
         # Only single characters are ever replaced (the original iterates characters).
-        # Each becomes a marker plus its description; the marker turns into the space the
-        # original inserts before an emoji unless the previous character is a space.
-        self._emoji_table = {
-            ord(key): _EMOJI_MARK + description
-            for key, description in self.emojis.items()
-            if len(key) == 1
-        }
+        if any(len(key) == 1 and key.isascii() for key in self.emojis):
+            raise RuntimeError("this VADER has ASCII emoji keys; _describe_emoji assumes none")
         self._emoji_chars = frozenset(key for key in self.emojis if len(key) == 1)
 
     def compound(self, text: str) -> float:
@@ -106,25 +101,26 @@ class _FastVader(SentimentIntensityAnalyzer):
         return round(normalize(sum_s), 4)
 
     def _describe_emoji(self, text: str) -> str:
-        """Each emoji character -> its description, spaced exactly as the original does."""
-        if _EMOJI_MARK in text:  # cannot use the marker: the original loop
-            parts: list[str] = []
-            prev_space = True
-            for char in text:
-                if char in self._emoji_chars:
-                    if not prev_space:
-                        parts.append(" ")
-                    parts.append(self.emojis[char])
-                    prev_space = False
-                else:
-                    parts.append(char)
-                    prev_space = char == " "
-            return "".join(parts)
-        # A space before each description unless the character before the emoji is a
-        # space or there is none; descriptions never end with a space, so an emoji after
-        # an emoji gets one, as in the original.
-        marked = text.translate(self._emoji_table)
-        return _MARK_AFTER_NON_SPACE.sub(" ", marked).replace(_EMOJI_MARK, "")
+        """Each emoji character -> its description, spaced exactly as the original does.
+
+        The original appends a space before a description unless the previous character
+        of the text is a space (or there is none); no emoji in the lexicon is ASCII, so
+        only non-ASCII characters need a look.
+        """
+        parts: list[str] = []
+        copied = 0
+        for match in _NON_ASCII.finditer(text):
+            description = self.emojis.get(match.group())
+            if description is None:
+                continue
+            position = match.start()
+            parts.append(text[copied:position])
+            if position > 0 and text[position - 1] != " ":
+                parts.append(" ")
+            parts.append(description)
+            copied = position + 1
+        parts.append(text[copied:])
+        return "".join(parts)
 
     def _valence(
         self, item_lower: str, i: int, words: list[str], lowers: list[str], is_cap_diff: bool
@@ -172,8 +168,7 @@ class _FastVader(SentimentIntensityAnalyzer):
         return valence
 
 
-_EMOJI_MARK = "\x00"
-_MARK_AFTER_NON_SPACE = re.compile("(?<=[^ ])\x00")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _scalar_inc_dec(word: str, word_lower: str, valence: float, is_cap_diff: bool) -> float:
@@ -352,7 +347,7 @@ class TopicMatcher:
 
         self._word_topics = {word: frozenset(ids) for word, ids in word_topics.items()}
         self._gated = {
-            word: tuple((_keyword_regex(kw), topic_id) for kw, topic_id in sorted(entries))
+            word: tuple((kw, _keyword_regex(kw), topic_id) for kw, topic_id in sorted(entries))
             for word, entries in gated.items()
         }
         self._word_keys = frozenset(self._word_topics) | frozenset(self._gated)
@@ -379,8 +374,12 @@ class TopicMatcher:
             topic_ids = self._word_topics.get(word)
             if topic_ids is not None:
                 found.update(topic_ids)
-            for pattern, topic_id in self._gated.get(word, ()):
-                if topic_id not in found and pattern.search(folded) is not None:
+            for keyword, pattern, topic_id in self._gated.get(word, ()):
+                if (
+                    topic_id not in found
+                    and keyword in folded
+                    and pattern.search(folded) is not None
+                ):
                     found.add(topic_id)
         if not self._char_keys.isdisjoint(folded):
             for char in self._char_keys.intersection(folded):
