@@ -79,6 +79,15 @@ async def test_message_events_become_chat_lines(
     assert detail["sessions"][0]["duration_seconds"] == 120.0
     assert "content_requests" in detail["topics"]
 
+    response_time = await client.get(
+        "/api/v1/insights/response-time",
+        params={"start": "2024-01-15T00:00:00Z", "end": "2024-01-16T00:00:00Z"},
+        headers=auth(owner),
+    )
+    assert response_time.status_code == 200, response_time.text
+    reply = response_time.json()["reply_time"]
+    assert (reply["count"], reply["mean_seconds"], reply["unanswered"]) == (1, 120.0, 0)
+
 
 async def test_redelivery_is_a_duplicate_and_an_update_is_an_edit(
     client: httpx.AsyncClient, account_id: str, make_key: KeyMaker

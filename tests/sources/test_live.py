@@ -3,6 +3,7 @@ the connected extension (across processes when Redis is configured)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -165,8 +166,15 @@ async def test_command_reaches_extension_and_links_its_message(
             assert by_id["2"]["command_id"] == command["command_id"]
             assert by_id["2"]["direction"] == "outbound"
             assert by_id["1"]["command_id"] is None
-        # The extension left: no one to run a command.
-        gone = await http.post(command_url, json={"text": "still there?"}, headers=auth(dashboard))
+        # The extension left: no one to run a command (the server notices the close
+        # asynchronously, so allow it a moment).
+        for _ in range(50):
+            gone = await http.post(
+                command_url, json={"text": "still there?"}, headers=auth(dashboard)
+            )
+            if gone.status_code != 202:
+                break
+            await asyncio.sleep(0.1)
         assert gone.status_code == 409
         assert "No extension is connected" in gone.json()["detail"]
 

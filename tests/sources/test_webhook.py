@@ -48,6 +48,19 @@ async def test_webhook_stores_transcript_and_answers_in_seed_shape(
     assert all(m["enriched"] for m in messages["items"])
     assert messages["items"][2]["sentiment"] > 0.5
 
+    # The same insights as extension data.
+    window = {"start": "2024-01-15T00:00:00Z", "end": "2024-01-16T00:00:00Z"}
+    overview = await client.get("/api/v1/insights/overview", params=window, headers=auth(reader))
+    assert overview.status_code == 200, overview.text
+    current = overview.json()["current"]
+    assert (current["sessions"], current["messages"]) == (1, 3)
+    assert (current["inbound_messages"], current["outbound_messages"]) == (2, 1)
+    assert (current["active_fans"], current["new_fans"]) == (1, 1)
+    topics = (
+        await client.get("/api/v1/insights/topics", params=window, headers=auth(reader))
+    ).json()["topics"]
+    assert "subscription_renewal" in {row["topic"] for row in topics}
+
 
 async def test_webhook_is_idempotent_and_reports_duplicates(
     client: Client, account_id: str, make_key: KeyMaker
