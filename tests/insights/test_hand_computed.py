@@ -236,3 +236,61 @@ async def test_late_message_recomputes_its_chat(
         settings,
     )
     assert (await get(client, "overview", owner, **DAY))["current"]["sessions"] == 6
+
+
+async def test_dst_and_week_buckets(
+    client: AsyncTestClient[Litestar], account_id: str, make_key: Any, settings: Settings
+) -> None:
+    from datetime import UTC, datetime
+
+    headers = {"Authorization": f"Bearer {await make_key(account_id, 'owner')}"}
+    # Berlin springs forward on Sun 2026-03-29 at 02:00 local (01:00Z): that day has 23 h.
+    late_saturday = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)  # Sun 00:30 +01:00
+    late_sunday = datetime(2026, 3, 29, 21, 30, tzinfo=UTC)  # Sun 23:30 +02:00
+    monday = datetime(2026, 3, 29, 22, 30, tzinfo=UTC)  # Mon 00:30 +02:00
+    await store(
+        account_id,
+        [
+            Msg(chat="x", id="1", at=late_saturday, sentiment=0.25, topics=()),
+            Msg(chat="y", id="2", at=late_sunday, sentiment=0.75, topics=()),
+            Msg(chat="z", id="3", at=monday, sentiment=1.0, topics=()),
+        ],
+        settings,
+    )
+    window = {"start": "2026-03-28T00:00:00+01:00", "end": "2026-03-31T00:00:00+02:00"}
+    days = await get(
+        client, "sentiment-trend", headers, timezone="Europe/Berlin", granularity="day", **window
+    )
+    assert [p["date"] for p in days["trend"]] == [
+        "2026-03-28T00:00:00+01:00",
+        "2026-03-29T00:00:00+01:00",
+        "2026-03-30T00:00:00+02:00",
+    ]
+    # Both Sunday messages (00:30 +01:00 and 23:30 +02:00) fall in the 23-hour Sunday.
+    assert [p["message_count"] for p in days["trend"]] == [0, 2, 1]
+    assert days["trend"][1]["sentiment_score"] == pytest.approx(0.5)
+    # In UTC the window [Mar 27 23:00Z, Mar 30 22:00Z) overlaps four days; the first
+    # message is still Saturday and the Monday one is Sunday 22:30Z.
+    utc = await get(client, "sentiment-trend", headers, granularity="day", **window)
+    assert [p["message_count"] for p in utc["trend"]] == [0, 1, 2, 0]
+    hours = await get(
+        client,
+        "sentiment-trend",
+        headers,
+        timezone="Europe/Berlin",
+        granularity="hour",
+        start="2026-03-29T00:00:00+01:00",
+        end="2026-03-30T00:00:00+02:00",
+    )
+    assert len(hours["trend"]) == 23  # 02:00-03:00 does not exist that day
+    assert hours["trend"][2]["date"] == "2026-03-29T03:00:00+02:00"
+    assert [p["message_count"] for p in hours["trend"]].count(1) == 2
+    # Weeks start Monday 00:00 local: the Sunday messages are in the week of Mon Mar 23.
+    weeks = await get(
+        client, "sentiment-trend", headers, timezone="Europe/Berlin", granularity="week", **window
+    )
+    assert [p["date"] for p in weeks["trend"]] == [
+        "2026-03-23T00:00:00+01:00",
+        "2026-03-30T00:00:00+02:00",
+    ]
+    assert [p["message_count"] for p in weeks["trend"]] == [2, 1]

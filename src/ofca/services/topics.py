@@ -23,7 +23,7 @@ from piccolo.engine.postgres import PostgresEngine
 from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher
 from ofca.domain.insights import TopicView
 from ofca.domain.taxonomy import DEFAULT_TOPICS, TopicRule
-from ofca.persistence.tables import CustomTopic, MessageRow, TopicSet
+from ofca.persistence.tables import CustomTopic, TopicSet
 from ofca.services.sessions import account_lock, chunks, database, refresh_chats, write_transaction
 from ofca.settings import Settings
 
@@ -323,7 +323,7 @@ async def _apply_topic_updates(account_id: str, updates: list[tuple[str, str, in
                 "AND ofca_message.version = v.column3"
             )
         params: list[Any] = [value for row in chunk for value in row]
-        await MessageRow.raw(sql, *params, account_id)
+        await CustomTopic.raw(sql, *params, account_id)
 
 
 async def retag_account(account_id: str, settings: Settings) -> int:
@@ -339,7 +339,7 @@ async def retag_account(account_id: str, settings: Settings) -> int:
     chats: set[str] = set()
     after = ""
     while True:
-        rows = await MessageRow.raw(
+        rows = await CustomTopic.raw(
             "SELECT message_id, chat_id, text, topics, version FROM ofca_message "
             "WHERE account_id = {} AND message_id > {} ORDER BY message_id LIMIT {}",
             account_id,
@@ -378,7 +378,7 @@ _background: set[asyncio.Task[int]] = set()
 
 
 async def _message_count(account_id: str) -> int:
-    rows = await MessageRow.raw(
+    rows = await CustomTopic.raw(
         "SELECT count(*) AS n FROM ofca_message WHERE account_id = {}", account_id
     )
     return int(rows[0]["n"])
