@@ -72,7 +72,7 @@ class _FastVader(SentimentIntensityAnalyzer):
         if not words:
             return 0.0
         lowers = [word.lower() for word in words]
-        allcap_words = sum(1 for word in words if word.isupper())
+        allcap_words = sum(map(str.isupper, words))
         is_cap_diff = 0 < len(words) - allcap_words < len(words)
         last = len(words) - 1
         lexicon = self.lexicon
@@ -123,9 +123,20 @@ class _FastVader(SentimentIntensityAnalyzer):
         return "".join(parts)
 
     def _valence(
-        self, item_lower: str, i: int, words: list[str], lowers: list[str], is_cap_diff: bool
+        self,
+        item_lower: str,
+        i: int,
+        words: list[str],
+        lowers: list[str],
+        is_cap_diff: bool,
     ) -> float:
-        """The original ``sentiment_valence`` for a word in the lexicon."""
+        """The original ``sentiment_valence`` for a word in the lexicon, loop unrolled.
+
+        For each of the three preceding words that is not in the lexicon: booster scalar
+        (damped by distance), then the negation rule for that distance, then (third word
+        only) the idioms. ``w in _NEGATE or "n't" in w`` is the original
+        ``negated([w])``: it lower-cases again, a no-op on lower-cased text.
+        """
         lexicon = self.lexicon
         valence = lexicon[item_lower]
         if item_lower == "no" and i != len(words) - 1 and lowers[i + 1] in lexicon:
@@ -141,21 +152,54 @@ class _FastVader(SentimentIntensityAnalyzer):
                 valence += C_INCR
             else:
                 valence -= C_INCR
-        for start_i in range(0, 3):
-            if i > start_i and lowers[i - (start_i + 1)] not in lexicon:
-                s = _scalar_inc_dec(
-                    words[i - (start_i + 1)], lowers[i - (start_i + 1)], valence, is_cap_diff
-                )
-                if start_i == 1 and s != 0:
-                    s = s * 0.95
-                if start_i == 2 and s != 0:
-                    s = s * 0.9
-                valence = valence + s
-                valence = _negation_check(valence, lowers, start_i, i)
-                # Every n-gram the idiom rule looks up holds word i or word i-2, and an
-                # n-gram can only be a phrase if all its words are phrase words.
-                if start_i == 2 and (lowers[i] in _PHRASE_WORDS or lowers[i - 2] in _PHRASE_WORDS):
-                    valence = _special_idioms_check(valence, lowers, i)
+        # start_i == 0: the word right before.
+        if i > 0 and (before := lowers[i - 1]) not in lexicon:
+            s = (
+                _booster_scalar(words[i - 1], before, valence, is_cap_diff)
+                if before in BOOSTER_DICT
+                else 0.0
+            )
+            valence = valence + s
+            if before in _NEGATE or "n't" in before:
+                valence = valence * N_SCALAR
+        # start_i == 1: two words before.
+        if i > 1 and (before := lowers[i - 2]) not in lexicon:
+            s = (
+                _booster_scalar(words[i - 2], before, valence, is_cap_diff)
+                if before in BOOSTER_DICT
+                else 0.0
+            )
+            if s != 0:
+                s = s * 0.95
+            valence = valence + s
+            if before == "never" and (lowers[i - 1] == "so" or lowers[i - 1] == "this"):
+                valence = valence * 1.25
+            elif before == "without" and lowers[i - 1] == "doubt":
+                pass
+            elif before in _NEGATE or "n't" in before:
+                valence = valence * N_SCALAR
+        # start_i == 2: three words before, then the idiom rule.
+        if i > 2 and (before := lowers[i - 3]) not in lexicon:
+            s = (
+                _booster_scalar(words[i - 3], before, valence, is_cap_diff)
+                if before in BOOSTER_DICT
+                else 0.0
+            )
+            if s != 0:
+                s = s * 0.9
+            valence = valence + s
+            if (before == "never" and (lowers[i - 2] == "so" or lowers[i - 2] == "this")) or (
+                lowers[i - 1] == "so" or lowers[i - 1] == "this"
+            ):
+                valence = valence * 1.25
+            elif before == "without" and (lowers[i - 2] == "doubt" or lowers[i - 1] == "doubt"):
+                pass
+            elif before in _NEGATE or "n't" in before:
+                valence = valence * N_SCALAR
+            # Every n-gram the idiom rule looks up holds word i or word i-2, and an n-gram
+            # can only be a phrase if all its words are phrase words.
+            if lowers[i] in _PHRASE_WORDS or lowers[i - 2] in _PHRASE_WORDS:
+                valence = _special_idioms_check(valence, lowers, i)
         # _least_check(); "least" is not in the 3.3.2 lexicon, so the lexicon test is kept
         # only for fidelity.
         if (
@@ -171,18 +215,16 @@ class _FastVader(SentimentIntensityAnalyzer):
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def _scalar_inc_dec(word: str, word_lower: str, valence: float, is_cap_diff: bool) -> float:
-    """VADER's ``scalar_inc_dec`` given the word and its lower-cased form."""
-    scalar = 0.0
-    if word_lower in BOOSTER_DICT:
-        scalar = BOOSTER_DICT[word_lower]
-        if valence < 0:
-            scalar *= -1
-        if word.isupper() and is_cap_diff:
-            if valence > 0:
-                scalar += C_INCR
-            else:
-                scalar -= C_INCR
+def _booster_scalar(word: str, word_lower: str, valence: float, is_cap_diff: bool) -> float:
+    """VADER's ``scalar_inc_dec`` for a word known to be in BOOSTER_DICT."""
+    scalar = BOOSTER_DICT[word_lower]
+    if valence < 0:
+        scalar *= -1
+    if word.isupper() and is_cap_diff:
+        if valence > 0:
+            scalar += C_INCR
+        else:
+            scalar -= C_INCR
     return scalar
 
 
@@ -194,35 +236,6 @@ _PHRASE_WORDS = frozenset(
     if " " in phrase
     for word in phrase.split(" ")
 )
-
-
-def _negated(word: str) -> bool:
-    """VADER's ``negated([word])`` for one word."""
-    lowered = word.lower()
-    return lowered in _NEGATE or "n't" in lowered
-
-
-def _negation_check(valence: float, lowers: list[str], start_i: int, i: int) -> float:
-    """VADER's ``_negation_check`` on the already lower-cased words."""
-    if start_i == 0 and _negated(lowers[i - 1]):
-        valence = valence * N_SCALAR
-    if start_i == 1:
-        if lowers[i - 2] == "never" and (lowers[i - 1] == "so" or lowers[i - 1] == "this"):
-            valence = valence * 1.25
-        elif lowers[i - 2] == "without" and lowers[i - 1] == "doubt":
-            pass
-        elif _negated(lowers[i - 2]):
-            valence = valence * N_SCALAR
-    if start_i == 2:
-        if (lowers[i - 3] == "never" and (lowers[i - 2] == "so" or lowers[i - 2] == "this")) or (
-            lowers[i - 1] == "so" or lowers[i - 1] == "this"
-        ):
-            valence = valence * 1.25
-        elif lowers[i - 3] == "without" and (lowers[i - 2] == "doubt" or lowers[i - 1] == "doubt"):
-            pass
-        elif _negated(lowers[i - 3]):
-            valence = valence * N_SCALAR
-    return valence
 
 
 def _special_idioms_check(valence: float, lowers: list[str], i: int) -> float:
