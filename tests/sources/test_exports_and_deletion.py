@@ -202,7 +202,7 @@ async def test_account_export_and_deletion(
     text = export.text
     assert "key_hash" not in text and "token_hash" not in text and token not in text
 
-    delete_url = f"/api/v1/accounts/{account_id}/data"
+    delete_url = f"/api/v1/accounts/{account_id}"
     assert (await client.delete(delete_url, headers=auth(dashboard))).status_code == 403
     assert (await client.delete(delete_url, headers=auth(owner_b))).status_code == 403
     deleted = await client.delete(delete_url, headers=auth(owner))

@@ -15,7 +15,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import Meta
 
 from ofca.auth import scope_account
@@ -29,6 +29,7 @@ from ofca.persistence.accounts import (
     list_accounts,
 )
 from ofca.persistence.keys import ApiKeyInfo, create_api_key, list_api_keys, revoke_api_key
+from ofca.services.exports import AccountDeleted, delete_account_data
 from ofca.services.revocation import announce_revoked
 
 __all__ = ["AccountsController"]
@@ -150,3 +151,17 @@ class AccountsController(Controller):
             raise NotFoundException("No active key with this id in this account")
         log.info("key revoked account=%s key=%s", account_id, key_id)
         await announce_revoked(state, account_id, f"key:{key_id}")
+
+    @delete(
+        "/{account_id:str}",
+        summary="Delete the account and all its data (admin or the account's owner)",
+        status_code=HTTP_200_OK,
+    )
+    async def delete_account(self, principal: Principal, account_id: str) -> AccountDeleted:
+        """Removes the account's rows from every table (chats, messages, insights, topics,
+        commands, keys, memberships, the account itself). Irreversible."""
+        if not principal.is_admin:
+            scope_account(principal, account_id, "delete")
+        await _existing(account_id)
+        deleted = await delete_account_data(account_id)
+        return AccountDeleted(status="deleted", account_id=account_id, deleted_rows=deleted)

@@ -1,8 +1,8 @@
-"""Streaming exports, and the owner's account data export and account deletion.
+"""Streaming exports, and the owner's account data export.
 
-Account deletion lives at ``DELETE /api/v1/accounts/{id}/data``: Litestar cannot register a
-second controller on ``/api/v1/accounts/{id}`` (owned by the accounts controller), so
-``DELETE /api/v1/accounts/{id}`` belongs there, calling ``delete_account_data`` too."""
+Account deletion (``DELETE /api/v1/accounts/{id}``) is in the accounts controller, which
+owns that path (Litestar cannot split one path over two controllers); it calls
+``ofca.services.exports.delete_account_data``."""
 
 from __future__ import annotations
 
@@ -10,20 +10,17 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-import msgspec
-from litestar import Controller, delete, get
+from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Stream
-from litestar.status_codes import HTTP_200_OK
 
-from ofca.auth import require, scope_account
+from ofca.auth import scope_account
 from ofca.controllers.conversations import conversation_filters
 from ofca.domain.auth import Principal
 from ofca.persistence.accounts import get_account
 from ofca.services.exports import (
-    delete_account_data,
     export_account,
     export_messages,
     export_sessions,
@@ -35,13 +32,6 @@ log = logging.getLogger(__name__)
 
 NDJSON = "application/x-ndjson"
 CSV = "text/csv; charset=utf-8"
-
-
-class AccountDeleted(msgspec.Struct, kw_only=True):
-    status: Literal["deleted"]
-    account_id: str
-    deleted_rows: dict[str, int]
-    """Rows removed per table."""
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -121,20 +111,3 @@ class AccountDataController(Controller):
             media_type=NDJSON,
             headers=_attachment(f"ofca-account-{account_id}.ndjson"),
         )
-
-    @delete(
-        "/data",
-        summary="Delete the account and all its data (owner or admin)",
-        status_code=HTTP_200_OK,
-    )
-    async def delete_account(self, principal: Principal, account_id: str) -> AccountDeleted:
-        """Removes the account's rows from every table: chats, messages, insights, topics,
-        commands, keys, memberships and the account itself. Irreversible."""
-        if principal.kind == "admin":
-            require(principal, "admin")
-        else:
-            scope_account(principal, account_id, "delete")
-        if await get_account(account_id) is None:
-            raise NotFoundException("No such account")
-        deleted = await delete_account_data(account_id)
-        return AccountDeleted(status="deleted", account_id=account_id, deleted_rows=deleted)

@@ -38,6 +38,7 @@ from ofca.settings import Settings
 
 __all__ = [
     "SESSION_COLUMNS",
+    "AccountDeleted",
     "account_tables",
     "delete_account_data",
     "delete_chat",
@@ -191,6 +192,13 @@ async def export_messages(account_id: str, filters: ConversationFilters) -> Asyn
 
 
 # --------------------------------------------------------------------------- account data
+
+
+class AccountDeleted(msgspec.Struct, kw_only=True):
+    status: Literal["deleted"]
+    account_id: str
+    deleted_rows: dict[str, int]
+    """Rows removed per table."""
 
 
 def account_tables() -> list[type[Table]]:
