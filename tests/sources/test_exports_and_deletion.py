@@ -199,6 +199,12 @@ async def test_account_export_and_deletion(
     assert {"ofca_account", "ofca_chat", "ofca_message", "ofca_api_key", "ofca_session"} <= tables
     assert sum(1 for line in lines if line["table"] == "ofca_message") == 5
     assert all(line["row"]["account_id"] == account_id for line in lines)
+    [chat] = [
+        line["row"]
+        for line in lines
+        if line["table"] == "ofca_chat" and line["row"]["chat_id"] == "webhook:mine"
+    ]
+    assert json.loads(chat["raw"])["origin"]["accountId"] == "acc123"
     text = export.text
     assert "key_hash" not in text and "token_hash" not in text and token not in text
 

@@ -36,6 +36,10 @@ def test_webhook_maps_speakers_to_directions_and_namespaces_ids() -> None:
     ]
     assert [m.direction for m in normalized] == ["inbound", "outbound", "inbound"]
     assert normalized[0].created_at == parse_timestamp("2024-01-15T10:30:00Z")
+    # The caller's own ids and metadata stay with the chat.
+    origin = batch.origin["webhook:conv_abc123"]
+    assert origin["accountId"] == "acc123"
+    assert origin["metadata"].sessionId == "sess_456"
 
 
 def test_webhook_unknown_speaker_and_repeated_lines() -> None:
@@ -77,6 +81,12 @@ def test_chatwoot_incoming_message_is_inbound_with_contact_as_fan() -> None:
     assert chat.chat_id == "chatwoot:207"
     assert chat.fan_id == "chatwoot:contact:4"
     assert chat.fan_name == "Jamie Fan"
+    assert batch.origin["chatwoot:207"] == {
+        "source": "chatwoot",
+        "conversation_id": 207,
+        "inbox_id": 3,
+        "status": "open",
+    }
     [message] = batch.messages
     normalized = normalize_message(message, chat.chat_id, chat.fan_id)
     assert normalized.message_id == "chatwoot:654"

@@ -61,6 +61,10 @@ class MappedBatch(msgspec.Struct, kw_only=True):
     messages: list[Message] = []
     ignored: int = 0
     """Lines that are not chat lines (private notes, activity/template messages, empty)."""
+    origin: dict[str, Any] = {}
+    """Chat id -> what the source said about the conversation besides its lines (the
+    webhook's ``accountId``, ``metadata``, ``summary``; Chatwoot's inbox and status), kept
+    with the stored chat."""
 
 
 # --------------------------------------------------------------------------- seed 004
@@ -135,7 +139,15 @@ def map_conversation_webhook(body: ConversationWebhook) -> MappedBatch:
                 is_inbound=is_inbound,
             )
         )
-    return MappedBatch(chats=[chat], messages=messages)
+    origin = {
+        "source": WEBHOOK_SOURCE,
+        "emailId": body.emailId,
+        "accountId": body.accountId,
+        "conversationId": body.conversationId,
+        "metadata": body.metadata,
+        "summary": body.summary,
+    }
+    return MappedBatch(chats=[chat], messages=messages, origin={chat_id: origin})
 
 
 # --------------------------------------------------------------------------- Chatwoot
@@ -318,6 +330,15 @@ def _nested_messages(chat: Chat, conversation: ChatwootConversation) -> tuple[li
     return found, ignored
 
 
+def _origin(conversation_id: Id, conversation: ChatwootConversation | None) -> dict[str, Any]:
+    return {
+        "source": CHATWOOT_SOURCE,
+        "conversation_id": conversation_id,
+        "inbox_id": conversation.inbox_id if conversation is not None else None,
+        "status": conversation.status if conversation is not None else None,
+    }
+
+
 EventKind = Literal["message", "conversation", "ignored"]
 
 
@@ -343,6 +364,7 @@ def map_chatwoot_event(event: ChatwootEvent) -> MappedBatch | None:
         if conversation_id is None or event.id is None:
             return None
         chat = _chat(chatwoot_chat_id(conversation_id), _fan(conversation, event.contact, None))
+        origin = {chat.resolved_id: _origin(conversation_id, conversation)}
         message = _message(
             chat,
             event.id,
@@ -353,8 +375,8 @@ def map_chatwoot_event(event: ChatwootEvent) -> MappedBatch | None:
             event.attachments,
         )
         if message is None:
-            return MappedBatch(chats=[chat], ignored=1)
-        return MappedBatch(chats=[chat], messages=[message])
+            return MappedBatch(chats=[chat], ignored=1, origin=origin)
+        return MappedBatch(chats=[chat], messages=[message], origin=origin)
     if kind == "conversation":
         conversation_id = event.id if event.id is not None else event.display_id
         if conversation_id is None:
@@ -369,5 +391,10 @@ def map_chatwoot_event(event: ChatwootEvent) -> MappedBatch | None:
         )
         chat = _chat(chatwoot_chat_id(conversation_id), _fan(conversation, event.contact, None))
         messages, ignored = _nested_messages(chat, conversation)
-        return MappedBatch(chats=[chat], messages=messages, ignored=ignored)
+        return MappedBatch(
+            chats=[chat],
+            messages=messages,
+            ignored=ignored,
+            origin={chat.resolved_id: _origin(conversation_id, conversation)},
+        )
     return None

@@ -137,7 +137,10 @@ async def chatwoot_account_for_token(account_id: str, token: str | None) -> bool
 # --------------------------------------------------------------------------- writing
 
 
-def _chat_record(account_id: str, source: str, chat: Chat, now: datetime) -> tuple[Any, ...]:
+def _chat_record(
+    account_id: str, source: str, chat: Chat, origin: Any, now: datetime
+) -> tuple[Any, ...]:
+    """The chat row; ``raw`` keeps the chat and what the source said about it (origin)."""
     normalized = normalize_chat(chat)
     values = {
         "account_id": account_id,
@@ -147,7 +150,7 @@ def _chat_record(account_id: str, source: str, chat: Chat, now: datetime) -> tup
         "fan_username": normalized.fan_username,
         "fan_avatar": normalized.fan_avatar,
         "source": source,
-        "raw": msgspec.json.encode(chat).decode("utf-8"),
+        "raw": msgspec.json.encode({"chat": chat, "origin": origin}).decode("utf-8"),
         "created_at": now,
         "updated_at": now,
     }
@@ -203,7 +206,10 @@ async def store_batch(
     ctx = context_for(state, account_id)
     fans = {normalize_chat(chat).chat_id: normalize_chat(chat).fan_id for chat in batch.chats}
     matcher = await matcher_for(account_id)
-    chats = [_chat_record(account_id, source, chat, now) for chat in batch.chats]
+    chats = [
+        _chat_record(account_id, source, chat, batch.origin.get(chat.resolved_id), now)
+        for chat in batch.chats
+    ]
     rows = [
         _message_record(account_id, source, m, fans.get(str(m.chat_id)), matcher, now)
         for m in batch.messages
