@@ -12,6 +12,7 @@ between engines in the last bits; rounding makes SQLite and Postgres answer iden
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -182,32 +183,46 @@ def _topic_scope(filters: InsightFilters) -> tuple[str, list[Any]]:
 
 async def _topic_sums(
     account_id: str, window: Window, filters: InsightFilters
-) -> dict[str, _SessionSums]:
+) -> tuple[dict[str, _SessionSums], dict[str, int]]:
+    """Per topic: sums over the window's sessions and the previous window's volume, in
+    one scan of ``[previous.start, window.end)``."""
     scope, params = _topic_scope(filters)
+    current = "CASE WHEN st.start_at >= {} THEN %s END"
     rows = await _query(
-        f"SELECT st.topic AS topic, {_SUMS} FROM ofca_session_topic st "
+        "SELECT st.topic AS topic, "
+        f"count({current % 1}) AS sessions, sum({current % 'st.message_count'}) AS messages, "
+        f"sum({current % 'st.duration_seconds'}) AS duration, "
+        f"sum({current % 'st.silence_percentage'}) AS silence, "
+        f"count({current % 'st.silence_percentage'}) AS silence_count, "
+        f"sum({current % 'st.turns'}) AS turns, "
+        f"sum({current % 'st.sentiment_score'}) AS sentiment, "
+        f"count({current % 'st.sentiment_score'}) AS sentiment_count, "
+        "sum(CASE WHEN st.start_at < {} THEN 1 ELSE 0 END) AS previous "
+        "FROM ofca_session_topic st "
         "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {}"
         f"{scope} GROUP BY st.topic",
+        *([window.start] * 9),
         account_id,
-        window.start,
+        window.previous().start,
         window.end,
         *params,
     )
-    return {row["topic"]: _sums(row) for row in rows}
+    current_sums = {row["topic"]: _sums(row) for row in rows if row["sessions"]}
+    previous_volumes = {row["topic"]: int(row["previous"] or 0) for row in rows}
+    return current_sums, previous_volumes
 
 
 async def topics(
     account_id: str, window: Window, filters: InsightFilters = InsightFilters()
 ) -> TopicsResponse:
     previous = window.previous()
-    current = await _topic_sums(account_id, window, filters)
-    before = await _topic_sums(account_id, previous, filters)
+    current, before = await _topic_sums(account_id, window, filters)
     total = (await _session_sums(account_id, window, filters)).sessions
     labels = (await matcher_for(account_id)).labels
     rows: list[TopicRow] = []
     for topic, sums in current.items():
         handling, silence, turns, sentiment = _means(sums)
-        previous_volume = before[topic].sessions if topic in before else 0
+        previous_volume = before.get(topic, 0)
         reasons = _session_reasons(sums, ("silence_percentage", "sentiment_score"))
         if previous_volume == 0:
             reasons["trend"] = NO_PREVIOUS_VOLUME
@@ -469,87 +484,114 @@ async def sentiment_trend(
 # --------------------------------------------------------------------------- overview
 
 
-async def _message_counts(account_id: str, window: Window) -> tuple[int, int, int, int]:
-    """(messages, inbound, outbound, active fans) created in the window."""
-    hours, edges = _split(window, True)
-    totals = [0, 0, 0]
-    fan_parts: list[str] = []
-    fan_params: list[Any] = []
-    if hours is not None:
-        rows = await _query(
-            "SELECT sum(messages) AS messages, sum(inbound) AS inbound, "
-            "sum(outbound) AS outbound FROM ofca_activity "
-            "WHERE account_id = {} AND hour_start >= {} AND hour_start < {}",
-            account_id,
-            hours[0],
-            hours[1],
-        )
-        totals = [int(rows[0][k] or 0) for k in ("messages", "inbound", "outbound")]
-        fan_parts.append(
-            "SELECT chat_id FROM ofca_activity WHERE account_id = {} "
-            "AND hour_start >= {} AND hour_start < {} AND inbound > 0"
-        )
-        fan_params += [account_id, hours[0], hours[1]]
-    if edges:
-        condition, params = _edge_sql(edges)
-        rows = await _query(
-            "SELECT count(*) AS messages, "
-            "sum(CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END) AS inbound, "
-            "sum(CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END) AS outbound "
-            f"FROM ofca_message m WHERE m.account_id = {{}} AND {condition}",
-            account_id,
-            *params,
-        )
-        for index, key in enumerate(("messages", "inbound", "outbound")):
-            totals[index] += int(rows[0][key] or 0)
-        fan_parts.append(
-            "SELECT m.chat_id FROM ofca_message m WHERE m.account_id = {} "
-            f"AND m.direction = 'inbound' AND {condition}"
-        )
-        fan_params += [account_id, *params]
-    rows = await _query(
-        f"SELECT count(DISTINCT chat_id) AS n FROM ({' UNION ALL '.join(fan_parts)}) AS fans",
-        *fan_params,
-    )
-    return totals[0], totals[1], totals[2], int(rows[0]["n"])
+def _pieces(bounds: Sequence[datetime]) -> tuple[list[tuple[datetime, datetime]], list]:
+    """Adjacent windows ``[b0, b1), [b1, b2), ...`` as (whole UTC hours, edge ranges): the
+    hours inside each window come from activity rows, the rest from messages."""
+    hours: list[tuple[datetime, datetime]] = []
+    edges: list[tuple[datetime, datetime]] = []
+    for start, end in itertools.pairwise(bounds):
+        interior, rest = _split(Window(start, end), True)
+        if interior is not None:
+            hours.append(interior)
+        edges += rest
+    return hours, edges
 
 
-async def _overview_values(account_id: str, window: Window, excluded: int) -> OverviewWindowValues:
-    sums = await _session_sums(account_id, window, InsightFilters())
-    messages, inbound, outbound, active = await _message_counts(account_id, window)
+def _ranges_sql(column: str, ranges: list[tuple[datetime, datetime]]) -> tuple[str, list]:
+    if not ranges:
+        return "1 = 0", []
+    parts = " OR ".join([f"({column} >= {{}} AND {column} < {{}})"] * len(ranges))
+    return f"({parts})", [value for pair in ranges for value in pair]
+
+
+async def _message_counts(account_id: str, window: Window) -> dict[int, tuple[int, int, int, int]]:
+    """{1: current, 0: previous} -> (messages, inbound, outbound, active fans) created in
+    the window, from one query (hourly rows inside, messages at the edges)."""
+    previous = window.previous()
+    hours, edges = _pieces((previous.start, window.start, window.end))
+    hour_sql, hour_params = _ranges_sql("a.hour_start", hours)
+    edge_sql, edge_params = _ranges_sql("m.created_at", edges)
     rows = await _query(
-        "SELECT count(*) AS n FROM ofca_chat_first WHERE account_id = {} "
-        "AND first_at >= {} AND first_at < {}",
-        account_id,
+        "SELECT t.cur AS cur, sum(t.messages) AS messages, sum(t.inbound) AS inbound, "
+        "sum(t.outbound) AS outbound, "
+        "count(DISTINCT CASE WHEN t.inbound > 0 THEN t.chat_id END) AS fans FROM ("
+        "SELECT CASE WHEN a.hour_start >= {} THEN 1 ELSE 0 END AS cur, a.chat_id AS chat_id, "
+        "a.messages AS messages, a.inbound AS inbound, a.outbound AS outbound "
+        f"FROM ofca_activity a WHERE a.account_id = {{}} AND {hour_sql} "
+        "UNION ALL "
+        "SELECT CASE WHEN m.created_at >= {} THEN 1 ELSE 0 END, m.chat_id, 1, "
+        "CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END, "
+        "CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END "
+        f"FROM ofca_message m WHERE m.account_id = {{}} AND {edge_sql}"
+        ") AS t GROUP BY t.cur",
         window.start,
-        window.end,
+        account_id,
+        *hour_params,
+        window.start,
+        account_id,
+        *edge_params,
     )
-    reasons = {} if sums.sessions else {"average_messages_per_session": NO_SESSIONS}
-    return OverviewWindowValues(
-        sessions=sums.sessions,
-        messages=messages,
-        inbound_messages=inbound,
-        outbound_messages=outbound,
-        active_fans=active,
-        new_fans=int(rows[0]["n"]),
-        average_messages_per_session=(
-            _round(sums.messages / sums.sessions) if sums.sessions else None
-        ),
-        excluded_messages=excluded,
-        unavailable_reasons=reasons,
-    )
+    counts = {0: (0, 0, 0, 0), 1: (0, 0, 0, 0)}
+    for row in rows:
+        counts[int(row["cur"])] = (
+            int(row["messages"] or 0),
+            int(row["inbound"] or 0),
+            int(row["outbound"] or 0),
+            int(row["fans"] or 0),
+        )
+    return counts
 
 
 async def overview(account_id: str, window: Window) -> OverviewResponse:
-    rows = await _query(
-        "SELECT count(*) AS n FROM ofca_message WHERE account_id = {} AND created_at IS NULL",
-        account_id,
-    )
-    excluded = int(rows[0]["n"])
+    """Both windows from two queries: session/new-fan/excluded counts, message counts."""
     previous = window.previous()
+    sessions = (
+        "(SELECT {} FROM ofca_session WHERE account_id = {{}} AND start_at >= {{}} "
+        "AND start_at < {{}})"
+    )
+    new_fans = (
+        "(SELECT count(*) FROM ofca_chat_first WHERE account_id = {} AND first_at >= {} "
+        "AND first_at < {})"
+    )
+    windows = (window, previous)
+    params: list[Any] = [account_id]
+    for item in windows:
+        params += [account_id, item.start, item.end] * 3
+    rows = await _query(
+        "SELECT (SELECT count(*) FROM ofca_message WHERE account_id = {} "
+        "AND created_at IS NULL) AS excluded, "
+        + ", ".join(
+            f"{sessions.format('count(*)')} AS sessions_{index}, "
+            f"{sessions.format('sum(message_count)')} AS session_messages_{index}, "
+            f"{new_fans} AS new_fans_{index}"
+            for index in range(2)
+        ),
+        *params,
+    )
+    row = rows[0]
+    counts = await _message_counts(account_id, window)
+    values: list[OverviewWindowValues] = []
+    for index, cur in ((0, 1), (1, 0)):
+        count = int(row[f"sessions_{index}"] or 0)
+        messages, inbound, outbound, fans = counts[cur]
+        values.append(
+            OverviewWindowValues(
+                sessions=count,
+                messages=messages,
+                inbound_messages=inbound,
+                outbound_messages=outbound,
+                active_fans=fans,
+                new_fans=int(row[f"new_fans_{index}"] or 0),
+                average_messages_per_session=(
+                    _round(int(row[f"session_messages_{index}"] or 0) / count) if count else None
+                ),
+                excluded_messages=int(row["excluded"] or 0),
+                unavailable_reasons={} if count else {"average_messages_per_session": NO_SESSIONS},
+            )
+        )
     return OverviewResponse(
-        current=await _overview_values(account_id, window, excluded),
-        previous=await _overview_values(account_id, previous, excluded),
+        current=values[0],
+        previous=values[1],
         window=_window_view(window),
         previous_window=_window_view(previous),
     )

@@ -94,10 +94,19 @@ def to_utc(value: datetime | str) -> datetime:
 async def insert_rows(
     table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: set[str]
 ) -> None:
-    """Multi-row INSERTs, chunked under the bind-parameter limit."""
+    """Bulk insert: COPY inside a Postgres transaction, else multi-row INSERTs chunked
+    under the bind-parameter limit."""
     if not rows:
         return
-    is_postgres = isinstance(database(), PostgresEngine)
+    engine = database()
+    is_postgres = isinstance(engine, PostgresEngine)
+    transaction = engine.current_transaction.get() if is_postgres else None
+    if transaction is not None:
+        # COPY on the transaction's connection: ~10x a multi-row INSERT (STACK_NOTES.md).
+        await transaction.connection.copy_records_to_table(
+            table, records=rows, columns=list(columns)
+        )
+        return
     cell = ["{}::json" if is_postgres and c in json_columns else "{}" for c in columns]
     row_template = "(" + ", ".join(cell) + ")"
     per_statement = max(1, MAX_PARAMS // len(columns))
