@@ -24,11 +24,13 @@ from piccolo.query.methods.raw import Raw
 from piccolo.querystring import QueryString
 
 from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analysis
-from ofca.domain.wss import ConversationNode, FanView, MessageView, SessionView
+from ofca.domain.wss import FanView, MessageView
 from ofca.persistence.tables import Account, ChatRow, MessageRow
 from ofca.settings import Settings
 
 __all__ = [
+    "MESSAGE_VIEW_COLUMNS",
+    "NO_TIME",
     "ChatStatus",
     "ConversationDetail",
     "ConversationFilters",
@@ -38,7 +40,6 @@ __all__ = [
     "MessagePage",
     "chat_exists",
     "conversation_detail",
-    "conversation_node",
     "iter_chat_ids",
     "list_conversations",
     "load_points",
@@ -52,9 +53,9 @@ ChatStatus = Literal["open", "answered", "none"]
 ``answered``: it is the creator's; ``none``: the chat has no directional message yet."""
 
 # Messages without a usable time sort after every real time (chat order needs a total order).
-_NO_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+NO_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
-_MESSAGE_COLUMNS = (
+MESSAGE_VIEW_COLUMNS = (
     "message_id, chat_id, text, created_at, changed_at, direction, sentiment, topics, "
     "is_tip, price, media_count, enriched, command_id, source"
 )
@@ -273,15 +274,23 @@ def _chat_filter(account_id: str, filters: ConversationFilters) -> _Sql:
     return sql
 
 
-def _filtered_chats_sql(account_id: str, filters: ConversationFilters) -> tuple[str, list[Any]]:
-    """SELECT of the matching chats with their last direction and activity."""
+def _filtered_chats_sql(
+    account_id: str, filters: ConversationFilters, *, full: bool = True
+) -> tuple[str, list[Any]]:
+    """SELECT of the matching chats: with fan, last direction and last activity (``full``),
+    or just their ids (counting, exports), computing the last direction only when the
+    status filter needs it."""
     sql = _chat_filter(account_id, filters)
-    inner = (
-        "SELECT c.chat_id, c.source, c.fan_id, c.fan_name, c.fan_username, c.fan_avatar, "
-        f"{_LAST_DIRECTION} AS last_direction, {_LAST_ACTIVITY} AS last_activity "
-        f"FROM ofca_chat c WHERE {sql.where}"
-    )
-    outer = f"SELECT * FROM ({inner}) t"
+    if full:
+        columns = (
+            "c.chat_id, c.source, c.fan_id, c.fan_name, c.fan_username, c.fan_avatar, "
+            f"{_LAST_DIRECTION} AS last_direction, {_LAST_ACTIVITY} AS last_activity"
+        )
+    elif filters.status is not None:
+        columns = f"c.chat_id, {_LAST_DIRECTION} AS last_direction"
+    else:
+        columns = "c.chat_id"
+    outer = f"SELECT * FROM (SELECT {columns} FROM ofca_chat c WHERE {sql.where}) t"
     args = list(sql.args)
     if filters.status == "open":
         outer += " WHERE t.last_direction = 'inbound'"
@@ -322,8 +331,9 @@ async def list_conversations(
     account_id: str, filters: ConversationFilters, page: int, limit: int
 ) -> ConversationPage:
     """One page of the account's chats, most recently active first."""
+    counting, count_args = _filtered_chats_sql(account_id, filters, full=False)
+    total_rows = await raw_sql(f"SELECT COUNT(*) AS n FROM ({counting}) counted", *count_args).run()
     select, args = _filtered_chats_sql(account_id, filters)
-    total_rows = await raw_sql(f"SELECT COUNT(*) AS n FROM ({select}) counted", *args).run()
     total = int(total_rows[0]["n"]) if total_rows else 0
     items: list[ConversationListItem] = []
     if total and (page - 1) * limit < total:
@@ -356,7 +366,7 @@ async def iter_chat_ids(
     account_id: str, filters: ConversationFilters, batch: int = 500
 ) -> AsyncIterator[str]:
     """The matching chat ids in chat-id order, fetched ``batch`` at a time (for exports)."""
-    select, args = _filtered_chats_sql(account_id, filters)
+    select, args = _filtered_chats_sql(account_id, filters, full=False)
     after = ""
     while True:
         rows = await raw_sql(
@@ -394,11 +404,11 @@ async def chat_exists(account_id: str, chat_id: str) -> bool:
 async def chat_messages(account_id: str, chat_id: str) -> list[dict[str, Any]]:
     """All stored messages of one chat in chat order (untimed last)."""
     return await raw_sql(
-        f"SELECT {_MESSAGE_COLUMNS} FROM ofca_message WHERE account_id = {{}} AND chat_id = {{}} "
-        "ORDER BY COALESCE(created_at, {}), message_id",
+        f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message "
+        "WHERE account_id = {} AND chat_id = {} ORDER BY COALESCE(created_at, {}), message_id",
         account_id,
         chat_id,
-        _NO_TIME,
+        NO_TIME,
     ).run()
 
 
@@ -507,7 +517,7 @@ async def conversation_detail(
 
 
 def encode_cursor(created_at: datetime | None, message_id: str) -> str:
-    stamp = (created_at or _NO_TIME).astimezone(UTC).isoformat()
+    stamp = (created_at or NO_TIME).astimezone(UTC).isoformat()
     raw = msgspec.json.encode([stamp, message_id])
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
@@ -533,17 +543,17 @@ async def message_page(
         sql.add(
             "(COALESCE(created_at, {}) > {} "
             "OR (COALESCE(created_at, {}) = {} AND message_id > {}))",
-            _NO_TIME,
+            NO_TIME,
             after_time,
-            _NO_TIME,
+            NO_TIME,
             after_time,
             after_id,
         )
     rows = await raw_sql(
-        f"SELECT {_MESSAGE_COLUMNS} FROM ofca_message WHERE {sql.where} "
+        f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message WHERE {sql.where} "
         "ORDER BY COALESCE(created_at, {}), message_id LIMIT {}",
         *sql.args,
-        _NO_TIME,
+        NO_TIME,
         limit + 1,
     ).run()
     more = len(rows) > limit
@@ -551,59 +561,3 @@ async def message_page(
     items = [message_view(row) for row in rows]
     next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if more and items else None
     return MessagePage(items=items, next_cursor=next_cursor)
-
-
-NODE_MESSAGES = 20
-"""Latest messages carried in a live conversation node (the REST API pages the rest)."""
-
-
-async def conversation_node(
-    account_id: str, chat_id: str, settings: Settings
-) -> ConversationNode | None:
-    """The chat as the inbox shows it (``append_message``), or ``None`` if unknown.
-
-    Used by ``ofca.services.conversations`` for live events, so live and REST agree."""
-    chat = await chat_row(account_id, chat_id)
-    rows = await chat_messages(account_id, chat_id)
-    if chat is None and not rows:
-        return None
-    chat = chat or {"chat_id": chat_id}
-    points = points_of(rows)
-    sessions, runs = analyse(chat_id, points, settings)
-    views = [message_view(row) for row in rows]
-    timed = [view for view in views if view.created_at is not None]
-    inbound_scores = [
-        p.sentiment for p in points if p.direction == "inbound" and p.sentiment is not None
-    ]
-    topics: set[str] = set()
-    for view in views:
-        topics.update(view.topics)
-    latest = sessions[-1] if sessions else None
-    return ConversationNode(
-        chat_id=chat_id,
-        fan=fan_view(chat),
-        messages=views[-NODE_MESSAGES:],
-        message_count=len(views),
-        last_message=timed[-1] if timed else None,
-        last_activity_at=timed[-1].created_at if timed else None,
-        unanswered_since=runs[-1].first_inbound_at
-        if runs and runs[-1].replied_at is None
-        else None,
-        sentiment_score=sum(inbound_scores) / len(inbound_scores) if inbound_scores else None,
-        topics=sorted(topics),
-        session=None if latest is None else _session_view(latest),
-    )
-
-
-def _session_view(stats: SessionStats) -> SessionView:
-    return SessionView(
-        start_at=stats.start_at,
-        end_at=stats.end_at,
-        message_count=stats.message_count,
-        duration_seconds=stats.duration_seconds,
-        silence_seconds=stats.silence_seconds,
-        silence_percentage=stats.silence_percentage,
-        turns=stats.turns,
-        sentiment_score=stats.sentiment_score,
-        topics=list(stats.topics),
-    )

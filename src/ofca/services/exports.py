@@ -23,14 +23,15 @@ from ofca.domain.metrics import SessionStats
 from ofca.persistence.engine import ofca_tables
 from ofca.persistence.tables import CommandRow, MessageRow
 from ofca.services.conversation_queries import (
+    MESSAGE_VIEW_COLUMNS,
+    NO_TIME,
     ConversationFilters,
     analyse,
     as_datetime,
     as_topics,
-    chat_messages,
-    chat_row,
     fan_view,
     iter_chat_ids,
+    like_pattern,
     points_of,
     raw_sql,
 )
@@ -123,33 +124,73 @@ def _in_window(instant: datetime, filters: ConversationFilters) -> bool:
     return not (filters.end is not None and instant >= filters.end)
 
 
+EXPORT_CHAT_BATCH = 200
+"""Chats read per query by the exports: memory is bounded by this many chats' messages."""
+
+
+async def _chat_batches(account_id: str, filters: ConversationFilters) -> AsyncIterator[list[str]]:
+    batch: list[str] = []
+    async for chat_id in iter_chat_ids(account_id, filters):
+        batch.append(chat_id)
+        if len(batch) == EXPORT_CHAT_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _in_list(values: list[str]) -> str:
+    return ", ".join("{}" for _ in values)
+
+
 async def export_sessions(
     account_id: str,
     filters: ConversationFilters,
     settings: Settings,
     fmt: Literal["csv", "ndjson"],
 ) -> AsyncIterator[bytes]:
-    """Sessions of the matching chats; a session is in ``[start, end)`` by its first message
-    and, with ``topic``, only sessions having that topic are kept (METRICS.md "Filters")."""
+    """Sessions of the matching chats, derived from their messages a batch of chats at a
+    time; a session is in ``[start, end)`` by its first message and, with ``topic``, only
+    sessions having that topic are kept (METRICS.md "Filters")."""
     if fmt == "csv":
         yield _csv_line(list(SESSION_COLUMNS))
     rows = 0
-    async for chat_id in iter_chat_ids(account_id, filters):
-        chat = await chat_row(account_id, chat_id) or {"chat_id": chat_id}
-        sessions, _runs = analyse(
-            chat_id, points_of(await chat_messages(account_id, chat_id)), settings
-        )
-        for index, stats in enumerate(sessions):
-            if not _in_window(stats.start_at, filters):
-                continue
-            if filters.topic and filters.topic not in stats.topics:
-                continue
-            record = _session_record(chat, index, stats)
-            rows += 1
-            if fmt == "csv":
-                yield _csv_line([_csv_cell(record[name]) for name in SESSION_COLUMNS])
-            else:
-                yield _encoder.encode(record) + b"\n"
+    async for batch in _chat_batches(account_id, filters):
+        chats = {
+            row["chat_id"]: row
+            for row in await raw_sql(
+                "SELECT chat_id, fan_id, fan_name, fan_username, fan_avatar FROM ofca_chat "
+                f"WHERE account_id = {{}} AND chat_id IN ({_in_list(batch)})",
+                account_id,
+                *batch,
+            ).run()
+        }
+        by_chat: dict[str, list[dict[str, Any]]] = {chat_id: [] for chat_id in batch}
+        for row in await raw_sql(
+            "SELECT chat_id, message_id, created_at, direction, sentiment, topics "
+            f"FROM ofca_message WHERE account_id = {{}} AND chat_id IN ({_in_list(batch)}) "
+            "AND created_at IS NOT NULL",
+            account_id,
+            *batch,
+        ).run():
+            by_chat[row["chat_id"]].append(row)
+        out: list[bytes] = []
+        for chat_id in batch:
+            chat = chats.get(chat_id) or {"chat_id": chat_id}
+            sessions, _runs = analyse(chat_id, points_of(by_chat[chat_id]), settings)
+            for index, stats in enumerate(sessions):
+                if not _in_window(stats.start_at, filters):
+                    continue
+                if filters.topic and filters.topic not in stats.topics:
+                    continue
+                record = _session_record(chat, index, stats)
+                if fmt == "csv":
+                    out.append(_csv_line([_csv_cell(record[name]) for name in SESSION_COLUMNS]))
+                else:
+                    out.append(_encoder.encode(record) + b"\n")
+        rows += len(out)
+        if out:
+            yield b"".join(out)
     log.info("exported %d sessions of %s", rows, account_id)
 
 
@@ -172,22 +213,31 @@ def _message_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def export_messages(account_id: str, filters: ConversationFilters) -> AsyncIterator[bytes]:
-    """NDJSON of the matching chats' messages with their enrichment (chat order); with
-    ``start``/``end`` only messages created in ``[start, end)``; with ``q`` only messages
-    whose text contains it."""
-    needle = filters.q.casefold() if filters.q else None
+    """NDJSON of the matching chats' messages with their enrichment, chat by chat in chat
+    order; with ``start``/``end`` only messages created in ``[start, end)``; with ``q`` only
+    messages whose text contains it (the list's case-insensitive match)."""
     rows_out = 0
-    async for chat_id in iter_chat_ids(account_id, filters):
-        for row in await chat_messages(account_id, chat_id):
-            created = as_datetime(row["created_at"])
-            if (filters.start or filters.end) and (
-                created is None or not _in_window(created, filters)
-            ):
-                continue
-            if needle and needle not in (row["text"] or "").casefold():
-                continue
-            rows_out += 1
-            yield _encoder.encode(_message_record(row)) + b"\n"
+    async for batch in _chat_batches(account_id, filters):
+        clauses = [f"account_id = {{}} AND chat_id IN ({_in_list(batch)})"]
+        args: list[Any] = [account_id, *batch]
+        if filters.start is not None:
+            clauses.append("created_at >= {}")
+            args.append(filters.start.astimezone(UTC))
+        if filters.end is not None:
+            clauses.append("created_at < {}")
+            args.append(filters.end.astimezone(UTC))
+        if filters.q:
+            clauses.append("lower(text) LIKE lower({}) ESCAPE '\\'")
+            args.append(like_pattern(filters.q))
+        rows = await raw_sql(
+            f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message WHERE {' AND '.join(clauses)} "
+            "ORDER BY chat_id, COALESCE(created_at, {}), message_id",
+            *args,
+            NO_TIME,
+        ).run()
+        if rows:
+            rows_out += len(rows)
+            yield b"".join(_encoder.encode(_message_record(row)) + b"\n" for row in rows)
     log.info("exported %d messages of %s", rows_out, account_id)
 
 

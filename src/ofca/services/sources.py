@@ -22,18 +22,22 @@ from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.normalize import normalize_chat, normalize_message
 from ofca.domain.onlyfans import Chat, Message
 from ofca.domain.sources import MappedBatch
+from ofca.domain.wss import AppendMessage, AppendMessagePayload
 from ofca.persistence.tables import Account, ChatwootToken, IngestLog
 from ofca.services import commands
+from ofca.services.conversation_queries import MESSAGE_VIEW_COLUMNS, message_view, raw_sql
+from ofca.services.conversations import conversation_node
 from ofca.services.ingest import (
+    IngestContext,
     account_lock,
     content_hash,
     context_for,
     matcher_for,
-    publish_append,
     refresh_insights,
     schedule_analytics,
 )
 from ofca.services.ingest_sql import CHAT_COLUMNS, MESSAGE_COLUMNS, upsert_frame
+from ofca.services.live import publish_to_dashboards
 
 __all__ = [
     "StoreResult",
@@ -195,6 +199,38 @@ def _message_record(
     return tuple(values[column] for column in MESSAGE_COLUMNS)
 
 
+async def _publish_appends(
+    ctx: IngestContext, message_ids: list[str], chat_of: dict[str, str], edited: set[str]
+) -> None:
+    """``append_message`` per new/edited message, in the order received. One conversation
+    node per chat (built after all of the batch is stored) and one query for the messages,
+    instead of a node per message: a 100-line transcript is one chat."""
+    rows = await raw_sql(
+        f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message WHERE account_id = {{}} "
+        f"AND message_id IN ({', '.join('{}' for _ in message_ids)})",
+        ctx.account_id,
+        *message_ids,
+    ).run()
+    views = {row["message_id"]: message_view(row) for row in rows}
+    nodes: dict[str, Any] = {}
+    for message_id in message_ids:
+        chat_id = chat_of[message_id]
+        if chat_id not in nodes:
+            nodes[chat_id] = await conversation_node(ctx.account_id, chat_id, ctx.settings)
+        node, view = nodes[chat_id], views.get(message_id)
+        if node is None or view is None:
+            continue
+        publish_to_dashboards(
+            ctx.channels,
+            ctx.account_id,
+            AppendMessage(
+                payload=AppendMessagePayload(
+                    conversation=node, message=view, edited=message_id in edited
+                )
+            ),
+        )
+
+
 async def store_batch(
     state: State, account_id: str, source: str, kind: str, batch: MappedBatch, frame_bytes: int
 ) -> StoreResult:
@@ -233,8 +269,7 @@ async def store_batch(
     if touched:
         await refresh_insights(ctx, touched)
         await commands.link_messages(account_id, result.changed_message_ids)
-        for message_id in result.changed_message_ids:
-            await publish_append(ctx, chat_of[message_id], message_id, edited=message_id in updated)
+        await _publish_appends(ctx, result.changed_message_ids, chat_of, updated)
         schedule_analytics(ctx)
     duration_ms = (time.perf_counter() - began) * 1000
     await (
