@@ -80,9 +80,13 @@ async def mark_extension_present(
         .run()
     )
     if not updated:
-        await ExtensionPresence(
-            account_id=account_id, connection_id=connection_id, expires_at=expires
-        ).save().run()
+        await (
+            ExtensionPresence(
+                account_id=account_id, connection_id=connection_id, expires_at=expires
+            )
+            .save()
+            .run()
+        )
 
 
 async def mark_extension_absent(state: State, account_id: str, connection_id: str) -> None:
@@ -91,10 +95,14 @@ async def mark_extension_absent(state: State, account_id: str, connection_id: st
     if redis is not None:
         await redis.zrem(_presence_key(state.settings, account_id), connection_id)
         return
-    await ExtensionPresence.delete().where(
-        (ExtensionPresence.account_id == account_id)
-        & (ExtensionPresence.connection_id == connection_id)
-    ).run()
+    await (
+        ExtensionPresence.delete()
+        .where(
+            (ExtensionPresence.account_id == account_id)
+            & (ExtensionPresence.connection_id == connection_id)
+        )
+        .run()
+    )
 
 
 async def extension_present(state: State, account_id: str) -> bool:
@@ -127,14 +135,18 @@ async def issue_command(
         media_url=media_url,
         issued_at=now,
     )
-    await CommandRow(
-        command_id=payload.command_id,
-        account_id=account_id,
-        chat_id=chat_id,
-        text_hash=text_hash(text) or "",
-        media_url=media_url,
-        created_at=now,
-    ).save().run()
+    await (
+        CommandRow(
+            command_id=payload.command_id,
+            account_id=account_id,
+            chat_id=chat_id,
+            text_hash=text_hash(text) or "",
+            media_url=media_url,
+            created_at=now,
+        )
+        .save()
+        .run()
+    )
     channel = extension_channel(state.settings.channel_prefix, account_id)
     state.channels.publish(outgoing_encoder.encode(CommandToExecute(payload=payload)), [channel])
     log.info("command %s queued for %s chat %s", payload.command_id, account_id, chat_id)
@@ -145,7 +157,8 @@ async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
     """Link new outbound messages to the commands that produced them; returns links made.
 
     Call after a batch is committed with its new/edited message ids (the extension's
-    ``new_raw_message`` path and every other source)."""
+    ``new_raw_message`` path and every other source). The common case, no pending command
+    in those chats, costs one indexed query."""
     ids = list(message_ids)
     if not ids:
         return 0
@@ -155,39 +168,56 @@ async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
         MessageRow.chat_id,
         MessageRow.text,
         MessageRow.ingested_at,
+        MessageRow.created_at,
     ).where(
         (MessageRow.account_id == account_id)
         & MessageRow.message_id.is_in(ids)
         & (MessageRow.direction == "outbound")
         & MessageRow.command_id.is_null()
     )
-    linked = 0
-    for row in rows:
-        digest = text_hash(row["text"])
-        if digest is None:
-            continue
-        ingested = row["ingested_at"] or datetime.now(UTC)
-        command = (
-            await CommandRow.select(CommandRow.id, CommandRow.command_id)
-            .where(
-                (CommandRow.account_id == account_id)
-                & (CommandRow.chat_id == row["chat_id"])
-                & (CommandRow.text_hash == digest)
-                & CommandRow.linked_message_id.is_null()
-                & (CommandRow.created_at >= ingested - LINK_WINDOW)
-            )
-            .order_by(CommandRow.created_at)
-            .first()
-            .run()
+    if not rows:
+        return 0
+    now = datetime.now(UTC)
+    pending = (
+        await CommandRow.select(
+            CommandRow.id,
+            CommandRow.command_id,
+            CommandRow.chat_id,
+            CommandRow.text_hash,
+            CommandRow.created_at,
         )
-        if command is None:
+        .where(
+            (CommandRow.account_id == account_id)
+            & CommandRow.chat_id.is_in(sorted({row["chat_id"] for row in rows}))
+            & CommandRow.linked_message_id.is_null()
+            & (CommandRow.created_at >= now - LINK_WINDOW)
+        )
+        .order_by(CommandRow.created_at)
+        .run()
+    )
+    if not pending:
+        return 0
+    linked = 0
+    # Oldest message first, each to the oldest matching command issued before it arrived.
+    for row in sorted(rows, key=lambda r: (r["created_at"] or now, r["message_id"])):
+        digest = text_hash(row["text"])
+        ingested = row["ingested_at"] or now
+        command = next(
+            (
+                c
+                for c in pending
+                if c["chat_id"] == row["chat_id"]
+                and c["text_hash"] == digest
+                and c["created_at"] <= ingested
+            ),
+            None,
+        )
+        if digest is None or command is None:
             continue
+        pending.remove(command)
         claimed = (
             await CommandRow.update(
-                {
-                    CommandRow.linked_message_id: row["message_id"],
-                    CommandRow.linked_at: datetime.now(UTC),
-                }
+                {CommandRow.linked_message_id: row["message_id"], CommandRow.linked_at: now}
             )
             .where((CommandRow.id == command["id"]) & CommandRow.linked_message_id.is_null())
             .returning(CommandRow.id)
@@ -195,8 +225,12 @@ async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
         )
         if not claimed:
             continue  # another process linked it first
-        await MessageRow.update({MessageRow.command_id: command["command_id"]}).where(
-            MessageRow.id == row["id"]
-        ).run()
+        await (
+            MessageRow.update({MessageRow.command_id: command["command_id"]})
+            .where(MessageRow.id == row["id"])
+            .run()
+        )
         linked += 1
+    if linked:
+        log.info("linked %d messages of %s to commands", linked, account_id)
     return linked
