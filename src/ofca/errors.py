@@ -129,6 +129,17 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, asyncpg.DataError):
+        # Postgres refused a value the input carried (a NUL character, a number out of
+        # range): the client's data, not a server fault. SQLite stores such values.
+        log.info("value refused by the database on %s: %s", request.url.path, type(exc).__name__)
+        return Response(
+            content=error_body(
+                "A value cannot be stored (NUL character or number out of range)",
+                HTTP_422_UNPROCESSABLE_ENTITY,
+            ),
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+        )
     if is_database_unavailable(exc):
         # No traceback: an outage is not a bug, and one line per request is enough.
         log.warning(

@@ -126,3 +126,15 @@ async def test_cors_preflight_allows_configured_and_extension_origins(
         assert evil.headers.get("access-control-allow-origin") != "https://evil.example"
         simple = await client.get("/health", headers={"Origin": "https://dash.example.com"})
         assert simple.headers["access-control-allow-origin"] == "https://dash.example.com"
+
+
+async def test_nul_characters_are_a_client_error_not_a_500(client: Client) -> None:
+    signup = await client.post(
+        "/auth/signup", json={"email": "a@b.co", "password": "x" * 12, "name": "nul\x00name"}
+    )
+    assert signup.status_code == 422
+    assert signup.json()["errors"][0]["key"] == "name"
+    # Postgres cannot store or compare NUL in text: 422 there; SQLite just finds no user.
+    login = await client.post("/auth/login", json={"email": "a\x00@b.co", "password": "x" * 12})
+    assert login.status_code in (401, 422)
+    assert set(login.json()) >= {"detail", "status_code", "timestamp"}

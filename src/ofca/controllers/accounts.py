@@ -39,14 +39,17 @@ log = logging.getLogger(__name__)
 AccountId = Annotated[str, Meta(pattern=ACCOUNT_ID_PATTERN)]
 
 
+PlainText = Annotated[str, Meta(max_length=200, pattern=r"^[^\x00]*$")]
+
+
 class AccountCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     account_id: AccountId
-    name: Annotated[str, Meta(max_length=200)] = ""
+    name: PlainText = ""
 
 
 class KeyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Literal["owner", "extension", "dashboard", "integration"]
-    name: Annotated[str, Meta(max_length=200)] = ""
+    name: PlainText = ""
     expires_at: datetime | None = None
     expires_in_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
 
@@ -157,11 +160,18 @@ class AccountsController(Controller):
         summary="Delete the account and all its data (admin or the account's owner)",
         status_code=HTTP_200_OK,
     )
-    async def delete_account(self, principal: Principal, account_id: str) -> AccountDeleted:
+    async def delete_account(
+        self, state: State, principal: Principal, account_id: str
+    ) -> AccountDeleted:
         """Removes the account's rows from every table (chats, messages, insights, topics,
-        commands, keys, memberships, the account itself). Irreversible."""
+        commands, keys, memberships, the account itself). Irreversible. Sockets of the
+        account's keys are closed (1008)."""
         if not principal.is_admin:
             scope_account(principal, account_id, "delete")
         await _existing(account_id)
+        keys = [key for key in await list_api_keys(account_id) if key.revoked_at is None]
         deleted = await delete_account_data(account_id)
+        log.info("account deleted account=%s rows=%d", account_id, sum(deleted.values()))
+        for key in keys:
+            await announce_revoked(state, account_id, f"key:{key.id}")
         return AccountDeleted(status="deleted", account_id=account_id, deleted_rows=deleted)

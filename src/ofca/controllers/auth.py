@@ -37,17 +37,21 @@ from ofca.settings import Settings
 __all__ = ["AuthController"]
 
 Email = Annotated[
-    str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 ]
+# No NUL characters: Postgres cannot store them in text.
+PlainText = Annotated[str, Meta(max_length=200, pattern=r"^[^\x00]*$")]
 
 
 class SignupRequest(msgspec.Struct, kw_only=True):
     email: Email
     password: Annotated[str, Meta(min_length=MIN_PASSWORD_LENGTH, max_length=1024)]
-    name: Annotated[str, Meta(max_length=200)] = ""
+    name: PlainText = ""
     account_id: Annotated[str, Meta(pattern=ACCOUNT_ID_PATTERN)] | None = None
     """Create this account, owned by the new user."""
-    account_name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    account_name: (
+        Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]+$")] | None
+    ) = None
     """Create an account with this name (id derived from it when ``account_id`` is unset)."""
 
 
