@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 import msgspec
 from litestar import Litestar
@@ -203,3 +205,26 @@ async def test_concurrent_processes_agree_on_the_generated_secret(settings: Sett
     assert len(first) >= 32
     configured = msgspec.structs.replace(settings, secret_key="s" * 40)
     assert await signing_key(configured) == b"s" * 40
+
+
+async def test_secrets_never_reach_the_logs(
+    admin_client: Client, admin_headers: dict[str, str], account_id: str, caplog: Any
+) -> None:
+    with caplog.at_level(logging.INFO):
+        created = await signup(admin_client, account_id=account_id)
+        await admin_client.post(
+            "/auth/login", json={"email": created["email"], "password": "wrong password!"}
+        )
+        made = await admin_client.post(
+            f"/api/v1/accounts/{account_id}/keys", json={"role": "owner"}, headers=admin_headers
+        )
+        key = made.json()["key"]
+        await admin_client.get("/auth/me", headers=bearer(key))
+        await admin_client.delete(
+            f"/api/v1/accounts/{account_id}/keys/{made.json()['info']['id']}",
+            headers=admin_headers,
+        )
+    logged = caplog.text
+    assert f"key revoked account={account_id}" in logged  # the logs do say what happened
+    for secret in (key, created["token"], created["session_id"], PASSWORD, created["email"]):
+        assert secret not in logged
