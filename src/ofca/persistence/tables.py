@@ -23,6 +23,7 @@ from piccolo.table import Table
 __all__ = [
     "ALL_TABLES",
     "Account",
+    "ActivityHourRow",
     "ActivityRow",
     "ApiKey",
     "ChatFirstRow",
@@ -37,6 +38,7 @@ __all__ = [
     "Membership",
     "MessageRow",
     "ReplyRow",
+    "SessionHourRow",
     "SessionRow",
     "SessionTopicRow",
     "TopicSet",
@@ -288,6 +290,35 @@ class ChatFirstRow(Table, tablename="ofca_chat_first"):
     first_at = Timestamptz()
 
 
+class SessionHourRow(Table, tablename="ofca_session_hour"):
+    """Per account, topic ('' = all sessions) and UTC hour of session start: session sums
+    (kept by delta at refresh)."""
+
+    account_id = Varchar(length=200)
+    topic = Varchar(length=64)
+    hour_start = Timestamptz()
+    sessions = Integer()
+    messages = Integer()
+    duration = DoublePrecision()
+    silence = DoublePrecision()
+    silence_count = Integer()
+    turns = Integer()
+    sentiment = DoublePrecision()
+    sentiment_count = Integer()
+
+
+class ActivityHourRow(Table, tablename="ofca_activity_hour"):
+    """Per account and UTC hour: message counts and inbound sentiment parts (by delta)."""
+
+    account_id = Varchar(length=200)
+    hour_start = Timestamptz()
+    messages = Integer()
+    inbound = Integer()
+    outbound = Integer()
+    sentiment_sum = DoublePrecision()
+    sentiment_count = Integer()
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Account,
     ApiKey,
@@ -308,4 +339,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ReplyRow,
     ActivityRow,
     ChatFirstRow,
+    SessionHourRow,
+    ActivityHourRow,
 )

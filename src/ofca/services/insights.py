@@ -122,8 +122,10 @@ def _sums(row: dict[str, Any]) -> _SessionSums:
     )
 
 
-async def _session_sums(account_id: str, window: Window, filters: InsightFilters) -> _SessionSums:
-    """Sums over the sessions whose first message lies in the window (after filters)."""
+async def _raw_session_sums(
+    account_id: str, window: Window, filters: InsightFilters
+) -> _SessionSums:
+    """Sums over the sessions whose first message lies in the window, from session rows."""
     params: list[Any] = [account_id]
     if filters.topic is not None:
         sql = f"SELECT {_SUMS} FROM ofca_session_topic WHERE account_id = {{}} AND topic = {{}}"
@@ -137,6 +139,80 @@ async def _session_sums(account_id: str, window: Window, filters: InsightFilters
         params.append(filters.chat_id)
     rows = await _query(sql, *params)
     return _sums(rows[0])
+
+
+async def _rolled_session_sums(
+    account_id: str, bounds: Sequence[datetime], topic: str | None
+) -> dict[tuple[int, str], _SessionSums]:
+    """Session sums per (window, topic) for one or two adjacent windows ``bounds``
+    (window 1 is the last one, 0 the one before), ``topic`` '' for all sessions, a topic
+    id, or None for every topic separately. Whole UTC hours come from the hourly rollup,
+    the rest of each window from session rows."""
+    hours, edges = _pieces(bounds)
+    current_start = bounds[-2]
+    result: dict[tuple[int, str], _SessionSums] = {}
+
+    def merge(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            key = (int(row["cur"]), row["topic"])
+            part = _sums(row)
+            total = result.get(key)
+            if total is None:
+                result[key] = part
+                continue
+            for field in _SessionSums.__struct_fields__:
+                setattr(total, field, getattr(total, field) + getattr(part, field))
+
+    if topic is None:
+        topic_sql, topic_params = "r.topic <> ''", []
+    else:
+        topic_sql, topic_params = "r.topic = {}", [topic]
+    if hours:
+        hour_sql, hour_params = _ranges_sql("r.hour_start", hours)
+        merge(
+            await _query(
+                "SELECT r.topic AS topic, CASE WHEN r.hour_start >= {} THEN 1 ELSE 0 END AS cur, "
+                "sum(r.sessions) AS sessions, sum(r.messages) AS messages, "
+                "sum(r.duration) AS duration, sum(r.silence) AS silence, "
+                "sum(r.silence_count) AS silence_count, sum(r.turns) AS turns, "
+                "sum(r.sentiment) AS sentiment, sum(r.sentiment_count) AS sentiment_count "
+                f"FROM ofca_session_hour r WHERE r.account_id = {{}} AND {topic_sql} "
+                f"AND {hour_sql} GROUP BY r.topic, cur",
+                current_start,
+                account_id,
+                *topic_params,
+                *hour_params,
+            )
+        )
+    if edges:
+        edge_sql, edge_params = _ranges_sql("r.start_at", edges)
+        if topic == "":
+            source, topic_column, group = "ofca_session r WHERE 1 = 1", "''", "cur"
+            topic_params = []
+        else:
+            source = f"ofca_session_topic r WHERE {topic_sql}"
+            topic_column, group = "r.topic", "r.topic, cur"
+        merge(
+            await _query(
+                f"SELECT {topic_column} AS topic, "
+                "CASE WHEN r.start_at >= {} THEN 1 ELSE 0 END AS cur, "
+                f"{_SUMS} FROM {source} AND r.account_id = {{}} AND {edge_sql} GROUP BY {group}",
+                current_start,
+                *topic_params,
+                account_id,
+                *edge_params,
+            )
+        )
+    return result
+
+
+async def _session_sums(account_id: str, window: Window, filters: InsightFilters) -> _SessionSums:
+    """Sums over the sessions whose first message lies in the window (after filters)."""
+    if filters.chat_id is not None:
+        return await _raw_session_sums(account_id, window, filters)
+    topic = filters.topic or ""
+    sums = await _rolled_session_sums(account_id, (window.start, window.end), topic)
+    return sums.get((1, topic), _SessionSums())
 
 
 def _means(sums: _SessionSums) -> tuple[float | None, float | None, float | None, float | None]:
@@ -184,8 +260,21 @@ def _topic_scope(filters: InsightFilters) -> tuple[str, list[Any]]:
 async def _topic_sums(
     account_id: str, window: Window, filters: InsightFilters
 ) -> tuple[dict[str, _SessionSums], dict[str, int]]:
-    """Per topic: sums over the window's sessions and the previous window's volume, in
-    one scan of ``[previous.start, window.end)``."""
+    """Per topic: sums over the window's sessions and the previous window's volume."""
+    if filters.chat_id is None and filters.topic is None:
+        rolled = await _rolled_session_sums(
+            account_id, (window.previous().start, window.start, window.end), None
+        )
+        current_sums = {t: v for (cur, t), v in rolled.items() if cur == 1 and v.sessions}
+        previous_volumes = {t: v.sessions for (cur, t), v in rolled.items() if cur == 0}
+        return current_sums, previous_volumes
+    return await _raw_topic_sums(account_id, window, filters)
+
+
+async def _raw_topic_sums(
+    account_id: str, window: Window, filters: InsightFilters
+) -> tuple[dict[str, _SessionSums], dict[str, int]]:
+    """``_topic_sums`` from session-topic rows, in one scan of both windows."""
     scope, params = _topic_scope(filters)
     current = "CASE WHEN st.start_at >= {} THEN %s END"
     rows = await _query(
@@ -425,9 +514,14 @@ async def sentiment_trend(
     hours, edges = _split(window, _hour_aligned(starts))
     samples: list[tuple[datetime, float, int]] = []
     if hours is not None:
+        table = (
+            "ofca_activity_hour"
+            if filters.chat_id is None and filters.topic is None
+            else "ofca_activity"
+        )
         sql = (
             "SELECT a.hour_start AS at, sum(a.sentiment_sum) AS total, "
-            "sum(a.sentiment_count) AS n FROM ofca_activity a WHERE a.account_id = {} "
+            f"sum(a.sentiment_count) AS n FROM {table} a WHERE a.account_id = {{}} "
             "AND a.hour_start >= {} AND a.hour_start < {} AND a.sentiment_count > 0"
         )
         params: list[Any] = [account_id, hours[0], hours[1]]
@@ -545,34 +639,31 @@ async def _message_counts(account_id: str, window: Window) -> dict[int, tuple[in
 async def overview(account_id: str, window: Window) -> OverviewResponse:
     """Both windows from two queries: session/new-fan/excluded counts, message counts."""
     previous = window.previous()
-    sessions = (
-        "(SELECT {} FROM ofca_session WHERE account_id = {{}} AND start_at >= {{}} "
-        "AND start_at < {{}})"
-    )
     new_fans = (
         "(SELECT count(*) FROM ofca_chat_first WHERE account_id = {} AND first_at >= {} "
         "AND first_at < {})"
     )
-    windows = (window, previous)
-    params: list[Any] = [account_id]
-    for item in windows:
-        params += [account_id, item.start, item.end] * 3
     rows = await _query(
         "SELECT (SELECT count(*) FROM ofca_message WHERE account_id = {} "
-        "AND created_at IS NULL) AS excluded, "
-        + ", ".join(
-            f"{sessions.format('count(*)')} AS sessions_{index}, "
-            f"{sessions.format('sum(message_count)')} AS session_messages_{index}, "
-            f"{new_fans} AS new_fans_{index}"
-            for index in range(2)
-        ),
-        *params,
+        f"AND created_at IS NULL) AS excluded, {new_fans} AS new_fans_0, "
+        f"{new_fans} AS new_fans_1",
+        account_id,
+        account_id,
+        window.start,
+        window.end,
+        account_id,
+        previous.start,
+        previous.end,
     )
     row = rows[0]
+    sessions = await _rolled_session_sums(
+        account_id, (previous.start, window.start, window.end), ""
+    )
     counts = await _message_counts(account_id, window)
     values: list[OverviewWindowValues] = []
     for index, cur in ((0, 1), (1, 0)):
-        count = int(row[f"sessions_{index}"] or 0)
+        window_sessions = sessions.get((cur, ""), _SessionSums())
+        count = window_sessions.sessions
         messages, inbound, outbound, fans = counts[cur]
         values.append(
             OverviewWindowValues(
@@ -583,7 +674,7 @@ async def overview(account_id: str, window: Window) -> OverviewResponse:
                 active_fans=fans,
                 new_fans=int(row[f"new_fans_{index}"] or 0),
                 average_messages_per_session=(
-                    _round(int(row[f"session_messages_{index}"] or 0) / count) if count else None
+                    _round(window_sessions.messages / count) if count else None
                 ),
                 excluded_messages=int(row["excluded"] or 0),
                 unavailable_reasons={} if count else {"average_messages_per_session": NO_SESSIONS},

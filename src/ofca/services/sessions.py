@@ -328,6 +328,128 @@ async def _read_points(account_id: str, chat_ids: Sequence[str]) -> dict[str, li
     return points
 
 
+_RETURNING = {
+    "ofca_session": " RETURNING start_at, message_count, duration_seconds, silence_percentage, "
+    "turns, sentiment_score, topics",
+    "ofca_activity": " RETURNING hour_start, messages, inbound, outbound, sentiment_sum, "
+    "sentiment_count",
+}
+SESSION_HOUR_VALUES = (
+    "sessions",
+    "messages",
+    "duration",
+    "silence",
+    "silence_count",
+    "turns",
+    "sentiment",
+    "sentiment_count",
+)
+ACTIVITY_HOUR_VALUES = ("messages", "inbound", "outbound", "sentiment_sum", "sentiment_count")
+
+
+def _session_parts(row: dict[str, Any]) -> tuple[Any, ...]:
+    """(start_at, message_count, duration, silence %, turns, sentiment, topics json)."""
+    return (
+        to_utc(row["start_at"]),
+        row["message_count"],
+        row["duration_seconds"],
+        row["silence_percentage"],
+        row["turns"],
+        row["sentiment_score"],
+        row["topics"],
+    )
+
+
+def _activity_parts(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        to_utc(row["hour_start"]),
+        row["messages"],
+        row["inbound"],
+        row["outbound"],
+        row["sentiment_sum"],
+        row["sentiment_count"],
+    )
+
+
+class Rollups:
+    """Deltas of the hourly rollups caused by replacing some chats' rows: old rows are
+    subtracted, new rows added, and the net change is added to the stored rollups."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[str, datetime], list[Any]] = {}
+        self.activity: dict[datetime, list[Any]] = {}
+
+    def add_session(self, sign: int, parts: Sequence[Any]) -> None:
+        start_at, messages, duration, silence, turns, sentiment, topics = parts
+        if isinstance(topics, str):
+            topics = _TOPICS.decode(topics) if topics else []
+        hour = hour_floor(to_utc(start_at))
+        for topic in ("", *topics):
+            acc = self.sessions.get((topic, hour))
+            if acc is None:
+                acc = self.sessions[(topic, hour)] = [0, 0, 0.0, 0.0, 0, 0, 0.0, 0]
+            acc[0] += sign
+            acc[1] += sign * messages
+            acc[2] += sign * duration
+            if silence is not None:
+                acc[3] += sign * silence
+                acc[4] += sign
+            acc[5] += sign * turns
+            if sentiment is not None:
+                acc[6] += sign * sentiment
+                acc[7] += sign
+
+    def add_activity(self, sign: int, parts: Sequence[Any]) -> None:
+        hour, messages, inbound, outbound, sentiment_sum, sentiment_count = parts
+        acc = self.activity.get(hour)
+        if acc is None:
+            acc = self.activity[hour] = [0, 0, 0, 0.0, 0]
+        acc[0] += sign * messages
+        acc[1] += sign * inbound
+        acc[2] += sign * outbound
+        acc[3] += sign * sentiment_sum
+        acc[4] += sign * sentiment_count
+
+    async def apply(self, account_id: str) -> None:
+        sessions = [
+            (account_id, topic, hour, *values)
+            for (topic, hour), values in sorted(self.sessions.items())
+            if any(values)
+        ]
+        activity = [
+            (account_id, hour, *values)
+            for hour, values in sorted(self.activity.items())
+            if any(values)
+        ]
+        await _upsert_add(
+            "ofca_session_hour",
+            ("account_id", "topic", "hour_start"),
+            SESSION_HOUR_VALUES,
+            sessions,
+        )
+        await _upsert_add(
+            "ofca_activity_hour", ("account_id", "hour_start"), ACTIVITY_HOUR_VALUES, activity
+        )
+
+
+async def _upsert_add(
+    table: str, keys: Sequence[str], values: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT the rows, or add their values to the existing row with the same key."""
+    if not rows:
+        return
+    columns = (*keys, *values)
+    row_template = "(" + ", ".join(["{}"] * len(columns)) + ")"
+    updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v in values)
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    for chunk in chunks(rows, max(1, MAX_PARAMS // len(columns))):
+        await SessionRow.raw(
+            head + ", ".join([row_template] * len(chunk)) + tail,
+            *[value for row in chunk for value in row],
+        )
+
+
 @cache
 def _environment_settings() -> Settings:
     return load_settings()
@@ -358,16 +480,28 @@ async def refresh_chats(
             points = await _read_points(account_id, batch)
             for chat_id in batch:
                 chat_rows(account_id, chat_id, points[chat_id], gap, silence, derived)
+        rollups = Rollups()
         per_delete = MAX_PARAMS - 1
         for table, _columns, _json in _READ_MODELS:
             name = table._meta.tablename
+            returning = _RETURNING.get(name, "")
             for batch in chunks(ids, per_delete):
-                await SessionRow.raw(
+                old = await SessionRow.raw(
                     f"DELETE FROM {name} WHERE account_id = {{}} "
-                    f"AND chat_id IN ({_placeholders(len(batch))})",
+                    f"AND chat_id IN ({_placeholders(len(batch))}){returning}",
                     account_id,
                     *batch,
                 )
+                if name == "ofca_session":
+                    for row in old:
+                        rollups.add_session(-1, _session_parts(row))
+                elif name == "ofca_activity":
+                    for row in old:
+                        rollups.add_activity(-1, _activity_parts(row))
+        for row in derived.sessions:
+            rollups.add_session(1, row[2:3] + row[6:7] + row[9:10] + row[11:13] + row[15:17])
+        for row in derived.activity:
+            rollups.add_activity(1, row[3:9])
         for (table, columns, json_columns), rows in zip(
             _READ_MODELS,
             (
@@ -380,6 +514,7 @@ async def refresh_chats(
             strict=True,
         ):
             await insert_rows(table._meta.tablename, columns, rows, json_columns)
+        await rollups.apply(account_id)
     log.info(
         "refreshed %d chats of %s: %d sessions, %d replies in %.1f ms",
         len(ids),
