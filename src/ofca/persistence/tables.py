@@ -32,12 +32,14 @@ __all__ = [
     "CommandRow",
     "CustomTopic",
     "ExtensionPresence",
+    "FanDayRow",
     "IngestLog",
     "InstanceSetting",
     "LoginSession",
     "Membership",
     "MessageRow",
     "ReplyRow",
+    "SessionDayRow",
     "SessionHourRow",
     "SessionRow",
     "SessionTopicRow",
@@ -319,6 +321,32 @@ class ActivityHourRow(Table, tablename="ofca_activity_hour"):
     sentiment_count = Integer()
 
 
+class SessionDayRow(Table, tablename="ofca_session_day"):
+    """``SessionHourRow`` per UTC day (kept by delta at refresh)."""
+
+    account_id = Varchar(length=200)
+    topic = Varchar(length=64)
+    day_start = Timestamptz()
+    sessions = Integer()
+    messages = Integer()
+    duration = DoublePrecision()
+    silence = DoublePrecision()
+    silence_count = Integer()
+    turns = Integer()
+    sentiment = DoublePrecision()
+    sentiment_count = Integer()
+
+
+class FanDayRow(Table, tablename="ofca_fan_day"):
+    """A UTC day on which a chat has a fan message, with the chat's previous such day
+    (``active_fans`` counts each chat once: at its first day inside the window)."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    day_start = Timestamptz()
+    previous_day = Timestamptz(null=True, default=None)
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Account,
     ApiKey,
@@ -341,4 +369,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ChatFirstRow,
     SessionHourRow,
     ActivityHourRow,
+    SessionDayRow,
+    FanDayRow,
 )

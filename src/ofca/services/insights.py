@@ -148,7 +148,14 @@ async def _rolled_session_sums(
     (window 1 is the last one, 0 the one before), ``topic`` '' for all sessions, a topic
     id, or None for every topic separately. Whole UTC hours come from the hourly rollup,
     the rest of each window from session rows."""
-    hours, edges = _pieces(bounds)
+    days: list[tuple[datetime, datetime]] = []
+    hours: list[tuple[datetime, datetime]] = []
+    edges: list[tuple[datetime, datetime]] = []
+    for start, end in itertools.pairwise(bounds):
+        window_days, window_hours, window_edges = _levels(start, end)
+        days += window_days
+        hours += window_hours
+        edges += window_edges
     current_start = bounds[-2]
     result: dict[tuple[int, str], _SessionSums] = {}
 
@@ -164,26 +171,36 @@ async def _rolled_session_sums(
                 setattr(total, field, getattr(total, field) + getattr(part, field))
 
     if topic is None:
-        topic_sql, topic_params = "r.topic <> ''", []
+        topic_sql, topic_params = "topic <> ''", []
     else:
-        topic_sql, topic_params = "r.topic = {}", [topic]
-    if hours:
-        hour_sql, hour_params = _ranges_sql("r.hour_start", hours)
+        topic_sql, topic_params = "topic = {}", [topic]
+    if days or hours:
+        values = "sessions, messages, duration, silence, silence_count, turns, sentiment, "
+        values += "sentiment_count"
+        day_sql, day_params = _ranges_sql("day_start", days)
+        hour_sql, hour_params = _ranges_sql("hour_start", hours)
         merge(
             await _query(
-                "SELECT r.topic AS topic, CASE WHEN r.hour_start >= {} THEN 1 ELSE 0 END AS cur, "
+                "SELECT r.topic AS topic, CASE WHEN r.t >= {} THEN 1 ELSE 0 END AS cur, "
                 "sum(r.sessions) AS sessions, sum(r.messages) AS messages, "
                 "sum(r.duration) AS duration, sum(r.silence) AS silence, "
                 "sum(r.silence_count) AS silence_count, sum(r.turns) AS turns, "
                 "sum(r.sentiment) AS sentiment, sum(r.sentiment_count) AS sentiment_count "
-                f"FROM ofca_session_hour r WHERE r.account_id = {{}} AND {topic_sql} "
-                f"AND {hour_sql} GROUP BY r.topic, cur",
+                f"FROM (SELECT topic, day_start AS t, {values} FROM ofca_session_day "
+                f"WHERE account_id = {{}} AND {topic_sql} AND {day_sql} UNION ALL "
+                f"SELECT topic, hour_start AS t, {values} FROM ofca_session_hour "
+                f"WHERE account_id = {{}} AND {topic_sql} AND {hour_sql}) AS r "
+                "GROUP BY r.topic, cur",
                 current_start,
+                account_id,
+                *topic_params,
+                *day_params,
                 account_id,
                 *topic_params,
                 *hour_params,
             )
         )
+    topic_sql = topic_sql.replace("topic", "r.topic", 1)
     if edges:
         edge_sql, edge_params = _ranges_sql("r.start_at", edges)
         if topic == "":
@@ -578,6 +595,35 @@ async def sentiment_trend(
 # --------------------------------------------------------------------------- overview
 
 
+_DAY = timedelta(days=1)
+
+
+def _ceil(instant: datetime, unit: timedelta) -> datetime:
+    floor = _floor(instant, unit)
+    return floor if floor == instant else floor + unit
+
+
+def _floor(instant: datetime, unit: timedelta) -> datetime:
+    if unit == _DAY:
+        return instant.replace(hour=0, minute=0, second=0, microsecond=0)
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def _levels(
+    start: datetime, end: datetime
+) -> tuple[list[tuple[datetime, datetime]], list[tuple[datetime, datetime]], list]:
+    """``[start, end)`` as (whole UTC days, whole hours outside them, the rest)."""
+    first_hour, last_hour = _ceil(start, _HOUR), _floor(end, _HOUR)
+    if first_hour >= last_hour:
+        return [], [], [(start, end)]
+    edges = [(a, b) for a, b in ((start, first_hour), (last_hour, end)) if a < b]
+    first_day, last_day = _ceil(first_hour, _DAY), _floor(last_hour, _DAY)
+    if first_day >= last_day:
+        return [], [(first_hour, last_hour)], edges
+    hours = [(a, b) for a, b in ((first_hour, first_day), (last_day, last_hour)) if a < b]
+    return [(first_day, last_day)], hours, edges
+
+
 def _pieces(bounds: Sequence[datetime]) -> tuple[list[tuple[datetime, datetime]], list]:
     """Adjacent windows ``[b0, b1), [b1, b2), ...`` as (whole UTC hours, edge ranges): the
     hours inside each window come from activity rows, the rest from messages."""
@@ -598,22 +644,21 @@ def _ranges_sql(column: str, ranges: list[tuple[datetime, datetime]]) -> tuple[s
     return f"({parts})", [value for pair in ranges for value in pair]
 
 
-async def _message_counts(account_id: str, window: Window) -> dict[int, tuple[int, int, int, int]]:
-    """{1: current, 0: previous} -> (messages, inbound, outbound, active fans) created in
-    the window, from one query (hourly rows inside, messages at the edges)."""
+async def _message_counts(account_id: str, window: Window) -> dict[int, tuple[int, int, int]]:
+    """{1: current, 0: previous} -> (messages, inbound, outbound) created in the window,
+    from the hourly rollup inside and messages at the edges, in one query."""
     previous = window.previous()
     hours, edges = _pieces((previous.start, window.start, window.end))
     hour_sql, hour_params = _ranges_sql("a.hour_start", hours)
     edge_sql, edge_params = _ranges_sql("m.created_at", edges)
     rows = await _query(
         "SELECT t.cur AS cur, sum(t.messages) AS messages, sum(t.inbound) AS inbound, "
-        "sum(t.outbound) AS outbound, "
-        "count(DISTINCT CASE WHEN t.inbound > 0 THEN t.chat_id END) AS fans FROM ("
-        "SELECT CASE WHEN a.hour_start >= {} THEN 1 ELSE 0 END AS cur, a.chat_id AS chat_id, "
+        "sum(t.outbound) AS outbound FROM ("
+        "SELECT CASE WHEN a.hour_start >= {} THEN 1 ELSE 0 END AS cur, "
         "a.messages AS messages, a.inbound AS inbound, a.outbound AS outbound "
-        f"FROM ofca_activity a WHERE a.account_id = {{}} AND {hour_sql} "
+        f"FROM ofca_activity_hour a WHERE a.account_id = {{}} AND {hour_sql} "
         "UNION ALL "
-        "SELECT CASE WHEN m.created_at >= {} THEN 1 ELSE 0 END, m.chat_id, 1, "
+        "SELECT CASE WHEN m.created_at >= {} THEN 1 ELSE 0 END, 1, "
         "CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END, "
         "CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END "
         f"FROM ofca_message m WHERE m.account_id = {{}} AND {edge_sql}"
@@ -625,15 +670,51 @@ async def _message_counts(account_id: str, window: Window) -> dict[int, tuple[in
         account_id,
         *edge_params,
     )
-    counts = {0: (0, 0, 0, 0), 1: (0, 0, 0, 0)}
+    counts = {0: (0, 0, 0), 1: (0, 0, 0)}
     for row in rows:
         counts[int(row["cur"])] = (
             int(row["messages"] or 0),
             int(row["inbound"] or 0),
             int(row["outbound"] or 0),
-            int(row["fans"] or 0),
         )
     return counts
+
+
+async def _active_fans(account_id: str, window: Window) -> int:
+    """Chats with a fan message created in the window.
+
+    Whole UTC days: each chat counts at its first fan day inside them (its previous fan
+    day lies before), an index-only count. Partial days (hourly activity, then messages)
+    add the chats that have no fan day inside the whole days.
+    """
+    days, hours, edges = _levels(window.start, window.end)
+    first_day, last_day = days[0] if days else (window.start, window.start)
+    hour_sql, hour_params = _ranges_sql("a.hour_start", hours)
+    edge_sql, edge_params = _ranges_sql("m.created_at", edges)
+    rows = await _query(
+        "SELECT (SELECT count(*) FROM ofca_fan_day f WHERE f.account_id = {} "
+        "AND f.day_start >= {} AND f.day_start < {} "
+        "AND (f.previous_day IS NULL OR f.previous_day < {})) AS whole, "
+        "(SELECT count(DISTINCT e.chat_id) FROM ("
+        f"SELECT a.chat_id AS chat_id FROM ofca_activity a WHERE a.account_id = {{}} "
+        f"AND a.inbound > 0 AND {hour_sql} UNION ALL "
+        "SELECT m.chat_id FROM ofca_message m WHERE m.account_id = {} "
+        f"AND m.direction = 'inbound' AND {edge_sql}) AS e "
+        "WHERE NOT EXISTS (SELECT 1 FROM ofca_fan_day g WHERE g.account_id = {} "
+        "AND g.chat_id = e.chat_id AND g.day_start >= {} AND g.day_start < {})) AS partial",
+        account_id,
+        first_day,
+        last_day,
+        first_day,
+        account_id,
+        *hour_params,
+        account_id,
+        *edge_params,
+        account_id,
+        first_day,
+        last_day,
+    )
+    return int(rows[0]["whole"] or 0) + int(rows[0]["partial"] or 0)
 
 
 async def overview(account_id: str, window: Window) -> OverviewResponse:
@@ -664,7 +745,8 @@ async def overview(account_id: str, window: Window) -> OverviewResponse:
     for index, cur in ((0, 1), (1, 0)):
         window_sessions = sessions.get((cur, ""), _SessionSums())
         count = window_sessions.sessions
-        messages, inbound, outbound, fans = counts[cur]
+        messages, inbound, outbound = counts[cur]
+        fans = await _active_fans(account_id, window if cur else previous)
         values.append(
             OverviewWindowValues(
                 sessions=count,

@@ -27,6 +27,7 @@ from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analy
 from ofca.persistence.tables import (
     ActivityRow,
     ChatFirstRow,
+    FanDayRow,
     ReplyRow,
     SessionRow,
     SessionTopicRow,
@@ -128,6 +129,7 @@ class DerivedRows(msgspec.Struct):
     replies: list[tuple[Any, ...]] = []
     activity: list[tuple[Any, ...]] = []
     chat_first: list[tuple[Any, ...]] = []
+    fan_days: list[tuple[Any, ...]] = []
 
 
 SESSION_COLUMNS = (
@@ -182,6 +184,7 @@ ACTIVITY_COLUMNS = (
     "sentiment_count",
 )
 CHAT_FIRST_COLUMNS = ("account_id", "chat_id", "first_at")
+FAN_DAY_COLUMNS = ("account_id", "chat_id", "day_start", "previous_day")
 
 _READ_MODELS = (
     (SessionRow, SESSION_COLUMNS, {"topics"}),
@@ -189,11 +192,16 @@ _READ_MODELS = (
     (ReplyRow, REPLY_COLUMNS, set()),
     (ActivityRow, ACTIVITY_COLUMNS, set()),
     (ChatFirstRow, CHAT_FIRST_COLUMNS, set()),
+    (FanDayRow, FAN_DAY_COLUMNS, set()),
 )
 
 
 def hour_floor(instant: datetime) -> datetime:
     return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def day_floor(instant: datetime) -> datetime:
+    return instant.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _session_of(sessions: Sequence[SessionStats], run: ReplyRun) -> SessionStats:
@@ -300,6 +308,14 @@ def chat_rows(
             )
         )
     into.chat_first.append((account_id, chat_id, ordered[0].created_at))
+    previous_day: datetime | None = None
+    for point in ordered:
+        if point.direction != "inbound":
+            continue
+        day = day_floor(point.created_at)
+        if day != previous_day:
+            into.fan_days.append((account_id, chat_id, day, previous_day))
+            previous_day = day
 
 
 async def _read_points(account_id: str, chat_ids: Sequence[str]) -> dict[str, list[MessagePoint]]:
@@ -377,27 +393,32 @@ class Rollups:
 
     def __init__(self) -> None:
         self.sessions: dict[tuple[str, datetime], list[Any]] = {}
+        self.session_days: dict[tuple[str, datetime], list[Any]] = {}
         self.activity: dict[datetime, list[Any]] = {}
 
     def add_session(self, sign: int, parts: Sequence[Any]) -> None:
         start_at, messages, duration, silence, turns, sentiment, topics = parts
         if isinstance(topics, str):
             topics = _TOPICS.decode(topics) if topics else []
-        hour = hour_floor(to_utc(start_at))
-        for topic in ("", *topics):
-            acc = self.sessions.get((topic, hour))
-            if acc is None:
-                acc = self.sessions[(topic, hour)] = [0, 0, 0.0, 0.0, 0, 0, 0.0, 0]
-            acc[0] += sign
-            acc[1] += sign * messages
-            acc[2] += sign * duration
-            if silence is not None:
-                acc[3] += sign * silence
-                acc[4] += sign
-            acc[5] += sign * turns
-            if sentiment is not None:
-                acc[6] += sign * sentiment
-                acc[7] += sign
+        start = to_utc(start_at)
+        for rollup, key in (
+            (self.sessions, hour_floor(start)),
+            (self.session_days, day_floor(start)),
+        ):
+            for topic in ("", *topics):
+                acc = rollup.get((topic, key))
+                if acc is None:
+                    acc = rollup[(topic, key)] = [0, 0, 0.0, 0.0, 0, 0, 0.0, 0]
+                acc[0] += sign
+                acc[1] += sign * messages
+                acc[2] += sign * duration
+                if silence is not None:
+                    acc[3] += sign * silence
+                    acc[4] += sign
+                acc[5] += sign * turns
+                if sentiment is not None:
+                    acc[6] += sign * sentiment
+                    acc[7] += sign
 
     def add_activity(self, sign: int, parts: Sequence[Any]) -> None:
         hour, messages, inbound, outbound, sentiment_sum, sentiment_count = parts
@@ -429,6 +450,17 @@ class Rollups:
         )
         await _upsert_add(
             "ofca_activity_hour", ("account_id", "hour_start"), ACTIVITY_HOUR_VALUES, activity
+        )
+        session_days = [
+            (account_id, topic, day, *values)
+            for (topic, day), values in sorted(self.session_days.items())
+            if any(values)
+        ]
+        await _upsert_add(
+            "ofca_session_day",
+            ("account_id", "topic", "day_start"),
+            SESSION_HOUR_VALUES,
+            session_days,
         )
 
 
@@ -510,6 +542,7 @@ async def refresh_chats(
                 derived.replies,
                 derived.activity,
                 derived.chat_first,
+                derived.fan_days,
             ),
             strict=True,
         ):
