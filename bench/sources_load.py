@@ -155,7 +155,7 @@ def generate(chats: int, per_chat: int, now: datetime) -> tuple[list[tuple], lis
     return chat_rows, message_rows
 
 
-async def load(database_url: str, chats: int, per_chat: int) -> None:
+async def load(database_url: str, chats: int, per_chat: int, read_models: bool) -> None:
     now = datetime.now(UTC)
     chat_rows, message_rows = generate(chats, per_chat, now)
     connection = await asyncpg.connect(database_url)
@@ -170,6 +170,8 @@ async def load(database_url: str, chats: int, per_chat: int) -> None:
         print(f"  COPY {len(message_rows):,} messages: {time.perf_counter() - began:.1f} s")
     finally:
         await connection.close()
+    if not read_models:
+        return  # the conversations API and exports do not read them
     settings = load_settings({"OFCA_DATABASE_URL": database_url}, dotenv=None)
     engine = await open_engine(settings)
     try:
@@ -226,6 +228,9 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=20000)
     parser.add_argument("--per-chat", type=int, default=25)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument(
+        "--read-models", action="store_true", help="also build the insights read models (slow)"
+    )
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with throwaway_database() as database_url:
@@ -244,7 +249,7 @@ def main() -> None:
             print("same bodies again (duplicates):")
             asyncio.run(send_webhooks(server.http_url, key, bodies, args.concurrency))
             print(f"conversations API, {args.chats:,} chats x {args.per_chat} messages:")
-            asyncio.run(load(database_url, args.chats, args.per_chat))
+            asyncio.run(load(database_url, args.chats, args.per_chat, args.read_models))
             asyncio.run(measure_api(server.http_url, key, args.requests))
             print(f"  server peak RSS: {server.peak_rss_mib():.0f} MiB")
 

@@ -277,15 +277,17 @@ def _chat_filter(account_id: str, filters: ConversationFilters) -> _Sql:
 def _filtered_chats_sql(
     account_id: str, filters: ConversationFilters, *, full: bool = True
 ) -> tuple[str, list[Any]]:
-    """SELECT of the matching chats: with fan, last direction and last activity (``full``),
-    or just their ids (counting, exports), computing the last direction only when the
-    status filter needs it."""
+    """SELECT of the matching chats: with fan and last activity (``full``), or just their
+    ids (counting, exports). The last direction (a probe per chat) is computed only when
+    the status filter needs it; otherwise only for the rows of the page."""
     sql = _chat_filter(account_id, filters)
     if full:
         columns = (
             "c.chat_id, c.source, c.fan_id, c.fan_name, c.fan_username, c.fan_avatar, "
-            f"{_LAST_DIRECTION} AS last_direction, {_LAST_ACTIVITY} AS last_activity"
+            f"{_LAST_ACTIVITY} AS last_activity"
         )
+        if filters.status is not None:
+            columns += f", {_LAST_DIRECTION} AS last_direction"
     elif filters.status is not None:
         columns = f"c.chat_id, {_LAST_DIRECTION} AS last_direction"
     else:
@@ -324,6 +326,18 @@ async def _count_by_chat(account_id: str, chat_ids: Sequence[str]) -> dict[str, 
     return {row["chat_id"]: row for row in rows}
 
 
+async def _last_directions(account_id: str, chat_ids: Sequence[str]) -> dict[str, str | None]:
+    if not chat_ids:
+        return {}
+    rows = await raw_sql(
+        f"SELECT c.chat_id, {_LAST_DIRECTION} AS last_direction FROM ofca_chat c "
+        f"WHERE c.account_id = {{}} AND c.chat_id IN ({', '.join('{}' for _ in chat_ids)})",
+        account_id,
+        *chat_ids,
+    ).run()
+    return {row["chat_id"]: row["last_direction"] for row in rows}
+
+
 # --------------------------------------------------------------------------- queries
 
 
@@ -343,7 +357,13 @@ async def list_conversations(
             limit,
             (page - 1) * limit,
         ).run()
-        counts = await _count_by_chat(account_id, [row["chat_id"] for row in rows])
+        page_ids = [row["chat_id"] for row in rows]
+        counts = await _count_by_chat(account_id, page_ids)
+        directions = (
+            {row["chat_id"]: row["last_direction"] for row in rows}
+            if filters.status is not None
+            else await _last_directions(account_id, page_ids)
+        )
         for row in rows:
             count = counts.get(row["chat_id"], {})
             items.append(
@@ -351,7 +371,7 @@ async def list_conversations(
                     chat_id=row["chat_id"],
                     source=row["source"],
                     fan=fan_view(row),
-                    status=_status(row["last_direction"]),
+                    status=_status(directions.get(row["chat_id"])),
                     message_count=int(count.get("total") or 0),
                     inbound_count=int(count.get("inbound") or 0),
                     outbound_count=int(count.get("outbound") or 0),
