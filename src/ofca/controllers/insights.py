@@ -26,7 +26,7 @@ from ofca.domain.insights import (
     parse_timezone,
     parse_window,
 )
-from ofca.domain.metrics import Window, bucket_starts
+from ofca.domain.metrics import Window
 from ofca.errors import field_error
 from ofca.services import insights as service
 from ofca.services.insights import InsightFilters
@@ -105,14 +105,14 @@ class InsightsController(Controller):
         account = scope_account(principal, account_id, "read")
         window = _window(start, end, settings)
         try:
-            zone_name, zone = parse_timezone(timezone)
+            zone_name, _zone = parse_timezone(timezone)
             bucket = parse_granularity(granularity)
         except InsightParameterError as exc:
             raise field_error(exc.name, str(exc), "query") from None
-        # Refuse absurd bucket counts before computing them (hourly over many years).
-        if bucket == "hour" and window.length.total_seconds() / 3600 > MAX_BUCKETS + 2:
-            raise field_error("granularity", _too_many(), "query")
-        if len(bucket_starts(window, zone, bucket)) > MAX_BUCKETS:
+        # Refuse absurd bucket counts (hourly over years) before computing any bucket; a
+        # bucket lasts at least 23 hours (day), 167 (week) or one hour, DST included.
+        shortest = {"hour": 3600, "day": 23 * 3600, "week": 167 * 3600}[bucket]
+        if window.length.total_seconds() / shortest > MAX_BUCKETS:
             raise field_error("granularity", _too_many(), "query")
         return await service.sentiment_trend(
             account, window, zone_name, bucket, _filters(topic, chat_id)
