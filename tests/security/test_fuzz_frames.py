@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -146,8 +147,16 @@ def test_decoder_survives_deep_nesting() -> None:
 # --------------------------------------------------------------------------- live server
 
 
+@dataclass(frozen=True)
+class FuzzTarget:
+    server: LiveServer
+    account_id: str
+    keys: dict[str, str]
+    """Socket kind (path segment) -> a key allowed on it."""
+
+
 @pytest.fixture(scope="module")
-def fuzz_server(backend_env: dict[str, str]) -> Iterator[tuple[LiveServer, str, str]]:
+def fuzz_server(backend_env: dict[str, str]) -> Iterator[FuzzTarget]:
     env = {**backend_env, "OFCA_ADMIN_KEY": ADMIN_KEY, "OFCA_WS_FRAMES_PER_MINUTE": "100000"}
     with live_server(env) as server:
         account_id = f"acct-{secrets.token_hex(4)}"
@@ -155,14 +164,21 @@ def fuzz_server(backend_env: dict[str, str]) -> Iterator[tuple[LiveServer, str, 
         with httpx.Client(base_url=server.http_url, headers=admin) as http:
             assert http.post("/api/v1/accounts", json={"account_id": account_id}).status_code == 201
             made = http.post(f"/api/v1/accounts/{account_id}/keys", json={"role": "extension"})
-        yield server, account_id, made.json()["key"]
+            viewer = http.post(f"/api/v1/accounts/{account_id}/keys", json={"role": "dashboard"})
+        yield FuzzTarget(
+            server=server,
+            account_id=account_id,
+            keys={"extension": made.json()["key"], "frontend": viewer.json()["key"]},
+        )
 
 
 class _Socket:
     """One extension socket, reopened whenever the server closed it."""
 
-    def __init__(self, server: LiveServer, account_id: str, key: str) -> None:
-        self.url = f"{server.ws_url}/ws/extension/{account_id}?token={key}"
+    def __init__(
+        self, server: LiveServer, account_id: str, key: str, socket: str = "extension"
+    ) -> None:
+        self.url = f"{server.ws_url}/ws/{socket}/{account_id}?token={key}"
         self.connection: ClientConnection | None = None
         self.closes: list[int | None] = []
 
@@ -202,11 +218,12 @@ class _Socket:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(frames=st.lists(any_frame, min_size=1, max_size=8))
+@pytest.mark.parametrize("socket_kind", ["extension", "frontend"])
 def test_live_server_keeps_serving_under_garbage(
-    fuzz_server: tuple[LiveServer, str, str], frames: list[bytes]
+    fuzz_server: FuzzTarget, socket_kind: str, frames: list[bytes]
 ) -> None:
-    server, account_id, key = fuzz_server
-    socket = _Socket(server, account_id, key)
+    server = fuzz_server.server
+    socket = _Socket(server, fuzz_server.account_id, fuzz_server.keys[socket_kind], socket_kind)
     try:
         for data in frames:
             socket.send(data)
@@ -230,9 +247,10 @@ def test_live_server_keeps_serving_under_garbage(
     strict=False,
 )
 def test_invalid_utf8_in_the_type_gets_a_system_error(
-    fuzz_server: tuple[LiveServer, str, str],
+    fuzz_server: FuzzTarget,
 ) -> None:
-    server, account_id, key = fuzz_server
+    server, account_id = fuzz_server.server, fuzz_server.account_id
+    key = fuzz_server.keys["extension"]
     with connect(f"{server.ws_url}/ws/extension/{account_id}?token={key}") as socket:
         assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
         socket.send(b'{"type":"\x80"}'.decode("unicode_escape").encode("latin-1"))
