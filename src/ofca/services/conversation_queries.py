@@ -344,19 +344,25 @@ async def _last_directions(account_id: str, chat_ids: Sequence[str]) -> dict[str
 async def list_conversations(
     account_id: str, filters: ConversationFilters, page: int, limit: int
 ) -> ConversationPage:
-    """One page of the account's chats, most recently active first."""
-    counting, count_args = _filtered_chats_sql(account_id, filters, full=False)
-    total_rows = await raw_sql(f"SELECT COUNT(*) AS n FROM ({counting}) counted", *count_args).run()
+    """One page of the account's chats, most recently active first. The total comes from
+    the same query (a window count), so the filters are evaluated once; only a page past
+    the end needs a separate count."""
     select, args = _filtered_chats_sql(account_id, filters)
-    total = int(total_rows[0]["n"]) if total_rows else 0
+    rows = await raw_sql(
+        f"SELECT t.*, COUNT(*) OVER () AS total_count FROM ({select}) t "
+        "ORDER BY t.last_activity DESC NULLS LAST, t.chat_id LIMIT {} OFFSET {}",
+        *args,
+        limit,
+        (page - 1) * limit,
+    ).run()
+    if rows:
+        total = int(rows[0]["total_count"])
+    else:
+        counting, count_args = _filtered_chats_sql(account_id, filters, full=False)
+        counted = await raw_sql(f"SELECT COUNT(*) AS n FROM ({counting}) c", *count_args).run()
+        total = int(counted[0]["n"]) if counted else 0
     items: list[ConversationListItem] = []
-    if total and (page - 1) * limit < total:
-        rows = await raw_sql(
-            f"{select} ORDER BY t.last_activity DESC NULLS LAST, t.chat_id LIMIT {{}} OFFSET {{}}",
-            *args,
-            limit,
-            (page - 1) * limit,
-        ).run()
+    if rows:
         page_ids = [row["chat_id"] for row in rows]
         counts = await _count_by_chat(account_id, page_ids)
         directions = (
