@@ -280,6 +280,7 @@ async def export_account(account_id: str, batch: int = 1000) -> AsyncIterator[by
             column._meta.db_column_name
             for column in table._meta.columns
             if column._meta.db_column_name not in SECRET_COLUMNS
+            and column._meta.db_column_name != "id"
         ]
         select = ", ".join(columns)
         after = 0
