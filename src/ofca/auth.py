@@ -16,7 +16,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 
 from ofca.domain.auth import Permission, Principal
 from ofca.domain.tokens import looks_like_jwt
-from ofca.persistence.keys import resolve_api_key
+from ofca.persistence.keys import resolve_api_key, touch_api_key
 from ofca.services.auth_sessions import SESSION_COOKIE, principal_for_token
 from ofca.settings import Settings
 
@@ -63,6 +63,7 @@ async def authenticate_token(token: str, settings: Settings) -> Principal | None
     info = await resolve_api_key(token)
     if info is None:
         return None
+    await touch_api_key(info)
     return Principal(
         kind="api_key",
         role=info.role,  # type: ignore[arg-type]

@@ -195,3 +195,78 @@ async def test_missing_account_is_404_for_admin(
     response = await admin_client.get("/api/v1/accounts/nope-nope/keys", headers=admin_headers)
     assert response.status_code == 404
     assert response.json()["status_code"] == 404
+
+
+async def test_owner_manages_members_by_email(admin_client: Client, account_id: str) -> None:
+    from tests.security.conftest import signup
+
+    owner = await signup(admin_client, account_id=account_id)
+    viewer = await signup(admin_client)
+    admin_client.cookies.clear()
+    as_owner = bearer(owner["token"])
+    as_viewer = bearer(viewer["token"])
+    assert (await admin_client.get("/auth/me", headers=as_viewer)).json()["accounts"] == []
+
+    added = await admin_client.put(
+        f"/api/v1/accounts/{account_id}/members",
+        json={"email": viewer["email"], "role": "dashboard"},
+        headers=as_owner,
+    )
+    assert added.status_code == 200, added.text
+    # The same login sees the new account at once: memberships are read per request.
+    accounts = (await admin_client.get("/auth/me", headers=as_viewer)).json()["accounts"]
+    assert [(row["account_id"], row["role"]) for row in accounts] == [(account_id, "dashboard")]
+    assert (
+        await admin_client.get(f"/api/v1/accounts/{account_id}/keys", headers=as_viewer)
+    ).status_code == 403
+    assert (
+        await admin_client.put(
+            f"/api/v1/accounts/{account_id}/members",
+            json={"email": owner["email"], "role": "owner"},
+            headers=as_viewer,
+        )
+    ).status_code == 403
+
+    members = (
+        await admin_client.get(f"/api/v1/accounts/{account_id}/members", headers=as_owner)
+    ).json()
+    assert {(row["email"], row["role"]) for row in members} == {
+        (owner["email"], "owner"),
+        (viewer["email"], "dashboard"),
+    }
+    demote_self = await admin_client.put(
+        f"/api/v1/accounts/{account_id}/members",
+        json={"email": owner["email"], "role": "dashboard"},
+        headers=as_owner,
+    )
+    assert demote_self.status_code == 409
+    unknown = await admin_client.put(
+        f"/api/v1/accounts/{account_id}/members",
+        json={"email": "nobody-here@example.com", "role": "dashboard"},
+        headers=as_owner,
+    )
+    assert unknown.status_code == 422
+
+    removed = await admin_client.delete(
+        f"/api/v1/accounts/{account_id}/members/{viewer['user']['user_id']}", headers=as_owner
+    )
+    assert removed.status_code == 204
+    assert (await admin_client.get("/auth/me", headers=as_viewer)).json()["accounts"] == []
+    assert (
+        await admin_client.get(f"/api/v1/accounts/{account_id}/members", headers=as_viewer)
+    ).status_code == 403
+
+
+async def test_key_use_is_recorded(
+    admin_client: Client, admin_headers: dict[str, str], make_key: KeyMaker, account_id: str
+) -> None:
+    key = await make_key(account_id, "integration")
+    listed = (
+        await admin_client.get(f"/api/v1/accounts/{account_id}/keys", headers=admin_headers)
+    ).json()
+    assert listed[0]["last_used_at"] is None
+    assert (await admin_client.get("/auth/me", headers=bearer(key))).status_code == 200
+    listed = (
+        await admin_client.get(f"/api/v1/accounts/{account_id}/keys", headers=admin_headers)
+    ).json()
+    assert listed[0]["last_used_at"] is not None

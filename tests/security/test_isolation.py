@@ -20,6 +20,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from ofca.persistence.tables import ALL_TABLES, ApiKey, ChatRow, MessageRow
+from ofca.persistence.users import add_membership
 from tests.conftest import KeyMaker
 from tests.security.conftest import signup
 
@@ -90,6 +91,7 @@ class AccountA(msgspec.Struct, kw_only=True):
     message_id: str
     topic_id: str
     marker: str
+    member_user_id: str
 
 
 async def _seed_account_a(client: Client, make_key: KeyMaker, account_id: str) -> AccountA:
@@ -120,6 +122,9 @@ async def _seed_account_a(client: Client, make_key: KeyMaker, account_id: str) -
         .save()
         .run()
     )
+    member = await signup(client)
+    client.cookies.clear()
+    await add_membership(member["user"]["user_id"], account_id, "owner")
     topic_id = f"a-topic-{secrets.token_hex(3)}"
     headers = {"X-API-Key": owner_key}
     made = await client.post(
@@ -138,6 +143,7 @@ async def _seed_account_a(client: Client, make_key: KeyMaker, account_id: str) -
         message_id=message_id,
         topic_id=topic_id,
         marker=marker,
+        member_user_id=member["user"]["user_id"],
     )
 
 
@@ -156,6 +162,13 @@ def _path_values(a: AccountA) -> dict[str, str]:
 
 def _fill(template: str, values: dict[str, str], fallback: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), fallback), template)
+
+
+def _fill_for(template: str, a: AccountA) -> str:
+    values = _path_values(a)
+    if "/members/" in template:
+        values["user_id"] = a.member_user_id  # a person here, not an account
+    return _fill(template, values, a.account_id)
 
 
 async def _snapshot(account_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -206,20 +219,26 @@ async def test_account_b_cannot_read_or_write_account_a(
 ) -> None:
     a = await _seed_account_a(client, make_key, account_id)
     other = f"{account_id}-b"
+    b_email = "not-a-user@example.com"
     if credential == "owner_key":
         headers = {"X-API-Key": await make_key(other, "owner")}
     else:
         login = await signup(client, account_id=other)
+        b_email = login["email"]
         client.cookies.clear()  # only the header below speaks for B
         headers = {"Authorization": f"Bearer {login['token']}"}
     before = await _snapshot(a.account_id)
     assert before["ofca_message"] and before["ofca_api_key"]
 
-    values = _path_values(a)
     leaks = [a.marker, a.chat_id, a.topic_id]
+    bodies = {
+        **SAMPLE_BODIES,
+        # B trying to make itself an owner of A.
+        ("PUT", "/api/v1/accounts/{account_id}/members"): {"email": b_email, "role": "owner"},
+    }
     for method, template, _ in http_operations(client.app):
-        path = _fill(template, values, a.account_id)
-        body = SAMPLE_BODIES.get((method, template), {"account_id": a.account_id})
+        path = _fill_for(template, a)
+        body = bodies.get((method, template), {"account_id": a.account_id})
         response = await client.request(
             method,
             path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ofca.controllers.accounts import AccountsController
+from ofca.controllers.accounts import AccountsController, MembersController
 from ofca.controllers.auth import AuthController
 from ofca.controllers.chatwoot import ChatwootController, ChatwootTokenController
 from ofca.controllers.conversations import ConversationsController
@@ -22,6 +22,7 @@ ROUTE_HANDLERS: list[Any] = [
     HealthController,
     SchemaController,
     AccountsController,
+    MembersController,
     AuthController,
     InsightsController,
     TopicsController,

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import Meta
@@ -29,10 +29,18 @@ from ofca.persistence.accounts import (
     list_accounts,
 )
 from ofca.persistence.keys import ApiKeyInfo, create_api_key, list_api_keys, revoke_api_key
+from ofca.persistence.users import (
+    MemberInfo,
+    find_user_by_email,
+    list_members,
+    live_session_ids,
+    remove_membership,
+    set_membership,
+)
 from ofca.services.exports import AccountDeleted, delete_account_data
 from ofca.services.revocation import announce_revoked
 
-__all__ = ["AccountsController"]
+__all__ = ["AccountsController", "MembersController"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,12 @@ class KeyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: PlainText = ""
     expires_at: datetime | None = None
     expires_in_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
+
+
+class MemberSet(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^\x00]+$")]
+    """An existing user (they sign up first)."""
+    role: Literal["owner", "dashboard"]
 
 
 class KeyCreated(msgspec.Struct, kw_only=True):
@@ -175,3 +189,57 @@ class AccountsController(Controller):
         for key in keys:
             await announce_revoked(state, account_id, f"key:{key.id}")
         return AccountDeleted(status="deleted", account_id=account_id, deleted_rows=deleted)
+
+
+async def _refuse_last_owner(account_id: str, user_id: str) -> None:
+    members = await list_members(account_id)
+    owners = [member.user_id for member in members if member.role == "owner"]
+    if owners == [user_id]:
+        raise HTTPException(
+            detail="This is the account's only owner; make someone else owner first",
+            status_code=409,
+        )
+
+
+class MembersController(Controller):
+    """Who may log in to an account's dashboard, and with which role (owner or admin)."""
+
+    path = "/api/v1/accounts/{account_id:str}/members"
+    tags = ["accounts"]
+
+    @get("/", summary="The account's users and their roles")
+    async def members(self, principal: Principal, account_id: str) -> list[MemberInfo]:
+        _require_manage(principal, account_id)
+        await _existing(account_id)
+        return await list_members(account_id)
+
+    @put("/", summary="Give an existing user a role in the account (owner or dashboard)")
+    async def set_member(
+        self, principal: Principal, account_id: str, data: MemberSet
+    ) -> MemberInfo:
+        _require_manage(principal, account_id)
+        await _existing(account_id)
+        user = await find_user_by_email(data.email)
+        if user is None:
+            raise field_error("email", "No user with this e-mail; they sign up first")
+        if data.role != "owner":
+            await _refuse_last_owner(account_id, user.user_id)
+        await set_membership(user.user_id, account_id, data.role)
+        log.info("member set account=%s user=%s role=%s", account_id, user.user_id, data.role)
+        return MemberInfo(user_id=user.user_id, email=user.email, name=user.name, role=data.role)
+
+    @delete(
+        "/{user_id:str}",
+        summary="Remove a user from the account; their open dashboards are closed (1008)",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def remove_member(
+        self, state: State, principal: Principal, account_id: str, user_id: str
+    ) -> None:
+        _require_manage(principal, account_id)
+        await _refuse_last_owner(account_id, user_id)
+        if not await remove_membership(user_id, account_id):
+            raise NotFoundException("This user is not a member of this account")
+        log.info("member removed account=%s user=%s", account_id, user_id)
+        for session_id in await live_session_ids(user_id):
+            await announce_revoked(state, account_id, f"session:{session_id}")

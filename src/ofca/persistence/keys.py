@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 
@@ -18,6 +18,7 @@ __all__ = [
     "list_api_keys",
     "resolve_api_key",
     "revoke_api_key",
+    "touch_api_key",
 ]
 
 KEY_PREFIX = "ofca_"
@@ -109,3 +110,15 @@ async def revoke_api_key(key_id: int, account_id: str | None = None) -> bool:
         query = query.where(ApiKey.account_id == account_id)
     updated = await query.returning(ApiKey.id).run()
     return bool(updated)
+
+
+LAST_USED_PRECISION = timedelta(minutes=5)
+"""``last_used_at`` is refreshed at most this often per key: a write per request is waste."""
+
+
+async def touch_api_key(info: ApiKeyInfo, now: datetime | None = None) -> None:
+    """Record that the key was used, when the stored time is older than the precision."""
+    now = now or datetime.now(UTC)
+    if info.last_used_at is not None and now - info.last_used_at < LAST_USED_PRECISION:
+        return
+    await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == info.id).run()

@@ -205,3 +205,76 @@ async def instance_setting(name: str, default: Callable[[], str]) -> str:
     row = await InstanceSetting.select().where(InstanceSetting.name == name).first().run()
     assert row is not None
     return str(row["value"])
+
+
+class MemberInfo(msgspec.Struct, kw_only=True):
+    """A user as an account's member list shows them."""
+
+    user_id: str
+    email: str
+    name: str
+    role: str
+
+
+async def find_user_by_email(email: str) -> UserInfo | None:
+    found = await get_user_with_hash(email)
+    return None if found is None else found[0]
+
+
+async def set_membership(user_id: str, account_id: str, role: str) -> None:
+    """Add the user to the account with ``role``, or change their role there."""
+    updated = (
+        await Membership.update({Membership.role: role})
+        .where((Membership.user_id == user_id) & (Membership.account_id == account_id))
+        .returning(Membership.id)
+        .run()
+    )
+    if not updated:
+        await add_membership(user_id, account_id, role)
+
+
+async def remove_membership(user_id: str, account_id: str) -> bool:
+    removed = (
+        await Membership.delete()
+        .where((Membership.user_id == user_id) & (Membership.account_id == account_id))
+        .returning(Membership.id)
+        .run()
+    )
+    return bool(removed)
+
+
+async def list_members(account_id: str) -> list[MemberInfo]:
+    memberships = (
+        await Membership.select(Membership.user_id, Membership.role)
+        .where(Membership.account_id == account_id)
+        .run()
+    )
+    if not memberships:
+        return []
+    roles = {row["user_id"]: row["role"] for row in memberships}
+    users = (
+        await User.select(User.user_id, User.email, User.name)
+        .where(User.user_id.is_in(list(roles)))
+        .order_by(User.email)
+        .run()
+    )
+    return [
+        MemberInfo(
+            user_id=row["user_id"], email=row["email"], name=row["name"], role=roles[row["user_id"]]
+        )
+        for row in users
+    ]
+
+
+async def live_session_ids(user_id: str) -> list[int]:
+    """Row ids of the user's sessions that are neither revoked nor expired."""
+    rows = (
+        await LoginSession.select(LoginSession.id)
+        .where(
+            (LoginSession.user_id == user_id)
+            & LoginSession.revoked_at.is_null()
+            & (LoginSession.expires_at > datetime.now(UTC))
+        )
+        .run()
+    )
+    return [int(row["id"]) for row in rows]
