@@ -25,6 +25,7 @@ __all__ = [
     "Account",
     "ActivityHourRow",
     "ActivityRow",
+    "ActivityTopicRow",
     "ApiKey",
     "ChatFirstRow",
     "ChatRow",
@@ -39,6 +40,7 @@ __all__ = [
     "Membership",
     "MessageRow",
     "ReplyRow",
+    "ReplyTopicRow",
     "SessionDayRow",
     "SessionHourRow",
     "SessionRow",
@@ -347,6 +349,27 @@ class FanDayRow(Table, tablename="ofca_fan_day"):
     previous_day = Timestamptz(null=True, default=None)
 
 
+class ReplyTopicRow(Table, tablename="ofca_reply_topic"):
+    """A reply run once per topic of the session holding its first fan message."""
+
+    account_id = Varchar(length=200)
+    topic = Varchar(length=64)
+    chat_id = Varchar(length=200)
+    first_inbound_at = Timestamptz()
+    reply_seconds = DoublePrecision(null=True, default=None)
+
+
+class ActivityTopicRow(Table, tablename="ofca_activity_topic"):
+    """A session's hourly fan sentiment parts once per topic of the session."""
+
+    account_id = Varchar(length=200)
+    topic = Varchar(length=64)
+    chat_id = Varchar(length=200)
+    hour_start = Timestamptz()
+    sentiment_sum = DoublePrecision()
+    sentiment_count = Integer()
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Account,
     ApiKey,
@@ -371,4 +394,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ActivityHourRow,
     SessionDayRow,
     FanDayRow,
+    ReplyTopicRow,
+    ActivityTopicRow,
 )

@@ -360,27 +360,28 @@ async def topics(
 # --------------------------------------------------------------------------- replies
 
 
-def _reply_scope(filters: InsightFilters) -> tuple[str, list[Any]]:
+def _reply_scope(filters: InsightFilters) -> tuple[str, str, list[Any]]:
+    """(table, extra conditions, params): the topic filter reads the per-topic copies of
+    the reply runs (the topics of the session holding the run's first fan message)."""
     sql = ""
     params: list[Any] = []
+    table = "ofca_reply"
+    if filters.topic is not None:
+        table = "ofca_reply_topic"
+        sql += " AND r.topic = {}"
+        params.append(filters.topic)
     if filters.chat_id is not None:
         sql += " AND r.chat_id = {}"
         params.append(filters.chat_id)
-    if filters.topic is not None:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = r.account_id"
-            " AND f.chat_id = r.chat_id AND f.start_at = r.session_start_at AND f.topic = {})"
-        )
-        params.append(filters.topic)
-    return sql, params
+    return table, sql, params
 
 
 async def _reply_stats(
     account_id: str, window: Window, filters: InsightFilters, sla_seconds: float
 ) -> tuple[ReplyStats, dict[str, str]]:
-    scope, params = _reply_scope(filters)
+    table, scope, params = _reply_scope(filters)
     where = (
-        "FROM ofca_reply r WHERE r.account_id = {} AND r.first_inbound_at >= {} "
+        f"FROM {table} r WHERE r.account_id = {{}} AND r.first_inbound_at >= {{}} "
         f"AND r.first_inbound_at < {{}}{scope}"
     )
     percentiles = (
@@ -516,6 +517,23 @@ def _hour_aligned(starts: Sequence[datetime]) -> bool:
     )
 
 
+def _bucket_starts(window: Window, tz: ZoneInfo, granularity: Granularity) -> list[datetime]:
+    """``bucket_starts``, with a fast path for hours: when every UTC hour of the window is
+    a local hour boundary (zones with whole-hour offsets), the local hours are exactly
+    the UTC hours (the general function probes a 15-minute grid: ~30 ms for 90 days)."""
+    if granularity == "hour":
+        hours: list[datetime] = []
+        current = window.start.replace(minute=0, second=0, microsecond=0)
+        while current < window.end:
+            local = current.astimezone(tz)
+            if local.minute or local.second:
+                return bucket_starts(window, tz, granularity)
+            hours.append(local)
+            current += _HOUR
+        return hours
+    return bucket_starts(window, tz, granularity)
+
+
 async def sentiment_trend(
     account_id: str,
     window: Window,
@@ -524,34 +542,31 @@ async def sentiment_trend(
     filters: InsightFilters = InsightFilters(),
 ) -> SentimentTrendResponse:
     tz = ZoneInfo(timezone)
-    starts = bucket_starts(window, tz, granularity)
+    starts = _bucket_starts(window, tz, granularity)
     utc_starts = [s.astimezone(UTC) for s in starts]
     sums = [0.0] * len(starts)
     counts = [0] * len(starts)
     hours, edges = _split(window, _hour_aligned(starts))
     samples: list[tuple[datetime, float, int]] = []
     if hours is not None:
-        table = (
-            "ofca_activity_hour"
-            if filters.chat_id is None and filters.topic is None
-            else "ofca_activity"
-        )
+        if filters.topic is not None:
+            table = "ofca_activity_topic"
+        elif filters.chat_id is not None:
+            table = "ofca_activity"
+        else:
+            table = "ofca_activity_hour"
         sql = (
             "SELECT a.hour_start AS at, sum(a.sentiment_sum) AS total, "
             f"sum(a.sentiment_count) AS n FROM {table} a WHERE a.account_id = {{}} "
             "AND a.hour_start >= {} AND a.hour_start < {} AND a.sentiment_count > 0"
         )
         params: list[Any] = [account_id, hours[0], hours[1]]
+        if filters.topic is not None:
+            sql += " AND a.topic = {}"
+            params.append(filters.topic)
         if filters.chat_id is not None:
             sql += " AND a.chat_id = {}"
             params.append(filters.chat_id)
-        if filters.topic is not None:
-            sql += (
-                " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = "
-                "a.account_id AND f.chat_id = a.chat_id AND f.start_at = a.session_start_at "
-                "AND f.topic = {})"
-            )
-            params.append(filters.topic)
         rows = await _query(sql + " GROUP BY a.hour_start", *params)
         samples += [(to_utc(r["at"]), float(r["total"]), int(r["n"])) for r in rows]
     if edges:

@@ -26,9 +26,11 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analysis
 from ofca.persistence.tables import (
     ActivityRow,
+    ActivityTopicRow,
     ChatFirstRow,
     FanDayRow,
     ReplyRow,
+    ReplyTopicRow,
     SessionRow,
     SessionTopicRow,
 )
@@ -130,6 +132,8 @@ class DerivedRows(msgspec.Struct):
     activity: list[tuple[Any, ...]] = []
     chat_first: list[tuple[Any, ...]] = []
     fan_days: list[tuple[Any, ...]] = []
+    reply_topics: list[tuple[Any, ...]] = []
+    activity_topics: list[tuple[Any, ...]] = []
 
 
 SESSION_COLUMNS = (
@@ -185,6 +189,15 @@ ACTIVITY_COLUMNS = (
 )
 CHAT_FIRST_COLUMNS = ("account_id", "chat_id", "first_at")
 FAN_DAY_COLUMNS = ("account_id", "chat_id", "day_start", "previous_day")
+REPLY_TOPIC_COLUMNS = ("account_id", "topic", "chat_id", "first_inbound_at", "reply_seconds")
+ACTIVITY_TOPIC_COLUMNS = (
+    "account_id",
+    "topic",
+    "chat_id",
+    "hour_start",
+    "sentiment_sum",
+    "sentiment_count",
+)
 
 _READ_MODELS = (
     (SessionRow, SESSION_COLUMNS, {"topics"}),
@@ -193,6 +206,8 @@ _READ_MODELS = (
     (ActivityRow, ACTIVITY_COLUMNS, set()),
     (ChatFirstRow, CHAT_FIRST_COLUMNS, set()),
     (FanDayRow, FAN_DAY_COLUMNS, set()),
+    (ReplyTopicRow, REPLY_TOPIC_COLUMNS, set()),
+    (ActivityTopicRow, ACTIVITY_TOPIC_COLUMNS, set()),
 )
 
 
@@ -261,7 +276,9 @@ def chat_rows(
                     s.sentiment_score,
                 )
             )
+    topics_of = {s.start_at: s.topics for s in sessions}
     for run in runs:
+        session_start = _session_of(sessions, run).start_at
         into.replies.append(
             (
                 account_id,
@@ -270,9 +287,13 @@ def chat_rows(
                 run.first_inbound_message_id,
                 run.replied_at,
                 run.reply_seconds,
-                _session_of(sessions, run).start_at,
+                session_start,
             )
         )
+        for topic in topics_of[session_start]:
+            into.reply_topics.append(
+                (account_id, topic, chat_id, run.first_inbound_at, run.reply_seconds)
+            )
     # Hourly activity per session: sessions partition the chat's messages in time order.
     ordered = sorted(points, key=lambda p: (p.created_at, p.message_id))
     starts = [s.start_at for s in sessions]
@@ -294,6 +315,11 @@ def chat_rows(
         elif point.direction == "outbound":
             bucket[2] += 1
     for (session_start, hour), (messages, inbound, outbound, scores, scored) in buckets.items():
+        if scored:
+            for topic in topics_of[session_start]:
+                into.activity_topics.append(
+                    (account_id, topic, chat_id, hour, math.fsum(scores), scored)
+                )
         into.activity.append(
             (
                 account_id,
@@ -543,6 +569,8 @@ async def refresh_chats(
                 derived.activity,
                 derived.chat_first,
                 derived.fan_days,
+                derived.reply_topics,
+                derived.activity_topics,
             ),
             strict=True,
         ):
