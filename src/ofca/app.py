@@ -52,6 +52,7 @@ def create_app(
     settings = settings or load_settings()
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     channels = create_channels_plugin(settings, redis)
+    rate_limiter = RateLimiter(settings, redis)
     given_engine = engine
 
     @asynccontextmanager
@@ -82,9 +83,16 @@ def create_app(
     return Litestar(
         route_handlers=[*ROUTE_HANDLERS, dashboard_assets_router(settings)],
         plugins=[channels],
-        middleware=[DefineMiddleware(RateLimitMiddleware, limiter=RateLimiter(settings, redis))],
+        middleware=[DefineMiddleware(RateLimitMiddleware, limiter=rate_limiter)],
         lifespan=[lifespan],
-        state=State({"settings": settings, "redis": redis, "channels": channels}),
+        state=State(
+            {
+                "settings": settings,
+                "redis": redis,
+                "channels": channels,
+                "rate_limiter": rate_limiter,
+            }
+        ),
         dependencies={
             "settings": Provide(_provide_settings, sync_to_thread=False),
             "principal": Provide(provide_principal),

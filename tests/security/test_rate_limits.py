@@ -146,3 +146,32 @@ def test_fixed_window_resets_each_minute(settings: Settings) -> None:
         return [*first, later.allowed]
 
     assert asyncio.run(run()) == [True, True, False, True]
+
+
+async def test_login_attempts_are_limited_per_email(settings: Settings, engine: Engine) -> None:
+    from ofca.controllers.auth import LOGIN_ATTEMPTS_PER_MINUTE
+    from tests.security.conftest import PASSWORD
+
+    app = create_app(limited(settings, rest=1000, ip=1000), engine=engine)
+    async with AsyncTestClient(app=app) as client:
+        victim = await signup(client)
+        client.cookies.clear()
+        statuses = [
+            (
+                await client.post(
+                    "/auth/login", json={"email": victim["email"], "password": "guess-" + str(n)}
+                )
+            ).status_code
+            for n in range(LOGIN_ATTEMPTS_PER_MINUTE + 1)
+        ]
+        assert statuses == [401] * LOGIN_ATTEMPTS_PER_MINUTE + [429]
+        # Even the right password waits now; another address is unaffected.
+        blocked = await client.post(
+            "/auth/login", json={"email": victim["email"].upper(), "password": PASSWORD}
+        )
+        assert blocked.status_code == 429
+        assert set(blocked.json()) >= {"detail", "status_code", "timestamp"}
+        assert int(blocked.headers["retry-after"]) >= 1
+        other = await signup(client)
+        ok = await client.post("/auth/login", json={"email": other["email"], "password": PASSWORD})
+        assert ok.status_code == 200

@@ -7,6 +7,7 @@ and as ``?token=`` on the dashboard WebSocket.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -31,10 +32,14 @@ from ofca.services.auth_sessions import (
     logout,
     signup,
 )
+from ofca.services.ratelimit import RateLimiter
 from ofca.services.revocation import announce_revoked
 from ofca.settings import Settings
 
-__all__ = ["AuthController"]
+__all__ = ["LOGIN_ATTEMPTS_PER_MINUTE", "AuthController"]
+
+LOGIN_ATTEMPTS_PER_MINUTE = 10
+"""Login attempts per e-mail address per minute, on top of the per-IP limit."""
 
 Email = Annotated[
     str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
@@ -130,6 +135,19 @@ class AuthController(Controller):
     async def login(
         self, request: Request, settings: Settings, data: LoginRequest
     ) -> Response[AuthResponse]:
+        limiter: RateLimiter | None = request.app.state.get("rate_limiter")
+        if limiter is not None:
+            # Per e-mail, whatever the IP: a guessing attack spread over many addresses
+            # still gets LOGIN_ATTEMPTS_PER_MINUTE tries a minute at one account.
+            email_digest = hashlib.sha256(data.email.strip().lower().encode()).hexdigest()[:32]
+            decision = await limiter.hit(f"login:{email_digest}", LOGIN_ATTEMPTS_PER_MINUTE)
+            if not decision.allowed:
+                raise HTTPException(
+                    detail="Too many login attempts for this account. "
+                    f"Try again in {decision.retry_after} seconds.",
+                    status_code=429,
+                    headers={"Retry-After": str(decision.retry_after)},
+                )
         result = await login(settings, email=data.email, password=data.password)
         if result is None:
             raise NotAuthorizedException("Wrong e-mail or password")
