@@ -140,6 +140,14 @@ async def test_notes_activity_and_unknown_events_are_acknowledged_and_ignored(
     detail = await client.get("/api/v1/conversations/chatwoot:207", headers=auth(owner))
     # The note's conversation is known (the chat row), with no chat lines in it.
     assert detail.json()["message_counts"]["total"] == 0
+    assert detail.json()["status"] == "none"
+    listing = (await client.get("/api/v1/conversations", headers=auth(owner))).json()
+    assert [(i["chat_id"], i["status"]) for i in listing["items"]] == [("chatwoot:207", "none")]
+    for status in ("open", "answered"):
+        filtered = await client.get(
+            "/api/v1/conversations", params={"status": status}, headers=auth(owner)
+        )
+        assert filtered.json()["total"] == 0
 
 
 async def test_conversation_events_upsert_chat_and_nested_messages(

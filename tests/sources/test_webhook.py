@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import asyncio
+
+import httpx
 
 from tests.conftest import KeyMaker
 from tests.sources.helpers import auth, post_webhook
 from tests.sources.payloads import webhook_body
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_webhook_stores_transcript_and_answers_in_seed_shape(
@@ -166,3 +167,34 @@ async def test_webhook_data_belongs_to_the_keys_account_only(
     assert (await client.get("/api/v1/conversations", headers=auth(key_b))).json()["total"] == 1
     detail_a = (await client.get(chat, headers=auth(key_a))).json()
     assert detail_a["message_counts"]["total"] == 3
+
+
+async def test_concurrent_identical_deliveries_store_once(
+    client: Client, account_id: str, make_key: KeyMaker
+) -> None:
+    key = await make_key(account_id, "integration")
+    responses = await asyncio.gather(*(post_webhook(client, key, webhook_body()) for _ in range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    accepted = sorted(r.json()["data"]["accepted"] for r in responses)
+    assert accepted == [0, 0, 0, 3]
+    detail = (
+        await client.get("/api/v1/conversations/webhook:conv_abc123", headers=auth(key))
+    ).json()
+    assert detail["message_counts"]["total"] == 3
+
+
+async def test_exports_hold_only_the_callers_account(
+    client: Client, account_id: str, make_key: KeyMaker
+) -> None:
+    key_a = await make_key(account_id, "owner")
+    key_b = await make_key(f"{account_id}-b", "owner")
+    await post_webhook(client, key_a, webhook_body("only-a"))
+    for path in ("/api/v1/export/messages", "/api/v1/export/conversations"):
+        mine = await client.get(path, params={"format": "ndjson"}, headers=auth(key_a))
+        theirs = await client.get(path, params={"format": "ndjson"}, headers=auth(key_b))
+        assert "webhook:only-a" in mine.text
+        assert theirs.status_code == 200 and "webhook:only-a" not in theirs.text
+        named = await client.get(
+            path, params={"format": "ndjson", "account_id": account_id}, headers=auth(key_b)
+        )
+        assert named.status_code == 403
