@@ -130,6 +130,18 @@ async def test_webhook_signature_required_once_a_secret_is_set(
     assert (await post_webhook(client, integration, webhook_body("conv_2"))).status_code == 200
 
 
+async def test_empty_transcript_registers_the_conversation(
+    client: Client, account_id: str, make_key: KeyMaker
+) -> None:
+    key = await make_key(account_id, "integration")
+    response = (await post_webhook(client, key, webhook_body("empty", transcript=[]))).json()
+    assert response["data"]["status"] == "processed"
+    assert (response["data"]["accepted"], response["data"]["duplicates"]) == (0, 0)
+    detail = await client.get("/api/v1/conversations/webhook:empty", headers=auth(key))
+    assert detail.status_code == 200
+    assert detail.json()["message_counts"]["total"] == 0
+
+
 async def test_webhook_rejects_bad_bodies_and_bad_keys(
     client: Client, account_id: str, make_key: KeyMaker
 ) -> None:

@@ -101,16 +101,18 @@ class ConversationWebhookController(Controller):
             raise _decode_error(exc) from None
         batch = map_conversation_webhook(payload)
         result = await store_batch(state, account, WEBHOOK_SOURCE, "conversation", batch, len(body))
-        changed = result.accepted + result.updated
+        # "duplicate" only when lines came and every one was stored before; an empty
+        # transcript still registers the conversation.
+        duplicate = result.duplicates > 0 and result.accepted + result.updated == 0
         return WebhookResponse(
             success=True,
-            message="Conversation data received successfully"
-            if changed
-            else "Conversation already received: nothing changed",
+            message="Conversation already received: nothing changed"
+            if duplicate
+            else "Conversation data received successfully",
             data=WebhookResult(
                 conversationId=payload.conversationId,
                 processedAt=datetime.now(UTC),
-                status="processed" if changed else "duplicate",
+                status="duplicate" if duplicate else "processed",
                 webhookId=f"webhook_{secrets.token_hex(8)}",
                 chatId=batch.chats[0].resolved_id,
                 accepted=result.accepted,
