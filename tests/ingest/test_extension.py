@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +43,16 @@ async def _stored(account_id: str) -> list[dict[str, Any]]:
     )
 
 
+async def _wait_enriched(account_id: str, within: float = 30.0) -> None:
+    """Snapshot enrichment runs after the ack; wait until every message has it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while await MessageRow.exists().where(
+        (MessageRow.account_id == account_id) & (MessageRow.enriched == False)  # noqa: E712
+    ):
+        assert asyncio.get_running_loop().time() < deadline, "enrichment did not finish"
+        await asyncio.sleep(0.1)
+
+
 @pytest.mark.parametrize("case", ["missing", "invalid", "other_account", "dashboard_role"])
 async def test_extension_auth_failures_close_1008(server, make_key, account_id, case) -> None:
     key = {
@@ -76,8 +87,10 @@ async def test_snapshot_ack_replay_and_edit(server, make_key, account_id) -> Non
             "chats": 6,
             "duration_ms": 0,
         }
+        await _wait_enriched(account_id)
         before = await _stored(account_id)
         assert len(before) == 300
+        assert all(row["text"] for row in before)
 
         # Replaying the same snapshot (an extension reconnecting) changes nothing.
         await socket.send(cache_update_frame(account))

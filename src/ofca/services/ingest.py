@@ -29,7 +29,6 @@ import msgspec
 from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher, enrich
 from ofca.domain.normalize import NormalizedChat, normalize_chat, normalize_message
 from ofca.domain.onlyfans import Chat, Message
-from ofca.domain.text import clean_text
 from ofca.domain.wss import (
     AnalyticsUpdate,
     AppendMessage,
@@ -40,6 +39,7 @@ from ofca.domain.wss import (
     MessageEnrichment,
     RejectedItem,
 )
+from ofca.services.ingest_enrich import SpeculativeEnrichment
 from ofca.services.ingest_sql import (
     StorageUnavailable,
     known_chats,
@@ -71,6 +71,8 @@ ENRICH_WRITE_ROWS = 5000
 INLINE_ENRICHMENT_LIMIT = 1000
 """Snapshots changing at most this many messages report each enrichment individually."""
 ANALYTICS_DEBOUNCE_SECONDS = 2.0
+REFRESH_BATCH_CHATS = 100
+"""Chats whose insight rows are recomputed per transaction after a snapshot."""
 
 Progress = Callable[[float], Awaitable[None]]
 
@@ -376,7 +378,7 @@ async def ingest_snapshot(
             normalized.direction,
             normalized.created_at,
             normalized.changed_at,
-            clean_text(normalized.raw_text),
+            None,  # the cleaned text is written with the enrichment, off the ack path
             raw.decode("utf-8"),
             digest,
             normalized.from_user_id,
@@ -393,8 +395,13 @@ async def ingest_snapshot(
         pending[message_id] = _Pending(message_id, digest, chat_id, normalized.raw_text)
         if index % 256 == 0 and time.perf_counter() - slice_start > SLICE_SECONDS:
             await report(0.2 + 0.4 * index / max(len(messages), 1))
+            await asyncio.sleep(0)
             slice_start = time.perf_counter()
     await report(0.6)
+    # The worker process enriches while this one waits on the database.
+    speculative = SpeculativeEnrichment(
+        [item.raw_text for item in pending.values()], await matcher_for(account_id)
+    )
 
     async with account_lock(account_id):
         outcome = await upsert_frame(
@@ -430,29 +437,35 @@ async def ingest_snapshot(
         publish_control(
             ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
         )
-        job = asyncio.create_task(_enrich_snapshot(ctx, changed, set(chat_records)))
+        job = asyncio.create_task(_enrich_snapshot(ctx, changed, set(chat_records), speculative))
         _pending_jobs.add(job)
         job.add_done_callback(_pending_jobs.discard)
     return ack
 
 
-async def _enrich_snapshot(ctx: IngestContext, changed: list[_Pending], chats: set[str]) -> None:
+async def _enrich_snapshot(
+    ctx: IngestContext,
+    changed: list[_Pending],
+    chats: set[str],
+    speculative: SpeculativeEnrichment,
+) -> None:
     account_id = ctx.account_id
     total = len(changed)
     began = time.perf_counter()
     try:
-        matcher = await matcher_for(account_id)
-        batch: list[tuple[str, str, float | None, str]] = []
+        enriched_texts = await speculative.results()
+        batch: list[tuple[str, str, str | None, float | None, str]] = []
         inline: list[MessageEnrichment] = []
         slice_start = time.perf_counter()
         for done, item in enumerate(changed, start=1):
-            enrichment = enrich(item.raw_text, matcher)
-            topics = list(enrichment.topics)
+            text, sentiment, topic_ids = enriched_texts[item.raw_text]
+            topics = list(topic_ids)
             batch.append(
                 (
                     item.message_id,
                     item.content_hash,
-                    enrichment.sentiment,
+                    text,
+                    sentiment,
                     msgspec.json.encode(topics).decode(),
                 )
             )
@@ -461,7 +474,7 @@ async def _enrich_snapshot(ctx: IngestContext, changed: list[_Pending], chats: s
                     MessageEnrichment(
                         message_id=item.message_id,
                         chat_id=item.chat_id,
-                        sentiment=enrichment.sentiment,
+                        sentiment=sentiment,
                         topics=topics,
                     )
                 )
@@ -484,8 +497,7 @@ async def _enrich_snapshot(ctx: IngestContext, changed: list[_Pending], chats: s
                 await asyncio.sleep(0)
                 slice_start = time.perf_counter()
         await write_enrichment(ctx.engine, account_id, batch)
-        touched = sorted(chats | {item.chat_id for item in changed})
-        await refresh_insights(ctx, touched)
+        enriched_ms = (time.perf_counter() - began) * 1000
         publish_to_dashboards(
             ctx.channels,
             account_id,
@@ -495,15 +507,31 @@ async def _enrich_snapshot(ctx: IngestContext, changed: list[_Pending], chats: s
                 )
             ),
         )
+        # Then the insight rows of the touched chats, in small batches: each is one short
+        # transaction, so deltas and other accounts are not held up behind one huge one.
+        touched = sorted(chats | {item.chat_id for item in changed})
+        for start in range(0, len(touched), REFRESH_BATCH_CHATS):
+            await refresh_insights(ctx, touched[start : start + REFRESH_BATCH_CHATS])
+            if len(touched) > REFRESH_BATCH_CHATS:
+                publish_to_dashboards(
+                    ctx.channels,
+                    account_id,
+                    status_frame(
+                        "PROCESSING_SNAPSHOT",
+                        "updating insights",
+                        min(1.0, (start + REFRESH_BATCH_CHATS) / len(touched)),
+                    ),
+                )
         await publish_analytics(ctx)
         publish_control(
             ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
         )
         publish_to_dashboards(ctx.channels, account_id, status_frame("REALTIME"))
         log.info(
-            "enriched %d messages of %s in %.0f ms",
+            "enriched %d messages of %s in %.0f ms, insights ready after %.0f ms",
             total,
             account_id,
+            enriched_ms,
             (time.perf_counter() - began) * 1000,
         )
     except Exception as exc:

@@ -69,8 +69,13 @@ _CONTENT_HASH = MESSAGE_COLUMNS.index("content_hash")
 _UPDATED_ON_EDIT = [c for c in MESSAGE_COLUMNS if c not in ("account_id", "message_id", "version")]
 _CHAT_UPDATE = ("fan_id", "fan_name", "fan_username", "fan_avatar", "raw", "updated_at")
 
+EnrichmentRow = tuple[str, str, str | None, float | None, str]
+"""``(message_id, content_hash, cleaned text, sentiment, topics JSON)``."""
+
 SQLITE_CHUNK = 500
 """Ids per ``IN (...)`` lookup: far below SQLite's bound-parameter limit."""
+COPY_CHUNK = 10_000
+"""Rows per COPY call: asyncpg encodes a call's records in one go, which holds the loop."""
 
 
 class StorageUnavailable(Exception):
@@ -139,13 +144,19 @@ _PG_CHAT_IF_MISSING = (
     f"VALUES ({', '.join(f'${i + 1}' for i in range(len(CHAT_COLUMNS)))}) "
     "ON CONFLICT (account_id, chat_id) DO NOTHING"
 )
+_PG_STORED_HASHES = (
+    "SELECT message_id, content_hash FROM ofca_message "
+    "WHERE account_id = $1 AND message_id = ANY($2::varchar[])"
+)
 _PG_STAGE_ENRICHMENT = (
     "CREATE TEMP TABLE IF NOT EXISTS ofca_stage_enrichment "
-    "(message_id VARCHAR(200), content_hash VARCHAR(64), sentiment REAL, topics JSON) "
+    "(message_id VARCHAR(200), content_hash VARCHAR(64), text TEXT, sentiment REAL, "
+    "topics JSON) "
     "ON COMMIT DELETE ROWS"
 )
 _PG_APPLY_ENRICHMENT = (
-    "UPDATE ofca_message m SET sentiment = s.sentiment, topics = s.topics, enriched = TRUE "
+    "UPDATE ofca_message m SET text = s.text, sentiment = s.sentiment, topics = s.topics, "
+    "enriched = TRUE "
     "FROM ofca_stage_enrichment s WHERE m.account_id = $1 AND m.message_id = s.message_id "
     "AND m.content_hash = s.content_hash"
 )
@@ -172,21 +183,50 @@ async def _pg_upsert(
             await connection.execute(_PG_CHAT_IF_MISSING, *chat)
         if len(messages) == 1:
             rows = await connection.fetch(_PG_MERGE_ONE, *messages[0])
-        elif messages:
-            await connection.execute(_PG_STAGE_MESSAGES)
-            await connection.copy_records_to_table(
-                "ofca_stage_message", records=messages, columns=MESSAGE_COLUMNS
+            for row in rows:
+                target = outcome.inserted if row["inserted"] else outcome.updated
+                target.append(row["message_id"])
+            return outcome
+        if not messages:
+            return outcome
+        # Under the account lock nobody else writes this account's messages, so what is
+        # stored now tells new rows (COPY straight into the table) from edits (staged and
+        # merged) from duplicates (skipped without a write).
+        stored = {
+            row["message_id"]: row["content_hash"]
+            for row in await connection.fetch(
+                _PG_STORED_HASHES, account_id, [row[_MESSAGE_ID] for row in messages]
             )
-            rows = await connection.fetch(_PG_MERGE_MESSAGES)
-        else:
-            rows = []
-        for row in rows:
-            (outcome.inserted if row["inserted"] else outcome.updated).append(row["message_id"])
+        }
+        fresh: list[tuple[Any, ...]] = []
+        changed: list[tuple[Any, ...]] = []
+        for row in messages:
+            previous = stored.get(row[_MESSAGE_ID])
+            if previous is None:
+                fresh.append(row)
+            elif previous != row[_CONTENT_HASH]:
+                changed.append(row)
+        for start in range(0, len(fresh), COPY_CHUNK):
+            await connection.copy_records_to_table(
+                "ofca_message", records=fresh[start : start + COPY_CHUNK], columns=MESSAGE_COLUMNS
+            )
+        outcome.inserted = [row[_MESSAGE_ID] for row in fresh]
+        if changed:
+            await connection.execute(_PG_STAGE_MESSAGES)
+            for start in range(0, len(changed), COPY_CHUNK):
+                await connection.copy_records_to_table(
+                    "ofca_stage_message",
+                    records=changed[start : start + COPY_CHUNK],
+                    columns=MESSAGE_COLUMNS,
+                )
+            for row in await connection.fetch(_PG_MERGE_MESSAGES):
+                target = outcome.inserted if row["inserted"] else outcome.updated
+                target.append(row["message_id"])
     return outcome
 
 
 async def _pg_enrichment(
-    engine: PostgresEngine, account_id: str, rows: Sequence[tuple[str, str, float | None, str]]
+    engine: PostgresEngine, account_id: str, rows: Sequence[EnrichmentRow]
 ) -> None:
     assert engine.pool is not None
     async with engine.pool.acquire() as connection, connection.transaction():
@@ -194,7 +234,7 @@ async def _pg_enrichment(
         await connection.copy_records_to_table(
             "ofca_stage_enrichment",
             records=rows,
-            columns=("message_id", "content_hash", "sentiment", "topics"),
+            columns=("message_id", "content_hash", "text", "sentiment", "topics"),
         )
         await connection.execute(_PG_APPLY_ENRICHMENT, account_id)
 
@@ -222,7 +262,7 @@ _SQLITE_CHAT_IF_MISSING = (
     "ON CONFLICT (account_id, chat_id) DO NOTHING"
 )
 _SQLITE_APPLY_ENRICHMENT = (
-    "UPDATE ofca_message SET sentiment = ?, topics = ?, enriched = 1 "
+    "UPDATE ofca_message SET text = ?, sentiment = ?, topics = ?, enriched = 1 "
     "WHERE account_id = ? AND message_id = ? AND content_hash = ?"
 )
 _UPDATE_INDEXES = [MESSAGE_COLUMNS.index(c) for c in _UPDATED_ON_EDIT]
@@ -280,7 +320,7 @@ async def _sqlite_upsert(
 
 
 async def _sqlite_enrichment(
-    engine: Engine, account_id: str, rows: Sequence[tuple[str, str, float | None, str]]
+    engine: Engine, account_id: str, rows: Sequence[EnrichmentRow]
 ) -> None:
     connection = await engine.get_connection()  # type: ignore[attr-defined]
     try:
@@ -288,7 +328,10 @@ async def _sqlite_enrichment(
         try:
             await connection.executemany(
                 _SQLITE_APPLY_ENRICHMENT,
-                [(score, topics, account_id, mid, digest) for mid, digest, score, topics in rows],
+                [
+                    (text, score, topics, account_id, mid, digest)
+                    for mid, digest, text, score, topics in rows
+                ],
             )
             await connection.commit()
         except BaseException:
@@ -322,10 +365,8 @@ async def upsert_frame(
         raise _wrap(exc) from exc
 
 
-async def write_enrichment(
-    engine: Engine, account_id: str, rows: Sequence[tuple[str, str, float | None, str]]
-) -> None:
-    """Store ``(message_id, content_hash, sentiment, topics_json)``; a row whose message
+async def write_enrichment(engine: Engine, account_id: str, rows: Sequence[EnrichmentRow]) -> None:
+    """Store ``(message_id, content_hash, text, sentiment, topics_json)``; a row whose message
     changed since (another hash) is left alone: its own ingest enriches it."""
     if not rows:
         return

@@ -1,0 +1,150 @@
+"""Snapshot ingest over the real WebSocket: time to ``ingest_ack`` and to fully enriched.
+
+Generates a synthetic account (``ofca.synthetic``, default 100k messages / ~18 MB), starts
+ofca on a throwaway Postgres database with Redis channels (or uses ``--url`` with
+``--database-url`` to create keys), connects one dashboard, sends the ``cache_update`` from
+an extension socket and reports, per run (each run a fresh account, so every message is
+new): time to ``ingest_ack``, time until the dashboard's ``enrichment_result`` done, the
+worst ``/health`` latency seen while ingesting (how long the event loop was held), and
+the server's peak RSS. ``--runs N`` prints the medians.
+
+    .venv/bin/python bench/ingest_snapshot.py --messages 100000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._server import (  # noqa: E402
+    REDIS_URL,
+    Server,
+    make_account_keys,
+    ofca_server,
+    throwaway_database,
+)
+from ofca.synthetic import cache_update_frame, generate_account  # noqa: E402
+
+
+async def _until(connection: websockets.ClientConnection, frame_type: str, **match: object) -> dict:
+    while True:
+        frame = json.loads(await connection.recv())
+        if frame["type"] == "system_error":
+            raise RuntimeError(f"server error: {frame['payload']}")
+        if frame["type"] == frame_type and all(
+            frame["payload"].get(k) == v for k, v in match.items()
+        ):
+            return frame
+
+
+async def _probe_loop(http_url: str, worst: list[float], stop: asyncio.Event) -> None:
+    async with httpx.AsyncClient(base_url=http_url, timeout=30) as http:
+        while not stop.is_set():
+            began = time.perf_counter()
+            await http.get("/api/v1/schemas/wss")
+            worst.append(time.perf_counter() - began)
+            await asyncio.sleep(0.01)
+
+
+async def one_run(server: Server, database_url: str, frame: bytes, run: int) -> dict[str, float]:
+    account_id = f"bench-{run}-{int(time.time())}"
+    ext_key, dash_key = await make_account_keys(
+        database_url, account_id, ["extension", "dashboard"]
+    )
+    base = f"{server.ws_url}/ws"
+    async with (
+        websockets.connect(f"{base}/extension/{account_id}?token={ext_key}", max_size=None) as ext,
+        websockets.connect(f"{base}/frontend/{account_id}?token={dash_key}", max_size=None) as dash,
+    ):
+        await _until(ext, "connection_ack")
+        await _until(dash, "full_sync_response")
+        latencies: list[float] = []
+        stop = asyncio.Event()
+        probe = asyncio.create_task(_probe_loop(server.http_url, latencies, stop))
+        began = time.perf_counter()
+        await ext.send(frame)
+        ack = await _until(ext, "ingest_ack")
+        acked = time.perf_counter() - began
+        await _until(dash, "enrichment_result", done=True)
+        enriched = time.perf_counter() - began
+        stop.set()
+        await probe
+    payload = ack["payload"]
+    assert payload["accepted"] > 0, payload
+    return {
+        "ack_s": acked,
+        "enriched_s": enriched,
+        "server_ingest_ms": payload["duration_ms"],
+        "accepted": payload["accepted"],
+        "worst_probe_ms": max(latencies) * 1000 if latencies else 0.0,
+        "peak_rss_mib": server.peak_rss_mib() or 0.0,
+    }
+
+
+async def bench(server: Server, database_url: str, frame: bytes, runs: int) -> None:
+    results = []
+    for run in range(runs):
+        result = await one_run(server, database_url, frame, run)
+        results.append(result)
+        print(
+            f"run {run + 1}: ack {result['ack_s']:.2f} s (server {result['server_ingest_ms']:.0f} ms)"
+            f", enriched {result['enriched_s']:.2f} s, {result['accepted']:.0f} messages, worst "
+            f"HTTP probe during ingest {result['worst_probe_ms']:.0f} ms, server peak RSS "
+            f"{result['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
+    if runs > 1:
+        print(
+            f"median of {runs}: ack {statistics.median(r['ack_s'] for r in results):.2f} s, "
+            f"enriched {statistics.median(r['enriched_s'] for r in results):.2f} s, worst probe "
+            f"{statistics.median(r['worst_probe_ms'] for r in results):.0f} ms, peak RSS "
+            f"{max(r['peak_rss_mib'] for r in results):.0f} MiB"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--url", default=None, help="a running ofca (http://host:port)")
+    parser.add_argument("--database-url", default=None, help="its database (with --url)")
+    parser.add_argument("--verbose", action="store_true", help="show the server's log")
+    args = parser.parse_args()
+
+    account = generate_account(args.messages, seed=args.seed)
+    frame = cache_update_frame(account)
+    print(
+        f"snapshot: {len(account.messages)} messages, {len(account.chats)} chats, "
+        f"{len(frame) / 1e6:.1f} MB",
+        flush=True,
+    )
+    if args.url:
+        if not args.database_url:
+            parser.error("--url needs --database-url (to create the bench account's keys)")
+        ws_url = args.url.replace("http://", "ws://").replace("https://", "wss://")
+        server = Server(args.url, ws_url, {})
+        asyncio.run(bench(server, args.database_url, frame, args.runs))
+        return
+    with throwaway_database() as database_url:
+        env = {
+            "OFCA_DATABASE_URL": database_url,
+            "OFCA_REDIS_URL": REDIS_URL,
+            "OFCA_CHANNEL_PREFIX": f"ofcabench{int(time.time())}",
+        }
+        with ofca_server(env, quiet=not args.verbose) as server:
+            asyncio.run(bench(server, database_url, frame, args.runs))
+
+
+if __name__ == "__main__":
+    main()
