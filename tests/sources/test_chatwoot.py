@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from typing import Any
 
 import httpx
+import msgspec
 
 from tests.conftest import KeyMaker
 from tests.sources.helpers import auth
@@ -211,3 +215,56 @@ async def test_malformed_event_is_rejected_clearly(
     missing_event = await client.post(url, params={"token": token}, json={"id": 1})
     assert missing_event.status_code in (400, 422)
     assert "event" in missing_event.json()["detail"]
+
+
+def _chatwoot_signed(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return {
+        "Content-Type": "application/json",
+        "X-Chatwoot-Timestamp": str(timestamp),
+        "X-Chatwoot-Signature": f"sha256={digest.hexdigest()}",
+        "X-Chatwoot-Delivery": "3f2c7d1e-0000-4000-8000-000000000001",
+    }
+
+
+async def test_signatures_required_once_the_signing_secret_is_stored(
+    client: httpx.AsyncClient, account_id: str, make_key: KeyMaker
+) -> None:
+    owner = await make_key(account_id, "owner")
+    url = f"/api/v1/accounts/{account_id}/chatwoot-token/signing-secret"
+    early = await client.put(url, json={"secret": "cw-secret-123"}, headers=auth(owner))
+    assert early.status_code == 409  # no token yet
+    token = await _token(client, account_id, owner)
+    dashboard = await make_key(account_id, "dashboard")
+    denied = await client.put(url, json={"secret": "cw-secret-123"}, headers=auth(dashboard))
+    assert denied.status_code == 403
+    stored = await client.put(url, json={"secret": "cw-secret-123"}, headers=auth(owner))
+    assert stored.json() == {"signatures_required": True}
+
+    endpoint = f"/api/v1/integrations/chatwoot/{account_id}?token={token}"
+    body = msgspec.json.encode(chatwoot_message_created())
+    now = int(time.time())
+    unsigned = await client.post(endpoint, content=body)
+    assert unsigned.status_code == 401
+    wrong = await client.post(
+        endpoint, content=body, headers=_chatwoot_signed("other-secret", body, now)
+    )
+    assert wrong.status_code == 401
+    stale = await client.post(
+        endpoint, content=body, headers=_chatwoot_signed("cw-secret-123", body, now - 600)
+    )
+    assert stale.status_code == 401
+    tampered_headers = _chatwoot_signed("cw-secret-123", body, now)
+    tampered = await client.post(endpoint, content=body + b" ", headers=tampered_headers)
+    assert tampered.status_code == 401
+    good = await client.post(
+        endpoint, content=body, headers=_chatwoot_signed("cw-secret-123", body, now)
+    )
+    assert good.status_code == 200 and good.json()["accepted"] == 1
+    # Rotating the token keeps the signing requirement; clearing the secret drops it.
+    token = await _token(client, account_id, owner)
+    endpoint = f"/api/v1/integrations/chatwoot/{account_id}?token={token}"
+    assert (await client.post(endpoint, content=body)).status_code == 401
+    cleared = await client.put(url, json={"secret": None}, headers=auth(owner))
+    assert cleared.json() == {"signatures_required": False}
+    assert (await client.post(endpoint, content=body)).status_code == 200

@@ -2,6 +2,9 @@
 
 Chatwoot cannot send ofca's API keys, so the webhook URL carries a per-account token:
 ``/api/v1/integrations/chatwoot/{account_id}?token=...`` (or header ``X-Chatwoot-Token``).
+When the owner stores the webhook's secret from Chatwoot (v4.11.2+ signs deliveries),
+``X-Chatwoot-Signature: sha256=<HMAC-SHA256 of "<X-Chatwoot-Timestamp>.<body>">`` with a
+timestamp at most 5 minutes old is required as well.
 Message events upsert the message (private notes, activity and template messages are
 ignored); conversation events upsert the chat and any messages they carry; every other
 event is acknowledged with 200 and ignored, so Chatwoot never retries it.
@@ -10,13 +13,14 @@ event is acknowledged with 200 and ignored, so Chatwoot never retries it.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, post, put
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, NotFoundException
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
+from msgspec import Meta
 
 from ofca.auth import scope_account
 from ofca.domain.auth import Principal
@@ -29,9 +33,11 @@ from ofca.domain.sources import (
 from ofca.errors import field_error
 from ofca.persistence.accounts import get_account
 from ofca.services.sources import (
-    chatwoot_account_for_token,
+    chatwoot_auth,
     generate_chatwoot_token,
+    set_chatwoot_signing_secret,
     store_batch,
+    verify_chatwoot_signature,
 )
 
 __all__ = ["ChatwootController", "ChatwootTokenController"]
@@ -58,6 +64,15 @@ class ChatwootTokenCreated(msgspec.Struct, kw_only=True):
     webhook_path: str
 
 
+class SigningSecretInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    secret: Annotated[str, Meta(min_length=8, max_length=200)] | None
+    """The webhook's secret as Chatwoot shows it; ``null`` stops requiring signatures."""
+
+
+class SigningSecretSet(msgspec.Struct, kw_only=True):
+    signatures_required: bool
+
+
 class ChatwootController(Controller):
     path = "/api/v1/integrations/chatwoot"
     tags = ["sources"]
@@ -67,9 +82,19 @@ class ChatwootController(Controller):
         self, request: Request, state: State, account_id: str, token: str | None = None
     ) -> ChatwootAck:
         presented = request.headers.get(TOKEN_HEADER) or token
-        if not await chatwoot_account_for_token(account_id, presented):
+        auth = await chatwoot_auth(account_id, presented)
+        if not auth.token_ok:
             raise NotAuthorizedException("Missing or invalid Chatwoot token")
         body = await request.body()
+        if auth.signing_secret is not None and not verify_chatwoot_signature(
+            auth.signing_secret,
+            body,
+            request.headers.get("x-chatwoot-signature"),
+            request.headers.get("x-chatwoot-timestamp"),
+        ):
+            raise NotAuthorizedException(
+                "Missing, invalid or stale X-Chatwoot-Signature / X-Chatwoot-Timestamp"
+            )
         try:
             event = chatwoot_event_decoder.decode(body)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
@@ -125,3 +150,16 @@ class ChatwootTokenController(Controller):
         return ChatwootTokenCreated(
             token=token, webhook_path=f"/api/v1/integrations/chatwoot/{account_id}"
         )
+
+    @put("/signing-secret", summary="Require Chatwoot's webhook signature (owner)")
+    async def signing_secret(
+        self, principal: Principal, account_id: str, data: SigningSecretInput
+    ) -> SigningSecretSet:
+        scope_account(principal, account_id, "manage")
+        if not await set_chatwoot_signing_secret(account_id, data.secret):
+            raise ClientException(
+                "Generate the Chatwoot token first (POST .../chatwoot-token)",
+                status_code=HTTP_409_CONFLICT,
+            )
+        log.info("chatwoot signing %s account=%s", "on" if data.secret else "off", account_id)
+        return SigningSecretSet(signatures_required=data.secret is not None)

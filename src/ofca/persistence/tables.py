@@ -146,6 +146,9 @@ class ChatwootToken(Table, tablename="ofca_chatwoot_token"):
     token_hash = Varchar(length=64, unique=True)
     prefix = Varchar(length=16)
     created_at = Timestamptz()
+    signing_secret = Varchar(length=200, null=True, default=None)
+    """The secret of the webhook in Chatwoot (v4.11.2+ signs deliveries); when set, every
+    delivery must carry a valid ``X-Chatwoot-Signature``."""
 
 
 class CommandRow(Table, tablename="ofca_command"):

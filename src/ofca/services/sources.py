@@ -40,11 +40,14 @@ from ofca.services.ingest_sql import CHAT_COLUMNS, MESSAGE_COLUMNS, upsert_frame
 from ofca.services.live import publish_to_dashboards
 
 __all__ = [
+    "ChatwootAuth",
     "StoreResult",
-    "chatwoot_account_for_token",
+    "chatwoot_auth",
     "generate_chatwoot_token",
+    "set_chatwoot_signing_secret",
     "set_webhook_secret",
     "store_batch",
+    "verify_chatwoot_signature",
     "verify_signature",
     "webhook_secret",
 ]
@@ -106,36 +109,91 @@ def _hash_token(token: str) -> str:
 
 
 async def generate_chatwoot_token(account_id: str) -> str:
-    """A new token for the account's Chatwoot webhook; the previous one stops working."""
+    """A new token for the account's Chatwoot webhook; the previous one stops working (a
+    configured signing secret is kept)."""
     token = CHATWOOT_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    await ChatwootToken.delete().where(ChatwootToken.account_id == account_id).run()
-    await (
-        ChatwootToken(
-            account_id=account_id,
-            token_hash=_hash_token(token),
-            prefix=token[: len(CHATWOOT_TOKEN_PREFIX) + 6],
-            created_at=now,
-        )
-        .save()
+    values = {
+        ChatwootToken.token_hash: _hash_token(token),
+        ChatwootToken.prefix: token[: len(CHATWOOT_TOKEN_PREFIX) + 6],
+        ChatwootToken.created_at: datetime.now(UTC),
+    }
+    updated = (
+        await ChatwootToken.update(values)
+        .where(ChatwootToken.account_id == account_id)
+        .returning(ChatwootToken.id)
         .run()
     )
+    if not updated:
+        await (
+            ChatwootToken(
+                account_id=account_id, **{column._meta.name: v for column, v in values.items()}
+            )
+            .save()
+            .run()
+        )
     return token
 
 
-async def chatwoot_account_for_token(account_id: str, token: str | None) -> bool:
-    """Whether ``token`` is the current Chatwoot token of ``account_id``."""
+async def set_chatwoot_signing_secret(account_id: str, secret: str | None) -> bool:
+    """Require (or stop requiring, with ``None``) Chatwoot's signature; False when the
+    account has no Chatwoot token yet."""
+    updated = (
+        await ChatwootToken.update({ChatwootToken.signing_secret: secret})
+        .where(ChatwootToken.account_id == account_id)
+        .returning(ChatwootToken.id)
+        .run()
+    )
+    return bool(updated)
+
+
+CHATWOOT_SIGNATURE_MAX_AGE = 300
+"""Seconds a signed Chatwoot delivery stays acceptable (replay window)."""
+
+
+class ChatwootAuth(msgspec.Struct, frozen=True):
+    token_ok: bool
+    signing_secret: str | None = None
+
+
+async def chatwoot_auth(account_id: str, token: str | None) -> ChatwootAuth:
+    """Whether ``token`` is the account's current Chatwoot token, and the signing secret
+    its deliveries must be signed with (if configured)."""
     if not token or len(token) > 200:
-        return False
+        return ChatwootAuth(token_ok=False)
     row = (
-        await ChatwootToken.select(ChatwootToken.token_hash)
+        await ChatwootToken.select(ChatwootToken.token_hash, ChatwootToken.signing_secret)
         .where(ChatwootToken.account_id == account_id)
         .first()
         .run()
     )
-    if row is None:
+    if row is None or not hmac.compare_digest(row["token_hash"], _hash_token(token)):
+        return ChatwootAuth(token_ok=False)
+    return ChatwootAuth(token_ok=True, signing_secret=row["signing_secret"])
+
+
+def verify_chatwoot_signature(
+    secret: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    now: float | None = None,
+) -> bool:
+    """Chatwoot's ``X-Chatwoot-Signature: sha256=<hex>``: HMAC-SHA256 of
+    ``"<X-Chatwoot-Timestamp>.<raw body>"``; the timestamp must be within
+    :data:`CHATWOOT_SIGNATURE_MAX_AGE` seconds of now."""
+    if not signature or not timestamp or not timestamp.strip().isdigit():
         return False
-    return hmac.compare_digest(row["token_hash"], _hash_token(token))
+    if abs((now if now is not None else time.time()) - int(timestamp)) > (
+        CHATWOOT_SIGNATURE_MAX_AGE
+    ):
+        return False
+    scheme, _, given = signature.strip().partition("=")
+    if scheme.lower() != "sha256" or not given:
+        return False
+    expected = hmac.new(
+        secret.encode("utf-8"), timestamp.strip().encode("ascii") + b"." + body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(expected, given.strip().lower())
 
 
 # --------------------------------------------------------------------------- writing

@@ -13,6 +13,7 @@ class ChatwootToken(Table, tablename="ofca_chatwoot_token"):
     token_hash = Varchar(length=64, unique=True)
     prefix = Varchar(length=16)
     created_at = Timestamptz()
+    signing_secret = Varchar(length=200, null=True, default=None)
 
 
 class CommandRow(Table, tablename="ofca_command"):
