@@ -228,3 +228,37 @@ async def test_topic_validation_and_conflicts(
     assert (await client.get("/api/v1/topics", headers=dashboard)).status_code == 200
     body = {"id": "other", "label": "x", "keywords": ["x"]}
     assert (await client.post("/api/v1/topics", headers=dashboard, json=body)).status_code == 403
+
+
+async def test_large_accounts_are_retagged_in_the_background(
+    client: AsyncTestClient[Litestar],
+    account_id: str,
+    make_key: Any,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from ofca.services import topics
+
+    monkeypatch.setattr(topics, "RETAG_INLINE_LIMIT", 0)  # every account counts as large
+    headers = bearer(await make_key(account_id, "owner"))
+    await store(
+        account_id, [Msg(chat="a", id="1", at=at(0), dir="inbound", text="a rose")], settings
+    )
+    created = await client.post(
+        "/api/v1/topics", headers=headers, json={"id": "roses", "label": "R", "keywords": ["rose"]}
+    )
+    assert created.status_code == 201 and created.json()["retag"] == "scheduled"
+    for _ in range(200):
+        if "roses" in (await _topics_of(account_id))["1"]:
+            break
+        await asyncio.sleep(0.05)
+    assert "roses" in (await _topics_of(account_id))["1"]
+    window = {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z"}
+    for _ in range(200):  # the chat's sessions are refreshed after the messages
+        body = await client.get("/api/v1/insights/topics", headers=headers, params=window)
+        if any(row["topic"] == "roses" for row in body.json()["topics"]):
+            break
+        await asyncio.sleep(0.05)
+    assert any(row["topic"] == "roses" for row in body.json()["topics"])

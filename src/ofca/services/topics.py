@@ -52,7 +52,7 @@ _TOPIC_ID = re.compile(TOPIC_ID_PATTERN)
 MAX_KEYWORDS = 500
 MAX_KEYWORD_LENGTH = 100
 MAX_CUSTOM_TOPICS = 200
-RETAG_INLINE_LIMIT = 20_000
+RETAG_INLINE_LIMIT = 5_000
 """Accounts with more stored messages are re-tagged in a background task."""
 _RETAG_PAGE = 5000
 _CACHE_ACCOUNTS = 1024
