@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -201,3 +202,39 @@ async def test_presence_and_commands_cross_processes(
             assert queued.status_code == 202, queued.text
             frame = await ext.until("command_to_execute")
             assert frame["payload"]["command_id"] == queued.json()["command_id"]
+
+
+async def test_deleting_a_conversation_updates_dashboards(
+    server: LiveServer, account_id: str, make_key: KeyMaker
+) -> None:
+    owner = await make_key(account_id, "owner")
+    dashboard = await make_key(account_id, "dashboard")
+    recent = datetime.now(UTC) - timedelta(hours=1)
+    transcript = [
+        {
+            "timestamp": (recent + timedelta(minutes=index)).isoformat(),
+            "speaker": "user" if index % 2 == 0 else "agent",
+            "content": f"line {index}",
+            "messageId": str(index),
+        }
+        for index in range(3)
+    ]
+    async with (
+        open_socket(f"{server.ws_url}/ws/frontend/{account_id}?token={dashboard}") as socket,
+        httpx.AsyncClient(base_url=server.http_url) as http,
+    ):
+        await socket.until("connection_ack")
+        await http.post(
+            "/api/v1/webhook/conversation",
+            json=webhook_body("bye", transcript),
+            headers=auth(owner),
+        )
+        await _appended(socket, 3)
+        before = await socket.until("analytics_update")  # debounced after the batch
+        assert before["payload"]["overview"]["current"]["messages"] == 3
+        deleted = await http.delete("/api/v1/conversations/webhook:bye", headers=auth(owner))
+        assert deleted.json() == {"status": "success", "deleted_messages": 3}
+        after = await socket.until("analytics_update")
+        assert after["payload"]["overview"]["current"]["messages"] == 0
+        sync = await socket.until("full_sync_response")
+        assert "webhook:bye" not in [n["chat_id"] for n in sync["payload"]["conversations"]]

@@ -346,17 +346,18 @@ async def delete_chat(state: State, account_id: str, chat_id: str) -> int | None
     else:
         # No messages left: the refresh removes the chat's sessions, replies and activity.
         await refresh_chats(account_id, [chat_id], settings=state.settings)
-    _announce_change(state, account_id)
+    await _announce_change(state, account_id)
     log.info("deleted chat of %s: %d messages", account_id, len(messages))
     return len(messages)
 
 
-def _announce_change(state: State, account_id: str) -> None:
-    """Dashboards re-sync (a fresh full sync carries the new analytics)."""
-    try:
-        from ofca.services.live import ControlEvent, publish_control
-    except ImportError:  # pragma: no cover
-        return
+async def _announce_change(state: State, account_id: str) -> None:
+    """Dashboards get the new ``analytics_update`` and re-sync their inbox (the deleted
+    chat leaves it)."""
+    from ofca.services.ingest import context_for, publish_analytics
+    from ofca.services.live import ControlEvent, publish_control
+
+    await publish_analytics(context_for(state, account_id))
     publish_control(
         state.channels, ControlEvent(action="resync", account_id=account_id), extension=False
     )
