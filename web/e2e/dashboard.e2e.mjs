@@ -4,33 +4,23 @@
 // reload. Screenshots of both views land in web/test-results/.
 //
 //   npm run test:e2e            (OFCA_BIN / CHROMIUM_PATH override the defaults)
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import WebSocket from 'ws';
-import { buildSnapshot, fanMessage, creatorMessage, ACCOUNT_ID, FANS } from './fixtures.mjs';
+import { join } from 'node:path';
+import { ACCOUNT_ID, FANS, buildSnapshot, creatorMessage, fanMessage } from './fixtures.mjs';
+import {
+  TIMEOUT,
+  api,
+  assert,
+  launchChromium,
+  ofcaCli,
+  openExtension,
+  resultsDir,
+  runCleanups,
+  screenshotTall,
+  startServer,
+  tempEnvironment,
+  waitFor,
+} from './harness.mjs';
 
-const webRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const resultsDir = join(webRoot, 'test-results');
-const ofcaBin = process.env.OFCA_BIN ?? resolve(webRoot, '../.venv/bin/ofca');
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const TIMEOUT = 20_000;
-
-const cleanups = [];
 let step = 'start';
 let currentPage = null;
 
@@ -39,151 +29,8 @@ function log(message) {
   console.log(`· ${message}`);
 }
 
-function assert(condition, message) {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
-
-async function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function waitFor(check, what, timeout = TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  let lastError;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError.message}` : ''}`);
-}
-
-/** The app scrolls inside its content pane, so grow the viewport to show a whole view. */
-async function screenshotTall(page, path) {
-  const size = page.viewportSize();
-  const height = await page.locator('.content').evaluate((el) => el.scrollHeight + el.getBoundingClientRect().top);
-  await page.setViewportSize({ width: size.width, height: Math.max(size.height, Math.ceil(height)) });
-  await page.screenshot({ path });
-  await page.setViewportSize(size);
-}
-
-async function startServer(env, fixedPort) {
-  const port = fixedPort ?? (await freePort());
-  const child = spawn(ofcaBin, ['serve', '--port', String(port)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          r();
-        }, 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          r();
-        });
-      });
-    }
-  };
-  cleanups.push(stop);
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`ofca exited (${child.exitCode}):\n${output}`);
-    const response = await fetch(`${base}/health`);
-    return response.status === 200;
-  }, 'ofca /health', 60_000);
-  return { base, port, stop, output: () => output };
-}
-
-async function api(base, path, { method = 'GET', token, body } = {}) {
-  const response = await fetch(base + path, {
-    method,
-    headers: {
-      'Content-Type': 'application/json',
-      ...(token ? { Authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-/** The extension side: a socket that sends frames and waits for the server's answers. */
-async function openExtension(wsBase, key) {
-  const socket = new WebSocket(`${wsBase}/ws/extension/${ACCOUNT_ID}?token=${encodeURIComponent(key)}`);
-  const frames = [];
-  const waiters = [];
-  socket.on('message', (data) => {
-    const frame = JSON.parse(String(data));
-    frames.push(frame);
-    for (const waiter of [...waiters]) {
-      if (waiter.match(frame)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(frame);
-      }
-    }
-  });
-  const next = (match, what) =>
-    new Promise((resolveFrame, reject) => {
-      const timer = setTimeout(() => reject(new Error(`extension: no ${what}`)), TIMEOUT);
-      waiters.push({
-        match,
-        resolve: (frame) => {
-          clearTimeout(timer);
-          resolveFrame(frame);
-        },
-      });
-    });
-  const ack = next((f) => f.type === 'connection_ack', 'connection_ack');
-  await new Promise((r, reject) => {
-    socket.once('open', r);
-    socket.once('error', reject);
-  });
-  await ack;
-  cleanups.push(async () => socket.close());
-  return {
-    frames,
-    async send(frame, expectAck = true) {
-      const acked = expectAck
-        ? next((f) => f.type === 'ingest_ack' || f.type === 'system_error', `ack of ${frame.type}`)
-        : null;
-      socket.send(JSON.stringify(frame));
-      if (!acked) return null;
-      const answer = await acked;
-      if (answer.type === 'system_error') throw new Error(`extension got ${JSON.stringify(answer.payload)}`);
-      return answer.payload;
-    },
-  };
-}
-
 async function main() {
-  mkdirSync(resultsDir, { recursive: true });
-  const work = mkdtempSync(join(tmpdir(), 'ofca-e2e-'));
-  cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
-  const env = {
-    OFCA_DATABASE_URL: `sqlite:///${join(work, 'ofca.sqlite')}`,
-    OFCA_LOG_LEVEL: 'WARNING',
-    OFCA_REDIS_URL: '',
-    OFCA_IP_RATE_LIMIT_PER_MINUTE: '100000',
-    OFCA_REST_RATE_LIMIT_PER_MINUTE: '100000',
-  };
+  const env = tempEnvironment('ofca-e2e-');
 
   log('starting ofca');
   const server = await startServer(env);
@@ -200,20 +47,12 @@ async function main() {
   let dashboardKey = null;
   if (!haveLogin) {
     console.log(`  (signup answered ${signup.status}; signing in with a dashboard key instead)`);
-    dashboardKey = execFileSync(ofcaBin, ['keys', 'create', '--account', ACCOUNT_ID, '--role', 'dashboard'], {
-      env: { ...process.env, ...env },
-      encoding: 'utf8',
-    }).trim();
+    dashboardKey = ofcaCli(env, ['keys', 'create', '--account', ACCOUNT_ID, '--role', 'dashboard']);
   }
-  const extensionKey = execFileSync(
-    ofcaBin,
-    ['keys', 'create', '--account', ACCOUNT_ID, '--role', 'extension', '--name', 'e2e'],
-    { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-  ).trim();
+  const extensionKey = ofcaCli(env, ['keys', 'create', '--account', ACCOUNT_ID, '--role', 'extension']);
 
   log('launching Chromium');
-  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
-  cleanups.push(async () => browser.close());
+  const browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'light' });
   const page = await context.newPage();
   currentPage = page;
@@ -242,7 +81,7 @@ async function main() {
   await page.getByText('No conversations yet').waitFor();
 
   log('feeding a snapshot through the extension socket');
-  const extension = await openExtension(wsBase, extensionKey);
+  const extension = await openExtension(wsBase, ACCOUNT_ID, extensionKey);
   const now = Date.now();
   const snapshot = buildSnapshot(now);
   const ingest = await extension.send({ type: 'cache_update', payload: snapshot });
@@ -347,7 +186,7 @@ async function main() {
   await page.locator('.connection[data-phase="reconnecting"]').waitFor();
   await page.locator('.banner-warn', { hasText: 'Connection lost' }).waitFor();
   const restarted = await startServer(env, server.port);
-  const extensionAgain = await openExtension(restarted.base.replace(/^http/, 'ws'), extensionKey);
+  const extensionAgain = await openExtension(restarted.base.replace(/^http/, 'ws'), ACCOUNT_ID, extensionKey);
   await extensionAgain.send({
     type: 'new_raw_message',
     payload: { message: fanMessage('lena', 'after-restart', Date.now(), 'are you there? 👀') },
@@ -376,12 +215,6 @@ try {
     console.error(`  screenshot of the page: ${join(resultsDir, 'failure.png')}`);
   }
 } finally {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch {
-      // best effort
-    }
-  }
+  await runCleanups();
 }
 process.exit(failed ? 1 : 0);

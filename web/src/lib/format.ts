@@ -34,12 +34,19 @@ export function formatPercent(value: number | null | undefined, digits = 1): str
   return `${value.toFixed(digits)}%`;
 }
 
+const numberFormatters = new Map<number, Intl.NumberFormat>();
+
 export function formatNumber(value: number | null | undefined, digits = 0): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return DASH;
-  return value.toLocaleString(undefined, {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  });
+  let formatter = numberFormatters.get(digits);
+  if (!formatter) {
+    formatter = new Intl.NumberFormat(undefined, {
+      minimumFractionDigits: digits,
+      maximumFractionDigits: digits,
+    });
+    numberFormatters.set(digits, formatter);
+  }
+  return formatter.format(value);
 }
 
 /** Sentiment in [0, 1] as shown everywhere: a 0–100 score. */
@@ -63,14 +70,24 @@ export function sentimentLabel(score: number | null | undefined): string {
   return tone === 'none' ? 'no sentiment' : tone;
 }
 
+// Intl formatters are expensive to build (toLocale*String builds one per call); the inbox
+// formats hundreds of times a second, so each distinct formatter is built once.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+export function dateFormatter(options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = JSON.stringify(options);
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat(undefined, options);
+    formatters.set(key, formatter);
+  }
+  return formatter;
+}
+
 export function formatClock(value: string | null | undefined, timeZone?: string): string {
   const ms = parseTime(value);
   if (ms === null) return DASH;
-  return new Date(ms).toLocaleTimeString(undefined, {
-    hour: '2-digit',
-    minute: '2-digit',
-    timeZone,
-  });
+  return dateFormatter({ hour: '2-digit', minute: '2-digit', timeZone }).format(ms);
 }
 
 /** "14:05" today, "Mon 14:05" this week, else "12 Mar". */
@@ -80,12 +97,12 @@ export function formatWhen(value: string | null | undefined, now: number = Date.
   const date = new Date(ms);
   const today = new Date(now);
   if (date.toDateString() === today.toDateString()) {
-    return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+    return dateFormatter({ hour: '2-digit', minute: '2-digit' }).format(ms);
   }
   if (now - ms < 6 * 86400_000 && now >= ms) {
-    return date.toLocaleString(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+    return dateFormatter({ weekday: 'short', hour: '2-digit', minute: '2-digit' }).format(ms);
   }
-  return date.toLocaleDateString(undefined, { day: 'numeric', month: 'short' });
+  return dateFormatter({ day: 'numeric', month: 'short' }).format(ms);
 }
 
 /** Seconds elapsed since an ISO time, or null. */

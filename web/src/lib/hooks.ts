@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, useSyncExternalStore } from 'react';
 
 /** The current time, refreshed every ``intervalMs`` (wait times tick with it). */
 export function useNow(intervalMs = 1000): number {
@@ -58,4 +58,32 @@ export function useHashRoute(): [Route, (view: Route['view'], params?: Record<st
     window.location.hash = `#/${view}${query ? `?${query}` : ''}`;
   };
   return [route, navigate];
+}
+
+// One shared 1 s ticker: each wait badge re-renders itself, not the whole inbox.
+const tickListeners = new Set<() => void>();
+let tickNow = Date.now();
+let tickTimer: ReturnType<typeof setInterval> | null = null;
+
+function subscribeTick(listener: () => void): () => void {
+  tickListeners.add(listener);
+  if (!tickTimer) {
+    tickNow = Date.now();
+    tickTimer = setInterval(() => {
+      tickNow = Date.now();
+      for (const notify of tickListeners) notify();
+    }, 1000);
+  }
+  return () => {
+    tickListeners.delete(listener);
+    if (!tickListeners.size && tickTimer) {
+      clearInterval(tickTimer);
+      tickTimer = null;
+    }
+  };
+}
+
+/** The current time, updated every second by a ticker shared by all callers. */
+export function useTick(): number {
+  return useSyncExternalStore(subscribeTick, () => tickNow);
 }

@@ -1,7 +1,8 @@
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { ConversationNode, MessageView } from '../generated/wss';
 import {
   DASH,
+  dateFormatter,
   formatClock,
   formatDuration,
   formatNumber,
@@ -10,7 +11,7 @@ import {
   parseTime,
   secondsSince,
 } from '../lib/format';
-import { useNow } from '../lib/hooks';
+import { useNow, useTick } from '../lib/hooks';
 import { isOnline, visibleConversations, type LiveState } from '../live/store';
 import { Avatar, EmptyState, Icon, SentimentChip, TopicChips, useTopicLabel } from './common';
 
@@ -25,17 +26,8 @@ function waitTone(seconds: number, slaSeconds: number): 'ok' | 'late' | 'critica
   return 'ok';
 }
 
-function WaitBadge({
-  since,
-  now,
-  slaSeconds,
-  long = false,
-}: {
-  since: string;
-  now: number;
-  slaSeconds: number;
-  long?: boolean;
-}) {
+function WaitBadge({ since, slaSeconds, long = false }: { since: string; slaSeconds: number; long?: boolean }) {
+  const now = useTick();
   const seconds = secondsSince(since, now) ?? 0;
   return (
     <span className={`wait-badge wait-${waitTone(seconds, slaSeconds)}`} title={`Fan waiting since ${formatClock(since)}`}>
@@ -48,7 +40,7 @@ function WaitBadge({
   );
 }
 
-function ConversationRow({
+const ConversationRow = memo(function ConversationRow({
   node,
   selected,
   online,
@@ -62,8 +54,8 @@ function ConversationRow({
   online: boolean;
   now: number;
   slaSeconds: number;
-  onSelect: () => void;
-  onKeyDown: (event: KeyboardEvent<HTMLButtonElement>) => void;
+  onSelect: (chatId: string) => void;
+  onKeyDown: (event: KeyboardEvent<HTMLButtonElement>, chatId: string) => void;
 }) {
   const name = fanName(node);
   const last = node.last_message ?? node.messages[node.messages.length - 1] ?? null;
@@ -75,8 +67,8 @@ function ConversationRow({
         className={`conversation-row${selected ? ' selected' : ''}${node.unanswered_since ? ' waiting' : ''}`}
         aria-current={selected ? 'true' : undefined}
         data-chat-id={node.chat_id}
-        onClick={onSelect}
-        onKeyDown={onKeyDown}
+        onClick={() => onSelect(node.chat_id)}
+        onKeyDown={(event) => onKeyDown(event, node.chat_id)}
       >
         <Avatar name={name} seed={String(node.fan.id)} src={node.fan.avatar} online={online} />
         <span className="row-main">
@@ -93,7 +85,7 @@ function ConversationRow({
           </span>
           <span className="row-meta">
             {node.unanswered_since ? (
-              <WaitBadge since={node.unanswered_since} now={now} slaSeconds={slaSeconds} />
+              <WaitBadge since={node.unanswered_since} slaSeconds={slaSeconds} />
             ) : null}
             <SentimentChip score={node.sentiment_score ?? node.session?.sentiment_score} compact />
             <TopicChips topics={node.topics ?? node.session?.topics ?? []} max={2} />
@@ -102,7 +94,7 @@ function ConversationRow({
       </button>
     </li>
   );
-}
+});
 
 function MessageBubble({ message }: { message: MessageView }) {
   const side = message.direction === 'outbound' ? 'out' : message.direction === 'inbound' ? 'in' : 'unknown';
@@ -133,18 +125,16 @@ function MessageBubble({ message }: { message: MessageView }) {
 function dayLabel(value: string | null | undefined): string {
   const ms = parseTime(value);
   if (ms === null) return 'Unknown time';
-  return new Date(ms).toLocaleDateString(undefined, { weekday: 'long', day: 'numeric', month: 'long' });
+  return dateFormatter({ weekday: 'long', day: 'numeric', month: 'long' }).format(ms);
 }
 
 function ConversationView({
   node,
   online,
-  now,
   slaSeconds,
 }: {
   node: ConversationNode;
   online: boolean;
-  now: number;
   slaSeconds: number;
 }) {
   const label = useTopicLabel();
@@ -186,7 +176,7 @@ function ConversationView({
         </div>
         <div className="conversation-status">
           {node.unanswered_since ? (
-            <WaitBadge since={node.unanswered_since} now={now} slaSeconds={slaSeconds} long />
+            <WaitBadge since={node.unanswered_since} slaSeconds={slaSeconds} long />
           ) : (
             <span className="answered-badge">Answered</span>
           )}
@@ -262,7 +252,8 @@ export function Inbox({
   selectedChat: string | null;
   onSelectChat: (chatId: string) => void;
 }) {
-  const now = useNow(1000);
+  // Wait badges tick on their own; the rest only needs the time for "today"/"Mon" labels.
+  const now = useNow(60_000);
   const label = useTopicLabel();
   const [search, setSearch] = useState('');
   const [waitingOnly, setWaitingOnly] = useState(false);
@@ -279,16 +270,27 @@ export function Inbox({
   );
   const selected = selectedChat ? live.conversations[selectedChat] : undefined;
 
-  const moveFocus = (event: KeyboardEvent<HTMLButtonElement>, index: number) => {
-    const step = event.key === 'ArrowDown' ? 1 : event.key === 'ArrowUp' ? -1 : 0;
-    const target = event.key === 'Home' ? 0 : event.key === 'End' ? visible.length - 1 : index + step;
-    if (target === index || (!step && event.key !== 'Home' && event.key !== 'End')) return;
+  // Stable row callbacks (rows are memoized) that always see the latest list.
+  const latest = useRef({ visible, onSelectChat });
+  latest.current = { visible, onSelectChat };
+  const selectRow = useCallback((chatId: string) => latest.current.onSelectChat(chatId), []);
+  const rowKeyDown = useCallback((event: KeyboardEvent<HTMLButtonElement>, chatId: string) => {
+    const { visible: rows, onSelectChat: select } = latest.current;
+    const index = rows.findIndex((row) => row.chat_id === chatId);
+    const targets: Record<string, number> = {
+      ArrowDown: index + 1,
+      ArrowUp: index - 1,
+      Home: 0,
+      End: rows.length - 1,
+    };
+    const target = targets[event.key];
+    if (target === undefined) return;
     event.preventDefault();
-    const next = visible[Math.max(0, Math.min(visible.length - 1, target))];
-    if (!next) return;
-    onSelectChat(next.chat_id);
+    const next = rows[Math.max(0, Math.min(rows.length - 1, target))];
+    if (!next || next.chat_id === chatId) return;
+    select(next.chat_id);
     listRef.current?.querySelector<HTMLButtonElement>(`[data-chat-id="${CSS.escape(next.chat_id)}"]`)?.focus();
-  };
+  }, []);
 
   const syncing = live.connection.phase !== 'live' && live.syncCount === 0;
 
@@ -343,7 +345,7 @@ export function Inbox({
           </EmptyState>
         ) : (
           <ul className="conversation-list" ref={listRef}>
-            {visible.map((node, index) => (
+            {visible.map((node) => (
               <ConversationRow
                 key={node.chat_id}
                 node={node}
@@ -351,8 +353,8 @@ export function Inbox({
                 online={isOnline(live, node)}
                 now={now}
                 slaSeconds={slaSeconds}
-                onSelect={() => onSelectChat(node.chat_id)}
-                onKeyDown={(event) => moveFocus(event, index)}
+                onSelect={selectRow}
+                onKeyDown={rowKeyDown}
               />
             ))}
           </ul>
@@ -360,7 +362,7 @@ export function Inbox({
       </section>
       <div className="inbox-detail">
         {selected ? (
-          <ConversationView node={selected} online={isOnline(live, selected)} now={now} slaSeconds={slaSeconds} />
+          <ConversationView node={selected} online={isOnline(live, selected)} slaSeconds={slaSeconds} />
         ) : (
           <EmptyState title="Select a conversation" icon={<Icon name="inbox" size={28} />}>
             Fans waiting for an answer are at the top, the longest wait first. Use ↑ and ↓ to move

@@ -1,6 +1,6 @@
 import { useId, useMemo, useState } from 'react';
 import type { TrendPoint } from '../generated/wss';
-import { formatNumber, formatSentiment, parseTime } from '../lib/format';
+import { dateFormatter, formatNumber, formatSentiment, parseTime } from '../lib/format';
 import type { Granularity } from '../lib/range';
 
 const WIDTH = 1100;
@@ -15,7 +15,7 @@ function bucketLabel(date: string, granularity: Granularity, timeZone: string, l
     granularity === 'hour'
       ? { hour: '2-digit', minute: '2-digit', ...(long ? { day: 'numeric', month: 'short' } : {}) }
       : { day: 'numeric', month: 'short', ...(long && granularity === 'week' ? { year: 'numeric' } : {}) };
-  return new Date(ms).toLocaleString(undefined, { ...options, timeZone });
+  return dateFormatter({ ...options, timeZone }).format(ms);
 }
 
 /**
