@@ -73,6 +73,8 @@ INLINE_ENRICHMENT_LIMIT = 1000
 ANALYTICS_DEBOUNCE_SECONDS = 2.0
 REFRESH_BATCH_CHATS = 100
 """Chats whose insight rows are recomputed per transaction after a snapshot."""
+REFRESH_DEBOUNCE_SECONDS = 0.5
+"""Deltas' chats are refreshed together, this long after the first of a burst."""
 
 Progress = Callable[[float], Awaitable[None]]
 
@@ -266,6 +268,36 @@ def schedule_analytics(ctx: IngestContext, delay: float = ANALYTICS_DEBOUNCE_SEC
             _analytics_due.pop(ctx.account_id, None)
 
     _analytics_due[ctx.account_id] = asyncio.create_task(run())
+
+
+_refresh_due: dict[str, set[str]] = {}
+_refresh_tasks: dict[str, asyncio.Task[None]] = {}
+
+
+def schedule_refresh(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
+    """Refresh the insight rows of these chats shortly, together with every other chat the
+    account's next deltas touch, then publish ``analytics_update``.
+
+    Recomputing a chat's sessions reads all its messages; doing that once per delta would
+    cap an account at a few dozen deltas per second, and the dashboards already got each
+    message (``append_message``) the moment it was stored.
+    """
+    _refresh_due.setdefault(ctx.account_id, set()).update(chat_ids)
+    if ctx.account_id in _refresh_tasks:
+        return
+
+    async def run() -> None:
+        try:
+            await asyncio.sleep(REFRESH_DEBOUNCE_SECONDS)
+            while _refresh_due.get(ctx.account_id):
+                due = sorted(_refresh_due.pop(ctx.account_id))
+                for start in range(0, len(due), REFRESH_BATCH_CHATS):
+                    await refresh_insights(ctx, due[start : start + REFRESH_BATCH_CHATS])
+            await publish_analytics(ctx)
+        finally:
+            _refresh_tasks.pop(ctx.account_id, None)
+
+    _refresh_tasks[ctx.account_id] = asyncio.create_task(run())
 
 
 async def publish_analytics(ctx: IngestContext) -> None:
@@ -610,10 +642,9 @@ async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> Inge
         chats=len(new_chats),
     )
     if inserted or updated:
-        await refresh_insights(ctx, [chat_id])
         await _link_commands(account_id, [message_id])
         await publish_append(ctx, chat_id, message_id, edited=updated)
-        schedule_analytics(ctx)
+        schedule_refresh(ctx, [chat_id])
     ack.duration_ms = round((time.perf_counter() - began) * 1000, 2)
     return ack
 
