@@ -26,14 +26,14 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._server import (  # noqa: E402
+from bench._server import (
     REDIS_URL,
     Server,
     make_account_keys,
     ofca_server,
     throwaway_database,
 )
-from ofca.synthetic import cache_update_frame, generate_account  # noqa: E402
+from ofca.synthetic import cache_update_frame, generate_account
 
 
 async def _until(connection: websockets.ClientConnection, frame_type: str, **match: object) -> dict:
@@ -97,8 +97,9 @@ async def bench(server: Server, database_url: str, frame: bytes, runs: int) -> N
         result = await one_run(server, database_url, frame, run)
         results.append(result)
         print(
-            f"run {run + 1}: ack {result['ack_s']:.2f} s (server {result['server_ingest_ms']:.0f} ms)"
-            f", enriched {result['enriched_s']:.2f} s, {result['accepted']:.0f} messages, worst "
+            f"run {run + 1}: ack {result['ack_s']:.2f} s "
+            f"(server {result['server_ingest_ms']:.0f} ms), "
+            f"enriched {result['enriched_s']:.2f} s, {result['accepted']:.0f} messages, worst "
             f"HTTP probe during ingest {result['worst_probe_ms']:.0f} ms, server peak RSS "
             f"{result['peak_rss_mib']:.0f} MiB",
             flush=True,
