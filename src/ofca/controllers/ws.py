@@ -63,6 +63,9 @@ MAX_DELTA_BYTES = 1024 * 1024
 EXTENSION_IDLE_SECONDS = 120.0
 """An extension silent this long (keepalives come every ~20 s) is considered gone."""
 PROGRESS_STEP = 0.2
+DELTA_BATCH_FRAMES = 500
+"""Queued frames handled together; consecutive deltas among them share one commit."""
+EXTENSION_QUEUE_FRAMES = 1000
 
 
 class _Envelope(msgspec.Struct):
@@ -329,6 +332,67 @@ async def _handle_extension_frame(
         await connection.send(_error("internal_error", "Internal error; the frame was not applied"))
 
 
+async def _handle_extension_frames(
+    connection: Connection, ctx: ingest.IngestContext, bucket: TokenBucket, frames: list[bytes]
+) -> None:
+    """Frames that queued up while earlier ones were processed, in arrival order. Runs of
+    valid ``new_raw_message`` are stored together (``ingest.ingest_deltas``: one commit for
+    the run); every other frame, and every answer, keeps its place in the order."""
+    pending: list[tuple[Any, bytes]] = []
+
+    async def flush() -> None:
+        if not pending:
+            return
+        items = list(pending)
+        pending.clear()
+        try:
+            acks = await ingest.ingest_deltas(ctx, items)
+        except ingest.StorageUnavailable as exc:
+            error = _error(
+                "storage_unavailable",
+                "Storage is unavailable; nothing of this frame was stored",
+                str(exc),
+                retryable=True,
+            )
+            for _ in items:
+                await connection.send(error)
+            return
+        except Exception:
+            log.exception("%d deltas of %s failed", len(items), ctx.account_id)
+            error = _error("internal_error", "Internal error; the frame was not applied")
+            for _ in items:
+                await connection.send(error)
+            return
+        for ack in acks:
+            await connection.send(outgoing_encoder.encode(IngestAck(payload=ack)))
+
+    for data in frames:
+        frame: Any = None
+        if len(data) <= MAX_DELTA_BYTES:
+            try:
+                if _envelope_decoder.decode(data).type == "new_raw_message":
+                    frame = incoming_decoder.decode(data)
+            except msgspec.DecodeError:  # ValidationError too: answered in order below
+                frame = None
+        if isinstance(frame, NewRawMessage) and bucket.take():
+            pending.append((frame.payload.message, ingest.raw_delta_message(data)))
+            continue
+        await flush()
+        if isinstance(frame, NewRawMessage):  # over the rate limit
+            await connection.send(
+                _error(
+                    "rate_limited",
+                    "Too many frames",
+                    f"limit is {connection.socket.app.state.settings.ws_frames_per_minute} "
+                    "per minute",
+                    True,
+                )
+            )
+            continue
+        await _handle_extension_frame(connection, ctx, bucket, data)
+    await flush()
+
+
 async def _snapshot(connection: Connection, ctx: ingest.IngestContext, data: bytes) -> None:
     last = -1.0
 
@@ -390,8 +454,32 @@ async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> No
         if not await connection.on_control(data):
             await connection.send(data)  # command_to_execute
 
+    # Frames wait here while earlier ones are processed (bounded: a full queue stops
+    # reading the socket, so TCP pushes back on the extension).
+    inbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=EXTENSION_QUEUE_FRAMES)
+
     async def handle(event: dict[str, Any]) -> None:
-        await _handle_extension_frame(connection, ctx, bucket, _frame_bytes(event))
+        await inbox.put(_frame_bytes(event))
+
+    async def receive() -> None:
+        try:
+            await _receive_loop(connection, handle)
+        finally:
+            await inbox.put(None)
+
+    async def process() -> None:
+        while True:
+            first = await inbox.get()
+            if first is None:
+                return
+            frames = [first]
+            while len(frames) < DELTA_BATCH_FRAMES and not inbox.empty():
+                following = inbox.get_nowait()
+                if following is None:
+                    await _handle_extension_frames(connection, ctx, bucket, frames)
+                    return
+                frames.append(following)
+            await _handle_extension_frames(connection, ctx, bucket, frames)
 
     await _send_ack(connection)
     await _mark_present(connection)
@@ -403,7 +491,11 @@ async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> No
             ) as subscriber,
             subscriber.run_in_background(on_event, join=False),
         ):
-            await _receive_loop(connection, handle)
+            receiver = asyncio.create_task(receive())
+            try:
+                await process()
+            finally:
+                receiver.cancel()
     finally:
         watcher.cancel()
         await _mark_present(connection, present=False)

@@ -55,6 +55,7 @@ __all__ = [
     "StorageUnavailable",
     "decode_snapshot",
     "ingest_delta",
+    "ingest_deltas",
     "ingest_snapshot",
     "pending_enrichment",
     "wait_enriched",
@@ -671,6 +672,157 @@ async def publish_append(
             payload=AppendMessagePayload(conversation=node, message=message, edited=edited)
         ),
     )
+
+
+async def ingest_deltas(
+    ctx: IngestContext, items: Sequence[tuple[Message, bytes]]
+) -> list[IngestAckPayload]:
+    """Consecutive deltas of one connection (those that queued up while the previous ones
+    were written), stored with one commit instead of one each (group commit): one ack per
+    delta, exactly as :func:`ingest_delta` would give, and ``append_message`` published in
+    arrival order. The insight rows of the touched chats are refreshed once, and one
+    conversation node is built per chat, not per message."""
+    if len(items) == 1:
+        return [await ingest_delta(ctx, *items[0])]
+    began = time.perf_counter()
+    account_id = ctx.account_id
+    now = datetime.now(UTC)
+    acks: list[IngestAckPayload] = []
+    chat_ids = {str(m.chat_id) for m, _ in items if m.chat_id is not None}
+    unknown = sorted(c for c in chat_ids if (account_id, c) not in _fan_ids)
+    fans: dict[str, str | None] = {
+        c: _fan_ids[(account_id, c)] for c in chat_ids if c not in unknown
+    }
+    if unknown:
+        stored_chats = await known_chats(ctx.engine, account_id, unknown)
+        for chat_id, fan_id in stored_chats.items():
+            fans[chat_id] = fan_id
+            _remember_fan(account_id, chat_id, fan_id)
+    matcher = await matcher_for(account_id)
+    # Transactions of rows with distinct ids: a repeated id starts the next one, so a resend
+    # within a batch is still told apart as a duplicate or an edit of the first.
+    groups: list[tuple[list[tuple], list[tuple], list[int]]] = [([], [], [])]
+    ids_in_group: set[str] = set()
+    new_chat_of: dict[int, str] = {}
+    positions: list[tuple[str, str] | None] = []
+    for index, (message, raw) in enumerate(items):
+        message_id = str(message.id)
+        if message.chat_id is None:
+            positions.append(None)
+            continue
+        chat_id = str(message.chat_id)
+        if message_id in ids_in_group:
+            groups.append(([], [], []))
+            ids_in_group = set()
+        ids_in_group.add(message_id)
+        new_chats, rows, indexes = groups[-1]
+        if chat_id not in fans:
+            fans[chat_id] = None
+            new_chats.append(_bare_chat_record(account_id, chat_id, now))
+            new_chat_of[index] = chat_id
+        normalized = normalize_message(message, chat_id, fans[chat_id])
+        enrichment = enrich(normalized.raw_text, matcher)
+        rows.append(
+            (
+                account_id,
+                message_id,
+                chat_id,
+                normalized.direction,
+                normalized.created_at,
+                normalized.changed_at,
+                enrichment.text,
+                raw.decode("utf-8"),
+                content_hash(raw),
+                normalized.from_user_id,
+                normalized.is_tip,
+                normalized.price,
+                normalized.media_count,
+                "onlyfans",
+                enrichment.sentiment,
+                msgspec.json.encode(list(enrichment.topics)).decode(),
+                True,
+                now,
+                1,
+            )
+        )
+        indexes.append(index)
+        positions.append((message_id, chat_id))
+    kinds: dict[int, str] = {}
+    for new_chats, rows, indexes in groups:
+        if not rows:
+            continue
+        async with account_lock(account_id):
+            outcome = await upsert_frame(ctx.engine, account_id, new_chats=new_chats, messages=rows)
+        inserted, updated = set(outcome.inserted), set(outcome.updated)
+        for index, row in zip(indexes, rows, strict=True):
+            message_id = row[1]
+            kinds[index] = (
+                "inserted" if message_id in inserted else "updated" if message_id in updated else ""
+            )
+    changed: list[tuple[str, str, bool]] = []
+    for index, position in enumerate(positions):
+        if position is None:
+            acks.append(
+                IngestAckPayload(
+                    frame="new_raw_message",
+                    accepted=0,
+                    duplicates=0,
+                    updated=0,
+                    rejected=1,
+                    rejected_items=[
+                        RejectedItem(message_id=str(items[index][0].id), reason="missing chat_id")
+                    ],
+                )
+            )
+            continue
+        kind = kinds.get(index, "")
+        acks.append(
+            IngestAckPayload(
+                frame="new_raw_message",
+                accepted=int(kind == "inserted"),
+                duplicates=int(kind == ""),
+                updated=int(kind == "updated"),
+                rejected=0,
+                chats=int(index in new_chat_of),
+            )
+        )
+        if kind:
+            changed.append((position[0], position[1], kind == "updated"))
+    if changed:
+        await refresh_insights(ctx, sorted({chat_id for _, chat_id, _ in changed}))
+        await _link_commands(account_id, [message_id for message_id, _, _ in changed])
+        await _publish_appends(ctx, changed)
+        schedule_analytics(ctx)
+    duration_ms = round((time.perf_counter() - began) * 1000, 2)
+    for ack in acks:
+        ack.duration_ms = duration_ms
+    return acks
+
+
+async def _publish_appends(ctx: IngestContext, changed: Sequence[tuple[str, str, bool]]) -> None:
+    """``append_message`` per ``(message_id, chat_id, edited)``, in order; one node per chat,
+    built after the whole batch is stored (so it shows the chat as it now is)."""
+    from ofca.services.conversations import conversation_node, message_by_id
+
+    nodes: dict[str, Any] = {}
+    for message_id, chat_id, edited in changed:
+        if chat_id not in nodes:
+            nodes[chat_id] = await conversation_node(ctx.account_id, chat_id, ctx.settings)
+        node = nodes[chat_id]
+        if node is None:
+            continue
+        message = next((m for m in reversed(node.messages) if m.id == message_id), None)
+        if message is None:
+            message = await message_by_id(ctx.account_id, message_id)
+            if message is None:
+                continue
+        publish_to_dashboards(
+            ctx.channels,
+            ctx.account_id,
+            AppendMessage(
+                payload=AppendMessagePayload(conversation=node, message=message, edited=edited)
+            ),
+        )
 
 
 def context_for(state: Any, account_id: str) -> IngestContext:
