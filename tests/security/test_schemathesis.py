@@ -7,6 +7,7 @@ account check into the handlers. Bounded: a few examples per operation, with a d
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import pytest
@@ -29,6 +30,8 @@ SKIPPED_OPERATIONS = {
 }
 ACCOUNT_PARAMETERS = ("account_id", "user_id")
 EXAMPLES_PER_OPERATION = 20
+# The same examples every run (CI must not flip on luck); OFCA_FUZZ_RANDOM=1 explores anew.
+DERANDOMIZE = os.environ.get("OFCA_FUZZ_RANDOM") != "1"
 
 
 class Fuzzed:
@@ -73,6 +76,7 @@ def test_no_server_errors(fuzzed: Fuzzed) -> None:
             max_examples=EXAMPLES_PER_OPERATION,
             deadline=5000,
             database=None,
+            derandomize=DERANDOMIZE,
             suppress_health_check=list(HealthCheck),
         )
         @given(case=operation.as_strategy())
@@ -82,3 +86,22 @@ def test_no_server_errors(fuzzed: Fuzzed) -> None:
         run()
         tested.append(f"{operation.method.upper()} {operation.path}")
     assert len(tested) >= 10, tested
+
+
+@pytest.mark.xfail(
+    reason="found by schemathesis: a start/end date near year 1 overflows in "
+    "conversation_queries._chat_filter after the export stream has started, so the "
+    "client gets a broken response instead of a 4xx; owned by exports/conversations",
+    strict=False,
+)
+async def test_export_with_extreme_dates_is_a_client_error(fuzzed: Fuzzed) -> None:
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=fuzzed.app) as client:
+        for path in ("/api/v1/export/messages", "/api/v1/export/conversations"):
+            response = await client.get(
+                path,
+                params={"account_id": fuzzed.account_id, "start": "0001-01-01T00:00:00+01:00"},
+                headers={"X-API-Key": fuzzed.key},
+            )
+            assert response.status_code in (200, 400, 422), response.text
