@@ -210,6 +210,58 @@ describe('append_message', () => {
   });
 });
 
+describe('waiting fans', () => {
+  const answered = () =>
+    apply(
+      initialLiveState(),
+      fullSync([
+        conversation('a', [message('1', 'a', 0, 'inbound'), message('2', 'a', 1, 'outbound')]),
+        conversation('b', [message('3', 'b', 30, 'outbound')]),
+      ]),
+    );
+
+  it('a new fan message makes the fan wait even before the server refreshes its reply rows', () => {
+    const incoming = message('4', 'a', 60, 'inbound');
+    const stale = conversation('a', [message('2', 'a', 1, 'outbound'), incoming]); // unanswered_since null
+    const next = apply(answered(), { type: 'append_message', payload: { conversation: stale, message: incoming } });
+    expect(next.conversations.a!.unanswered_since).toBe(iso(60));
+    expect(next.order[0]).toBe('a');
+  });
+
+  it('the wait starts at the first fan message of the run; unknown direction is skipped', () => {
+    const m5 = message('5', 'a', 61, 'unknown');
+    const m6 = message('6', 'a', 62, 'inbound');
+    let state = apply(answered(), {
+      type: 'append_message',
+      payload: { conversation: conversation('a', [message('4', 'a', 60, 'inbound')]), message: message('4', 'a', 60, 'inbound') },
+    });
+    state = apply(state, { type: 'append_message', payload: { conversation: conversation('a', [m5]), message: m5 } });
+    state = apply(state, { type: 'append_message', payload: { conversation: conversation('a', [m6]), message: m6 } });
+    expect(state.conversations.a!.unanswered_since).toBe(iso(60));
+  });
+
+  it('a reply ends the wait even if the server still says waiting', () => {
+    const waiting = apply(
+      initialLiveState(),
+      fullSync([conversation('a', [message('1', 'a', 0, 'inbound')], { unanswered_since: iso(0) })]),
+    );
+    const reply = message('2', 'a', 5, 'outbound');
+    const next = apply(waiting, {
+      type: 'append_message',
+      payload: { conversation: conversation('a', [reply], { unanswered_since: iso(0) }), message: reply },
+    });
+    expect(next.conversations.a!.unanswered_since).toBeNull();
+  });
+
+  it('keeps the server value when the run reaches back beyond the messages held', () => {
+    const state = apply(
+      initialLiveState(),
+      fullSync([conversation('a', [message('9', 'a', 500, 'inbound')], { unanswered_since: iso(100) })]),
+    );
+    expect(state.conversations.a!.unanswered_since).toBe(iso(100));
+  });
+});
+
 describe('other frames', () => {
   it('analytics_update replaces the analytics', () => {
     const state = apply(initialLiveState(), fullSync([], analytics('t1', 1)), {

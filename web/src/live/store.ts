@@ -156,6 +156,38 @@ export function mergeMessages(...lists: readonly (readonly MessageView[])[]): Me
     : merged;
 }
 
+// --------------------------------------------------------------------------- waiting
+
+/**
+ * Since when the fan has been waiting, from the messages at hand (METRICS.md "Replies": the
+ * trailing run of inbound messages with no outbound after it; unknown direction and untimed
+ * messages neither start nor break a run). The server's value can lag behind a delta by a
+ * moment (its reply rows are refreshed after the message is published), so the messages
+ * decide whether the fan is waiting; the server's value is kept when the run may reach back
+ * beyond the messages held here.
+ */
+export function deriveUnansweredSince(node: ConversationNode, previous?: ConversationNode): string | null {
+  let since: string | null = null;
+  let sawDirected = false;
+  for (let i = node.messages.length - 1; i >= 0; i--) {
+    const message = node.messages[i]!;
+    if (message.direction === 'unknown' || parseTime(message.created_at) === null) continue;
+    if (message.direction === 'outbound') {
+      // Nothing inbound after the last reply: not waiting. Otherwise the run is complete.
+      return sawDirected ? since : null;
+    }
+    sawDirected = true;
+    since = message.created_at ?? since;
+  }
+  if (!sawDirected) return node.unanswered_since ?? null;
+  return node.unanswered_since ?? previous?.unanswered_since ?? since;
+}
+
+function withDerivedWait(node: ConversationNode, previous?: ConversationNode): ConversationNode {
+  const unanswered_since = deriveUnansweredSince(node, previous);
+  return unanswered_since === (node.unanswered_since ?? null) ? node : { ...node, unanswered_since };
+}
+
 // --------------------------------------------------------------------------- frames
 
 function applyAppend(
@@ -164,10 +196,13 @@ function applyAppend(
   message: MessageView,
 ): LiveState {
   const previous = state.conversations[conversation.chat_id];
-  const merged: ConversationNode = {
-    ...conversation,
-    messages: mergeMessages(previous?.messages ?? [], conversation.messages, [message]),
-  };
+  const merged = withDerivedWait(
+    {
+      ...conversation,
+      messages: mergeMessages(previous?.messages ?? [], conversation.messages, [message]),
+    },
+    previous,
+  );
   const conversations = { ...state.conversations, [conversation.chat_id]: merged };
   return {
     ...state,
@@ -214,7 +249,7 @@ function applyFrame(state: LiveState, frame: OutgoingWssMessage, at: number): Li
     case 'full_sync_response': {
       const conversations: Record<string, ConversationNode> = {};
       for (const node of frame.payload.conversations) {
-        conversations[node.chat_id] = { ...node, messages: mergeMessages(node.messages) };
+        conversations[node.chat_id] = withDerivedWait({ ...node, messages: mergeMessages(node.messages) });
       }
       return {
         ...state,
