@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 
 import pytest
 import schemathesis
@@ -29,7 +30,8 @@ SKIPPED_OPERATIONS = {
     ("POST", "/auth/logout"),
 }
 ACCOUNT_PARAMETERS = ("account_id", "user_id")
-EXAMPLES_PER_OPERATION = 20
+# 10 keeps the run under a minute on Postgres; OFCA_FUZZ_EXAMPLES=200 for a deeper search.
+EXAMPLES_PER_OPERATION = int(os.environ.get("OFCA_FUZZ_EXAMPLES", "10"))
 # The same examples every run (CI must not flip on luck); OFCA_FUZZ_RANDOM=1 explores anew.
 DERANDOMIZE = os.environ.get("OFCA_FUZZ_RANDOM") != "1"
 
@@ -68,6 +70,7 @@ def test_no_server_errors(fuzzed: Fuzzed) -> None:
     api = schemathesis.openapi.from_asgi("/schema/openapi.json", fuzzed.app)
     operations = [result.ok() for result in api.get_all_operations()]
     tested = []
+    timings: list[tuple[float, str, str]] = []
     for operation in operations:
         if (operation.method.upper(), operation.path) in SKIPPED_OPERATIONS:
             continue
@@ -83,9 +86,13 @@ def test_no_server_errors(fuzzed: Fuzzed) -> None:
         def run(case: schemathesis.Case) -> None:
             _check(case, fuzzed)
 
+        started = time.perf_counter()
         run()
+        timings.append((time.perf_counter() - started, operation.method.upper(), operation.path))
         tested.append(f"{operation.method.upper()} {operation.path}")
     assert len(tested) >= 10, tested
+    slowest = sorted(timings, reverse=True)[:3]
+    print("slowest operations:", [(round(t, 1), m, path) for t, m, path in slowest])
 
 
 @pytest.mark.xfail(
