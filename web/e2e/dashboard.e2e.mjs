@@ -196,6 +196,20 @@ async function main() {
   await rows.filter({ hasText: 'Lena' }).first().locator('.row-preview', { hasText: 'are you there?' }).waitFor();
   assert((await page.locator('.banner-warn').count()) === 0, 'connection banner gone');
 
+  log('signing this session out elsewhere stops live updates with a readable reason');
+  const token = await page.evaluate(() => JSON.parse(localStorage.getItem('ofca.session.v1')).token);
+  if (haveLogin) {
+    const out = await api(restarted.base, '/auth/logout', { method: 'POST', token });
+    assert(out.status === 200, `logout answered ${out.status}`);
+  } else {
+    ofcaCli(env, ['keys', 'revoke', '1']);
+  }
+  await page.locator('.connection[data-phase="error"]').waitFor({ timeout: 60_000 });
+  await page.locator('.banner-error', { hasText: 'Live updates stopped' }).waitFor();
+  await page.screenshot({ path: join(resultsDir, 'signed-out-elsewhere.png') });
+  await page.getByRole('button', { name: 'Sign in again' }).click();
+  await page.locator('.login-card').waitFor();
+
   // Chromium logs failed WebSocket handshakes while ofca was down; those are expected.
   const unexpected = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e));
   pageErrors.length = 0;

@@ -71,7 +71,7 @@ function ConnectionPill({ live, onRetry }: { live: LiveState; onRetry: () => voi
   );
 }
 
-function StatusBanner({ live, onSignOut }: { live: LiveState; onSignOut: () => void }) {
+function StatusBanner({ live, onSignOut }: { live: LiveState; onSignOut: (remote: boolean) => void }) {
   const { phase, reason } = live.connection;
   const status = live.status;
   if (phase === 'error') {
@@ -81,7 +81,7 @@ function StatusBanner({ live, onSignOut }: { live: LiveState; onSignOut: () => v
         <span>
           <strong>Live updates stopped.</strong> {reason || 'The server closed the connection.'}
         </span>
-        <button type="button" className="ghost small" onClick={onSignOut}>
+        <button type="button" className="ghost small" onClick={() => onSignOut(false)}>
           Sign in again
         </button>
       </div>
@@ -168,7 +168,7 @@ function Dashboard({
 }: {
   config: RuntimeConfig;
   session: Session;
-  onSignOut: () => void;
+  onSignOut: (remote?: boolean) => void;
 }) {
   const api = useMemo(() => createApi(config.apiBaseUrl), [config.apiBaseUrl]);
   const [theme, setTheme] = useTheme();
@@ -219,7 +219,7 @@ function Dashboard({
               add you, or sign up again with a creator account name.
             </p>
           </EmptyState>
-          <button type="button" className="primary" onClick={onSignOut}>
+          <button type="button" className="primary" onClick={() => onSignOut()}>
             Sign out
           </button>
         </div>
@@ -311,7 +311,7 @@ function Dashboard({
               >
                 <Icon name={THEME_ICON[theme]} />
               </button>
-              <button type="button" className="ghost" onClick={onSignOut} title={user?.email ?? 'Sign out'}>
+              <button type="button" className="ghost" onClick={() => onSignOut()} title={user?.email ?? 'Sign out'}>
                 <Icon name="logout" size={16} />
                 <span className="hide-narrow">Sign out</span>
               </button>
@@ -350,8 +350,9 @@ export function App({ config }: { config: RuntimeConfig }) {
   const [session, setSession] = useState<Session | null>(loadSession);
   const [notice, setNotice] = useState<string | null>(null);
 
-  const signOut = useCallback(() => {
-    if (session) void logout(api, session);
+  const signOut = useCallback((remote: boolean = true) => {
+    // After the server refused the credential there is no session left to end remotely.
+    if (session && remote) void logout(api, session);
     saveSession(null);
     setSession(null);
     setNotice('You are signed out.');
