@@ -169,3 +169,18 @@ def test_vite_5_manifest_location_is_found(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").rename(tmp_path / ".vite" / "manifest.json")
     assets = load_entry_assets(tmp_path)
     assert assets is not None and assets.script == "/static/dist/assets/main-abc123.js"
+
+
+async def test_mounted_under_a_prefix_links_assets_and_sockets_below_it(
+    settings: Settings, engine: Any, tmp_path: Path
+) -> None:
+    urls = write_build(tmp_path / "dist")
+    app = create_app(
+        msgspec.structs.replace(settings, web_dist_dir=str(tmp_path / "dist")), engine=engine
+    )
+    async with AsyncTestClient(app=app, root_path="/ofca") as client:
+        html = (await client.get("/")).text
+    assert f'src="/ofca{urls["js"]}"' in html
+    config = runtime_config(html)
+    assert config["apiBaseUrl"] == "/ofca"
+    assert config["wsBaseUrl"].endswith("/ofca")

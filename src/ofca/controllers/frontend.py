@@ -137,6 +137,11 @@ def load_entry_assets(dist_dir: Path) -> EntryAssets | None:
     return None
 
 
+def _root_path(request: Request[Any, Any, Any]) -> str:
+    """The prefix ofca is mounted under (ASGI ``root_path``), without a trailing slash."""
+    return str(request.scope.get("root_path") or "").rstrip("/")
+
+
 def websocket_base_url(request: Request[Any, Any, Any]) -> str:
     """``ws://host[/root]`` or ``wss://...``: TLS is detected from the request's own scheme
     (uvicorn applies trusted proxy headers) or an ``X-Forwarded-Proto`` of https/wss."""
@@ -144,8 +149,7 @@ def websocket_base_url(request: Request[Any, Any, Any]) -> str:
     scheme = forwarded if forwarded in ("http", "https", "ws", "wss") else request.url.scheme
     secure = scheme in ("https", "wss")
     host = request.headers.get("host") or request.url.netloc
-    root_path = str(request.scope.get("root_path") or "").rstrip("/")
-    return f"{'wss' if secure else 'ws'}://{host}{root_path}"
+    return f"{'wss' if secure else 'ws'}://{host}{_root_path(request)}"
 
 
 def _script_json(value: dict[str, Any]) -> Markup:
@@ -159,7 +163,7 @@ def _runtime_config(request: Request[Any, Any, Any], settings: Settings) -> dict
     return {
         "extensionId": settings.extension_id,
         "wsBaseUrl": websocket_base_url(request),
-        "apiBaseUrl": str(request.scope.get("root_path") or "").rstrip("/"),
+        "apiBaseUrl": _root_path(request),
         "version": __version__,
         "topicLabels": {topic.id: topic.label for topic in DEFAULT_TOPICS},
     }
@@ -179,6 +183,7 @@ async def dashboard_index(request: Request[Any, Any, Any]) -> Template:
     return Template(
         template_name="index.html.j2",
         context={
+            "root": _root_path(request),
             "assets": assets,
             "config_json": _script_json(_runtime_config(request, settings)),
             "version": __version__,
