@@ -39,13 +39,18 @@ DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable; retry later"
 # asyncpg errors that mean "cannot talk to the database now", not "bad query".
 _ASYNCPG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.InvalidCatalogNameError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+)
+# Values the input carried that Postgres (server-side DataError: NUL characters, bad
+# encodings) or asyncpg (client-side: an int too large for the column) refuses.
+_VALUE_REFUSED: tuple[type[BaseException], ...] = (
+    asyncpg.DataError,
+    asyncpg.exceptions._base.DataError,
 )
 _NETWORK_ERRNOS = frozenset(
     {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
@@ -113,6 +118,12 @@ def is_database_unavailable(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, _ASYNCPG_UNAVAILABLE):
             return True
+        if (
+            isinstance(current, asyncpg.InterfaceError)
+            and not isinstance(current, _VALUE_REFUSED)
+            and any(word in str(current).lower() for word in ("closed", "closing", "connect"))
+        ):
+            return True  # the pool or connection went away under us
         if isinstance(current, ConnectionError | TimeoutError):
             return True
         if isinstance(current, sqlite3.OperationalError) and any(
@@ -129,7 +140,7 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, asyncpg.DataError):
+    if isinstance(exc, _VALUE_REFUSED):
         # Postgres refused a value the input carried (a NUL character, a number out of
         # range): the client's data, not a server fault. SQLite stores such values.
         log.info("value refused by the database on %s: %s", request.url.path, type(exc).__name__)

@@ -38,6 +38,15 @@ async def boom() -> None:
     raise sqlite3.ProgrammingError(SQL_TEXT)
 
 
+@get("/api/v1/test-only/value-refused", include_in_schema=False)
+async def value_refused() -> None:
+    import asyncpg
+
+    raise asyncpg.exceptions._base.DataError(
+        "invalid input for query argument $1: 99999999999 (value out of int32 range)"
+    )
+
+
 @get("/api/v1/test-only/db-refused", include_in_schema=False)
 async def db_refused() -> None:
     raise ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('127.0.0.1', 1)")
@@ -50,12 +59,13 @@ async def test_error_shapes(
     other = await make_key(f"{account_id}-b", "owner")
     limited = msgspec.structs.replace(
         settings,
-        rest_rate_limit_per_minute=3,
+        rest_rate_limit_per_minute=3,  # boom, value-refused, db-refused
         channel_prefix=f"{settings.channel_prefix}-err{secrets.token_hex(3)}",
     )
     app = create_app(limited, engine=engine)
     app.register(boom)
     app.register(db_refused)
+    app.register(value_refused)
     async with AsyncTestClient(app=app) as client:
         assert_shape(await client.get("/auth/me"), 401)
         forbidden = await client.get(
@@ -75,11 +85,12 @@ async def test_error_shapes(
         headers = {"X-API-Key": key}
         internal = assert_shape(await client.get("/api/v1/test-only/boom", headers=headers), 500)
         assert internal["detail"] == "Internal server error"
+        refused = await client.get("/api/v1/test-only/value-refused", headers=headers)
+        assert "99999999999" not in assert_shape(refused, 422)["detail"]
         unavailable = await client.get("/api/v1/test-only/db-refused", headers=headers)
         body = assert_shape(unavailable, 503)
         assert "database" in body["detail"].lower()
         assert unavailable.headers["retry-after"]
-        assert (await client.get("/auth/me", headers=headers)).status_code == 200  # 3rd of 3
         assert_shape(await client.get("/auth/me", headers=headers), 429)
 
 
@@ -93,6 +104,11 @@ def test_database_unavailable_classification() -> None:
     wrapped = RuntimeError("query failed")
     wrapped.__cause__ = asyncpg.exceptions.ConnectionDoesNotExistError("closed")
     assert is_database_unavailable(wrapped)
+    assert is_database_unavailable(asyncpg.InterfaceError("connection is closed"))
+    assert not is_database_unavailable(asyncpg.InterfaceError("another operation is in progress"))
+    assert not is_database_unavailable(
+        asyncpg.exceptions._base.DataError("invalid input for query argument $1")
+    )
     assert not is_database_unavailable(sqlite3.OperationalError("no such table: x"))
     assert not is_database_unavailable(FileNotFoundError(errno.ENOENT, "nope"))
     assert not is_database_unavailable(ValueError("bug"))
