@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "FULL_SYNC_CONVERSATIONS",
     "FULL_SYNC_MESSAGES",
     "conversation_node",
+    "conversation_nodes",
     "full_sync",
     "message_by_id",
 ]
@@ -100,16 +102,35 @@ def _session_view(row: dict[str, Any]) -> SessionView:
     )
 
 
+async def conversation_nodes(
+    account_id: str, chat_ids: Sequence[str]
+) -> dict[str, ConversationNode]:
+    """The nodes of several chats with the same few queries as one (batches of deltas)."""
+    unique = list(dict.fromkeys(chat_ids))
+    if len(unique) == 1:
+        node = await conversation_node(account_id, unique[0])
+        return {} if node is None else {node.chat_id: node}
+    nodes: dict[str, ConversationNode] = {}
+    for start in range(0, len(unique), FULL_SYNC_CONVERSATIONS):
+        found, _ = await _nodes(account_id, unique[start : start + FULL_SYNC_CONVERSATIONS])
+        nodes.update((node.chat_id, node) for node in found)
+    return nodes
+
+
 async def _nodes(
-    account_id: str, only_chat: str | None = None
+    account_id: str, only_chat: str | Sequence[str] | None = None
 ) -> tuple[list[ConversationNode], int]:
-    """Nodes of the account's highest-priority chats (or of ``only_chat``), and the number
-    of messages without a usable time (excluded from metrics)."""
+    """Nodes of the account's highest-priority chats (or of ``only_chat``: one id or at
+    most :data:`FULL_SYNC_CONVERSATIONS` ids), and the number of messages without a usable
+    time (excluded from metrics)."""
     where = "account_id = {}"
     args: list[Any] = [account_id]
-    if only_chat is not None:
+    if isinstance(only_chat, str):
         where += " AND chat_id = {}"
         args.append(only_chat)
+    elif only_chat is not None:
+        where += f" AND chat_id IN ({', '.join('{}' for _ in only_chat)})"
+        args.extend(only_chat)
     chats = {
         row["chat_id"]: row
         for row in await _raw(

@@ -1,0 +1,498 @@
+"""Sustained deltas (issue 8, part 4): stored and delivered rate, and extension-to-dashboard
+latency, with 50 dashboards connected, at stepped rates; the knee is the highest rate with
+p99 <= 25 ms and every stored delta delivered to every dashboard.
+
+One ofca process (uvicorn) on a throwaway Postgres database with Redis channels under a
+unique prefix (``--url`` targets running servers instead; ``--urls a,b`` spreads
+dashboards over several). The account first gets a snapshot (``--seed-messages``, ~1 chat
+per 50 messages); the deltas are new messages in those chats, ids carrying their send time
+(CLOCK_MONOTONIC, shared by all processes of the machine), so each dashboard computes the
+latency of every ``append_message`` it receives.
+
+Load generator, sized not to be the bottleneck on 2 shared cores: this process sends
+(``--senders`` extension sockets, open loop: frames go out on schedule whether or not the
+server keeps up) and reads the ``ingest_ack`` s; ``--receiver-procs`` processes hold the
+dashboards. Both use ``bench/_rawws.py`` (frames parsed straight from the TCP buffer, a few
+µs each) instead of the ``websockets`` package (tens of µs per frame).
+
+    .venv/bin/python bench/delta_throughput.py --rates 200,500,1000,2000 --seconds 5 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import time
+from array import array
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._rawws import OP_TEXT, RawWebSocket, connect
+
+P99_TARGET_MS = 25.0
+APPEND_PREFIX = b'{"type":"append_message"'
+ACK_PREFIX = b'{"type":"ingest_ack"'
+ERROR_PREFIX = b'{"type":"system_error"'
+
+
+class _Message(msgspec.Struct):
+    id: int | str
+
+
+class _AppendPayload(msgspec.Struct):
+    message: _Message
+
+
+class _Append(msgspec.Struct):
+    payload: _AppendPayload
+
+
+class _AckPayload(msgspec.Struct):
+    accepted: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    rejected: int = 0
+
+
+class _Ack(msgspec.Struct):
+    payload: _AckPayload
+
+
+class _ErrorPayload(msgspec.Struct):
+    code: str | None = None
+
+
+class _Error(msgspec.Struct):
+    payload: _ErrorPayload
+
+
+_append_decoder = msgspec.json.Decoder(_Append)
+_ack_decoder = msgspec.json.Decoder(_Ack)
+_error_decoder = msgspec.json.Decoder(_Error)
+_encoder = msgspec.json.Encoder()
+
+
+def _delta_id(tag: str, step: int, seq: int) -> str:
+    return f"{tag}s{step}n{seq}t{time.monotonic_ns()}"
+
+
+def _parse_id(message_id: str) -> tuple[int, int] | None:
+    """(step, send time ns) of a bench delta id, else ``None``."""
+    s = message_id.find("s")
+    n = message_id.find("n", s)
+    t = message_id.find("t", n)
+    if s < 0 or n < 0 or t < 0:
+        return None
+    try:
+        return int(message_id[s + 1 : n]), int(message_id[t + 1 :])
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- receivers
+
+
+class _StepStats:
+    __slots__ = ("counts", "latencies_ms")
+
+    def __init__(self, dashboards: int) -> None:
+        self.counts = [0] * dashboards
+        self.latencies_ms = array("d")
+
+
+def _receiver_main(urls: list[str], control: Connection) -> None:
+    asyncio.run(_receiver(urls, control))
+
+
+async def _receiver(urls: list[str], control: Connection) -> None:
+    """Hold dashboards ``urls``; answer ``("stats", step)`` and ``("stop",)`` on ``control``."""
+    steps: dict[int, _StepStats] = {}
+    synced = [asyncio.get_running_loop().create_future() for _ in urls]
+    sockets: list[RawWebSocket] = []
+    others = [0]
+
+    def handler(index: int) -> Any:
+        def on_frame(opcode: int, payload: bytes, received_ns: int) -> None:
+            if opcode != OP_TEXT:
+                return
+            if payload.startswith(APPEND_PREFIX):
+                message_id = _append_decoder.decode(payload).payload.message.id
+                parsed = _parse_id(message_id) if isinstance(message_id, str) else None
+                if parsed is None:
+                    return
+                step, sent_ns = parsed
+                stats = steps.get(step)
+                if stats is None:
+                    stats = steps[step] = _StepStats(len(urls))
+                stats.counts[index] += 1
+                stats.latencies_ms.append((received_ns - sent_ns) / 1e6)
+            elif payload.startswith(b'{"type":"full_sync_response"'):
+                if not synced[index].done():
+                    synced[index].set_result(None)
+            else:
+                others[0] += 1
+
+        return on_frame
+
+    for index, url in enumerate(urls):
+        sockets.append(await connect(url, handler(index)))
+    await asyncio.wait_for(asyncio.gather(*synced), 120)
+    done = asyncio.get_running_loop().create_future()
+
+    def on_control() -> None:
+        while control.poll():
+            command = control.recv()
+            if command[0] == "stats":
+                stats = steps.pop(command[1], None) or _StepStats(len(urls))
+                closed = sum(1 for s in sockets if s.closed.done())
+                control.send((stats.counts, stats.latencies_ms.tobytes(), closed))
+            elif command[0] == "peek":
+                stats = steps.get(command[1])
+                control.send(sum(stats.counts) if stats else 0)
+            elif command[0] == "stop" and not done.done():
+                done.set_result(None)
+
+    asyncio.get_running_loop().add_reader(control.fileno(), on_control)
+    control.send("ready")
+    await done
+    for sock in sockets:
+        sock.close()
+
+
+# --------------------------------------------------------------------------- senders
+
+
+class _Sender:
+    """Extension sockets sending deltas on schedule and counting the acks."""
+
+    def __init__(self) -> None:
+        self.sockets: list[RawWebSocket] = []
+        self.acked = 0
+        self.stored = 0
+        self.duplicates = 0
+        self.errors: dict[str, int] = {}
+        self.last_ack_ns = 0
+
+    def on_frame(self, opcode: int, payload: bytes, received_ns: int) -> None:
+        if opcode != OP_TEXT:
+            return
+        if payload.startswith(ACK_PREFIX):
+            ack = _ack_decoder.decode(payload).payload
+            self.acked += 1
+            self.stored += ack.accepted + ack.updated
+            self.duplicates += ack.duplicates
+            self.last_ack_ns = received_ns
+        elif payload.startswith(ERROR_PREFIX):
+            code = _error_decoder.decode(payload).payload.code or "?"
+            self.errors[code] = self.errors.get(code, 0) + 1
+
+    async def open(self, urls: list[str]) -> None:
+        for url in urls:
+            self.sockets.append(await connect(url, self.on_frame))
+        await asyncio.sleep(0.5)  # connection_ack
+
+    async def run_step(
+        self, tag: str, step: int, rate: float, seconds: float, templates: list[dict]
+    ) -> tuple[int, float]:
+        """Send ``rate`` deltas/s for ``seconds``; returns (sent, actual send seconds)."""
+        total = int(rate * seconds)
+        sent = 0
+        began = time.monotonic()
+        sockets = self.sockets
+        while sent < total:
+            due = min(total, int((time.monotonic() - began) * rate) + 1)
+            while sent < due:
+                template = templates[sent % len(templates)]
+                message = {
+                    **template,
+                    "id": _delta_id(tag, step, sent),
+                    "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                }
+                frame = _encoder.encode(
+                    {"type": "new_raw_message", "payload": {"message": message}}
+                )
+                sockets[sent % len(sockets)].send(frame)
+                sent += 1
+            await asyncio.sleep(0.0005)
+        return sent, time.monotonic() - began
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def _machine_busy() -> tuple[float, float]:
+    with open("/proc/stat", encoding="ascii") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+async def _seed(ext_url: str, messages: int, seed: int) -> list[dict]:
+    """Send a snapshot; returns delta templates (messages of its chats, ids removed)."""
+    from ofca.synthetic import cache_update_frame, generate_account
+
+    account = generate_account(messages, seed=seed)
+    acked = asyncio.get_running_loop().create_future()
+
+    def on_frame(opcode: int, payload: bytes, _ns: int) -> None:
+        if payload.startswith(ACK_PREFIX) and not acked.done():
+            acked.set_result(payload)
+        elif payload.startswith(ERROR_PREFIX) and not acked.done():
+            acked.set_exception(RuntimeError(payload.decode()))
+
+    sock = await connect(ext_url, on_frame)
+    sock.send(cache_update_frame(account))
+    await asyncio.wait_for(acked, 120)
+    sock.close()
+    # Deltas spread over all chats, as many fans write at once (not one chat growing).
+    templates = [
+        {k: v for k, v in message.items() if k not in ("id", "changedAt")}
+        for message in account.messages
+    ]
+    random.Random(seed).shuffle(templates)
+    return templates[:5000]
+
+
+async def _collect(
+    receivers: list[Connection], step: int, expected: int, dashboards: int, drain: float
+) -> tuple[list[int], list[float], int]:
+    """Wait until every dashboard has ``expected`` frames of ``step`` (or ``drain`` s)."""
+    deadline = time.monotonic() + drain
+    while time.monotonic() < deadline:
+        seen = 0
+        for control in receivers:
+            control.send(("peek", step))
+            seen += control.recv()
+        if seen >= expected * dashboards:
+            break
+        await asyncio.sleep(0.2)
+    counts: list[int] = []
+    latencies = array("d")
+    closed = 0
+    for control in receivers:
+        control.send(("stats", step))
+        part_counts, part_latencies, part_closed = control.recv()
+        counts.extend(part_counts)
+        latencies.frombytes(part_latencies)
+        closed += part_closed
+    return counts, sorted(latencies), closed
+
+
+async def bench(args: argparse.Namespace, dash_urls: list[str], ext_urls: list[str], pid: Any):
+    templates = await _seed(ext_urls[0], args.seed_messages, args.seed)
+    await asyncio.sleep(args.settle)
+    context = multiprocessing.get_context("spawn")
+    receivers: list[Connection] = []
+    processes = []
+    for part in range(args.receiver_procs):
+        urls = dash_urls[part :: args.receiver_procs]
+        parent, child = context.Pipe()
+        process = context.Process(target=_receiver_main, args=(urls, child), daemon=True)
+        process.start()
+        receivers.append(parent)
+        processes.append(process)
+    for control in receivers:
+        if not control.poll(180):
+            raise RuntimeError("dashboards did not connect")
+        assert control.recv() == "ready"
+    sender = _Sender()
+    await sender.open(ext_urls)
+    rows: dict[float, list[dict[str, float]]] = {}
+    tag = f"b{os.getpid()}"
+    step = 0
+    try:
+        for run in range(args.runs):
+            failures = 0
+            for rate in args.rates:
+                step += 1
+                stored_before, acked_before = sender.stored, sender.acked
+                cpu_before = [_cpu_seconds(p) for p in pid]
+                busy_before = _machine_busy()
+                began_ns = time.monotonic_ns()
+                sent, send_seconds = await sender.run_step(tag, step, rate, args.seconds, templates)
+                ack_deadline = time.monotonic() + args.drain
+                while sender.acked - acked_before < sent and time.monotonic() < ack_deadline:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                stored = sender.stored - stored_before
+                ack_seconds = max(1e-9, (sender.last_ack_ns - began_ns) / 1e9)
+                cpu = [
+                    (_cpu_seconds(p) - before) / ack_seconds
+                    for p, before in zip(pid, cpu_before, strict=True)
+                ]
+                busy_after = _machine_busy()
+                machine = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+                counts, latencies, closed = await _collect(
+                    receivers, step, stored, len(dash_urls), args.drain
+                )
+                delivered_all = min(counts) >= stored and stored == sent and closed == 0
+                row = {
+                    "rate": rate,
+                    "sent_per_s": sent / send_seconds,
+                    "stored_per_s": stored / ack_seconds,
+                    "stored": stored,
+                    "sent": sent,
+                    "delivered_per_dash_per_s": statistics.median(counts) / ack_seconds,
+                    "delivered_pct": 100.0 * sum(counts) / max(1, stored * len(counts)),
+                    "p50_ms": _percentile(latencies, 0.50),
+                    "p99_ms": _percentile(latencies, 0.99),
+                    "max_ms": latencies[-1] if latencies else float("nan"),
+                    "closed": closed,
+                    "server_cpu": sum(cpu),
+                    "machine_busy": machine,
+                    "ok": float(delivered_all and _percentile(latencies, 0.99) <= P99_TARGET_MS),
+                }
+                rows.setdefault(rate, []).append(row)
+                print(
+                    f"run {run + 1} rate {rate:>6.0f}/s: sent {row['sent_per_s']:7.0f}/s, stored "
+                    f"{row['stored_per_s']:7.0f}/s ({stored}/{sent}), delivered "
+                    f"{row['delivered_per_dash_per_s']:7.0f}/s per dashboard "
+                    f"({row['delivered_pct']:.1f}%), p50 {row['p50_ms']:.1f} ms, p99 "
+                    f"{row['p99_ms']:.1f} ms, max {row['max_ms']:.0f} ms, closed {closed}, "
+                    f"server CPU {row['server_cpu']:.2f} cores, machine busy "
+                    f"{100 * machine:.0f}% {'OK' if row['ok'] else 'MISS'}"
+                    + (f" errors {sender.errors}" if sender.errors else ""),
+                    flush=True,
+                )
+                if closed:
+                    print("dashboards were closed (slow consumer); stopping", flush=True)
+                    return rows
+                failures = 0 if row["ok"] else failures + 1
+                if failures >= args.stop_after_misses:
+                    break
+                await asyncio.sleep(args.pause)
+    finally:
+        for control in receivers:
+            control.send(("stop",))
+        for process in processes:
+            process.join(timeout=5)
+    return rows
+
+
+def _report(rows: dict[float, list[dict[str, float]]]) -> None:
+    print("\nmedians per rate (runs):")
+    print(
+        "| target/s | runs | stored/s | delivered/s per dashboard | delivered | p50 ms | "
+        "p99 ms | server CPU | machine busy | met |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    knee = None
+    for rate in sorted(rows):
+        runs = rows[rate]
+
+        def med(key: str, runs: list[dict[str, float]] = runs) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        met = med("ok") >= 0.5
+        if met:
+            knee = rate
+        print(
+            f"| {rate:.0f} | {len(runs)} | {med('stored_per_s'):.0f} | "
+            f"{med('delivered_per_dash_per_s'):.0f} | {med('delivered_pct'):.1f}% | "
+            f"{med('p50_ms'):.1f} | {med('p99_ms'):.1f} | {med('server_cpu'):.2f} | "
+            f"{100 * med('machine_busy'):.0f}% | {'yes' if met else 'no'} |"
+        )
+    print(f"\nknee (p99 <= {P99_TARGET_MS:.0f} ms, all delivered, median of runs): {knee}/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="200,500,1000,2000,3000,5000,8000")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per step")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--dashboards", type=int, default=50)
+    parser.add_argument("--senders", type=int, default=1, help="extension sockets")
+    parser.add_argument("--receiver-procs", type=int, default=2)
+    parser.add_argument("--seed-messages", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--drain", type=float, default=10.0, help="max wait after a step")
+    parser.add_argument("--pause", type=float, default=1.0)
+    parser.add_argument("--settle", type=float, default=3.0, help="wait after the snapshot")
+    parser.add_argument("--stop-after-misses", type=int, default=2)
+    parser.add_argument("--url", default=None, help="running ofca(s), comma-separated")
+    parser.add_argument("--database-url", default=None, help="its database (with --url)")
+    parser.add_argument("--ext-on", default="0", help="indexes of --url servers for senders")
+    parser.add_argument("--verbose", action="store_true", help="show the server's log")
+    parser.add_argument("--server-log-level", default="WARNING")
+    args = parser.parse_args()
+    args.rates = [float(r) for r in args.rates.split(",")]
+    from bench._server import REDIS_URL, ofca_server, throwaway_database
+
+    if args.url:
+        if not args.database_url:
+            parser.error("--url needs --database-url")
+        bases = [u.replace("http://", "ws://") for u in args.url.split(",")]
+        asyncio.run(_run(args, bases, args.database_url, [None]))
+        return
+    with throwaway_database() as database_url:
+        env = {
+            "OFCA_DATABASE_URL": database_url,
+            "OFCA_REDIS_URL": REDIS_URL,
+            "OFCA_CHANNEL_PREFIX": f"ofcadelta{os.getpid()}",
+            "OFCA_WS_FRAMES_PER_MINUTE": "100000000",
+            "OFCA_LOG_LEVEL": args.server_log_level,
+        }
+        with ofca_server(env, quiet=not args.verbose) as server:
+            pid = server.process.pid if server.process else None
+            print(f"server pid {pid}", flush=True)
+            asyncio.run(_run(args, [server.ws_url], database_url, [pid]))
+
+
+async def _run(
+    args: argparse.Namespace, bases: list[str], database_url: str, pids: list[int | None]
+) -> None:
+    from bench._server import make_account_keys
+
+    account_id = f"delta-{os.getpid()}-{int(time.time())}"
+    ext_key, dash_key = await make_account_keys(
+        database_url, account_id, ["extension", "dashboard"]
+    )
+    dash_urls = [
+        f"{bases[i % len(bases)]}/ws/frontend/{account_id}?token={dash_key}"
+        for i in range(args.dashboards)
+    ]
+    ext_bases = [bases[int(i)] for i in args.ext_on.split(",")]
+    ext_urls = [
+        f"{ext_bases[i % len(ext_bases)]}/ws/extension/{account_id}?token={ext_key}"
+        for i in range(args.senders)
+    ]
+    print(
+        f"{os.cpu_count()} cores; {args.dashboards} dashboards on {len(bases)} server(s) in "
+        f"{args.receiver_procs} receiver processes; {args.senders} extension socket(s); "
+        f"{args.seconds:.0f} s per step",
+        flush=True,
+    )
+    rows = await bench(args, dash_urls, ext_urls, pids)
+    _report(rows)
+
+
+if __name__ == "__main__":
+    main()
