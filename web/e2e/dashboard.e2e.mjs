@@ -167,6 +167,19 @@ async function main() {
   await page.getByRole('button', { name: /Clear topic filter/ }).click();
   await waitFor(async () => (await rows.count()) === FANS.length + 1, 'filter cleared');
 
+  log('one fan\'s insights from the conversation header');
+  await rows.filter({ hasText: 'Chris' }).first().click();
+  await page.locator('.conversation-header').getByRole('button', { name: 'Insights' }).click();
+  await page.locator('.filter-bar', { hasText: "Fan: Chris O'Neil" }).waitFor();
+  await page.locator('.topics-table tbody tr[data-topic="complaints_refunds"]').waitFor();
+  await waitFor(
+    async () => (await page.locator('.topics-table tbody tr[data-topic="tips_gifts"]').count()) === 0,
+    'only the topics of Chris\'s chat',
+  );
+  await page.getByRole('button', { name: /Show insights for all fans/ }).click();
+  await page.locator('.topics-table tbody tr[data-topic="tips_gifts"]').waitFor();
+  await page.getByRole('link', { name: /Inbox/ }).click();
+
   log('dark theme screenshots');
   await page.emulateMedia({ colorScheme: 'dark' });
   await rows.filter({ hasText: 'Mia' }).first().click();

@@ -208,6 +208,14 @@ function Dashboard({
 
   const user = session.user;
   const account = accounts.find((a) => a.account_id === accountId);
+  const insightsChatId = route.view === 'insights' ? route.params.get('chat') : null;
+  const insightsChatNode = insightsChatId ? live.conversations[insightsChatId] : undefined;
+  const insightsChat = insightsChatId
+    ? {
+        id: insightsChatId,
+        name: insightsChatNode?.fan.name || insightsChatNode?.fan.username || `chat ${insightsChatId}`,
+      }
+    : null;
 
   if (!accountId) {
     return (
@@ -327,6 +335,8 @@ function Dashboard({
                 liveAnalytics={live.analytics}
                 liveUpdateAt={live.lastUpdateAt}
                 onTopic={(topic) => navigate('inbox', { topic })}
+                chat={insightsChat}
+                onClearChat={() => navigate('insights')}
               />
             ) : (
               <Inbox
@@ -335,6 +345,7 @@ function Dashboard({
                 onClearTopic={() => navigate('inbox', inboxParams(selectedChat, null))}
                 selectedChat={selectedChat}
                 onSelectChat={(chat) => navigate('inbox', inboxParams(chat, topicFilter))}
+                onChatInsights={(chat) => navigate('insights', { chat })}
               />
             )}
           </main>

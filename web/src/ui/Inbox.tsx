@@ -132,10 +132,12 @@ function ConversationView({
   node,
   online,
   slaSeconds,
+  onInsights,
 }: {
   node: ConversationNode;
   online: boolean;
   slaSeconds: number;
+  onInsights?: (chatId: string) => void;
 }) {
   const label = useTopicLabel();
   const name = fanName(node);
@@ -175,6 +177,11 @@ function ConversationView({
           </p>
         </div>
         <div className="conversation-status">
+          {onInsights ? (
+            <button type="button" className="ghost small" onClick={() => onInsights(node.chat_id)}>
+              <Icon name="chart" size={14} /> Insights
+            </button>
+          ) : null}
           {node.unanswered_since ? (
             <WaitBadge since={node.unanswered_since} slaSeconds={slaSeconds} long />
           ) : (
@@ -245,12 +252,14 @@ export function Inbox({
   onClearTopic,
   selectedChat,
   onSelectChat,
+  onChatInsights,
 }: {
   live: LiveState;
   topicFilter: string | null;
   onClearTopic: () => void;
   selectedChat: string | null;
   onSelectChat: (chatId: string) => void;
+  onChatInsights?: (chatId: string) => void;
 }) {
   // Wait badges tick on their own; the rest only needs the time for "today"/"Mon" labels.
   const now = useNow(60_000);
@@ -362,7 +371,12 @@ export function Inbox({
       </section>
       <div className="inbox-detail">
         {selected ? (
-          <ConversationView node={selected} online={isOnline(live, selected)} slaSeconds={slaSeconds} />
+          <ConversationView
+            node={selected}
+            online={isOnline(live, selected)}
+            slaSeconds={slaSeconds}
+            onInsights={onChatInsights}
+          />
         ) : (
           <EmptyState title="Select a conversation" icon={<Icon name="inbox" size={28} />}>
             Fans waiting for an answer are at the top, the longest wait first. Use ↑ and ↓ to move

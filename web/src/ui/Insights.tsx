@@ -363,6 +363,8 @@ export function Insights({
   liveAnalytics,
   liveUpdateAt,
   onTopic,
+  chat = null,
+  onClearChat,
 }: {
   api: Api;
   token: string;
@@ -370,6 +372,9 @@ export function Insights({
   liveAnalytics: AnalyticsSnapshot | null;
   liveUpdateAt: number | null;
   onTopic: (topic: string) => void;
+  /** Narrow every chart and table to one fan's chat (METRICS.md "Filters"). */
+  chat?: { id: string; name: string } | null;
+  onClearChat?: () => void;
 }) {
   const [selection, setSelection] = useState<RangeSelection>(loadSelection);
   const [data, setData] = useState<InsightsData | null>(null);
@@ -393,7 +398,7 @@ export function Insights({
       requestRef.current = controller;
       setLoading(true);
       const range = resolveRange(selection);
-      fetchInsights(api, token, { accountId, range }, controller.signal)
+      fetchInsights(api, token, { accountId, range, chatId: chat?.id ?? null }, controller.signal)
         .then((result) => {
           setData(result);
           setError(null);
@@ -411,7 +416,7 @@ export function Insights({
     }, delay);
     return () => clearTimeout(timer);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [api, token, accountId, selectionKey, liveUpdateAt]);
+  }, [api, token, accountId, selectionKey, liveUpdateAt, chat?.id]);
 
   useEffect(() => () => requestRef.current?.abort(), []);
 
@@ -430,6 +435,18 @@ export function Insights({
           {loading ? 'Updating…' : updated ? `Updated ${updated}` : null}
         </div>
       </div>
+      {chat ? (
+        <div className="filter-bar">
+          <span className="chip topic filter-chip">
+            <Icon name="filter" size={13} />
+            Fan: {chat.name}
+            <button type="button" className="chip-close" onClick={onClearChat} aria-label={`Show insights for all fans, not only ${chat.name}`}>
+              <Icon name="close" size={12} />
+            </button>
+          </span>
+          <span className="muted">Topics, sentiment and response times of this fan’s chat; the overview covers the whole account.</span>
+        </div>
+      ) : null}
       {restMissing ? (
         <div className="notice" role="status">
           This server has no insights API yet: showing the live default window (last 30 days, UTC).
