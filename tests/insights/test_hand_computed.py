@@ -294,3 +294,28 @@ async def test_dst_and_week_buckets(
         "2026-03-30T00:00:00+02:00",
     ]
     assert [p["message_count"] for p in weeks["trend"]] == [2, 1]
+
+
+async def test_analytics_snapshot_is_the_default_window(
+    client: AsyncTestClient[Litestar], owner: dict, account_id: str, settings: Settings
+) -> None:
+    from datetime import UTC, datetime
+
+    import msgspec
+
+    from ofca.services.insights import analytics_snapshot
+
+    now = datetime(2026, 3, 20, tzinfo=UTC)
+    snapshot = await analytics_snapshot(account_id, settings, now=now)
+    assert snapshot.computed_at == now
+    assert snapshot.overview.window.start == datetime(2026, 2, 18, tzinfo=UTC)
+    assert snapshot.overview.current.sessions == 6  # S1, S2, SB1, SB2, C1 and d1's
+    assert snapshot.response_time.reply_time.count == 4
+    assert [row.topic for row in snapshot.topics.topics] == ["greeting", "tips_gifts"]
+    assert len(snapshot.sentiment_trend.trend) == 30
+    assert sum(p.message_count for p in snapshot.sentiment_trend.trend) == 7
+    # The same numbers as the REST answer for that window.
+    body = await get(
+        client, "response-time", owner, start="2026-02-18T00:00:00Z", end="2026-03-20T00:00:00Z"
+    )
+    assert body == msgspec.to_builtins(snapshot.response_time)

@@ -12,10 +12,11 @@ between engines in the last bits; rounding makes SQLite and Postgres answer iden
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import statistics
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,6 +78,14 @@ class InsightFilters(msgspec.Struct, frozen=True, kw_only=True):
 
 async def _query(sql: str, *params: Any) -> list[dict[str, Any]]:
     return await SessionRow.raw(sql, *params)
+
+
+async def _together(*calls: Awaitable[Any]) -> list[Any]:
+    """Independent queries at once (each takes its own pool connection); one after the
+    other inside a caller's transaction, whose single connection cannot multiplex."""
+    if database().current_transaction.get() is not None:
+        return [await call for call in calls]
+    return list(await asyncio.gather(*calls))
 
 
 def _is_postgres() -> bool:
@@ -322,9 +331,13 @@ async def topics(
     account_id: str, window: Window, filters: InsightFilters = InsightFilters()
 ) -> TopicsResponse:
     previous = window.previous()
-    current, before = await _topic_sums(account_id, window, filters)
-    total = (await _session_sums(account_id, window, filters)).sessions
-    labels = (await matcher_for(account_id)).labels
+    (current, before), total_sums, matcher = await _together(
+        _topic_sums(account_id, window, filters),
+        _session_sums(account_id, window, filters),
+        matcher_for(account_id),
+    )
+    total = total_sums.sessions
+    labels = matcher.labels
     rows: list[TopicRow] = []
     for topic, sums in current.items():
         handling, silence, turns, sentiment = _means(sums)
@@ -460,13 +473,13 @@ async def response_time(
     settings: Settings,
     filters: InsightFilters = InsightFilters(),
 ) -> ResponseTimeResponse:
-    sums = await _session_sums(account_id, window, filters)
+    sums, (reply, reply_reasons) = await _together(
+        _session_sums(account_id, window, filters),
+        _reply_stats(account_id, window, filters, settings.reply_sla_seconds),
+    )
     handling, silence, turns, _sentiment = _means(sums)
     reasons = _session_reasons(
         sums, ("average_handling_time_minutes", "silence_percentage", "turns")
-    )
-    reply, reply_reasons = await _reply_stats(
-        account_id, window, filters, settings.reply_sla_seconds
     )
     reasons.update({f"reply_time.{name}": code for name, code in reply_reasons.items()})
     return ResponseTimeResponse(
@@ -733,35 +746,38 @@ async def _active_fans(account_id: str, window: Window) -> int:
 
 
 async def overview(account_id: str, window: Window) -> OverviewResponse:
-    """Both windows from two queries: session/new-fan/excluded counts, message counts."""
+    """Both windows: counts, sessions, messages and each window's active fans, queried
+    concurrently."""
     previous = window.previous()
     new_fans = (
         "(SELECT count(*) FROM ofca_chat_first WHERE account_id = {} AND first_at >= {} "
         "AND first_at < {})"
     )
-    rows = await _query(
-        "SELECT (SELECT count(*) FROM ofca_message WHERE account_id = {} "
-        f"AND created_at IS NULL) AS excluded, {new_fans} AS new_fans_0, "
-        f"{new_fans} AS new_fans_1",
-        account_id,
-        account_id,
-        window.start,
-        window.end,
-        account_id,
-        previous.start,
-        previous.end,
+    rows, sessions, counts, current_fans, previous_fans = await _together(
+        _query(
+            "SELECT (SELECT count(*) FROM ofca_message WHERE account_id = {} "
+            f"AND created_at IS NULL) AS excluded, {new_fans} AS new_fans_0, "
+            f"{new_fans} AS new_fans_1",
+            account_id,
+            account_id,
+            window.start,
+            window.end,
+            account_id,
+            previous.start,
+            previous.end,
+        ),
+        _rolled_session_sums(account_id, (previous.start, window.start, window.end), ""),
+        _message_counts(account_id, window),
+        _active_fans(account_id, window),
+        _active_fans(account_id, previous),
     )
     row = rows[0]
-    sessions = await _rolled_session_sums(
-        account_id, (previous.start, window.start, window.end), ""
-    )
-    counts = await _message_counts(account_id, window)
     values: list[OverviewWindowValues] = []
     for index, cur in ((0, 1), (1, 0)):
         window_sessions = sessions.get((cur, ""), _SessionSums())
         count = window_sessions.sessions
         messages, inbound, outbound = counts[cur]
-        fans = await _active_fans(account_id, window if cur else previous)
+        fans = current_fans if cur else previous_fans
         values.append(
             OverviewWindowValues(
                 sessions=count,
@@ -795,10 +811,16 @@ async def analytics_snapshot(
     day buckets): the payload of ``analytics_update`` and ``full_sync_response``."""
     now = now or datetime.now(UTC)
     window = resolve_window(None, None, now, settings.default_window_days)
+    topic_rows, trend, response, headline = await _together(
+        topics(account_id, window),
+        sentiment_trend(account_id, window, "UTC", "day"),
+        response_time(account_id, window, settings),
+        overview(account_id, window),
+    )
     return AnalyticsSnapshot(
-        topics=await topics(account_id, window),
-        sentiment_trend=await sentiment_trend(account_id, window, "UTC", "day"),
-        response_time=await response_time(account_id, window, settings),
-        overview=await overview(account_id, window),
+        topics=topic_rows,
+        sentiment_trend=trend,
+        response_time=response,
+        overview=headline,
         computed_at=now,
     )
