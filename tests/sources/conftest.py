@@ -8,20 +8,24 @@ lifespan runs in one task of its own (its task group must exit where it entered)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 from litestar import Litestar
+from piccolo.engine.base import Engine
 
 from ofca.app import create_app
+from ofca.persistence.engine import bind_tables
 from ofca.settings import Settings
 
 
 @pytest.fixture
-def app(settings: Settings, engine: object) -> Litestar:
+def app(settings: Settings, engine: Engine) -> Iterator[Litestar]:
     """The production wiring: the app opens (and closes) its own engine and pool."""
-    return create_app(settings)
+    yield create_app(settings)
+    # The app bound every table to its engine; later tests use the session's again.
+    bind_tables(engine)
 
 
 @pytest.fixture
