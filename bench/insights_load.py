@@ -169,7 +169,8 @@ async def measure(base_url: str | None, settings: Settings, key: str, args, now:
         client_context = AsyncTestClient(app=create_app(settings, run_migrations=False))
     else:
         client_context = httpx.AsyncClient(base_url=base_url, timeout=60)
-    print(f"\n{'endpoint':<52} {'window':>6} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"\nload average before: {os.getloadavg()[0]:.2f} (1 min, {os.cpu_count()} CPUs)")
+    print(f"{'endpoint':<52} {'window':>6} {'p50 ms':>8} {'p95 ms':>8}")
     async with client_context as client:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         headers = {"Authorization": f"Bearer {key}"}
@@ -197,6 +198,7 @@ async def measure(base_url: str | None, settings: Settings, key: str, args, now:
                     f"{percentile(timings, 0.95):8.1f}",
                     flush=True,
                 )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 async def main() -> None:

@@ -398,8 +398,8 @@ async def _reply_stats(
         f"AND r.first_inbound_at < {{}}{scope}"
     )
     percentiles = (
-        ", percentile_cont(0.5) WITHIN GROUP (ORDER BY r.reply_seconds) AS median, "
-        "percentile_cont(0.9) WITHIN GROUP (ORDER BY r.reply_seconds) AS p90"
+        # One sort for both: the array form of the ordered-set aggregate.
+        ", percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.reply_seconds) AS percentiles"
         if _is_postgres()
         else ""
     )
@@ -437,7 +437,7 @@ async def _reply_stats(
             reasons,
         )
     if _is_postgres():
-        median, p90 = float(row["median"]), float(row["p90"])
+        median, p90 = (float(value) for value in row["percentiles"])
     else:
         # SQLite has no percentile_cont: fetch the window's reply seconds only.
         values_rows = await _query(
