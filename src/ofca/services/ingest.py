@@ -74,7 +74,7 @@ ENRICH_WRITE_ROWS = 5000
 INLINE_ENRICHMENT_LIMIT = 1000
 """Snapshots changing at most this many messages report each enrichment individually."""
 ANALYTICS_DEBOUNCE_SECONDS = 2.0
-REFRESH_BATCH_CHATS = 100
+REFRESH_BATCH_CHATS = 25
 """Chats whose insight rows are recomputed per transaction after a snapshot."""
 REFRESH_DEBOUNCE_SECONDS = 0.5
 """Deltas' chats are refreshed together, this long after the first of a burst."""
@@ -565,8 +565,6 @@ async def _enrich_snapshot(
                 slice_start = time.perf_counter()
         await write_enrichment(ctx.engine, account_id, batch)
         enriched_ms = (time.perf_counter() - began) * 1000
-        gc_pause.__exit__(None, None, None)
-        gc_pause = None
         publish_to_dashboards(
             ctx.channels,
             account_id,
@@ -591,6 +589,8 @@ async def _enrich_snapshot(
                         min(1.0, (start + REFRESH_BATCH_CHATS) / len(touched)),
                     ),
                 )
+        gc_pause.__exit__(None, None, None)
+        gc_pause = None
         await publish_analytics(ctx)
         publish_control(
             ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False

@@ -74,7 +74,7 @@ EnrichmentRow = tuple[str, str, str | None, float | None, str]
 
 SQLITE_CHUNK = 500
 """Ids per ``IN (...)`` lookup: far below SQLite's bound-parameter limit."""
-COPY_CHUNK = 10_000
+COPY_CHUNK = 2_000
 """Rows per COPY call: asyncpg encodes a call's records in one go, which holds the loop."""
 
 
