@@ -5,7 +5,7 @@
 //
 //   npm run test:e2e            (OFCA_BIN / CHROMIUM_PATH override the defaults)
 import { join } from 'node:path';
-import { ACCOUNT_ID, FANS, buildSnapshot, creatorMessage, fanMessage } from './fixtures.mjs';
+import { ACCOUNT_ID, CREATOR_ID, FANS, buildSnapshot, creatorMessage, fanMessage } from './fixtures.mjs';
 import {
   TIMEOUT,
   api,
@@ -134,6 +134,30 @@ async function main() {
   await extension.send({ type: 'online_users_update', payload: { user_ids: [FANS[0].id, 9001] } }, false);
   await waitFor(async () => (await page.locator('.conversation-row .online-dot').count()) === 2, 'online dots');
 
+  log('a reply typed in the dashboard goes out through the extension and ends the wait');
+  const commandArrives = extension.next((f) => f.type === 'command_to_execute', 'command_to_execute');
+  await page.getByLabel('Reply to Jake Miller').fill('Friday works! Sending the details soon 💌');
+  await page.keyboard.press('Enter');
+  await page.locator('.pending', { hasText: 'Friday works' }).waitFor();
+  const command = await commandArrives;
+  assert(String(command.payload.chat_id) === '103', `command for Jake's chat: ${JSON.stringify(command.payload)}`);
+  // The extension posts it on the platform and reports its own outbound message back.
+  await extension.send({
+    type: 'new_raw_message',
+    payload: {
+      message: {
+        id: 'reply-1',
+        chat_id: 103,
+        text: command.payload.text,
+        createdAt: new Date().toISOString(),
+        fromUser: { id: CREATOR_ID },
+      },
+    },
+  });
+  await page.locator('.message-out .message-text', { hasText: 'Friday works' }).waitFor();
+  await waitFor(async () => (await page.locator('.pending').count()) === 0, 'pending reply confirmed');
+  await page.locator('.conversation-header .answered-badge').waitFor();
+
   await page.locator('.message-stream').evaluate((el) => (el.scrollTop = el.scrollHeight));
   await page.screenshot({ path: join(resultsDir, 'inbox.png') });
 
@@ -142,7 +166,7 @@ async function main() {
   const messagesCard = page.locator('[data-testid="overview-messages"] .stat-value');
   await messagesCard.waitFor();
   const initialMessages = Number((await messagesCard.innerText()).replace(/[^\d]/g, ''));
-  const expectedMessages = snapshot.messages.length + 3;
+  const expectedMessages = snapshot.messages.length + 4;
   assert(initialMessages === expectedMessages, `overview messages ${initialMessages} (expected ${expectedMessages})`);
   await page.locator('.topics-table tbody tr').first().waitFor();
   await page.locator('.chart svg .trend-point').first().waitFor();

@@ -160,6 +160,8 @@ export async function openExtension(wsBase, accountId, key) {
   cleanups.push(async () => socket.close());
   return {
     frames,
+    /** The next frame matching ``match`` (e.g. a command_to_execute for the extension). */
+    next,
     async send(frame, expectAck = true) {
       const acked = expectAck
         ? next((f) => f.type === 'ingest_ack' || f.type === 'system_error', `ack of ${frame.type}`)

@@ -8,6 +8,7 @@ import {
   type Session,
 } from '../api/auth';
 import { createApi } from '../api/client';
+import { sendThroughExtension } from '../api/commands';
 import type { RuntimeConfig } from '../config';
 import { formatDuration } from '../lib/format';
 import { useHashRoute, useNow, useTheme, type ThemeChoice } from '../lib/hooks';
@@ -208,6 +209,8 @@ function Dashboard({
 
   const user = session.user;
   const account = accounts.find((a) => a.account_id === accountId);
+  // Roles that may command the extension (ofca.domain.auth: owner and dashboard).
+  const canSend = !account || ['owner', 'dashboard'].includes(account.role);
   const insightsChatId = route.view === 'insights' ? route.params.get('chat') : null;
   const insightsChatNode = insightsChatId ? live.conversations[insightsChatId] : undefined;
   const insightsChat = insightsChatId
@@ -346,6 +349,7 @@ function Dashboard({
                 selectedChat={selectedChat}
                 onSelectChat={(chat) => navigate('inbox', inboxParams(chat, topicFilter))}
                 onChatInsights={(chat) => navigate('insights', { chat })}
+                send={canSend ? (chat, text) => sendThroughExtension(api, session.token, accountId, chat, text) : undefined}
               />
             )}
           </main>

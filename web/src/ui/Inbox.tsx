@@ -14,6 +14,7 @@ import {
 import { useNow, useTick } from '../lib/hooks';
 import { isOnline, visibleConversations, type LiveState } from '../live/store';
 import { Avatar, EmptyState, Icon, SentimentChip, TopicChips, useTopicLabel } from './common';
+import { Composer, type SendMessage } from './Composer';
 
 function fanName(node: ConversationNode): string {
   return node.fan.name || node.fan.username || `Fan ${node.fan.id}`;
@@ -133,11 +134,13 @@ function ConversationView({
   online,
   slaSeconds,
   onInsights,
+  send,
 }: {
   node: ConversationNode;
   online: boolean;
   slaSeconds: number;
   onInsights?: (chatId: string) => void;
+  send?: SendMessage;
 }) {
   const label = useTopicLabel();
   const name = fanName(node);
@@ -242,6 +245,7 @@ function ConversationView({
           ))
         )}
       </div>
+      {send ? <Composer key={node.chat_id} chatId={node.chat_id} fanName={name} messages={node.messages} send={send} /> : null}
     </section>
   );
 }
@@ -253,6 +257,7 @@ export function Inbox({
   selectedChat,
   onSelectChat,
   onChatInsights,
+  send,
 }: {
   live: LiveState;
   topicFilter: string | null;
@@ -260,6 +265,7 @@ export function Inbox({
   selectedChat: string | null;
   onSelectChat: (chatId: string) => void;
   onChatInsights?: (chatId: string) => void;
+  send?: SendMessage;
 }) {
   // Wait badges tick on their own; the rest only needs the time for "today"/"Mon" labels.
   const now = useNow(60_000);
@@ -376,6 +382,7 @@ export function Inbox({
             online={isOnline(live, selected)}
             slaSeconds={slaSeconds}
             onInsights={onChatInsights}
+            send={send}
           />
         ) : (
           <EmptyState title="Select a conversation" icon={<Icon name="inbox" size={28} />}>
