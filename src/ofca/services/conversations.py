@@ -197,7 +197,9 @@ async def _nodes(
 
     conversations: list[ConversationNode] = []
     excluded = sum(int(row["untimed"] or 0) for row in stats.values())
-    for chat_id in chosen:
+    for position, chat_id in enumerate(chosen):
+        if position % 50 == 49:
+            await asyncio.sleep(0)  # a full sync builds thousands of views: let others run
         rows = latest[chat_id]
         rows.sort(
             key=lambda r: (
