@@ -298,7 +298,7 @@ async def store_batch(
     began = time.perf_counter()
     now = datetime.now(UTC)
     ctx = context_for(state, account_id)
-    fans = {normalize_chat(chat).chat_id: normalize_chat(chat).fan_id for chat in batch.chats}
+    fans = {chat.chat_id: chat.fan_id for chat in map(normalize_chat, batch.chats)}
     matcher = await matcher_for(account_id)
     chats = [
         _chat_record(account_id, source, chat, batch.origin.get(chat.resolved_id), now)
@@ -325,9 +325,14 @@ async def store_batch(
     chat_of = {str(m.id): str(m.chat_id) for m in batch.messages}
     touched = sorted({chat_of[m] for m in result.changed_message_ids})
     if touched:
-        await refresh_insights(ctx, touched)
-        await commands.link_messages(account_id, result.changed_message_ids)
-        await _publish_appends(ctx, result.changed_message_ids, chat_of, updated)
+        await refresh_insights(ctx, touched)  # logs its own failures
+        # The batch is committed: what follows must not turn it into an error (the sender
+        # would retry, and a retry is a duplicate that publishes nothing).
+        try:
+            await commands.link_messages(account_id, result.changed_message_ids)
+            await _publish_appends(ctx, result.changed_message_ids, chat_of, updated)
+        except Exception:
+            log.exception("%s batch of %s stored; linking or publishing failed", source, account_id)
         schedule_analytics(ctx)
     duration_ms = (time.perf_counter() - began) * 1000
     await (
