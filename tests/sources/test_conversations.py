@@ -219,3 +219,34 @@ async def test_message_pages_with_cursor(
     assert (await client.get(url, params={"limit": 101}, headers=auth(key))).status_code == 400
     detail = (await client.get("/api/v1/conversations/webhook:paged", headers=auth(key))).json()
     assert detail["message_counts"]["excluded"] == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/conversations", "/api/v1/export/messages", "/api/v1/export/conversations"]
+)
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "0001-01-01T00:00:00+01:00"},  # no instant in UTC
+        {"end": "9999-12-31T23:59:59-01:00"},
+        {"start": "not a date"},
+    ],
+)
+async def test_out_of_range_times_are_client_errors_before_any_stream(
+    client: httpx.AsyncClient,
+    account_id: str,
+    make_key: KeyMaker,
+    path: str,
+    params: dict[str, str],
+) -> None:
+    key = await make_key(account_id, "owner")
+    await post_webhook(client, key, webhook_body())
+    response = await client.get(path, params=params, headers=auth(key))
+    assert response.status_code in (400, 422), response.text
+    assert set(response.json()["errors"][0]) >= {"key", "message"}
+    edge = await client.get(
+        path,
+        params={"start": "0001-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"},
+        headers=auth(key),
+    )
+    assert edge.status_code == 200

@@ -56,6 +56,17 @@ class CommandQueued(msgspec.Struct, kw_only=True):
     issued_at: datetime
 
 
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise field_error(name, f"{name} is out of range", source="query") from None
+
+
 def conversation_filters(
     status: Literal["open", "answered"] | None,
     topic: str | None,
@@ -64,9 +75,11 @@ def conversation_filters(
     start: datetime | None,
     end: datetime | None,
 ) -> ConversationFilters:
-    """The list filters; ``start``/``end`` without an offset are UTC; start >= end is 422."""
-    start = start.replace(tzinfo=UTC) if start is not None and start.tzinfo is None else start
-    end = end.replace(tzinfo=UTC) if end is not None and end.tzinfo is None else end
+    """The list filters; ``start``/``end`` without an offset are UTC; start >= end, or a
+    time that is no instant in UTC (e.g. ``0001-01-01T00:00:00+01:00``), is 422 (checked
+    here: an export must not fail after its stream has started)."""
+    start = _utc(start, "start")
+    end = _utc(end, "end")
     if start is not None and end is not None and start >= end:
         raise field_error("start", "start must be before end", source="query")
     return ConversationFilters(
