@@ -180,17 +180,19 @@ class _Sender:
         self.sockets: list[RawWebSocket] = []
         self.acked = 0
         self.stored = 0
+        self.stored_by_socket: list[int] = []
         self.duplicates = 0
         self.errors: dict[str, int] = {}
         self.last_ack_ns = 0
 
-    def on_frame(self, opcode: int, payload: bytes, received_ns: int) -> None:
+    def on_frame(self, index: int, opcode: int, payload: bytes, received_ns: int) -> None:
         if opcode != OP_TEXT:
             return
         if payload.startswith(ACK_PREFIX):
             ack = _ack_decoder.decode(payload).payload
             self.acked += 1
             self.stored += ack.accepted + ack.updated
+            self.stored_by_socket[index] += ack.accepted + ack.updated
             self.duplicates += ack.duplicates
             self.last_ack_ns = received_ns
         elif payload.startswith(ERROR_PREFIX):
@@ -198,8 +200,11 @@ class _Sender:
             self.errors[code] = self.errors.get(code, 0) + 1
 
     async def open(self, urls: list[str]) -> None:
-        for url in urls:
-            self.sockets.append(await connect(url, self.on_frame))
+        for index, url in enumerate(urls):
+            self.stored_by_socket.append(0)
+            self.sockets.append(
+                await connect(url, lambda *a, i=index: self.on_frame(i, *a))  # type: ignore[misc]
+            )
         await asyncio.sleep(0.5)  # connection_ack
 
     async def run_step(
@@ -256,12 +261,14 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-async def _seed(ext_url: str, messages: int, seed: int) -> list[dict]:
-    """Send a snapshot; returns delta templates (messages of its chats, ids removed)."""
+async def _seed(ext_url: str, dash_url: str, messages: int, seed: int) -> list[dict]:
+    """Send a snapshot and wait until its enrichment and insights are done (a dashboard's
+    final REALTIME); returns delta templates (messages of its chats, ids removed)."""
     from ofca.synthetic import cache_update_frame, generate_account
 
     account = generate_account(messages, seed=seed)
     acked = asyncio.get_running_loop().create_future()
+    ready = asyncio.get_running_loop().create_future()
 
     def on_frame(opcode: int, payload: bytes, _ns: int) -> None:
         if payload.startswith(ACK_PREFIX) and not acked.done():
@@ -269,10 +276,17 @@ async def _seed(ext_url: str, messages: int, seed: int) -> list[dict]:
         elif payload.startswith(ERROR_PREFIX) and not acked.done():
             acked.set_exception(RuntimeError(payload.decode()))
 
+    def on_dashboard(opcode: int, payload: bytes, _ns: int) -> None:
+        if b'"status":"REALTIME"' in payload and acked.done() and not ready.done():
+            ready.set_result(None)
+
+    dashboard = await connect(dash_url, on_dashboard)
     sock = await connect(ext_url, on_frame)
     sock.send(cache_update_frame(account))
     await asyncio.wait_for(acked, 120)
+    await asyncio.wait_for(ready, 300)
     sock.close()
+    dashboard.close()
     # Deltas spread over all chats, as many fans write at once (not one chat growing).
     templates = [
         {k: v for k, v in message.items() if k not in ("id", "changedAt")}
@@ -283,32 +297,49 @@ async def _seed(ext_url: str, messages: int, seed: int) -> list[dict]:
 
 
 async def _collect(
-    receivers: list[Connection], step: int, expected: int, dashboards: int, drain: float
+    receivers: list[Connection], step: int, expected: list[int], drain: float
 ) -> tuple[list[int], list[float], int]:
-    """Wait until every dashboard has ``expected`` frames of ``step`` (or ``drain`` s)."""
+    """Wait until dashboard ``i`` has ``expected[i]`` frames of ``step`` (or ``drain`` s);
+    returns the counts (in dashboard order), the sorted latencies, closed dashboards."""
     deadline = time.monotonic() + drain
     while time.monotonic() < deadline:
         seen = 0
         for control in receivers:
             control.send(("peek", step))
             seen += control.recv()
-        if seen >= expected * dashboards:
+        if seen >= sum(expected):
             break
         await asyncio.sleep(0.2)
-    counts: list[int] = []
+    counts = [0] * len(expected)
     latencies = array("d")
     closed = 0
-    for control in receivers:
+    for part, control in enumerate(receivers):
         control.send(("stats", step))
         part_counts, part_latencies, part_closed = control.recv()
-        counts.extend(part_counts)
+        for offset, count in enumerate(part_counts):
+            counts[part + offset * len(receivers)] = count
         latencies.frombytes(part_latencies)
         closed += part_closed
     return counts, sorted(latencies), closed
 
 
-async def bench(args: argparse.Namespace, dash_urls: list[str], ext_urls: list[str], pid: Any):
-    templates = await _seed(ext_urls[0], args.seed_messages, args.seed)
+async def bench(
+    args: argparse.Namespace,
+    dash_urls: list[str],
+    ext_urls: list[str],
+    pid: Any,
+    dash_socket: list[int] | None = None,
+):
+    """``dash_socket[i]``: the extension socket (in ``ext_urls``) of dashboard i's account."""
+    dash_socket = dash_socket or [0] * len(dash_urls)
+    seeded: set[str] = set()
+    templates: list[dict] = []
+    for index, url in enumerate(ext_urls):
+        account_url = url.split("/ws/extension/", 1)[1]
+        if account_url not in seeded:
+            seeded.add(account_url)
+            dash_url = dash_urls[dash_socket.index(index)]
+            templates = await _seed(url, dash_url, args.seed_messages, args.seed)
     await asyncio.sleep(args.settle)
     context = multiprocessing.get_context("spawn")
     receivers: list[Connection] = []
@@ -335,6 +366,7 @@ async def bench(args: argparse.Namespace, dash_urls: list[str], ext_urls: list[s
             for rate in args.rates:
                 step += 1
                 stored_before, acked_before = sender.stored, sender.acked
+                by_socket_before = list(sender.stored_by_socket)
                 cpu_before = [_cpu_seconds(p) for p in pid]
                 busy_before = _machine_busy()
                 began_ns = time.monotonic_ns()
@@ -350,10 +382,24 @@ async def bench(args: argparse.Namespace, dash_urls: list[str], ext_urls: list[s
                 ]
                 busy_after = _machine_busy()
                 machine = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
-                counts, latencies, closed = await _collect(
-                    receivers, step, stored, len(dash_urls), args.drain
+                stored_by_socket = [
+                    now - before
+                    for now, before in zip(sender.stored_by_socket, by_socket_before, strict=True)
+                ]
+                # Two extension sockets of one account both reach all its dashboards.
+                account_of = [u.split("/ws/extension/", 1)[1] for u in ext_urls]
+                stored_by_account: dict[str, int] = {}
+                for account, count in zip(account_of, stored_by_socket, strict=True):
+                    stored_by_account[account] = stored_by_account.get(account, 0) + count
+                expected = [
+                    stored_by_account[account_of[dash_socket[i]]] for i in range(len(dash_urls))
+                ]
+                counts, latencies, closed = await _collect(receivers, step, expected, args.drain)
+                delivered_all = (
+                    all(c >= e for c, e in zip(counts, expected, strict=True))
+                    and stored == sent
+                    and closed == 0
                 )
-                delivered_all = min(counts) >= stored and stored == sent and closed == 0
                 row = {
                     "rate": rate,
                     "sent_per_s": sent / send_seconds,
@@ -361,7 +407,7 @@ async def bench(args: argparse.Namespace, dash_urls: list[str], ext_urls: list[s
                     "stored": stored,
                     "sent": sent,
                     "delivered_per_dash_per_s": statistics.median(counts) / ack_seconds,
-                    "delivered_pct": 100.0 * sum(counts) / max(1, stored * len(counts)),
+                    "delivered_pct": 100.0 * sum(counts) / max(1, sum(expected)),
                     "p50_ms": _percentile(latencies, 0.50),
                     "p99_ms": _percentile(latencies, 0.99),
                     "max_ms": latencies[-1] if latencies else float("nan"),
@@ -429,7 +475,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per step")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--dashboards", type=int, default=50)
-    parser.add_argument("--senders", type=int, default=1, help="extension sockets")
+    parser.add_argument("--senders", type=int, default=1, help="extension sockets per account")
+    parser.add_argument("--accounts", type=int, default=1, help="dashboards split over them")
     parser.add_argument("--receiver-procs", type=int, default=2)
     parser.add_argument("--seed-messages", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
@@ -468,30 +515,37 @@ def main() -> None:
 
 async def _run(
     args: argparse.Namespace, bases: list[str], database_url: str, pids: list[int | None]
-) -> None:
+) -> dict[float, list[dict[str, float]]]:
     from bench._server import make_account_keys
 
-    account_id = f"delta-{os.getpid()}-{int(time.time())}"
-    ext_key, dash_key = await make_account_keys(
-        database_url, account_id, ["extension", "dashboard"]
-    )
-    dash_urls = [
-        f"{bases[i % len(bases)]}/ws/frontend/{account_id}?token={dash_key}"
-        for i in range(args.dashboards)
-    ]
     ext_bases = [bases[int(i)] for i in args.ext_on.split(",")]
-    ext_urls = [
-        f"{ext_bases[i % len(ext_bases)]}/ws/extension/{account_id}?token={ext_key}"
-        for i in range(args.senders)
-    ]
+    dash_urls: list[str] = []
+    dash_socket: list[int] = []
+    ext_urls: list[str] = []
+    for account in range(args.accounts):
+        account_id = f"delta-{os.getpid()}-{int(time.time())}-{account}"
+        ext_key, dash_key = await make_account_keys(
+            database_url, account_id, ["extension", "dashboard"]
+        )
+        first_socket = len(ext_urls)
+        for i in range(args.senders):
+            # Account a's extension sockets start on server a (its "home" process).
+            base = ext_bases[(account + i) % len(ext_bases)]
+            ext_urls.append(f"{base}/ws/extension/{account_id}?token={ext_key}")
+        per_account = args.dashboards // args.accounts
+        for i in range(per_account):
+            dash_urls.append(f"{bases[i % len(bases)]}/ws/frontend/{account_id}?token={dash_key}")
+            dash_socket.append(first_socket)
     print(
-        f"{os.cpu_count()} cores; {args.dashboards} dashboards on {len(bases)} server(s) in "
-        f"{args.receiver_procs} receiver processes; {args.senders} extension socket(s); "
+        f"{os.cpu_count()} cores; {len(dash_urls)} dashboards of {args.accounts} account(s) on "
+        f"{len(bases)} server(s) in {args.receiver_procs} receiver processes; "
+        f"{len(ext_urls)} extension socket(s) on server(s) {args.ext_on}; "
         f"{args.seconds:.0f} s per step",
         flush=True,
     )
-    rows = await bench(args, dash_urls, ext_urls, pids)
+    rows = await bench(args, dash_urls, ext_urls, pids, dash_socket)
     _report(rows)
+    return rows
 
 
 if __name__ == "__main__":

@@ -719,8 +719,8 @@ async def ingest_deltas(
     """Consecutive deltas of one connection (those that queued up while the previous ones
     were written), stored with one commit instead of one each (group commit): one ack per
     delta, exactly as :func:`ingest_delta` would give, and ``append_message`` published in
-    arrival order. The insight rows of the touched chats are refreshed once, and one
-    conversation node is built per chat, not per message."""
+    arrival order, with one conversation node per chat (not per message); the touched
+    chats' insight rows are refreshed shortly after, as for single deltas."""
     if len(items) == 1:
         return [await ingest_delta(ctx, *items[0])]
     began = time.perf_counter()
@@ -828,10 +828,9 @@ async def ingest_deltas(
         if kind:
             changed.append((position[0], position[1], kind == "updated"))
     if changed:
-        await refresh_insights(ctx, sorted({chat_id for _, chat_id, _ in changed}))
         await _link_commands(account_id, [message_id for message_id, _, _ in changed])
         await _publish_appends(ctx, changed)
-        schedule_analytics(ctx)
+        schedule_refresh(ctx, sorted({chat_id for _, chat_id, _ in changed}))
     duration_ms = round((time.perf_counter() - began) * 1000, 2)
     for ack in acks:
         ack.duration_ms = duration_ms
