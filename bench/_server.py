@@ -37,6 +37,17 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the server process has used so far."""
+        if self.process is None:
+            return None
+        try:
+            with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self) -> float | None:
         if self.process is None:
             return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -71,12 +72,15 @@ async def one_run(server: Server, database_url: str, frame: bytes, run: int) -> 
         latencies: list[float] = []
         stop = asyncio.Event()
         probe = asyncio.create_task(_probe_loop(server.http_url, latencies, stop))
+        cpu_before = server.cpu_seconds() or 0.0
         began = time.perf_counter()
         await ext.send(frame)
         ack = await _until(ext, "ingest_ack")
         acked = time.perf_counter() - began
+        cpu_ack = (server.cpu_seconds() or 0.0) - cpu_before
         await _until(dash, "enrichment_result", done=True)
         enriched = time.perf_counter() - began
+        cpu_enriched = (server.cpu_seconds() or 0.0) - cpu_before
         stop.set()
         await probe
     payload = ack["payload"]
@@ -87,6 +91,8 @@ async def one_run(server: Server, database_url: str, frame: bytes, run: int) -> 
         "server_ingest_ms": payload["duration_ms"],
         "accepted": payload["accepted"],
         "worst_probe_ms": max(latencies) * 1000 if latencies else 0.0,
+        "cpu_ack_s": cpu_ack,
+        "cpu_enriched_s": cpu_enriched,
         "peak_rss_mib": server.peak_rss_mib() or 0.0,
     }
 
@@ -100,15 +106,19 @@ async def bench(server: Server, database_url: str, frame: bytes, runs: int) -> N
             f"run {run + 1}: ack {result['ack_s']:.2f} s "
             f"(server {result['server_ingest_ms']:.0f} ms), "
             f"enriched {result['enriched_s']:.2f} s, {result['accepted']:.0f} messages, worst "
-            f"HTTP probe during ingest {result['worst_probe_ms']:.0f} ms, server peak RSS "
-            f"{result['peak_rss_mib']:.0f} MiB",
+            f"HTTP probe during ingest {result['worst_probe_ms']:.0f} ms, server CPU "
+            f"{result['cpu_ack_s']:.1f} s to ack / {result['cpu_enriched_s']:.1f} s to enriched, "
+            f"server peak RSS {result['peak_rss_mib']:.0f} MiB, load average "
+            f"{os.getloadavg()[0]:.1f}",
             flush=True,
         )
     if runs > 1:
         print(
             f"median of {runs}: ack {statistics.median(r['ack_s'] for r in results):.2f} s, "
             f"enriched {statistics.median(r['enriched_s'] for r in results):.2f} s, worst probe "
-            f"{statistics.median(r['worst_probe_ms'] for r in results):.0f} ms, peak RSS "
+            f"{statistics.median(r['worst_probe_ms'] for r in results):.0f} ms, server CPU "
+            f"{statistics.median(r['cpu_ack_s'] for r in results):.1f} s / "
+            f"{statistics.median(r['cpu_enriched_s'] for r in results):.1f} s, peak RSS "
             f"{max(r['peak_rss_mib'] for r in results):.0f} MiB"
         )
 

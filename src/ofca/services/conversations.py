@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 FULL_SYNC_MESSAGES = 50
 """Latest messages per conversation in a full sync."""
+LIVE_NODE_MESSAGES = 20
+"""Latest messages in the node of an ``append_message``: the dashboard has the history from
+its full sync, and every dashboard receives every live node, so they are kept small."""
 FULL_SYNC_CONVERSATIONS = 500
 """Conversations in a full sync (highest priority first)."""
 
@@ -62,7 +65,7 @@ async def conversation_node(
     account_id: str, chat_id: str, settings: Settings | None = None
 ) -> ConversationNode | None:
     """One chat's node (for ``append_message``), or ``None`` when the chat is unknown."""
-    nodes, _ = await _nodes(account_id, chat_id)
+    nodes, _ = await _nodes(account_id, chat_id, messages=LIVE_NODE_MESSAGES)
     return nodes[0] if nodes else None
 
 
@@ -112,13 +115,18 @@ async def conversation_nodes(
         return {} if node is None else {node.chat_id: node}
     nodes: dict[str, ConversationNode] = {}
     for start in range(0, len(unique), FULL_SYNC_CONVERSATIONS):
-        found, _ = await _nodes(account_id, unique[start : start + FULL_SYNC_CONVERSATIONS])
+        found, _ = await _nodes(
+            account_id, unique[start : start + FULL_SYNC_CONVERSATIONS], messages=LIVE_NODE_MESSAGES
+        )
         nodes.update((node.chat_id, node) for node in found)
     return nodes
 
 
 async def _nodes(
-    account_id: str, only_chat: str | Sequence[str] | None = None
+    account_id: str,
+    only_chat: str | Sequence[str] | None = None,
+    *,
+    messages: int = FULL_SYNC_MESSAGES,
 ) -> tuple[list[ConversationNode], int]:
     """Nodes of the account's highest-priority chats (or of ``only_chat``: one id or at
     most :data:`FULL_SYNC_CONVERSATIONS` ids), and the number of messages without a usable
@@ -175,7 +183,7 @@ async def _nodes(
         "created_at DESC, message_id DESC) AS position "
         f"FROM ofca_message WHERE {where}) ranked WHERE position <= {{}}",
         *args,
-        FULL_SYNC_MESSAGES,
+        messages,
     ):
         if row["chat_id"] in chosen_set:
             latest[row["chat_id"]].append(row)
