@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import statistics
 import sys
@@ -102,6 +103,7 @@ async def bench(server: Server, database_url: str, args: argparse.Namespace) -> 
                     acks += 1
 
         ack_reader = asyncio.create_task(read_acks())
+        cpu_before = server.cpu_seconds() or 0.0
         total = int(args.rate * args.seconds)
         interval = 1.0 / args.rate
         start = time.perf_counter()
@@ -127,6 +129,7 @@ async def bench(server: Server, database_url: str, args: argparse.Namespace) -> 
             await extension.send(json.dumps(frame))
         sending = time.perf_counter() - start
         await asyncio.sleep(args.drain)
+        cpu = (server.cpu_seconds() or 0.0) - cpu_before
         for connection in dashboards:
             await connection.close()
         for task in (*readers, ack_reader):
@@ -141,8 +144,9 @@ async def bench(server: Server, database_url: str, args: argparse.Namespace) -> 
     print(
         f"{args.dashboards} dashboards, {total} deltas at {total / sending:.0f}/s over "
         f"{sending:.1f} s: {acks} acked, {len(ordered)}/{expected} deliveries; latency p50 "
-        f"{p50:.1f} ms, p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms; server peak RSS "
-        f"{server.peak_rss_mib() or 0:.0f} MiB"
+        f"{p50:.1f} ms, p99 {p99:.1f} ms, max {ordered[-1] * 1000:.1f} ms; server CPU "
+        f"{cpu:.1f} s, peak RSS {server.peak_rss_mib() or 0:.0f} MiB, load average "
+        f"{os.getloadavg()[0]:.1f}"
     )
 
 
