@@ -41,6 +41,20 @@ function WaitBadge({ since, slaSeconds, long = false }: { since: string; slaSeco
   );
 }
 
+/** True for a moment after ``value`` changes (not on first render): a live update cue. */
+function useFlashOnChange(value: string | null): boolean {
+  const first = useRef(value);
+  const [flash, setFlash] = useState(false);
+  useEffect(() => {
+    if (value === first.current) return;
+    first.current = value;
+    setFlash(true);
+    const timer = setTimeout(() => setFlash(false), 1600);
+    return () => clearTimeout(timer);
+  }, [value]);
+  return flash;
+}
+
 const ConversationRow = memo(function ConversationRow({
   node,
   selected,
@@ -60,12 +74,13 @@ const ConversationRow = memo(function ConversationRow({
 }) {
   const name = fanName(node);
   const last = node.last_message ?? node.messages[node.messages.length - 1] ?? null;
+  const flash = useFlashOnChange(last?.id ?? null);
   const preview = last?.text || (last?.media_count ? `${last.media_count} media` : last ? '(no text)' : 'No messages yet');
   return (
     <li>
       <button
         type="button"
-        className={`conversation-row${selected ? ' selected' : ''}${node.unanswered_since ? ' waiting' : ''}`}
+        className={`conversation-row${selected ? ' selected' : ''}${node.unanswered_since ? ' waiting' : ''}${flash ? ' flash' : ''}`}
         aria-current={selected ? 'true' : undefined}
         data-chat-id={node.chat_id}
         onClick={() => onSelect(node.chat_id)}
