@@ -180,7 +180,7 @@ def main() -> None:
         drain=10.0,
         pause=1.0,
         settle=3.0,
-        stop_after_misses=2,
+        stop_after_misses=99,  # the whole ladder: throughput matters here, not only the knee
     )
     with throwaway_database() as database_url:
         env = {
