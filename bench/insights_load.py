@@ -148,8 +148,44 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def measure(base_url: str | None, settings: Settings, key: str, args, now: datetime) -> None:
-    """Sequential requests, one at a time, per endpoint and window."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def backend_pids(database: str) -> list[int]:
+    connection = await asyncpg.connect(ADMIN_URL)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 "
+            "AND backend_type = 'client backend'",
+            database,
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+async def measure(
+    base_url: str | None,
+    settings: Settings,
+    key: str,
+    args: argparse.Namespace,
+    now: datetime,
+    server_pid: int | None = None,
+    database: str = "",
+) -> None:
+    """Sequential requests, one at a time, per endpoint and window. With a live server,
+    also the CPU time per request of the ofca process plus its Postgres backends
+    (parallel query workers not included): a figure the box's load does not inflate."""
     end = now.isoformat()
     windows = {
         "30d": {},  # the default window: the 30 days ending now
@@ -170,7 +206,7 @@ async def measure(base_url: str | None, settings: Settings, key: str, args, now:
     else:
         client_context = httpx.AsyncClient(base_url=base_url, timeout=60)
     print(f"\nload average before: {os.getloadavg()[0]:.2f} (1 min, {os.cpu_count()} CPUs)")
-    print(f"{'endpoint':<52} {'window':>6} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"{'endpoint':<52} {'window':>6} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>7}")
     async with client_context as client:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         headers = {"Authorization": f"Bearer {key}"}
@@ -182,6 +218,8 @@ async def measure(base_url: str | None, settings: Settings, key: str, args, now:
                         f"/api/v1/insights/{path}", params=params, headers=headers
                     )
                     assert response.status_code == 200, response.text
+                pids = [] if server_pid is None else [server_pid, *await backend_pids(database)]
+                cpu_before = cpu_seconds(pids)
                 timings: list[float] = []
                 for _ in range(args.requests):
                     began = time.perf_counter()
@@ -193,9 +231,10 @@ async def measure(base_url: str | None, settings: Settings, key: str, args, now:
                 label = path + (
                     " " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else ""
                 )
+                cpu_ms = (cpu_seconds(pids) - cpu_before) * 1000 / args.requests
                 print(
                     f"{label:<52} {window_name:>6} {percentile(timings, 0.5):8.1f} "
-                    f"{percentile(timings, 0.95):8.1f}",
+                    f"{percentile(timings, 0.95):8.1f} {cpu_ms if pids else float('nan'):7.1f}",
                     flush=True,
                 )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
@@ -243,7 +282,8 @@ async def main() -> None:
             await measure(None, settings, key, args, now)
         else:
             with ofca_server(env) as server:
-                await measure(server.http_url, settings, key, args, now)
+                pid = server.process.pid if server.process is not None else None
+                await measure(server.http_url, settings, key, args, now, pid, name)
     finally:
         if not args.keep:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
