@@ -181,6 +181,19 @@ async function main() {
   }, 'overview messages +1 without reload');
   await screenshotTall(page, join(resultsDir, 'insights.png'));
 
+  log('date range presets and custom dates');
+  const thirtyDays = Number((await messagesCard.innerText()).replace(/[^\d]/g, ''));
+  await page.getByRole('radio', { name: '7 days' }).click();
+  // Dan's week-old messages fall out of a 7-day window.
+  await waitFor(async () => Number((await messagesCard.innerText()).replace(/[^\d]/g, '')) < thirtyDays, '7-day window');
+  await page.getByRole('radio', { name: 'Custom' }).click();
+  await page.getByRole('textbox', { name: 'From' }).waitFor();
+  await page.getByLabel('Timezone').selectOption('Europe/Berlin');
+  await page.locator('.panel-head', { hasText: 'Europe/Berlin' }).waitFor();
+  await page.getByLabel('Timezone').selectOption('UTC');
+  await page.getByRole('radio', { name: '30 days' }).click();
+  await waitFor(async () => Number((await messagesCard.innerText()).replace(/[^\d]/g, '')) === thirtyDays, 'back to 30 days');
+
   log('clicking a topic filters the inbox');
   const topicButton = page.locator('.topics-table tbody tr[data-topic="complaints_refunds"] th button');
   const topicLabel = await topicButton.innerText();

@@ -389,9 +389,14 @@ export function Insights({
     localStorage.setItem(RANGE_KEY, selectionKey);
   }, [selectionKey]);
 
-  // Fetch for the chosen window, again (debounced) whenever live data changes.
+  // Fetch at once for a new window or filter; again, debounced, whenever live data changes.
+  // (``selection`` is read through ``selectionKey``; ``data`` only tells first load apart.)
+  const queryKey = `${accountId}|${selectionKey}|${chat?.id ?? ''}`;
+  const lastQueryKey = useRef<string | null>(null);
   useEffect(() => {
-    const delay = data ? REFRESH_DEBOUNCE_MS : 0;
+    const liveRefresh = data !== null && lastQueryKey.current === queryKey;
+    lastQueryKey.current = queryKey;
+    const delay = liveRefresh ? REFRESH_DEBOUNCE_MS : 0;
     const timer = setTimeout(() => {
       requestRef.current?.abort();
       const controller = new AbortController();
@@ -415,8 +420,7 @@ export function Insights({
         });
     }, delay);
     return () => clearTimeout(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [api, token, accountId, selectionKey, liveUpdateAt, chat?.id]);
+  }, [api, token, queryKey, liveUpdateAt]);
 
   useEffect(() => () => requestRef.current?.abort(), []);
 

@@ -54,7 +54,6 @@ export function SentimentChart({
     });
     if (current) paths.push(current);
     return paths;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [trend]);
 
   const scored = trend.filter((p) => p.sentiment_score != null);
