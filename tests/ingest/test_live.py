@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ofca.persistence.keys import resolve_api_key
+from ofca.persistence.keys import resolve_api_key, revoke_api_key
 from ofca.persistence.tables import MessageRow
 from ofca.synthetic import cache_update_frame, generate_account, new_raw_message_frame
 from tests.ingest.wsclient import Socket, open_socket
@@ -237,3 +237,19 @@ async def test_two_processes_share_live_events(backend_env, make_key, account_id
             leaked = await stranger.quiet(1.0)
             assert [f for f in leaked if f["type"] != "system_status"] == []
             assert "7000000" not in str(stranger.seen)
+
+
+async def test_periodic_recheck_closes_a_socket_whose_key_was_revoked_silently(
+    backend_env, make_key, account_id
+) -> None:
+    """The backstop when no revocation event arrives (e.g. Redis was down): revoked straight
+    in the database, the socket still closes with 1008 at the next re-check."""
+    dash_key = await make_key(account_id, "dashboard")
+    info = await resolve_api_key(dash_key)
+    assert info is not None
+    env = {**backend_env, "OFCA_WS_CREDENTIAL_RECHECK_SECONDS": "1"}
+    with live_server(env) as server:
+        async with open_socket(_url(server, "frontend", account_id, dash_key)) as dashboard:
+            await _connected_dashboard(dashboard)
+            assert await revoke_api_key(info.id, account_id)
+            assert await dashboard.closed_with(within=8) == 1008
