@@ -4,6 +4,7 @@
 // reload. Screenshots of both views land in web/test-results/.
 //
 //   npm run test:e2e            (OFCA_BIN / CHROMIUM_PATH override the defaults)
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ACCOUNT_ID, CREATOR_ID, FANS, buildSnapshot, creatorMessage, fanMessage } from './fixtures.mjs';
 import {
@@ -31,6 +32,7 @@ function log(message) {
 
 async function main() {
   const env = tempEnvironment('ofca-e2e-');
+  rmSync(join(resultsDir, 'failure.png'), { force: true });
 
   log('starting ofca');
   const server = await startServer(env);
