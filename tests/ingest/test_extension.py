@@ -189,6 +189,12 @@ async def test_every_bad_frame_gets_its_code_and_the_socket_keeps_working(
     huge_text = "x" * (1024 * 1024 + 10)
     bad_frames: list[tuple[Any, str, str | None]] = [
         (b"{not json", "json_parse_error", None),
+        (b'{"type":"\x80"}', "json_parse_error", None),  # invalid UTF-8 in the type
+        (
+            b'{"type":"new_raw_message","payload":{"message":{"id":1,"text":"\xff"}}}',
+            "json_parse_error",
+            None,
+        ),
         ({"type": "teleport", "payload": {}}, "unhandled_type", None),
         ({"payload": {}}, "validation_error", "type"),
         (

@@ -269,7 +269,7 @@ async def _handle_extension_frame(
     except msgspec.ValidationError as exc:
         await connection.send(_error("validation_error", "Invalid frame", str(exc)))
         return
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
         return
     try:
@@ -288,8 +288,14 @@ async def _handle_extension_frame(
             return
         try:
             frame = incoming_decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            await connection.send(_error("json_parse_error", "Invalid UTF-8", str(exc)))
+            return
         except msgspec.ValidationError as exc:
             message = str(exc)
+            if "UTF-8" in message:
+                await connection.send(_error("json_parse_error", "Invalid UTF-8", message))
+                return
             if message.endswith("`$.type`"):
                 await connection.send(
                     _error(
@@ -372,7 +378,7 @@ async def _handle_extension_frames(
             try:
                 if _envelope_decoder.decode(data).type == "new_raw_message":
                     frame = incoming_decoder.decode(data)
-            except msgspec.DecodeError:  # ValidationError too: answered in order below
+            except (msgspec.DecodeError, UnicodeDecodeError):  # answered in order below
                 frame = None
         if isinstance(frame, NewRawMessage) and bucket.take():
             pending.append((frame.payload.message, ingest.raw_delta_message(data)))
@@ -551,7 +557,7 @@ async def _outgoing_socket(
         except msgspec.ValidationError as exc:
             await connection.send(_error("validation_error", "Invalid frame", str(exc)))
             return
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
             return
         if envelope.type != "keepalive":

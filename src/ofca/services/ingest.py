@@ -144,6 +144,8 @@ async def _decode_items(
                 str(exc),
             )
             raise FrameRejected("validation_error", "Invalid cache_update", detail) from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise FrameRejected("json_parse_error", "Malformed JSON", str(exc)) from None
         await asyncio.sleep(0)
     return items
 
@@ -154,7 +156,7 @@ async def decode_snapshot(data: bytes) -> tuple[list[Chat], list[Message], list[
         raw = _raw_snapshot_decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise FrameRejected("validation_error", "Invalid cache_update", str(exc)) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise FrameRejected("json_parse_error", "Malformed JSON", str(exc)) from None
     await asyncio.sleep(0)
     chats = await _decode_items(raw.payload.chats, _chats_decoder, "chats")
