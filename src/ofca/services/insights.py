@@ -1,10 +1,16 @@
-"""The insights of METRICS.md computed in SQL over the per-chat read models.
+"""The insights of METRICS.md computed in SQL over the read models of
+``ofca.services.sessions``.
 
-No request scans messages: windows aggregate session rows (covering indexes), topic rows
-aggregate session-topic rows, replies aggregate reply rows, message counts and sentiment
-come from hourly activity rows. Only the parts of a window that do not start or end on a
-whole UTC hour read messages directly (at most an hour at each end, by index). The
-pure functions in ``ofca.domain.metrics`` are the oracle these queries are tested against.
+No request scans messages. A window is cut into whole UTC days (daily rollups), whole
+hours outside them (hourly rollups) and the partial hours at its ends (session rows, or
+messages, by index): session means and topic rows sum rollup rows, message counts and
+fan sentiment come from the hourly activity rollup, active fans from per-chat fan days.
+Filters: ``chat_id`` reads that chat's rows; ``topic`` reads the per-topic rows (session
+topics, reply runs and hourly fan sentiment copied per topic of their session). Reply
+median and p90 need the window's reply values (``percentile_cont`` on Postgres,
+``statistics`` on SQLite: the same linear interpolation). The pure functions in
+``ofca.domain.metrics`` are the oracle these queries are tested against
+(tests/insights/test_oracle.py).
 
 Every float is rounded to 9 decimal places: SQL sums add in storage order, which differs
 between engines in the last bits; rounding makes SQLite and Postgres answer identically.
