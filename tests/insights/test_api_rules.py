@@ -97,12 +97,15 @@ async def test_window_params_apply_to_every_endpoint(
 ) -> None:
     key = await make_key(account_id, "integration")
     for endpoint in ENDPOINTS:
-        response = await client.get(
-            f"/api/v1/insights/{endpoint}",
-            params={"start": "2026-03-02T00:00:00+05:00", "end": "not a date"},
-            headers=bearer(key),
-        )
-        assert response.status_code == 422, endpoint
+        for params in (
+            {"start": "2026-03-02T00:00:00+05:00", "end": "not a date"},
+            {"timezone": "Europe/Nowhere"},
+            {"granularity": "fortnight"},
+        ):
+            response = await client.get(
+                f"/api/v1/insights/{endpoint}", params=params, headers=bearer(key)
+            )
+            assert response.status_code == 422, (endpoint, params)
     # Naive means UTC; the window is echoed in UTC.
     response = await client.get(
         "/api/v1/insights/overview",

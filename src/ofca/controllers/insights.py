@@ -26,7 +26,7 @@ from ofca.domain.insights import (
     parse_timezone,
     parse_window,
 )
-from ofca.domain.metrics import Window
+from ofca.domain.metrics import Granularity, Window
 from ofca.errors import field_error
 from ofca.services import insights as service
 from ofca.services.insights import InsightFilters
@@ -66,6 +66,15 @@ def _window(start: str | None, end: str | None, settings: Settings) -> Window:
         raise field_error(exc.name, str(exc), "query") from None
 
 
+def _zone_and_granularity(timezone: str | None, granularity: str | None) -> tuple[str, Granularity]:
+    """Validated on every endpoint (a typo is a 422 everywhere), used by the trend."""
+    try:
+        zone_name, _zone = parse_timezone(timezone)
+        return zone_name, parse_granularity(granularity)
+    except InsightParameterError as exc:
+        raise field_error(exc.name, str(exc), "query") from None
+
+
 def _filters(topic: str | None, chat_id: str | None) -> InsightFilters:
     return InsightFilters(topic=topic or None, chat_id=chat_id or None)
 
@@ -82,11 +91,14 @@ class InsightsController(Controller):
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
+        timezone: TimezoneParam = None,
+        granularity: GranularityParam = None,
         topic: TopicParam = None,
         chat_id: ChatParam = None,
     ) -> TopicsResponse:
         account = scope_account(principal, account_id, "read")
         window = _window(start, end, settings)
+        _zone_and_granularity(timezone, granularity)
         return await service.topics(account, window, _filters(topic, chat_id))
 
     @get("/sentiment-trend", summary="Mean fan sentiment per time bucket")
@@ -104,11 +116,7 @@ class InsightsController(Controller):
     ) -> SentimentTrendResponse:
         account = scope_account(principal, account_id, "read")
         window = _window(start, end, settings)
-        try:
-            zone_name, _zone = parse_timezone(timezone)
-            bucket = parse_granularity(granularity)
-        except InsightParameterError as exc:
-            raise field_error(exc.name, str(exc), "query") from None
+        zone_name, bucket = _zone_and_granularity(timezone, granularity)
         # Refuse absurd bucket counts (hourly over years) before computing any bucket; a
         # bucket lasts at least 23 hours (day), 167 (week) or one hour, DST included.
         shortest = {"hour": 3600, "day": 23 * 3600, "week": 167 * 3600}[bucket]
@@ -126,11 +134,14 @@ class InsightsController(Controller):
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
+        timezone: TimezoneParam = None,
+        granularity: GranularityParam = None,
         topic: TopicParam = None,
         chat_id: ChatParam = None,
     ) -> ResponseTimeResponse:
         account = scope_account(principal, account_id, "read")
         window = _window(start, end, settings)
+        _zone_and_granularity(timezone, granularity)
         return await service.response_time(account, window, settings, _filters(topic, chat_id))
 
     @get("/overview", summary="Headline counts for the window and the previous window")
@@ -141,9 +152,12 @@ class InsightsController(Controller):
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
+        timezone: TimezoneParam = None,
+        granularity: GranularityParam = None,
     ) -> OverviewResponse:
         account = scope_account(principal, account_id, "read")
         window = _window(start, end, settings)
+        _zone_and_granularity(timezone, granularity)
         return await service.overview(account, window)
 
 
