@@ -181,6 +181,7 @@ class _Sender:
         self.acked = 0
         self.stored = 0
         self.stored_by_socket: list[int] = []
+        self.sent_total = 0
         self.duplicates = 0
         self.errors: dict[str, int] = {}
         self.last_ack_ns = 0
@@ -229,6 +230,7 @@ class _Sender:
                 )
                 sockets[sent % len(sockets)].send(frame)
                 sent += 1
+                self.sent_total += 1
             await asyncio.sleep(0.0005)
         return sent, time.monotonic() - began
 
@@ -365,6 +367,11 @@ async def bench(
             failures = 0
             for rate in args.rates:
                 step += 1
+                # An overloaded previous step leaves a backlog: let it drain first, so its
+                # acks and deliveries are not counted in this step.
+                backlog_deadline = time.monotonic() + 120
+                while sender.acked < sender.sent_total and time.monotonic() < backlog_deadline:  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
                 stored_before, acked_before = sender.stored, sender.acked
                 by_socket_before = list(sender.stored_by_socket)
                 cpu_before = [_cpu_seconds(p) for p in pid]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from ofca.domain.wss import (
     MessageView,
     SessionView,
 )
+from ofca.persistence.tables import Account
 from ofca.services.conversation_queries import (
     as_datetime,
     as_topics,
@@ -80,6 +81,14 @@ async def message_by_id(account_id: str, message_id: str) -> MessageView | None:
 
 async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
     return await raw_sql(sql, *args).run()
+
+
+async def _together(*calls: Awaitable[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """At once, each on its own pool connection; one after the other inside a caller's
+    transaction (its one connection cannot run two queries at a time)."""
+    if Account._meta.db.current_transaction.get() is not None:
+        return [await call for call in calls]
+    return list(await asyncio.gather(*calls))
 
 
 async def _optional(sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -139,32 +148,44 @@ async def _nodes(
     elif only_chat is not None:
         where += f" AND chat_id IN ({', '.join('{}' for _ in only_chat)})"
         args.extend(only_chat)
-    chats = {
-        row["chat_id"]: row
-        for row in await _raw(
+    # Five independent queries at once (each on its own pool connection): a node for
+    # append_message then costs about one round trip instead of five.
+    chat_rows, stat_rows, waiting_rows, latest_rows, session_rows = await _together(
+        _raw(
             "SELECT chat_id, fan_id, fan_name, fan_username, fan_avatar FROM ofca_chat "
             f"WHERE {where}",
             *args,
-        )
-    }
-    stats = {
-        row["chat_id"]: row
-        for row in await _raw(
+        ),
+        _raw(
             "SELECT chat_id, COUNT(*) AS total, MAX(created_at) AS last_at, "
             "AVG(CASE WHEN direction = 'inbound' THEN sentiment END) AS fan_sentiment, "
             "SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END) AS untimed "
             f"FROM ofca_message WHERE {where} GROUP BY chat_id",
             *args,
-        )
-    }
-    waiting = {
-        row["chat_id"]: as_datetime(row["first_inbound_at"])
-        for row in await _optional(
+        ),
+        _optional(
             "SELECT chat_id, first_inbound_at FROM ofca_reply "
             f"WHERE {where} AND replied_at IS NULL",
             *args,
-        )
-    }
+        ),
+        _raw(
+            f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, ROW_NUMBER() OVER ("
+            "PARTITION BY chat_id ORDER BY (CASE WHEN created_at IS NULL THEN 1 ELSE 0 END), "
+            "created_at DESC, message_id DESC) AS position "
+            f"FROM ofca_message WHERE {where}) ranked WHERE position <= {{}}",
+            *args,
+            messages,
+        ),
+        _optional(
+            "SELECT chat_id, start_at, end_at, message_count, duration_seconds, "
+            "silence_seconds, silence_percentage, turns, sentiment_score, topics "
+            f"FROM ofca_session WHERE {where}",
+            *args,
+        ),
+    )
+    chats = {row["chat_id"]: row for row in chat_rows}
+    stats = {row["chat_id"]: row for row in stat_rows}
+    waiting = {row["chat_id"]: as_datetime(row["first_inbound_at"]) for row in waiting_rows}
     chat_ids = set(chats) | set(stats)
 
     def priority(chat_id: str) -> tuple[int, float, float, str]:
@@ -177,23 +198,12 @@ async def _nodes(
     chosen = sorted(chat_ids, key=priority)[:FULL_SYNC_CONVERSATIONS]
     chosen_set = set(chosen)
     latest: dict[str, list[dict[str, Any]]] = {chat_id: [] for chat_id in chosen}
-    for row in await _raw(
-        f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, ROW_NUMBER() OVER ("
-        "PARTITION BY chat_id ORDER BY (CASE WHEN created_at IS NULL THEN 1 ELSE 0 END), "
-        "created_at DESC, message_id DESC) AS position "
-        f"FROM ofca_message WHERE {where}) ranked WHERE position <= {{}}",
-        *args,
-        messages,
-    ):
+    for row in latest_rows:
         if row["chat_id"] in chosen_set:
             latest[row["chat_id"]].append(row)
     sessions: dict[str, dict[str, Any]] = {}
     topics: dict[str, set[str]] = {}
-    for row in await _optional(
-        "SELECT chat_id, start_at, end_at, message_count, duration_seconds, silence_seconds, "
-        f"silence_percentage, turns, sentiment_score, topics FROM ofca_session WHERE {where}",
-        *args,
-    ):
+    for row in session_rows:
         chat_id = row["chat_id"]
         if chat_id not in chosen_set:
             continue
