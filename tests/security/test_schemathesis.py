@@ -95,12 +95,6 @@ def test_no_server_errors(fuzzed: Fuzzed) -> None:
     print("slowest operations:", [(round(t, 1), m, path) for t, m, path in slowest])
 
 
-@pytest.mark.xfail(
-    reason="found by schemathesis: a start/end date near year 1 overflows in "
-    "conversation_queries._chat_filter after the export stream has started, so the "
-    "client gets a broken response instead of a 4xx; owned by exports/conversations",
-    strict=False,
-)
 async def test_export_with_extreme_dates_is_a_client_error(fuzzed: Fuzzed) -> None:
     from litestar.testing import AsyncTestClient
 

@@ -105,10 +105,10 @@ class MessageRow(Table, tablename="ofca_message"):
     """Hash of ``raw``: a resend with the same hash is a duplicate, another hash an edit."""
     from_user_id = Varchar(length=200, null=True, default=None)
     is_tip = Boolean(default=False)
-    price = Real(null=True, default=None)
+    price = DoublePrecision(null=True, default=None)
     media_count = Integer(default=0)
     source = Varchar(length=20, default="onlyfans")
-    sentiment = Real(null=True, default=None)
+    sentiment = DoublePrecision(null=True, default=None)
     topics = JSON(default="[]")
     enriched = Boolean(default=False)
     command_id = Varchar(length=64, null=True, default=None)

@@ -150,7 +150,7 @@ _PG_STORED_HASHES = (
 )
 _PG_STAGE_ENRICHMENT = (
     "CREATE TEMP TABLE IF NOT EXISTS ofca_stage_enrichment "
-    "(message_id VARCHAR(200), content_hash VARCHAR(64), text TEXT, sentiment REAL, "
+    "(message_id VARCHAR(200), content_hash VARCHAR(64), text TEXT, sentiment DOUBLE PRECISION, "
     "topics JSON) "
     "ON COMMIT DELETE ROWS"
 )
