@@ -43,6 +43,7 @@ from ofca.domain.wss import (
     incoming_decoder,
     outgoing_encoder,
 )
+from ofca.errors import is_database_unavailable
 from ofca.services import ingest
 from ofca.services.conversations import full_sync
 from ofca.services.live import (
@@ -84,6 +85,16 @@ def _error(
                 errorMessage=message, code=code, detail=detail, retryable=retryable
             )
         )
+    )
+
+
+def _storage_unavailable(exc: BaseException) -> bytes:
+    """Retryable: nothing of the frame was stored, so the extension should send it again."""
+    return _error(
+        "storage_unavailable",
+        "Storage is unavailable; nothing of this frame was stored",
+        type(exc).__name__ if not isinstance(exc, ingest.StorageUnavailable) else str(exc),
+        retryable=True,
     )
 
 
@@ -325,15 +336,11 @@ async def _handle_extension_frame(
     except ingest.FrameRejected as exc:
         await connection.send(_error(exc.code, exc.message, exc.detail))  # type: ignore[arg-type]
     except ingest.StorageUnavailable as exc:
-        await connection.send(
-            _error(
-                "storage_unavailable",
-                "Storage is unavailable; nothing of this frame was stored",
-                str(exc),
-                retryable=True,
-            )
-        )
-    except Exception:
+        await connection.send(_storage_unavailable(exc))
+    except Exception as exc:
+        if is_database_unavailable(exc):  # a read before the write failed the same way
+            await connection.send(_storage_unavailable(exc))
+            return
         log.exception("frame of %s failed (%s)", ctx.account_id, envelope.type)
         await connection.send(_error("internal_error", "Internal error; the frame was not applied"))
 
@@ -354,18 +361,16 @@ async def _handle_extension_frames(
         try:
             acks = await ingest.ingest_deltas(ctx, items)
         except ingest.StorageUnavailable as exc:
-            error = _error(
-                "storage_unavailable",
-                "Storage is unavailable; nothing of this frame was stored",
-                str(exc),
-                retryable=True,
-            )
+            error = _storage_unavailable(exc)
             for _ in items:
                 await connection.send(error)
             return
-        except Exception:
-            log.exception("%d deltas of %s failed", len(items), ctx.account_id)
-            error = _error("internal_error", "Internal error; the frame was not applied")
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                error = _storage_unavailable(exc)
+            else:
+                log.exception("%d deltas of %s failed", len(items), ctx.account_id)
+                error = _error("internal_error", "Internal error; the frame was not applied")
             for _ in items:
                 await connection.send(error)
             return

@@ -21,6 +21,8 @@ import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
+from ofca.errors import is_database_unavailable
+
 __all__ = [
     "CHAT_COLUMNS",
     "MESSAGE_COLUMNS",
@@ -91,6 +93,8 @@ class UpsertOutcome:
 
 
 def _is_unavailable(exc: BaseException) -> bool:
+    if is_database_unavailable(exc):
+        return True
     if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError):
         return True
     if isinstance(exc, asyncpg.InterfaceError | asyncpg.CannotConnectNowError):
