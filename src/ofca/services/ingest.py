@@ -29,7 +29,12 @@ from typing import Any
 import msgspec
 
 from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher, enrich
-from ofca.domain.normalize import NormalizedChat, normalize_chat, normalize_message
+from ofca.domain.normalize import (
+    NormalizedChat,
+    NormalizedMessage,
+    normalize_chat,
+    normalize_message,
+)
 from ofca.domain.onlyfans import Chat, Message
 from ofca.domain.wss import (
     AnalyticsUpdate,
@@ -623,6 +628,39 @@ async def _enrich_snapshot(
 # --------------------------------------------------------------------------- delta
 
 
+def _enriched_delta_row(
+    account_id: str,
+    normalized: NormalizedMessage,
+    raw: bytes,
+    matcher: TopicMatcher,
+    now: datetime,
+) -> tuple:
+    """The ``MESSAGE_COLUMNS`` row of a delta, enriched before it is stored (a delta is
+    broadcast right away, so it must not wait for background enrichment)."""
+    enrichment = enrich(normalized.raw_text, matcher)
+    return (
+        account_id,
+        normalized.message_id,
+        normalized.chat_id,
+        normalized.direction,
+        normalized.created_at,
+        normalized.changed_at,
+        enrichment.text,
+        raw.decode("utf-8"),
+        content_hash(raw),
+        normalized.from_user_id,
+        normalized.is_tip,
+        normalized.price,
+        normalized.media_count,
+        "onlyfans",
+        enrichment.sentiment,
+        msgspec.json.encode(list(enrichment.topics)).decode(),
+        True,
+        now,
+        1,
+    )
+
+
 async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> IngestAckPayload:
     """Store one message (enriched first) and publish it; duplicates change nothing."""
     began = time.perf_counter()
@@ -649,29 +687,7 @@ async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> Inge
         else:
             new_chats.append(_bare_chat_record(account_id, chat_id, now))
     normalized = normalize_message(message, chat_id, fan_id)
-    enrichment = enrich(normalized.raw_text, await matcher_for(account_id))
-    topics = list(enrichment.topics)
-    row = (
-        account_id,
-        message_id,
-        chat_id,
-        normalized.direction,
-        normalized.created_at,
-        normalized.changed_at,
-        enrichment.text,
-        raw.decode("utf-8"),
-        content_hash(raw),
-        normalized.from_user_id,
-        normalized.is_tip,
-        normalized.price,
-        normalized.media_count,
-        "onlyfans",
-        enrichment.sentiment,
-        msgspec.json.encode(topics).decode(),
-        True,
-        now,
-        1,
-    )
+    row = _enriched_delta_row(account_id, normalized, raw, await matcher_for(account_id), now)
     async with account_lock(account_id):
         outcome = await upsert_frame(ctx.engine, account_id, new_chats=new_chats, messages=[row])
     inserted, updated = bool(outcome.inserted), bool(outcome.updated)
@@ -762,30 +778,7 @@ async def ingest_deltas(
             new_chats.append(_bare_chat_record(account_id, chat_id, now))
             new_chat_of[index] = chat_id
         normalized = normalize_message(message, chat_id, fans[chat_id])
-        enrichment = enrich(normalized.raw_text, matcher)
-        rows.append(
-            (
-                account_id,
-                message_id,
-                chat_id,
-                normalized.direction,
-                normalized.created_at,
-                normalized.changed_at,
-                enrichment.text,
-                raw.decode("utf-8"),
-                content_hash(raw),
-                normalized.from_user_id,
-                normalized.is_tip,
-                normalized.price,
-                normalized.media_count,
-                "onlyfans",
-                enrichment.sentiment,
-                msgspec.json.encode(list(enrichment.topics)).decode(),
-                True,
-                now,
-                1,
-            )
-        )
+        rows.append(_enriched_delta_row(account_id, normalized, raw, matcher, now))
         indexes.append(index)
         positions.append((message_id, chat_id))
     kinds: dict[int, str] = {}
