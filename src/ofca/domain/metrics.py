@@ -458,6 +458,25 @@ class ReplyStats(msgspec.Struct, kw_only=True):
     sla_seconds: float
 
 
+def no_reply_stats(unanswered: int, sla_seconds: float) -> tuple[ReplyStats, dict[str, str]]:
+    """Reply statistics of a window without any answered run: nulls, each with its reason."""
+    stats = ReplyStats(
+        count=0,
+        mean_seconds=None,
+        median_seconds=None,
+        p90_seconds=None,
+        max_seconds=None,
+        unanswered=unanswered,
+        within_sla_percentage=None,
+        sla_seconds=float(sla_seconds),
+    )
+    reasons = dict.fromkeys(
+        ("mean_seconds", "median_seconds", "p90_seconds", "max_seconds", "within_sla_percentage"),
+        NO_REPLIES,
+    )
+    return stats, reasons
+
+
 def reply_stats(runs: Iterable[ReplyRun], sla_seconds: float) -> tuple[ReplyStats, dict[str, str]]:
     """Statistics of the given runs (already restricted to the window) and null reasons.
 
@@ -471,27 +490,9 @@ def reply_stats(runs: Iterable[ReplyRun], sla_seconds: float) -> tuple[ReplyStat
             unanswered += 1
         else:
             values.append(run.reply_seconds)
-    reasons: dict[str, str] = {}
     if not values:
-        for name in (
-            "mean_seconds",
-            "median_seconds",
-            "p90_seconds",
-            "max_seconds",
-            "within_sla_percentage",
-        ):
-            reasons[name] = NO_REPLIES
-        stats = ReplyStats(
-            count=0,
-            mean_seconds=None,
-            median_seconds=None,
-            p90_seconds=None,
-            max_seconds=None,
-            unanswered=unanswered,
-            within_sla_percentage=None,
-            sla_seconds=float(sla_seconds),
-        )
-        return stats, reasons
+        return no_reply_stats(unanswered, sla_seconds)
+    reasons: dict[str, str] = {}
     p90 = (
         values[0] if len(values) == 1 else statistics.quantiles(values, n=10, method="inclusive")[8]
     )

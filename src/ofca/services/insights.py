@@ -43,7 +43,6 @@ from ofca.domain.metrics import (
     NO_DEFINED_SILENCE,
     NO_INBOUND_TEXT,
     NO_PREVIOUS_VOLUME,
-    NO_REPLIES,
     NO_SESSIONS,
     Granularity,
     ReplyStats,
@@ -51,6 +50,7 @@ from ofca.domain.metrics import (
     TrendPoint,
     Window,
     bucket_starts,
+    no_reply_stats,
     resolve_window,
 )
 from ofca.persistence.tables import SessionRow
@@ -425,23 +425,7 @@ async def _reply_stats(
     count = int(row["answered"] or 0)
     unanswered = int(row["unanswered"] or 0)
     if count == 0:
-        reasons = dict.fromkeys(
-            ("mean_seconds", "median_seconds", "p90_seconds", "max_seconds"), NO_REPLIES
-        )
-        reasons["within_sla_percentage"] = NO_REPLIES
-        return (
-            ReplyStats(
-                count=0,
-                mean_seconds=None,
-                median_seconds=None,
-                p90_seconds=None,
-                max_seconds=None,
-                unanswered=unanswered,
-                within_sla_percentage=None,
-                sla_seconds=float(sla_seconds),
-            ),
-            reasons,
-        )
+        return no_reply_stats(unanswered, sla_seconds)
     if _is_postgres():
         median, p90 = (float(value) for value in row["percentiles"])
     else:
