@@ -98,6 +98,17 @@ def _storage_unavailable(exc: BaseException) -> bytes:
     )
 
 
+async def _decode_envelope(connection: Connection, data: bytes) -> _Envelope | None:
+    """The frame's ``{type}`` envelope, or ``None`` after answering why it has none."""
+    try:
+        return _envelope_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        await connection.send(_error("validation_error", "Invalid frame", str(exc)))
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
+    return None
+
+
 class TokenBucket:
     """Frames per minute per connection; a burst up to the minute's allowance."""
 
@@ -275,13 +286,8 @@ async def _handle_extension_frame(
             )
         )
         return
-    try:
-        envelope = _envelope_decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        await connection.send(_error("validation_error", "Invalid frame", str(exc)))
-        return
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
+    envelope = await _decode_envelope(connection, data)
+    if envelope is None:
         return
     try:
         if envelope.type == "cache_update":
@@ -557,13 +563,8 @@ async def _outgoing_socket(
 
     async def handle(event: dict[str, Any]) -> None:
         data = _frame_bytes(event)
-        try:
-            envelope = _envelope_decoder.decode(data)
-        except msgspec.ValidationError as exc:
-            await connection.send(_error("validation_error", "Invalid frame", str(exc)))
-            return
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
+        envelope = await _decode_envelope(connection, data)
+        if envelope is None:
             return
         if envelope.type != "keepalive":
             await connection.send(
