@@ -248,6 +248,17 @@ def _refuse_builtin(topic_id: str) -> None:
         raise TopicConflict(f"topic {topic_id!r} is built in and cannot be changed or deleted")
 
 
+async def _require_custom_topic(account_id: str, topic_id: str) -> None:
+    """404 unless the account has this custom topic (call inside the write transaction)."""
+    existing = await CustomTopic.raw(
+        "SELECT topic_id FROM ofca_custom_topic WHERE account_id = {} AND topic_id = {}",
+        account_id,
+        topic_id,
+    )
+    if not existing:
+        raise TopicNotFound(f"no custom topic {topic_id!r} in this account")
+
+
 async def update_topic(account_id: str, topic_id: str, topic: TopicInput) -> TopicView:
     _refuse_builtin(topic_id)
     if topic.id is not None and topic.id != topic_id:
@@ -257,13 +268,7 @@ async def update_topic(account_id: str, topic_id: str, topic: TopicInput) -> Top
     engine = database()
     async with write_transaction(engine):
         await account_lock(engine, account_id)
-        existing = await CustomTopic.raw(
-            "SELECT topic_id FROM ofca_custom_topic WHERE account_id = {} AND topic_id = {}",
-            account_id,
-            topic_id,
-        )
-        if not existing:
-            raise TopicNotFound(f"no custom topic {topic_id!r} in this account")
+        await _require_custom_topic(account_id, topic_id)
         await CustomTopic.raw(
             f"UPDATE ofca_custom_topic SET label = {{}}, keywords = {_json_cell()}, "
             "updated_at = {} WHERE account_id = {} AND topic_id = {}",
@@ -282,13 +287,7 @@ async def delete_topic(account_id: str, topic_id: str) -> None:
     engine = database()
     async with write_transaction(engine):
         await account_lock(engine, account_id)
-        existing = await CustomTopic.raw(
-            "SELECT topic_id FROM ofca_custom_topic WHERE account_id = {} AND topic_id = {}",
-            account_id,
-            topic_id,
-        )
-        if not existing:
-            raise TopicNotFound(f"no custom topic {topic_id!r} in this account")
+        await _require_custom_topic(account_id, topic_id)
         await CustomTopic.raw(
             "DELETE FROM ofca_custom_topic WHERE account_id = {} AND topic_id = {}",
             account_id,
