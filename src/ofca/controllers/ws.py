@@ -326,6 +326,9 @@ async def _handle_extension_frame(
                     _error("validation_error", f"Invalid {envelope.type}", message)
                 )
             return
+        except msgspec.DecodeError as exc:  # msgspec >= 0.23: invalid UTF-8 in a tag value
+            await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
+            return
         if isinstance(frame, NewRawMessage):
             ack = await ingest.ingest_delta(
                 ctx, frame.payload.message, ingest.raw_delta_message(data)
