@@ -21,7 +21,8 @@ export type OutgoingWssMessage =
   | EnrichmentResult
   | OnlineUsersUpdateOut
   | CommandToExecute
-  | IngestAck;
+  | IngestAck
+  | EventBatch;
 /**
  * A frame the extension sends to ofca.
  *
@@ -443,6 +444,28 @@ export interface RejectedItem {
   reason: string;
 }
 /**
+ * Several live events in one frame. Only sockets that ask for it (``?batch=1`` on
+ * ``/ws/frontend`` and ``/ws/chatwoot``) get it, and only when more than one event is
+ * waiting for them: a single event still comes as its own frame. It saves a frame per
+ * event when events come quickly (bursts of deltas, a slow network).
+ *
+ * This interface was referenced by `WssProtocol`'s JSON-Schema
+ * via the `definition` "EventBatch".
+ */
+export interface EventBatch {
+  payload: EventBatchPayload;
+  type: 'event_batch';
+}
+/**
+ * This interface was referenced by `WssProtocol`'s JSON-Schema
+ * via the `definition` "EventBatchPayload".
+ */
+export interface EventBatchPayload {
+  events: (
+    AppendMessage | AnalyticsUpdate | EnrichmentResult | SystemStatus | OnlineUsersUpdateOut
+  )[];
+}
+/**
  * A snapshot of the extension's IndexedDB: upserted atomically.
  *
  * This interface was referenced by `WssProtocol`'s JSON-Schema
@@ -462,7 +485,7 @@ export interface CacheUpdatePayload {
 }
 /**
  * A chat thread with one fan. Its id is ``chat_id``, else ``id``, else the fan's id
- *     (the platform identifies a chat by the fan's user id).
+ * (the platform identifies a chat by the fan's user id).
  *
  * This interface was referenced by `WssProtocol`'s JSON-Schema
  * via the `definition` "Chat".

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type {
   AnalyticsSnapshot,
+  AppendMessage,
   ConversationNode,
+  EventBatch,
   MessageView,
   OutgoingWssMessage,
 } from '../generated/wss';
@@ -95,6 +97,16 @@ function analytics(computedAt: string, sessions: number): AnalyticsSnapshot {
 
 function apply(state: LiveState, ...frames: OutgoingWssMessage[]): LiveState {
   return frames.reduce((s, frame, i) => liveReducer(s, { kind: 'frame', frame, at: T0 + i }), state);
+}
+
+/** An append as the server sends it: the node carries only the message(s) this change brought. */
+function append(node: ConversationNode, extra: Partial<AppendMessage['payload']> = {}): AppendMessage {
+  const last = node.messages[node.messages.length - 1]!;
+  return { type: 'append_message', payload: { conversation: node, message: last, ...extra } };
+}
+
+function batch(...events: EventBatch['payload']['events']): EventBatch {
+  return { type: 'event_batch', payload: { events } };
 }
 
 function fullSync(conversations: ConversationNode[], snapshot: AnalyticsSnapshot | null = null) {
@@ -253,6 +265,38 @@ describe('waiting fans', () => {
     expect(next.conversations.a!.unanswered_since).toBeNull();
   });
 
+  it('a one-message node is merged first, so the wait is derived from the whole chat', () => {
+    // The node of an append carries only the new message, not the chat's latest ones.
+    const waiting = apply(
+      initialLiveState(),
+      fullSync([
+        conversation('a', [message('1', 'a', 0, 'outbound'), message('2', 'a', 10, 'inbound')], {
+          unanswered_since: iso(10),
+        }),
+      ]),
+    );
+    const more = message('3', 'a', 20, 'inbound');
+    // The server's reply rows may lag: its node says nobody waits yet.
+    const next = apply(waiting, append(conversation('a', [more], { message_count: 3 })));
+    const a = next.conversations.a!;
+    expect(a.messages.map((m) => m.id)).toEqual(['1', '2', '3']);
+    expect(a.unanswered_since).toBe(iso(10)); // the run started at message 2, not at 3
+    expect(a.message_count).toBe(3);
+  });
+
+  it('a late fan message older than the last reply does not make the fan wait', () => {
+    const answered = apply(
+      initialLiveState(),
+      fullSync([conversation('a', [message('1', 'a', 0, 'inbound'), message('2', 'a', 5, 'outbound')])]),
+    );
+    // Alone, the node's one inbound message would look like an unanswered fan.
+    const late = message('0', 'a', 3, 'inbound');
+    const node = conversation('a', [late], { last_message: message('2', 'a', 5, 'outbound') });
+    const next = apply(answered, append(node));
+    expect(next.conversations.a!.messages.map((m) => m.id)).toEqual(['1', '0', '2']);
+    expect(next.conversations.a!.unanswered_since).toBeNull();
+  });
+
   it('keeps the server value when the run reaches back beyond the messages held', () => {
     const state = apply(
       initialLiveState(),
@@ -327,6 +371,96 @@ describe('other frames', () => {
     });
     expect(state.status?.status).toBe('PROCESSING_SNAPSHOT');
     expect(state.status?.progress).toBe(0.4);
+  });
+});
+
+describe('event_batch', () => {
+  const AT = T0 + 5_000;
+  const frame = (f: OutgoingWssMessage) => ({ kind: 'frame', frame: f, at: AT }) as const;
+  const synced = () =>
+    apply(
+      initialLiveState(),
+      fullSync(
+        [
+          conversation('a', [message('1', 'a', 0, 'inbound'), message('2', 'a', 1, 'outbound')]),
+          conversation('b', [message('3', 'b', 30, 'outbound')]),
+        ],
+        analytics('t0', 1),
+      ),
+    );
+
+  it('gives the same state as the same events sent as plain frames one by one', () => {
+    const events = [
+      append(conversation('a', [message('4', 'a', 40, 'inbound')], { unanswered_since: iso(40) })),
+      append(conversation('b', [message('5', 'b', 41, 'inbound')])), // reply rows not refreshed yet
+      append(conversation('a', [message('6', 'a', 42, 'inbound')], { unanswered_since: iso(40) })),
+      append(conversation('b', [message('7', 'b', 43, 'outbound')])),
+      append(conversation('new', [message('8', 'new', 44, 'inbound')])),
+    ];
+    const start = synced();
+    const oneByOne = events.reduce((s, e) => liveReducer(s, frame(e)), start);
+    const batched = liveReducer(start, frame(batch(...events)));
+    expect(batched).toEqual(oneByOne);
+    expect(batched.order).toEqual(['a', 'new', 'b']);
+    expect(batched.conversations.a!.messages.map((m) => m.id)).toEqual(['1', '2', '4', '6']);
+    expect(batched.conversations.b!.messages.map((m) => m.id)).toEqual(['3', '5', '7']);
+    expect(batched.conversations.b!.unanswered_since).toBeNull();
+    expect(batched.lastUpdateAt).toBe(AT);
+    expect(start.conversations.a!.messages).toHaveLength(2); // the reducer stays pure
+  });
+
+  it('applies mixed events in order', () => {
+    const incoming = message('4', 'a', 60, 'inbound');
+    const next = liveReducer(
+      synced(),
+      frame(
+        batch(
+          { type: 'system_status', payload: { status: 'PROCESSING_SNAPSHOT', progress: 0.5 } },
+          { type: 'analytics_update', payload: analytics('t1', 5) },
+          append(conversation('a', [incoming])),
+          {
+            type: 'enrichment_result',
+            payload: {
+              messages: [{ message_id: '4', chat_id: 'a', sentiment: 0.7, topics: ['greeting'] }],
+              enriched: 1,
+              total: 1,
+              done: true,
+            },
+          },
+          { type: 'analytics_update', payload: analytics('t2', 9) },
+          { type: 'system_status', payload: { status: 'REALTIME' } },
+        ),
+      ),
+    );
+    // Later events win, and the enrichment found the message appended before it.
+    expect(next.analytics?.computed_at).toBe('t2');
+    expect(next.analytics?.overview.current.sessions).toBe(9);
+    expect(next.status?.status).toBe('REALTIME');
+    expect(next.order[0]).toBe('a');
+    const last = next.conversations.a!.messages.at(-1)!;
+    expect(last.id).toBe('4');
+    expect(last.sentiment).toBe(0.7);
+    expect(last.topics).toEqual(['greeting']);
+    expect(next.enrichment?.done).toBe(true);
+  });
+
+  it('skips an event type it does not know and applies the others', () => {
+    const unknown = { type: 'typing_indicator', payload: { chat_id: 'a' } };
+    const events = [
+      { type: 'analytics_update', payload: analytics('t1', 5) },
+      unknown,
+      append(conversation('b', [message('4', 'b', 60, 'inbound')])),
+    ] as unknown as EventBatch['payload']['events'];
+    const start = synced();
+    const next = liveReducer(start, frame(batch(...events)));
+    expect(next.analytics?.computed_at).toBe('t1');
+    expect(next.conversations.b!.messages.map((m) => m.id)).toEqual(['3', '4']);
+    expect(next.order).toEqual(['b', 'a']);
+  });
+
+  it('an empty batch changes nothing', () => {
+    const start = synced();
+    expect(liveReducer(start, frame(batch()))).toBe(start);
   });
 });
 

@@ -2,7 +2,8 @@
 //
 // A pure reducer: every WebSocket frame and connection event becomes an action, so the
 // whole live behaviour (full sync replaces, appends update in place and re-sort, enrichment
-// patches messages) is unit-tested without a browser or a server.
+// patches messages) is unit-tested without a browser or a server. An event_batch frame is
+// one action too, so a burst of live events costs one React update.
 import type {
   AnalyticsSnapshot,
   ConnectionAckPayload,
@@ -279,6 +280,13 @@ function applyFrame(state: LiveState, frame: OutgoingWssMessage, at: number): Li
       const id = (state.errors[state.errors.length - 1]?.id ?? 0) + 1;
       const errors = [...state.errors, { ...frame.payload, id, at }];
       return { ...state, errors: errors.slice(-MAX_ERRORS) };
+    }
+    case 'event_batch': {
+      // A burst of live events in one frame (the socket opts in with ?batch=1): each goes
+      // through its plain frame's case, in order, and the UI renders the result once.
+      let next = state;
+      for (const event of frame.payload.events) next = applyFrame(next, event, at);
+      return next;
     }
     case 'command_to_execute':
     case 'ingest_ack':
