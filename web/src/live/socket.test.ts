@@ -96,6 +96,18 @@ describe('LiveSocket', () => {
     socket.stop();
   });
 
+  it('dispatches an event_batch frame as one action', () => {
+    const { socket, actions } = start();
+    const first = FakeSocket.created[0]!;
+    first.open();
+    first.receive(fullSync);
+    const status = { type: 'system_status', payload: { status: 'REALTIME' } };
+    first.receive({ type: 'event_batch', payload: { events: [status, status, status] } });
+    expect(actions.map((a) => a.kind)).toEqual(['connecting', 'opened', 'frame', 'frame']);
+    expect(actions[3]).toMatchObject({ frame: { type: 'event_batch' } });
+    socket.stop();
+  });
+
   it('does not retry a refused credential (1008)', () => {
     const { actions } = start();
     FakeSocket.created[0]!.open();
@@ -119,8 +131,10 @@ describe('LiveSocket', () => {
 });
 
 describe('helpers', () => {
-  it('builds the frontend socket URL with an encoded token', () => {
-    expect(frontendSocketUrl('wss://h/', 'acct 1', 'a+b')).toBe('wss://h/ws/frontend/acct%201?token=a%2Bb');
+  it('builds the frontend socket URL with an encoded token, opting into event batches', () => {
+    expect(frontendSocketUrl('wss://h/', 'acct 1', 'a+b')).toBe('wss://h/ws/frontend/acct%201?batch=1&token=a%2Bb');
+    // A login cookie needs no token; the root path ofca is mounted under is kept.
+    expect(frontendSocketUrl('ws://h/ofca/', 'a', null)).toBe('ws://h/ofca/ws/frontend/a?batch=1');
   });
 
   it('treats only auth closes as fatal', () => {

@@ -22,9 +22,13 @@ export function isFatalClose(code: number): boolean {
   return code === 1008 || code === 4401 || code === 4403;
 }
 
+/**
+ * ``batch=1`` lets the server pack events that queue up for this socket into one
+ * event_batch frame (the store applies it as one update); single events still come plain.
+ */
 export function frontendSocketUrl(wsBase: string, accountId: string, token: string | null): string {
   const base = wsBase.replace(/\/$/, '');
-  const query = token ? `?token=${encodeURIComponent(token)}` : '';
+  const query = token ? `?batch=1&token=${encodeURIComponent(token)}` : '?batch=1';
   return `${base}/ws/frontend/${encodeURIComponent(accountId)}${query}`;
 }
 
