@@ -250,6 +250,7 @@ def test_outgoing_tags_are_the_public_names() -> None:
         "online_users_update",
         "command_to_execute",
         "ingest_ack",
+        "event_batch",
     }
     assert ConnectionAck.__struct_config__.tag_field == "type"
     assert SystemError.__struct_config__.tag == "system_error"

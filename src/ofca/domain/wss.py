@@ -27,10 +27,12 @@ __all__ = [
     "ConversationNode",
     "EnrichmentResult",
     "ErrorCode",
+    "EventBatch",
     "FullSyncResponse",
     "IncomingWssMessage",
     "IngestAck",
     "Keepalive",
+    "LiveEvent",
     "MessageView",
     "NewRawMessage",
     "OnlineUsersUpdate",
@@ -219,6 +221,9 @@ class FullSyncResponse(msgspec.Struct, tag="full_sync_response", **_FRAME):
 
 class AppendMessagePayload(msgspec.Struct, kw_only=True):
     conversation: ConversationNode
+    """The chat as it now is. Its ``messages`` hold only what this change brought (the
+    message, and others of the same chat stored in the same batch): merge them by id into
+    the messages you have. Every other field is the chat's current summary."""
     message: MessageView
     edited: bool = False
 
@@ -295,6 +300,24 @@ class IngestAck(msgspec.Struct, tag="ingest_ack", **_FRAME):
     payload: IngestAckPayload
 
 
+LiveEvent = AppendMessage | AnalyticsUpdate | EnrichmentResult | SystemStatus | OnlineUsersUpdateOut
+"""The events an account's dashboards and integrations receive live (its channel)."""
+
+
+class EventBatchPayload(msgspec.Struct, kw_only=True):
+    events: list[LiveEvent]
+    """In the order they happened; apply them one after the other."""
+
+
+class EventBatch(msgspec.Struct, tag="event_batch", **_FRAME):
+    """Several live events in one frame. Only sockets that ask for it (``?batch=1`` on
+    ``/ws/frontend`` and ``/ws/chatwoot``) get it, and only when more than one event is
+    waiting for them: a single event still comes as its own frame. It saves a frame per
+    event when events come quickly (bursts of deltas, a slow network)."""
+
+    payload: EventBatchPayload
+
+
 OutgoingWssMessage = (
     ConnectionAck
     | SystemStatus
@@ -306,6 +329,7 @@ OutgoingWssMessage = (
     | OnlineUsersUpdateOut
     | CommandToExecute
     | IngestAck
+    | EventBatch
 )
 
 
