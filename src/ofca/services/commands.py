@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from litestar.datastructures import State
 from redis.asyncio import Redis
@@ -30,9 +31,11 @@ from ofca.settings import Settings
 
 __all__ = [
     "PRESENCE_TTL_SECONDS",
+    "LinkCandidate",
     "extension_present",
     "issue_command",
     "link_messages",
+    "link_outbound",
     "mark_extension_absent",
     "mark_extension_present",
 ]
@@ -153,17 +156,26 @@ async def issue_command(
     return payload
 
 
+class LinkCandidate(NamedTuple):
+    """An outbound message not linked to a command yet (its stored, cleaned text)."""
+
+    message_id: str
+    chat_id: str
+    text: str | None
+    created_at: datetime | None
+    ingested_at: datetime | None
+
+
 async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
     """Link new outbound messages to the commands that produced them; returns links made.
 
-    Call after a batch is committed with its new/edited message ids (the extension's
-    ``new_raw_message`` path and every other source). The common case, no pending command
-    in those chats, costs one indexed query."""
+    Call after a batch is committed with its new/edited message ids (sources whose rows
+    are not at hand). The common case, no pending command in those chats, costs two
+    indexed queries."""
     ids = list(message_ids)
     if not ids:
         return 0
     rows = await MessageRow.select(
-        MessageRow.id,
         MessageRow.message_id,
         MessageRow.chat_id,
         MessageRow.text,
@@ -175,8 +187,19 @@ async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
         & (MessageRow.direction == "outbound")
         & MessageRow.command_id.is_null()
     )
-    if not rows:
-        return 0
+    candidates = [
+        LinkCandidate(r["message_id"], r["chat_id"], r["text"], r["created_at"], r["ingested_at"])
+        for r in rows
+    ]
+    return len(await link_outbound(account_id, candidates))
+
+
+async def link_outbound(account_id: str, candidates: Sequence[LinkCandidate]) -> dict[str, str]:
+    """Link these committed outbound messages to the commands that produced them; returns
+    message id -> command id of the links made. Without a pending command in their chats
+    (the common case) this is one indexed query."""
+    if not candidates:
+        return {}
     now = datetime.now(UTC)
     pending = (
         await CommandRow.select(
@@ -188,7 +211,7 @@ async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
         )
         .where(
             (CommandRow.account_id == account_id)
-            & CommandRow.chat_id.is_in(sorted({row["chat_id"] for row in rows}))
+            & CommandRow.chat_id.is_in(sorted({c.chat_id for c in candidates}))
             & CommandRow.linked_message_id.is_null()
             & (CommandRow.created_at >= now - LINK_WINDOW)
         )
@@ -196,17 +219,17 @@ async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
         .run()
     )
     if not pending:
-        return 0
-    linked = 0
+        return {}
+    links: dict[str, str] = {}
     # Oldest message first, each to the oldest matching command issued before it arrived.
-    for row in sorted(rows, key=lambda r: (r["created_at"] or now, r["message_id"])):
-        digest = text_hash(row["text"])
-        ingested = row["ingested_at"] or now
+    for candidate in sorted(candidates, key=lambda c: (c.created_at or now, c.message_id)):
+        digest = text_hash(candidate.text)
+        ingested = candidate.ingested_at or now
         command = next(
             (
                 c
                 for c in pending
-                if c["chat_id"] == row["chat_id"]
+                if c["chat_id"] == candidate.chat_id
                 and c["text_hash"] == digest
                 and c["created_at"] <= ingested
             ),
@@ -217,7 +240,7 @@ async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
         pending.remove(command)
         claimed = (
             await CommandRow.update(
-                {CommandRow.linked_message_id: row["message_id"], CommandRow.linked_at: now}
+                {CommandRow.linked_message_id: candidate.message_id, CommandRow.linked_at: now}
             )
             .where((CommandRow.id == command["id"]) & CommandRow.linked_message_id.is_null())
             .returning(CommandRow.id)
@@ -227,10 +250,13 @@ async def link_messages(account_id: str, message_ids: Iterable[str]) -> int:
             continue  # another process linked it first
         await (
             MessageRow.update({MessageRow.command_id: command["command_id"]})
-            .where(MessageRow.id == row["id"])
+            .where(
+                (MessageRow.account_id == account_id)
+                & (MessageRow.message_id == candidate.message_id)
+            )
             .run()
         )
-        linked += 1
-    if linked:
-        log.info("linked %d messages of %s to commands", linked, account_id)
-    return linked
+        links[candidate.message_id] = command["command_id"]
+    if links:
+        log.info("linked %d messages of %s to commands", len(links), account_id)
+    return links

@@ -5,7 +5,9 @@ temporary staging table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE 
 content_hash <> excluded.content_hash RETURNING (xmax = 0)`` which tells inserted rows from
 updated ones; unchanged rows (duplicates) are not written at all. One transaction per
 frame, holding a per-account advisory lock so several processes ingesting one account
-serialize. SQLite: one ``BEGIN IMMEDIATE`` transaction on its own connection, existing
+serialize. Frames of up to :data:`UNNEST_ROWS` messages (deltas) skip the staging: one
+``INSERT ... SELECT FROM unnest(...)`` statement does the same in one round trip.
+SQLite: one ``BEGIN IMMEDIATE`` transaction on its own connection, existing
 hashes looked up in chunks, then ``executemany`` inserts and updates.
 
 Rows are tuples in :data:`MESSAGE_COLUMNS` / :data:`CHAT_COLUMNS` order.
@@ -27,6 +29,7 @@ __all__ = [
     "CHAT_COLUMNS",
     "MESSAGE_COLUMNS",
     "StorageUnavailable",
+    "TopicsChanged",
     "UpsertOutcome",
     "known_chats",
     "upsert_frame",
@@ -66,6 +69,40 @@ CHAT_COLUMNS = (
     "created_at",
     "updated_at",
 )
+_MESSAGE_TYPES = (
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "text",
+    "varchar",
+    "varchar",
+    "boolean",
+    "double precision",
+    "integer",
+    "varchar",
+    "double precision",
+    "json",
+    "boolean",
+    "timestamptz",
+    "bigint",
+)
+"""Postgres types of :data:`MESSAGE_COLUMNS`, for ``unnest`` of one array per column."""
+_CHAT_TYPES = (
+    "varchar",
+    "varchar",
+    "varchar",
+    "text",
+    "text",
+    "text",
+    "varchar",
+    "text",
+    "timestamptz",
+    "timestamptz",
+)
 _MESSAGE_ID = MESSAGE_COLUMNS.index("message_id")
 _CONTENT_HASH = MESSAGE_COLUMNS.index("content_hash")
 _UPDATED_ON_EDIT = [c for c in MESSAGE_COLUMNS if c not in ("account_id", "message_id", "version")]
@@ -78,18 +115,36 @@ SQLITE_CHUNK = 500
 """Ids per ``IN (...)`` lookup: far below SQLite's bound-parameter limit."""
 COPY_CHUNK = 2_000
 """Rows per COPY call: asyncpg encodes a call's records in one go, which holds the loop."""
+UNNEST_ROWS = 1_000
+"""Frames with at most this many messages are merged with one statement, not staged."""
 
 
 class StorageUnavailable(Exception):
     """The database cannot be reached; nothing of the frame was stored."""
 
 
+class TopicsChanged(Exception):
+    """The account's topic set is not the version the rows were tagged with; nothing was
+    written. Tag them again with the rules of ``version`` and retry."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"topic set is now version {version}")
+        self.version = version
+
+
 class UpsertOutcome:
-    __slots__ = ("inserted", "updated")
+    __slots__ = ("command_ids", "inserted", "updated")
 
     def __init__(self) -> None:
         self.inserted: list[str] = []
         self.updated: list[str] = []
+        self.command_ids: dict[str, str] = {}
+        """Commands already linked to updated (edited) messages: an edit keeps its link."""
+
+    def add(self, message_id: str, inserted: bool, command_id: str | None) -> None:
+        (self.inserted if inserted else self.updated).append(message_id)
+        if command_id is not None:
+            self.command_ids[message_id] = command_id
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -126,16 +181,17 @@ _PG_MERGE_MESSAGES = (
     + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_EDIT)
     + ", version = ofca_message.version + 1 "
     "WHERE ofca_message.content_hash <> excluded.content_hash "
-    "RETURNING message_id, (xmax = 0) AS inserted"
+    "RETURNING message_id, (xmax = 0) AS inserted, command_id"
 )
-_PG_MERGE_ONE = (
+_PG_MERGE_UNNEST = (
     f"INSERT INTO ofca_message ({', '.join(MESSAGE_COLUMNS)}) "
-    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(MESSAGE_COLUMNS)))}) "
-    "ON CONFLICT (account_id, message_id) DO UPDATE SET "
+    "SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_MESSAGE_TYPES))
+    + ") ON CONFLICT (account_id, message_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_EDIT)
     + ", version = ofca_message.version + 1 "
     "WHERE ofca_message.content_hash <> excluded.content_hash "
-    "RETURNING message_id, (xmax = 0) AS inserted"
+    "RETURNING message_id, (xmax = 0) AS inserted, command_id"
 )
 _PG_MERGE_CHATS = (
     f"INSERT INTO ofca_chat ({', '.join(CHAT_COLUMNS)}) "
@@ -143,13 +199,18 @@ _PG_MERGE_CHATS = (
     "ON CONFLICT (account_id, chat_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _CHAT_UPDATE)
 )
-_PG_CHAT_IF_MISSING = (
+_PG_CHATS_IF_MISSING = (
     f"INSERT INTO ofca_chat ({', '.join(CHAT_COLUMNS)}) "
-    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(CHAT_COLUMNS)))}) "
-    "ON CONFLICT (account_id, chat_id) DO NOTHING"
+    "SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_CHAT_TYPES))
+    + ") ON CONFLICT (account_id, chat_id) DO NOTHING"
+)
+_PG_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtext($1)) AS locked, "
+    "(SELECT version FROM ofca_topic_set WHERE account_id = $1) AS topic_version"
 )
 _PG_STORED_HASHES = (
-    "SELECT message_id, content_hash FROM ofca_message "
+    "SELECT message_id, content_hash, command_id FROM ofca_message "
     "WHERE account_id = $1 AND message_id = ANY($2::varchar[])"
 )
 _PG_STAGE_ENRICHMENT = (
@@ -166,32 +227,45 @@ _PG_APPLY_ENRICHMENT = (
 )
 
 
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """One list per column (``unnest`` takes an array per column)."""
+    return [[row[i] for row in rows] for i in range(width)] if rows else [[]] * width
+
+
+def _check_topics(found: Any, expected: int | None) -> None:
+    if expected is not None and int(found or 0) != expected:
+        raise TopicsChanged(int(found or 0))
+
+
 async def _pg_upsert(
     engine: PostgresEngine,
     account_id: str,
     chats: Sequence[tuple[Any, ...]],
     new_chats: Sequence[tuple[Any, ...]],
     messages: Sequence[tuple[Any, ...]],
+    topic_version: int | None,
 ) -> UpsertOutcome:
     assert engine.pool is not None, "the Postgres engine needs its connection pool"
     outcome = UpsertOutcome()
     async with engine.pool.acquire() as connection, connection.transaction():
-        await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", account_id)
+        lock = await connection.fetchrow(_PG_LOCK, account_id)
+        _check_topics(lock["topic_version"], topic_version)
         if chats:
             await connection.execute(_PG_STAGE_CHATS)
             await connection.copy_records_to_table(
                 "ofca_stage_chat", records=chats, columns=CHAT_COLUMNS
             )
             await connection.execute(_PG_MERGE_CHATS)
-        for chat in new_chats:
-            await connection.execute(_PG_CHAT_IF_MISSING, *chat)
-        if len(messages) == 1:
-            rows = await connection.fetch(_PG_MERGE_ONE, *messages[0])
-            for row in rows:
-                target = outcome.inserted if row["inserted"] else outcome.updated
-                target.append(row["message_id"])
-            return outcome
+        if new_chats:
+            await connection.execute(_PG_CHATS_IF_MISSING, *_columns(new_chats, len(CHAT_COLUMNS)))
         if not messages:
+            return outcome
+        if len(messages) <= UNNEST_ROWS:
+            merged = await connection.fetch(
+                _PG_MERGE_UNNEST, *_columns(messages, len(MESSAGE_COLUMNS))
+            )
+            for row in merged:
+                outcome.add(row["message_id"], row["inserted"], row["command_id"])
             return outcome
         # Under the account lock nobody else writes this account's messages, so what is
         # stored now tells new rows (COPY straight into the table) from edits (staged and
@@ -224,8 +298,7 @@ async def _pg_upsert(
                     columns=MESSAGE_COLUMNS,
                 )
             for row in await connection.fetch(_PG_MERGE_MESSAGES):
-                target = outcome.inserted if row["inserted"] else outcome.updated
-                target.append(row["message_id"])
+                outcome.add(row["message_id"], row["inserted"], row["command_id"])
     return outcome
 
 
@@ -278,27 +351,36 @@ async def _sqlite_upsert(
     chats: Sequence[tuple[Any, ...]],
     new_chats: Sequence[tuple[Any, ...]],
     messages: Sequence[tuple[Any, ...]],
+    topic_version: int | None,
 ) -> UpsertOutcome:
     outcome = UpsertOutcome()
     connection = await engine.get_connection()  # type: ignore[attr-defined]
     try:
         await connection.execute("BEGIN IMMEDIATE")
         try:
+            if topic_version is not None:
+                cursor = await connection.execute(
+                    "SELECT version FROM ofca_topic_set WHERE account_id = ?", [account_id]
+                )
+                found = await cursor.fetchone()
+                _check_topics(found["version"] if found else None, topic_version)
             if chats:
                 await connection.executemany(_SQLITE_CHAT_UPSERT, chats)
             if new_chats:
                 await connection.executemany(_SQLITE_CHAT_IF_MISSING, new_chats)
             stored: dict[str, str] = {}
+            linked: dict[str, str | None] = {}
             ids = [row[_MESSAGE_ID] for row in messages]
             for start in range(0, len(ids), SQLITE_CHUNK):
                 chunk = ids[start : start + SQLITE_CHUNK]
                 cursor = await connection.execute(
-                    "SELECT message_id, content_hash FROM ofca_message WHERE account_id = ? "
-                    f"AND message_id IN ({', '.join('?' for _ in chunk)})",
+                    "SELECT message_id, content_hash, command_id FROM ofca_message "
+                    f"WHERE account_id = ? AND message_id IN ({', '.join('?' for _ in chunk)})",
                     [account_id, *chunk],
                 )
                 for row in await cursor.fetchall():
                     stored[row["message_id"]] = row["content_hash"]
+                    linked[row["message_id"]] = row["command_id"]
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
             for row in messages:
@@ -306,10 +388,10 @@ async def _sqlite_upsert(
                 previous = stored.get(message_id)
                 if previous is None:
                     inserts.append(row)
-                    outcome.inserted.append(message_id)
+                    outcome.add(message_id, True, None)
                 elif previous != row[_CONTENT_HASH]:
                     updates.append((*(row[i] for i in _UPDATE_INDEXES), account_id, message_id))
-                    outcome.updated.append(message_id)
+                    outcome.add(message_id, False, linked.get(message_id))
             if inserts:
                 await connection.executemany(_SQLITE_INSERT, inserts)
             if updates:
@@ -355,15 +437,20 @@ async def upsert_frame(
     chats: Sequence[tuple[Any, ...]] = (),
     new_chats: Sequence[tuple[Any, ...]] = (),
     messages: Sequence[tuple[Any, ...]] = (),
+    topic_version: int | None = None,
 ) -> UpsertOutcome:
     """Atomically upsert ``chats`` (full rows), ``new_chats`` (created only when missing)
     and ``messages`` (unique ids). Returns the ids inserted and updated; the rest were
-    identical duplicates and were not written."""
+    identical duplicates and were not written.
+
+    With ``topic_version`` (the topic set the rows were tagged with), the account's current
+    version is read under the account's lock first and :class:`TopicsChanged` is raised,
+    with nothing written, when it differs."""
     try:
         if isinstance(engine, PostgresEngine):
-            return await _pg_upsert(engine, account_id, chats, new_chats, messages)
-        return await _sqlite_upsert(engine, account_id, chats, new_chats, messages)
-    except StorageUnavailable:
+            return await _pg_upsert(engine, account_id, chats, new_chats, messages, topic_version)
+        return await _sqlite_upsert(engine, account_id, chats, new_chats, messages, topic_version)
+    except (StorageUnavailable, TopicsChanged):
         raise
     except Exception as exc:
         raise _wrap(exc) from exc

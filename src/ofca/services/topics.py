@@ -36,7 +36,9 @@ __all__ = [
     "TopicValidationError",
     "create_topic",
     "delete_topic",
+    "last_known_matcher",
     "list_topics",
+    "matcher_at",
     "matcher_for",
     "retag_account",
     "schedule_retag",
@@ -118,7 +120,11 @@ async def matcher_for(account_id: str) -> TopicMatcher:
     version changed (in any process). The version is read before the rules, so a change
     racing this call at worst rebuilds once more on the next call.
     """
-    version = await topic_set_version(account_id)
+    return await matcher_at(account_id, await topic_set_version(account_id))
+
+
+async def matcher_at(account_id: str, version: int) -> TopicMatcher:
+    """The account's matcher of topic-set ``version`` (cached; rebuilt when it differs)."""
     cached = _matchers.get(account_id)
     if cached is not None and cached[0] == version:
         _matchers.move_to_end(account_id)
@@ -130,6 +136,17 @@ async def matcher_for(account_id: str) -> TopicMatcher:
     while len(_matchers) > _CACHE_ACCOUNTS:
         _matchers.popitem(last=False)
     return matcher
+
+
+async def last_known_matcher(account_id: str) -> tuple[int, TopicMatcher]:
+    """The matcher this process used last for the account, and its version, without a query
+    when there is one. Writers pass the version on (``upsert_frame(topic_version=...)``),
+    which checks it under the account's lock and asks for a retag when it is stale."""
+    cached = _matchers.get(account_id)
+    if cached is not None:
+        return cached
+    version = await topic_set_version(account_id)
+    return version, await matcher_at(account_id, version)
 
 
 # --------------------------------------------------------------------------- CRUD
