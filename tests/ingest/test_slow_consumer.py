@@ -13,9 +13,10 @@ from ofca.synthetic import cache_update_frame, generate_account, new_raw_message
 from tests.ingest.wsclient import open_socket
 from tests.support.server import live_server
 
-DELTAS = 60
-BIG_TEXT = "so " * 7000  # ~21 kB: conversation nodes carry the latest messages, so each
-# append_message is large and the stalled client's TCP buffers fill after a few events.
+DELTAS = 150
+BIG_TEXT = "so " * 25_000  # ~75 kB: each append_message carries it twice (the message and
+# its node), so 150 of them (~22 MB) are far more than the kernel buffers of the stalled
+# client's connection hold (a few MB on loopback) and the server's sends back up.
 
 
 async def _stalled_dashboard(

@@ -44,11 +44,33 @@ PUBLISH_BATCH_MAX = 500
 
 
 class OfcaSubscriber(Subscriber):
-    """A subscriber that knows when its bounded backlog overflowed."""
+    """A subscriber that knows when its bounded backlog overflowed, and hands over its whole
+    backlog at once (:meth:`next_events`) so a socket can send it in fewer frames."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.overflowed = asyncio.Event()
+        self._stopping = False
+
+    async def next_events(self) -> list[bytes] | None:
+        """Every event waiting, oldest first (waits for one); ``None`` once unsubscribed."""
+        if self._stopping:
+            return None
+        queue = self._queue
+        first = await queue.get()
+        queue.task_done()
+        if first is None:
+            self._stopping = True
+            return None
+        events = [first]
+        while not queue.empty():
+            item = queue.get_nowait()
+            queue.task_done()
+            if item is None:
+                self._stopping = True
+                break
+            events.append(item)
+        return events
 
     def put_nowait(self, item: bytes | None) -> bool:
         accepted = super().put_nowait(item)

@@ -28,6 +28,7 @@ from litestar.exceptions import WebSocketDisconnect
 from ofca import __version__
 from ofca.auth import authenticate_token, credential_from_connection
 from ofca.channels.names import dashboard_channel, extension_channel
+from ofca.channels.plugin import OfcaSubscriber
 from ofca.domain.auth import Principal
 from ofca.domain.wss import (
     ConnectionAck,
@@ -44,12 +45,14 @@ from ofca.domain.wss import (
     outgoing_encoder,
 )
 from ofca.errors import is_database_unavailable
-from ofca.services import ingest
+from ofca.services import deltas, ingest
 from ofca.services.conversations import full_sync
 from ofca.services.live import (
     CONTROL_PREFIX,
     decode_control,
+    event_batch,
     publish_to_dashboards,
+    split_events,
     status_frame,
 )
 
@@ -143,9 +146,10 @@ class Connection:
     async def send(self, data: bytes) -> None:
         if self.closed:
             return
+        text = _as_text(data)
         async with self._send_lock:
             try:
-                await self.socket.send_data(data, mode="text")
+                await self.socket.send_data(text, mode="text")
             except (WebSocketDisconnect, RuntimeError, OSError):
                 self.closed = True
 
@@ -168,6 +172,23 @@ class Connection:
         ):
             await self.close(POLICY_VIOLATION, "credential revoked")
         return True
+
+
+_texts: dict[int, tuple[bytes, str]] = {}
+_TEXTS_KEPT = 256
+
+
+def _as_text(data: bytes) -> str:
+    """``data`` as text (ASGI wants text frames as ``str``), decoded once for all the sockets
+    a live event goes to: they are handed the same bytes object in turn."""
+    known = _texts.get(id(data))
+    if known is not None and known[0] is data:
+        return known[1]
+    if len(_texts) >= _TEXTS_KEPT:
+        del _texts[next(iter(_texts))]  # the oldest
+    text = data.decode("utf-8")
+    _texts[id(data)] = (data, text)
+    return text
 
 
 def _may_access(principal: Principal, account_id: str) -> bool:
@@ -330,7 +351,7 @@ async def _handle_extension_frame(
             await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
             return
         if isinstance(frame, NewRawMessage):
-            ack = await ingest.ingest_delta(
+            ack = await deltas.ingest_delta(
                 ctx, frame.payload.message, ingest.raw_delta_message(data)
             )
             await connection.send(outgoing_encoder.encode(IngestAck(payload=ack)))
@@ -368,7 +389,7 @@ async def _handle_extension_frames(
         items = list(pending)
         pending.clear()
         try:
-            acks = await ingest.ingest_deltas(ctx, items)
+            acks = await deltas.ingest_deltas(ctx, items)
         except ingest.StorageUnavailable as exc:
             error = _storage_unavailable(exc)
             for _ in items:
@@ -538,6 +559,45 @@ async def _send_full_sync(connection: Connection, *, shared: bool) -> None:
     await connection.send(outgoing_encoder.encode(sync))
 
 
+async def _send_live(connection: Connection, frames: list[bytes], batched: bool) -> None:
+    """Live events in order: one frame each, or (``batched``) one ``event_batch`` for all
+    of them when there is more than one."""
+    if not frames:
+        return
+    if batched:
+        if len(frames) == 1:
+            await connection.send(frames[0])  # one event, or one run already batched
+        else:
+            await connection.send(event_batch([e for f in frames for e in split_events(f)]))
+        return
+    for frame in frames:
+        for event in split_events(frame):
+            await connection.send(event)
+
+
+async def _forward_live(
+    connection: Connection,
+    subscriber: OfcaSubscriber,
+    on_control: Callable[[bytes], Awaitable[None]],
+    batched: bool,
+) -> None:
+    """Send the subscriber's events as they come; whatever piled up meanwhile goes out
+    together (in one frame when ``batched``). Control events are acted on in their place."""
+    while (events := await subscriber.next_events()) is not None:
+        live: list[bytes] = []
+        for data in events:
+            if data.startswith(CONTROL_PREFIX):
+                await _send_live(connection, live, batched)
+                live = []
+                await on_control(data)
+            else:
+                live.append(data)
+        await _send_live(connection, live, batched)
+
+
+_BATCH_VALUES = {"1": True, "true": True, "0": False, "false": False}
+
+
 async def _outgoing_socket(
     socket: WebSocket[Any, Any, Any], user_id: str, roles: frozenset[str]
 ) -> None:
@@ -554,15 +614,12 @@ async def _outgoing_socket(
     token = credential_from_connection(socket) or ""
     channels = state.channels
 
-    async def on_event(data: bytes) -> None:
-        if data.startswith(CONTROL_PREFIX):
-            event = decode_control(data)
-            if event is not None and event.action == "resync":
-                await _send_full_sync(connection, shared=True)
-                return
-            await connection.on_control(data)
+    async def on_control(data: bytes) -> None:
+        event = decode_control(data)
+        if event is not None and event.action == "resync":
+            await _send_full_sync(connection, shared=True)
             return
-        await connection.send(data)
+        await connection.on_control(data)
 
     async def handle(event: dict[str, Any]) -> None:
         data = _frame_bytes(event)
@@ -585,7 +642,17 @@ async def _outgoing_socket(
             f"slow consumer: more than {state.settings.subscriber_max_backlog} events behind",
         )
 
+    batch_value = (socket.query_params.get("batch") or "0").lower()
+    batched = _BATCH_VALUES.get(batch_value, False)
     await _send_ack(connection)
+    if batch_value not in _BATCH_VALUES:
+        await connection.send(
+            _error(
+                "validation_error",
+                "Invalid query parameter",
+                f"batch must be 0, 1, true or false, got {batch_value!r}; events come unbatched",
+            )
+        )
     watcher = asyncio.create_task(_watch(connection, token, idle_limit=None))
     try:
         async with channels.start_subscription(
@@ -599,11 +666,14 @@ async def _outgoing_socket(
                     status_frame("ERROR", f"Live updates interrupted: {monitor.detail}")
                 )
             backlog = asyncio.create_task(watch_backlog())
+            forwarder = asyncio.create_task(
+                _forward_live(connection, subscriber, on_control, batched)
+            )
             try:
-                async with subscriber.run_in_background(on_event, join=False):
-                    await _receive_loop(connection, handle)
+                await _receive_loop(connection, handle)
             finally:
                 backlog.cancel()
+                forwarder.cancel()
     finally:
         watcher.cancel()
         await connection.close(1000, "bye")

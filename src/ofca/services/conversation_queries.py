@@ -160,6 +160,13 @@ def as_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def as_score(value: Any) -> float | None:
+    """A mean computed in SQL, to 9 decimals (as the insights round them): the last bits of
+    a floating-point mean depend on the order the rows were summed in, which differs
+    between engines and between queries."""
+    return None if value is None else round(float(value), 9)
+
+
 def as_topics(value: Any) -> list[str]:
     if value is None:
         return []

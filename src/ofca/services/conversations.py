@@ -29,6 +29,7 @@ from ofca.domain.wss import (
 from ofca.persistence.tables import Account
 from ofca.services.conversation_queries import (
     as_datetime,
+    as_score,
     as_topics,
     fan_view,
     message_view,
@@ -240,7 +241,7 @@ async def _nodes(
                 last_message=timed[-1] if timed else None,
                 last_activity_at=as_datetime(stat.get("last_at")),
                 unanswered_since=waiting.get(chat_id),
-                sentiment_score=stat.get("fan_sentiment"),
+                sentiment_score=as_score(stat.get("fan_sentiment")),
                 topics=sorted(topics.get(chat_id, ())),
                 session=_session_view(session) if session is not None else None,
             )

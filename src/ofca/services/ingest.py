@@ -8,8 +8,7 @@ of one frame is written in one transaction (``ofca.services.ingest_sql``). Enric
 the changed messages then runs in the background in small time slices, and dashboards are
 told (``system_status`` progress, ``enrichment_result``, ``analytics_update``, a resync).
 
-``new_raw_message`` (delta): enriched first, stored, the chat's insight rows refreshed,
-then ``append_message`` is published.
+``new_raw_message`` (delta): ``ofca.services.deltas``, with the helpers shared here.
 """
 
 from __future__ import annotations
@@ -28,18 +27,15 @@ from typing import Any
 
 import msgspec
 
-from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher, enrich
+from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher
 from ofca.domain.normalize import (
     NormalizedChat,
-    NormalizedMessage,
     normalize_chat,
     normalize_message,
 )
 from ofca.domain.onlyfans import Chat, Message
 from ofca.domain.wss import (
     AnalyticsUpdate,
-    AppendMessage,
-    AppendMessagePayload,
     EnrichmentResult,
     EnrichmentResultPayload,
     IngestAckPayload,
@@ -60,11 +56,12 @@ __all__ = [
     "FrameRejected",
     "IngestContext",
     "StorageUnavailable",
+    "bare_chat_record",
     "decode_snapshot",
-    "ingest_delta",
-    "ingest_deltas",
     "ingest_snapshot",
+    "known_fan",
     "pending_enrichment",
+    "remember_fan",
     "wait_enriched",
 ]
 
@@ -83,6 +80,9 @@ REFRESH_BATCH_CHATS = 25
 """Chats whose insight rows are recomputed per transaction after a snapshot."""
 REFRESH_DEBOUNCE_SECONDS = 0.5
 """Deltas' chats are refreshed together, this long after the first of a burst."""
+REFRESH_INTERVAL_SECONDS = 2.0
+"""Under sustained deltas an account's refreshes start at least this far apart: each then
+covers more chats at once, and fewer refreshes compete with the deltas for the loop."""
 
 Progress = Callable[[float], Awaitable[None]]
 
@@ -195,7 +195,8 @@ def _chat_record(account_id: str, chat: NormalizedChat, raw: str | None, now: da
     )
 
 
-def _bare_chat_record(account_id: str, chat_id: str, now: datetime) -> tuple:
+def bare_chat_record(account_id: str, chat_id: str, now: datetime) -> tuple:
+    """A chat known only by its id (a delta of a chat no snapshot has brought yet)."""
     return (account_id, chat_id, None, None, None, None, "onlyfans", None, now, now)
 
 
@@ -216,7 +217,12 @@ _fan_ids: dict[tuple[str, str], str] = {}
 _FAN_CACHE_MAX = 200_000
 
 
-def _remember_fan(account_id: str, chat_id: str, fan_id: str | None) -> None:
+def known_fan(account_id: str, chat_id: str) -> str | None:
+    """The chat's fan id if this process has seen it (a chat's fan never changes)."""
+    return _fan_ids.get((account_id, chat_id))
+
+
+def remember_fan(account_id: str, chat_id: str, fan_id: str | None) -> None:
     if fan_id is None:
         return
     if len(_fan_ids) > _FAN_CACHE_MAX:
@@ -251,17 +257,6 @@ async def refresh_insights(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
         log.exception("refreshing %d chats of %s failed", len(chat_ids), ctx.account_id)
 
 
-async def _link_commands(account_id: str, message_ids: Sequence[str]) -> None:
-    try:
-        from ofca.services.commands import link_messages
-    except ImportError:
-        return
-    try:
-        await link_messages(account_id, message_ids)
-    except Exception:
-        log.exception("linking commands of %s failed", account_id)
-
-
 _analytics_due: dict[str, asyncio.Task[None]] = {}
 
 
@@ -282,6 +277,7 @@ def schedule_analytics(ctx: IngestContext, delay: float = ANALYTICS_DEBOUNCE_SEC
 
 _refresh_due: dict[str, set[str]] = {}
 _refresh_tasks: dict[str, asyncio.Task[None]] = {}
+_refresh_started: dict[str, float] = {}
 
 
 def schedule_refresh(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
@@ -290,7 +286,9 @@ def schedule_refresh(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
 
     Recomputing a chat's sessions reads all its messages; doing that once per delta would
     cap an account at a few dozen deltas per second, and the dashboards already got each
-    message (``append_message``) the moment it was stored.
+    message (``append_message``) the moment it was stored. A quiet account's first delta is
+    refreshed after :data:`REFRESH_DEBOUNCE_SECONDS`; a busy account's at most every
+    :data:`REFRESH_INTERVAL_SECONDS`.
     """
     _refresh_due.setdefault(ctx.account_id, set()).update(chat_ids)
     if ctx.account_id in _refresh_tasks:
@@ -298,7 +296,10 @@ def schedule_refresh(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
 
     async def run() -> None:
         try:
-            await asyncio.sleep(REFRESH_DEBOUNCE_SECONDS)
+            previous = _refresh_started.get(ctx.account_id, -REFRESH_INTERVAL_SECONDS)
+            next_start = previous + REFRESH_INTERVAL_SECONDS - time.monotonic()
+            await asyncio.sleep(max(REFRESH_DEBOUNCE_SECONDS, next_start))
+            _refresh_started[ctx.account_id] = time.monotonic()
             while _refresh_due.get(ctx.account_id):
                 due = sorted(_refresh_due.pop(ctx.account_id))
                 for start in range(0, len(due), REFRESH_BATCH_CHATS):
@@ -480,7 +481,7 @@ async def _ingest_snapshot(
             ctx.engine, account_id, chats=list(chat_records.values()), messages=list(rows.values())
         )
     for chat_id, fan_id in fans.items():
-        _remember_fan(account_id, chat_id, fan_id)
+        remember_fan(account_id, chat_id, fan_id)
     await report(1.0)
 
     changed = [pending[mid] for mid in (*outcome.inserted, *outcome.updated)]
@@ -623,237 +624,6 @@ async def _enrich_snapshot(
     finally:
         if gc_pause is not None:  # failed or cancelled before the end of enrichment
             gc_pause.__exit__(None, None, None)
-
-
-# --------------------------------------------------------------------------- delta
-
-
-def _enriched_delta_row(
-    account_id: str,
-    normalized: NormalizedMessage,
-    raw: bytes,
-    matcher: TopicMatcher,
-    now: datetime,
-) -> tuple:
-    """The ``MESSAGE_COLUMNS`` row of a delta, enriched before it is stored (a delta is
-    broadcast right away, so it must not wait for background enrichment)."""
-    enrichment = enrich(normalized.raw_text, matcher)
-    return (
-        account_id,
-        normalized.message_id,
-        normalized.chat_id,
-        normalized.direction,
-        normalized.created_at,
-        normalized.changed_at,
-        enrichment.text,
-        raw.decode("utf-8"),
-        content_hash(raw),
-        normalized.from_user_id,
-        normalized.is_tip,
-        normalized.price,
-        normalized.media_count,
-        "onlyfans",
-        enrichment.sentiment,
-        msgspec.json.encode(list(enrichment.topics)).decode(),
-        True,
-        now,
-        1,
-    )
-
-
-async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> IngestAckPayload:
-    """Store one message (enriched first) and publish it; duplicates change nothing."""
-    began = time.perf_counter()
-    account_id = ctx.account_id
-    message_id = str(message.id)
-    if message.chat_id is None:
-        return IngestAckPayload(
-            frame="new_raw_message",
-            accepted=0,
-            duplicates=0,
-            updated=0,
-            rejected=1,
-            rejected_items=[RejectedItem(message_id=message_id, reason="missing chat_id")],
-        )
-    chat_id = str(message.chat_id)
-    now = datetime.now(UTC)
-    new_chats: list[tuple] = []
-    fan_id = _fan_ids.get((account_id, chat_id))
-    if fan_id is None:
-        stored = await known_chats(ctx.engine, account_id, [chat_id])
-        if chat_id in stored:
-            fan_id = stored[chat_id]
-            _remember_fan(account_id, chat_id, fan_id)
-        else:
-            new_chats.append(_bare_chat_record(account_id, chat_id, now))
-    normalized = normalize_message(message, chat_id, fan_id)
-    row = _enriched_delta_row(account_id, normalized, raw, await matcher_for(account_id), now)
-    async with account_lock(account_id):
-        outcome = await upsert_frame(ctx.engine, account_id, new_chats=new_chats, messages=[row])
-    inserted, updated = bool(outcome.inserted), bool(outcome.updated)
-    ack = IngestAckPayload(
-        frame="new_raw_message",
-        accepted=int(inserted),
-        duplicates=int(not (inserted or updated)),
-        updated=int(updated),
-        rejected=0,
-        chats=len(new_chats),
-    )
-    if inserted or updated:
-        await _link_commands(account_id, [message_id])
-        await publish_append(ctx, chat_id, message_id, edited=updated)
-        schedule_refresh(ctx, [chat_id])
-    ack.duration_ms = round((time.perf_counter() - began) * 1000, 2)
-    return ack
-
-
-async def publish_append(
-    ctx: IngestContext, chat_id: str, message_id: str, *, edited: bool
-) -> None:
-    from ofca.services.conversations import conversation_node
-
-    node = await conversation_node(ctx.account_id, chat_id, ctx.settings)
-    if node is None:
-        return
-    message = next((m for m in reversed(node.messages) if m.id == message_id), None)
-    if message is None:
-        from ofca.services.conversations import message_by_id
-
-        message = await message_by_id(ctx.account_id, message_id)
-        if message is None:
-            return
-    publish_to_dashboards(
-        ctx.channels,
-        ctx.account_id,
-        AppendMessage(
-            payload=AppendMessagePayload(conversation=node, message=message, edited=edited)
-        ),
-    )
-
-
-async def ingest_deltas(
-    ctx: IngestContext, items: Sequence[tuple[Message, bytes]]
-) -> list[IngestAckPayload]:
-    """Consecutive deltas of one connection (those that queued up while the previous ones
-    were written), stored with one commit instead of one each (group commit): one ack per
-    delta, exactly as :func:`ingest_delta` would give, and ``append_message`` published in
-    arrival order, with one conversation node per chat (not per message); the touched
-    chats' insight rows are refreshed shortly after, as for single deltas."""
-    if len(items) == 1:
-        return [await ingest_delta(ctx, *items[0])]
-    began = time.perf_counter()
-    account_id = ctx.account_id
-    now = datetime.now(UTC)
-    acks: list[IngestAckPayload] = []
-    chat_ids = {str(m.chat_id) for m, _ in items if m.chat_id is not None}
-    unknown = sorted(c for c in chat_ids if (account_id, c) not in _fan_ids)
-    fans: dict[str, str | None] = {
-        c: _fan_ids[(account_id, c)] for c in chat_ids if c not in unknown
-    }
-    if unknown:
-        stored_chats = await known_chats(ctx.engine, account_id, unknown)
-        for chat_id, fan_id in stored_chats.items():
-            fans[chat_id] = fan_id
-            _remember_fan(account_id, chat_id, fan_id)
-    matcher = await matcher_for(account_id)
-    # Transactions of rows with distinct ids: a repeated id starts the next one, so a resend
-    # within a batch is still told apart as a duplicate or an edit of the first.
-    groups: list[tuple[list[tuple], list[tuple], list[int]]] = [([], [], [])]
-    ids_in_group: set[str] = set()
-    new_chat_of: dict[int, str] = {}
-    positions: list[tuple[str, str] | None] = []
-    for index, (message, raw) in enumerate(items):
-        message_id = str(message.id)
-        if message.chat_id is None:
-            positions.append(None)
-            continue
-        chat_id = str(message.chat_id)
-        if message_id in ids_in_group:
-            groups.append(([], [], []))
-            ids_in_group = set()
-        ids_in_group.add(message_id)
-        new_chats, rows, indexes = groups[-1]
-        if chat_id not in fans:
-            fans[chat_id] = None
-            new_chats.append(_bare_chat_record(account_id, chat_id, now))
-            new_chat_of[index] = chat_id
-        normalized = normalize_message(message, chat_id, fans[chat_id])
-        rows.append(_enriched_delta_row(account_id, normalized, raw, matcher, now))
-        indexes.append(index)
-        positions.append((message_id, chat_id))
-    kinds: dict[int, str] = {}
-    for new_chats, rows, indexes in groups:
-        if not rows:
-            continue
-        async with account_lock(account_id):
-            outcome = await upsert_frame(ctx.engine, account_id, new_chats=new_chats, messages=rows)
-        inserted, updated = set(outcome.inserted), set(outcome.updated)
-        for index, row in zip(indexes, rows, strict=True):
-            message_id = row[1]
-            kinds[index] = (
-                "inserted" if message_id in inserted else "updated" if message_id in updated else ""
-            )
-    changed: list[tuple[str, str, bool]] = []
-    for index, position in enumerate(positions):
-        if position is None:
-            acks.append(
-                IngestAckPayload(
-                    frame="new_raw_message",
-                    accepted=0,
-                    duplicates=0,
-                    updated=0,
-                    rejected=1,
-                    rejected_items=[
-                        RejectedItem(message_id=str(items[index][0].id), reason="missing chat_id")
-                    ],
-                )
-            )
-            continue
-        kind = kinds.get(index, "")
-        acks.append(
-            IngestAckPayload(
-                frame="new_raw_message",
-                accepted=int(kind == "inserted"),
-                duplicates=int(kind == ""),
-                updated=int(kind == "updated"),
-                rejected=0,
-                chats=int(index in new_chat_of),
-            )
-        )
-        if kind:
-            changed.append((position[0], position[1], kind == "updated"))
-    if changed:
-        await _link_commands(account_id, [message_id for message_id, _, _ in changed])
-        await _publish_appends(ctx, changed)
-        schedule_refresh(ctx, sorted({chat_id for _, chat_id, _ in changed}))
-    duration_ms = round((time.perf_counter() - began) * 1000, 2)
-    for ack in acks:
-        ack.duration_ms = duration_ms
-    return acks
-
-
-async def _publish_appends(ctx: IngestContext, changed: Sequence[tuple[str, str, bool]]) -> None:
-    """``append_message`` per ``(message_id, chat_id, edited)``, in order; one node per chat,
-    built after the whole batch is stored (so it shows the chat as it now is)."""
-    from ofca.services.conversations import conversation_nodes, message_by_id
-
-    nodes = await conversation_nodes(ctx.account_id, [chat_id for _, chat_id, _ in changed])
-    for message_id, chat_id, edited in changed:
-        node = nodes.get(chat_id)
-        if node is None:
-            continue
-        message = next((m for m in reversed(node.messages) if m.id == message_id), None)
-        if message is None:
-            message = await message_by_id(ctx.account_id, message_id)
-            if message is None:
-                continue
-        publish_to_dashboards(
-            ctx.channels,
-            ctx.account_id,
-            AppendMessage(
-                payload=AppendMessagePayload(conversation=node, message=message, edited=edited)
-            ),
-        )
 
 
 def context_for(state: Any, account_id: str) -> IngestContext:

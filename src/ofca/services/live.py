@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,12 +34,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTROL_PREFIX",
+    "EVENT_BATCH_PREFIX",
     "ChannelsMonitor",
     "ControlEvent",
     "decode_control",
+    "event_batch",
     "publish_control",
     "publish_credential_revoked",
+    "publish_events",
     "publish_to_dashboards",
+    "split_events",
     "status_frame",
 ]
 
@@ -84,6 +89,53 @@ def publish_to_dashboards(plugin: OfcaChannelsPlugin, account_id: str, frame: An
     """Queue ``frame`` (a Struct or already-encoded bytes) for the account's dashboards."""
     data = frame if isinstance(frame, bytes) else outgoing_encoder.encode(frame)
     plugin.publish(data, dashboard_channel(plugin.settings.channel_prefix, account_id))
+
+
+def publish_events(plugin: OfcaChannelsPlugin, account_id: str, frames: Sequence[bytes]) -> None:
+    """Queue several encoded live events as one channel message (an ``event_batch``): one
+    publish, and one backlog entry per subscriber, for a whole run of deltas. Sockets that
+    did not ask for batches get the events one frame each (:func:`split_events`)."""
+    if len(frames) == 1:
+        publish_to_dashboards(plugin, account_id, frames[0])
+    elif frames:
+        publish_to_dashboards(plugin, account_id, event_batch(frames))
+
+
+EVENT_BATCH_PREFIX = b'{"type":"event_batch","payload":{"events":['
+_EVENT_BATCH_SUFFIX = b"]}}"
+
+
+def event_batch(frames: Sequence[bytes]) -> bytes:
+    """An ``event_batch`` frame of encoded live events (a plain frame stays as it is), made
+    by joining bytes: nothing is decoded or encoded again."""
+    return EVENT_BATCH_PREFIX + b",".join(frames) + _EVENT_BATCH_SUFFIX
+
+
+class _EventBatchPayload(msgspec.Struct):
+    events: list[msgspec.Raw]
+
+
+class _EventBatch(msgspec.Struct):
+    payload: _EventBatchPayload
+
+
+_event_batch_decoder = msgspec.json.Decoder(_EventBatch)
+
+
+_last_split: tuple[bytes, list[bytes]] = (b"", [])
+
+
+def split_events(data: bytes) -> list[bytes]:
+    """The frames of a live event: those inside an ``event_batch``, else ``[data]``. Split
+    once for all the sockets it goes to (they get the same bytes object in turn), and each
+    event is again one bytes object for all of them."""
+    global _last_split
+    if not data.startswith(EVENT_BATCH_PREFIX):
+        return [data]
+    if _last_split[0] is not data:
+        events = [bytes(raw) for raw in _event_batch_decoder.decode(data).payload.events]
+        _last_split = (data, events)
+    return _last_split[1]
 
 
 def publish_control(plugin: OfcaChannelsPlugin, event: ControlEvent, *, extension: bool) -> None:

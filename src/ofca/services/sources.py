@@ -22,11 +22,15 @@ from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.normalize import normalize_chat, normalize_message
 from ofca.domain.onlyfans import Chat, Message
 from ofca.domain.sources import MappedBatch
-from ofca.domain.wss import AppendMessage, AppendMessagePayload
+from ofca.domain.wss import AppendMessage, AppendMessagePayload, outgoing_encoder
 from ofca.persistence.tables import Account, ChatwootToken, IngestLog
 from ofca.services import commands
-from ofca.services.conversation_queries import MESSAGE_VIEW_COLUMNS, message_view, raw_sql
-from ofca.services.conversations import conversation_node
+from ofca.services.conversation_queries import (
+    MESSAGE_VIEW_COLUMNS,
+    NO_TIME,
+    message_view,
+    raw_sql,
+)
 from ofca.services.ingest import (
     IngestContext,
     account_lock,
@@ -37,7 +41,8 @@ from ofca.services.ingest import (
     schedule_analytics,
 )
 from ofca.services.ingest_sql import CHAT_COLUMNS, MESSAGE_COLUMNS, upsert_frame
-from ofca.services.live import publish_to_dashboards
+from ofca.services.live import publish_events
+from ofca.services.live_nodes import live_nodes
 
 __all__ = [
     "ChatwootAuth",
@@ -257,12 +262,10 @@ def _message_record(
     return tuple(values[column] for column in MESSAGE_COLUMNS)
 
 
-async def _publish_appends(
-    ctx: IngestContext, message_ids: list[str], chat_of: dict[str, str], edited: set[str]
-) -> None:
-    """``append_message`` per new/edited message, in the order received. One conversation
-    node per chat (built after all of the batch is stored) and one query for the messages,
-    instead of a node per message: a 100-line transcript is one chat."""
+async def _publish_appends(ctx: IngestContext, message_ids: list[str], edited: set[str]) -> None:
+    """``append_message`` per new/edited message, in the order received, all in one channel
+    message; one node per chat (``live_nodes``, read after the whole batch is stored) holding
+    the chat's messages of this batch."""
     rows = await raw_sql(
         f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message WHERE account_id = {{}} "
         f"AND message_id IN ({', '.join('{}' for _ in message_ids)})",
@@ -270,23 +273,26 @@ async def _publish_appends(
         *message_ids,
     ).run()
     views = {row["message_id"]: message_view(row) for row in rows}
-    nodes: dict[str, Any] = {}
-    for message_id in message_ids:
-        chat_id = chat_of[message_id]
-        if chat_id not in nodes:
-            nodes[chat_id] = await conversation_node(ctx.account_id, chat_id, ctx.settings)
-        node, view = nodes[chat_id], views.get(message_id)
-        if node is None or view is None:
-            continue
-        publish_to_dashboards(
-            ctx.channels,
-            ctx.account_id,
+    nodes = await live_nodes(
+        ctx.engine, ctx.account_id, sorted({v.chat_id for v in views.values()})
+    )
+    for chat_id, node in nodes.items():
+        node.messages = sorted(
+            (v for v in views.values() if v.chat_id == chat_id),
+            key=lambda v: (v.created_at is None, v.created_at or NO_TIME, v.id),
+        )
+    frames = [
+        outgoing_encoder.encode(
             AppendMessage(
                 payload=AppendMessagePayload(
-                    conversation=node, message=view, edited=message_id in edited
+                    conversation=nodes[view.chat_id], message=view, edited=message_id in edited
                 )
-            ),
+            )
         )
+        for message_id in message_ids
+        if (view := views.get(message_id)) is not None and view.chat_id in nodes
+    ]
+    publish_events(ctx.channels, ctx.account_id, frames)
 
 
 async def store_batch(
@@ -330,7 +336,7 @@ async def store_batch(
         # would retry, and a retry is a duplicate that publishes nothing).
         try:
             await commands.link_messages(account_id, result.changed_message_ids)
-            await _publish_appends(ctx, result.changed_message_ids, chat_of, updated)
+            await _publish_appends(ctx, result.changed_message_ids, updated)
         except Exception:
             log.exception("%s batch of %s stored; linking or publishing failed", source, account_id)
         schedule_analytics(ctx)

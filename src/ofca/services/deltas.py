@@ -1,0 +1,328 @@
+"""Deltas (``new_raw_message``): enrich, store a run of them with one commit, publish.
+
+The extension socket hands over the deltas that queued up while the previous ones were
+stored (group commit): they are enriched, written in one transaction (a repeated id starts
+the next one, so a resend within the run is still told apart as a duplicate or an edit),
+and acknowledged one by one in arrival order after the commit. Duplicates write and
+publish nothing; edits update the row in place.
+
+Then each new or edited message becomes an ``append_message`` with its chat's node
+(``ofca.services.live_nodes``: the chat's summary read once for the whole run, plus the
+rows just written) and the run's frames go out as one channel message. The touched chats'
+insight rows are refreshed shortly after (``ingest.schedule_refresh``), followed by
+``analytics_update``.
+
+Topics are tagged with the matcher this process last used for the account; the write
+checks its version under the account's lock and, when the topic set changed meanwhile,
+the run is tagged again with the new rules and written then (``TopicsChanged``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import msgspec
+
+from ofca.domain.enrichment import TopicMatcher, enrich
+from ofca.domain.normalize import NormalizedMessage, normalize_message
+from ofca.domain.onlyfans import Message
+from ofca.domain.wss import (
+    AppendMessage,
+    AppendMessagePayload,
+    IngestAckPayload,
+    MessageView,
+    RejectedItem,
+    outgoing_encoder,
+)
+from ofca.services import commands, topics
+from ofca.services.ingest import (
+    IngestContext,
+    account_lock,
+    bare_chat_record,
+    content_hash,
+    known_fan,
+    remember_fan,
+    schedule_refresh,
+)
+from ofca.services.ingest_sql import (
+    MESSAGE_COLUMNS,
+    TopicsChanged,
+    UpsertOutcome,
+    known_chats,
+    upsert_frame,
+)
+from ofca.services.live import publish_events
+from ofca.services.live_nodes import live_nodes
+
+__all__ = ["ingest_delta", "ingest_deltas"]
+
+log = logging.getLogger(__name__)
+
+TOPIC_RETRIES = 3
+"""Topic-set changes tolerated while one run is written (each one re-tags the run)."""
+
+_ENCODE = msgspec.json.encode
+
+
+def delta_row(
+    account_id: str,
+    normalized: NormalizedMessage,
+    raw: bytes,
+    matcher: TopicMatcher,
+    now: datetime,
+    source: str = "onlyfans",
+) -> tuple:
+    """The ``MESSAGE_COLUMNS`` row of a delta, enriched before it is stored (a delta is
+    broadcast right away, so it must not wait for background enrichment)."""
+    enrichment = enrich(normalized.raw_text, matcher)
+    return (
+        account_id,
+        normalized.message_id,
+        normalized.chat_id,
+        normalized.direction,
+        normalized.created_at,
+        normalized.changed_at,
+        enrichment.text,
+        raw.decode("utf-8"),
+        content_hash(raw),
+        normalized.from_user_id,
+        normalized.is_tip,
+        normalized.price,
+        normalized.media_count,
+        source,
+        enrichment.sentiment,
+        _ENCODE(list(enrichment.topics)).decode(),
+        True,
+        now,
+        1,
+    )
+
+
+_COLUMN = {name: index for index, name in enumerate(MESSAGE_COLUMNS)}
+_TOPICS = msgspec.json.Decoder(list[str])
+
+
+def message_view(row: tuple, command_id: str | None) -> MessageView:
+    """The dashboards' view of a row just written (as ``conversation_queries.message_view``
+    makes it from a stored one)."""
+    return MessageView(
+        id=row[_COLUMN["message_id"]],
+        chat_id=row[_COLUMN["chat_id"]],
+        text=row[_COLUMN["text"]],
+        created_at=row[_COLUMN["created_at"]],
+        changed_at=row[_COLUMN["changed_at"]],
+        direction=row[_COLUMN["direction"]],
+        sentiment=row[_COLUMN["sentiment"]],
+        topics=_TOPICS.decode(row[_COLUMN["topics"]]),
+        is_tip=bool(row[_COLUMN["is_tip"]]),
+        price=row[_COLUMN["price"]],
+        media_count=int(row[_COLUMN["media_count"]] or 0),
+        enriched=bool(row[_COLUMN["enriched"]]),
+        command_id=command_id,
+    )
+
+
+class _Group(msgspec.Struct):
+    """Deltas with distinct ids, written in one transaction."""
+
+    new_chats: list[tuple] = []
+    normalized: list[tuple[int, NormalizedMessage, bytes]] = []
+    rows: list[tuple] = []
+
+
+def _rejected(message_id: str) -> IngestAckPayload:
+    return IngestAckPayload(
+        frame="new_raw_message",
+        accepted=0,
+        duplicates=0,
+        updated=0,
+        rejected=1,
+        rejected_items=[RejectedItem(message_id=message_id, reason="missing chat_id")],
+    )
+
+
+async def _fans(ctx: IngestContext, chat_ids: set[str]) -> dict[str, str | None]:
+    """Fan id per known chat (cached per process; fans of a chat never change)."""
+    fans: dict[str, str | None] = {}
+    unknown: list[str] = []
+    for chat_id in chat_ids:
+        fan_id = known_fan(ctx.account_id, chat_id)
+        if fan_id is None:
+            unknown.append(chat_id)
+        else:
+            fans[chat_id] = fan_id
+    if unknown:
+        for chat_id, fan_id in (await known_chats(ctx.engine, ctx.account_id, unknown)).items():
+            fans[chat_id] = fan_id
+            remember_fan(ctx.account_id, chat_id, fan_id)
+    return fans
+
+
+async def _store(
+    ctx: IngestContext, group: _Group, version: int, matcher: TopicMatcher, now: datetime
+) -> tuple[UpsertOutcome, int, TopicMatcher]:
+    """Write one group, tagging it again when the account's topic set changed."""
+    for _ in range(TOPIC_RETRIES):
+        group.rows = [
+            delta_row(ctx.account_id, normalized, raw, matcher, now)
+            for _, normalized, raw in group.normalized
+        ]
+        try:
+            async with account_lock(ctx.account_id):
+                outcome = await upsert_frame(
+                    ctx.engine,
+                    ctx.account_id,
+                    new_chats=group.new_chats,
+                    messages=group.rows,
+                    topic_version=version,
+                )
+            return outcome, version, matcher
+        except TopicsChanged as changed:
+            version = changed.version
+            matcher = await topics.matcher_at(ctx.account_id, version)
+    group.rows = [
+        delta_row(ctx.account_id, normalized, raw, matcher, now)
+        for _, normalized, raw in group.normalized
+    ]
+    async with account_lock(ctx.account_id):  # topics keep changing: tag as of now
+        outcome = await upsert_frame(
+            ctx.engine, ctx.account_id, new_chats=group.new_chats, messages=group.rows
+        )
+    return outcome, version, matcher
+
+
+async def ingest_deltas(
+    ctx: IngestContext, items: Sequence[tuple[Message, bytes]]
+) -> list[IngestAckPayload]:
+    """Store consecutive deltas of one connection (message, its raw JSON) with one commit;
+    one ack per delta, in order, then ``append_message`` for each new or edited one."""
+    began = time.perf_counter()
+    account_id = ctx.account_id
+    now = datetime.now(UTC)
+    fans = await _fans(ctx, {str(m.chat_id) for m, _ in items if m.chat_id is not None})
+    groups: list[_Group] = [_Group()]
+    in_group: set[str] = set()
+    new_chat_at: set[int] = set()
+    for index, (message, raw) in enumerate(items):
+        if message.chat_id is None:
+            continue
+        chat_id, message_id = str(message.chat_id), str(message.id)
+        if message_id in in_group:
+            groups.append(_Group())
+            in_group = set()
+        in_group.add(message_id)
+        group = groups[-1]
+        if chat_id not in fans:
+            fans[chat_id] = None
+            group.new_chats.append(bare_chat_record(account_id, chat_id, now))
+            new_chat_at.add(index)
+        group.normalized.append((index, normalize_message(message, chat_id, fans[chat_id]), raw))
+
+    version, matcher = await topics.last_known_matcher(account_id)
+    kinds: dict[int, str] = {}
+    changed: list[tuple[int, tuple, str | None]] = []  # (index, row, stored command id)
+    for group in groups:
+        if not group.normalized:
+            continue
+        outcome, version, matcher = await _store(ctx, group, version, matcher, now)
+        inserted, updated = set(outcome.inserted), set(outcome.updated)
+        for (index, normalized, _), row in zip(group.normalized, group.rows, strict=True):
+            message_id = normalized.message_id
+            kind = (
+                "inserted" if message_id in inserted else "updated" if message_id in updated else ""
+            )
+            kinds[index] = kind
+            if kind:
+                changed.append((index, row, outcome.command_ids.get(message_id)))
+
+    acks: list[IngestAckPayload] = []
+    for index, (message, _) in enumerate(items):
+        if message.chat_id is None:
+            acks.append(_rejected(str(message.id)))
+            continue
+        kind = kinds.get(index, "")
+        acks.append(
+            IngestAckPayload(
+                frame="new_raw_message",
+                accepted=int(kind == "inserted"),
+                duplicates=int(kind == ""),
+                updated=int(kind == "updated"),
+                rejected=0,
+                chats=int(index in new_chat_at),
+            )
+        )
+    if changed:
+        # Committed: what follows must not turn the run into an error (a resend would be
+        # a duplicate, which publishes nothing).
+        try:
+            await _publish(ctx, changed, {i for i, _, _ in changed if kinds[i] == "updated"})
+        except Exception:
+            log.exception("%d deltas of %s stored; publishing failed", len(changed), account_id)
+        schedule_refresh(ctx, sorted({row[_COLUMN["chat_id"]] for _, row, _ in changed}))
+    duration_ms = round((time.perf_counter() - began) * 1000, 2)
+    for ack in acks:
+        ack.duration_ms = duration_ms
+    return acks
+
+
+async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> IngestAckPayload:
+    """One delta on its own (see :func:`ingest_deltas`)."""
+    return (await ingest_deltas(ctx, [(message, raw)]))[0]
+
+
+def _chat_order(view: MessageView) -> tuple[bool, datetime, str]:
+    return (view.created_at is None, view.created_at or _EPOCH, view.id)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def _publish(
+    ctx: IngestContext, changed: list[tuple[int, tuple, str | None]], edited: set[int]
+) -> None:
+    """Link outbound messages to their commands, then one ``append_message`` per change, in
+    arrival order, all in one channel message."""
+    candidates = [
+        commands.LinkCandidate(
+            row[_COLUMN["message_id"]],
+            row[_COLUMN["chat_id"]],
+            row[_COLUMN["text"]],
+            row[_COLUMN["created_at"]],
+            row[_COLUMN["ingested_at"]],
+        )
+        for _, row, command_id in changed
+        if row[_COLUMN["direction"]] == "outbound" and command_id is None
+    ]
+    chat_ids = sorted({row[_COLUMN["chat_id"]] for _, row, _ in changed})
+    links, nodes = await asyncio.gather(
+        commands.link_outbound(ctx.account_id, candidates),
+        live_nodes(ctx.engine, ctx.account_id, chat_ids),
+    )
+    views = [
+        message_view(row, command_id or links.get(row[_COLUMN["message_id"]]))
+        for _, row, command_id in changed
+    ]
+    latest: dict[str, dict[str, MessageView]] = {}
+    for view in views:  # a message changed twice in one run: its later version
+        latest.setdefault(view.chat_id, {})[view.id] = view
+    for chat_id, node in nodes.items():
+        node.messages = sorted(latest[chat_id].values(), key=_chat_order)
+        last = node.last_message
+        if last is not None and last.id in links:
+            last.command_id = links[last.id]
+    frames = [
+        outgoing_encoder.encode(
+            AppendMessage(
+                payload=AppendMessagePayload(
+                    conversation=nodes[view.chat_id], message=view, edited=index in edited
+                )
+            )
+        )
+        for (index, _, _), view in zip(changed, views, strict=True)
+        if view.chat_id in nodes
+    ]
+    publish_events(ctx.channels, ctx.account_id, frames)

@@ -1,0 +1,176 @@
+"""The conversation node of an ``append_message``: the chat's summary from one query, and
+the messages the change brought from the rows just written (never re-read).
+
+Every dashboard of the account receives every node, so a node carries only what changed
+(``ConversationNode.messages``: the chat's messages of this batch) plus the chat's current
+summary: fan, message count, last message and activity, fan sentiment, the open reply
+wait, the latest session and the session topics. Those come from one statement for all the
+chats of a batch, the same on both engines (Postgres runs it as a prepared statement on a
+pool connection; SQLite through Piccolo). The summary fields mean what they mean in the
+full sync (``ofca.services.conversations``); ``tests/ingest/test_live_nodes.py`` holds the
+two to the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+
+from ofca.domain.wss import ConversationNode, MessageView, SessionView
+from ofca.services.conversation_queries import (
+    as_datetime,
+    as_score,
+    as_topics,
+    fan_view,
+    raw_sql,
+)
+
+__all__ = ["live_nodes"]
+
+_LAST = (
+    "message_id",
+    "text",
+    "created_at",
+    "changed_at",
+    "direction",
+    "sentiment",
+    "topics",
+    "is_tip",
+    "price",
+    "media_count",
+    "enriched",
+    "command_id",
+)
+_SESSION = (
+    "start_at",
+    "end_at",
+    "message_count",
+    "duration_seconds",
+    "silence_seconds",
+    "silence_percentage",
+    "turns",
+    "sentiment_score",
+    "topics",
+)
+
+# ``{}`` are parameters in order; CHATS is the engine's "chat_id is one of a list" test.
+_SUMMARY = (
+    "SELECT c.chat_id, c.fan_id, c.fan_name, c.fan_username, c.fan_avatar, "
+    "s.total, s.last_at, s.fan_sentiment, "
+    "(SELECT MIN(r.first_inbound_at) FROM ofca_reply r WHERE r.account_id = c.account_id "
+    "AND r.chat_id = c.chat_id AND r.replied_at IS NULL) AS unanswered_since, "
+    "(SELECT TOPICS FROM ofca_session_topic t WHERE t.account_id = c.account_id "
+    "AND t.chat_id = c.chat_id) AS chat_topics, "
+    + ", ".join(f"l.{column} AS l_{column}" for column in _LAST)
+    + ", "
+    + ", ".join(f"x.{column} AS x_{column}" for column in _SESSION)
+    + " FROM ofca_chat c "
+    "LEFT JOIN (SELECT chat_id, COUNT(*) AS total, MAX(created_at) AS last_at, "
+    "AVG(CASE WHEN direction = 'inbound' THEN sentiment END) AS fan_sentiment "
+    "FROM ofca_message WHERE account_id = {} AND chat_id CHATS GROUP BY chat_id) s "
+    "ON s.chat_id = c.chat_id "
+    "LEFT JOIN ofca_message l ON l.id = (SELECT m.id FROM ofca_message m "
+    "WHERE m.account_id = c.account_id AND m.chat_id = c.chat_id AND m.created_at IS NOT NULL "
+    "ORDER BY m.created_at DESC, m.message_id DESC LIMIT 1) "
+    "LEFT JOIN ofca_session x ON x.id = (SELECT y.id FROM ofca_session y "
+    "WHERE y.account_id = c.account_id AND y.chat_id = c.chat_id ORDER BY y.start_at DESC LIMIT 1) "
+    "WHERE c.account_id = {} AND c.chat_id CHATS"
+)
+
+
+def _numbered(sql: str) -> str:
+    """``{}`` placeholders as Postgres' ``$1, $2, ...``."""
+    parts = sql.split("{}")
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+_PG_SUMMARY = _SUMMARY.replace("CHATS", "= ANY({}::varchar[])").replace(
+    "TOPICS", "string_agg(DISTINCT t.topic, ',')"
+)
+_PG_SUMMARY_NUMBERED = _numbered(_PG_SUMMARY)
+_SQLITE_SUMMARY = _SUMMARY.replace("CHATS", "IN (SELECT value FROM json_each({}))").replace(
+    "TOPICS", "group_concat(DISTINCT t.topic)"
+)
+
+
+async def _summaries(
+    engine: Engine, account_id: str, chat_ids: Sequence[str]
+) -> list[Mapping[str, Any]]:
+    chats: Any = list(chat_ids)
+    if isinstance(engine, PostgresEngine):
+        if engine.pool is not None:  # a served process: a prepared statement, no Piccolo
+            return await engine.pool.fetch(
+                _PG_SUMMARY_NUMBERED, account_id, chats, account_id, chats
+            )
+        sql = _PG_SUMMARY
+    else:
+        chats, sql = msgspec.json.encode(chats).decode(), _SQLITE_SUMMARY
+    return await raw_sql(sql, account_id, chats, account_id, chats).run()
+
+
+def _last_message(row: Mapping[str, Any], chat_id: str) -> MessageView | None:
+    if row["l_message_id"] is None:
+        return None
+    return MessageView(
+        id=row["l_message_id"],
+        chat_id=chat_id,
+        text=row["l_text"],
+        created_at=as_datetime(row["l_created_at"]),
+        changed_at=as_datetime(row["l_changed_at"]),
+        direction=row["l_direction"],
+        sentiment=row["l_sentiment"],
+        topics=as_topics(row["l_topics"]),
+        is_tip=bool(row["l_is_tip"]),
+        price=row["l_price"],
+        media_count=int(row["l_media_count"] or 0),
+        enriched=bool(row["l_enriched"]),
+        command_id=row["l_command_id"],
+    )
+
+
+def _session(row: Mapping[str, Any]) -> SessionView | None:
+    start, end = as_datetime(row["x_start_at"]), as_datetime(row["x_end_at"])
+    if start is None or end is None:
+        return None
+    return SessionView(
+        start_at=start,
+        end_at=end,
+        message_count=int(row["x_message_count"]),
+        duration_seconds=float(row["x_duration_seconds"]),
+        silence_seconds=float(row["x_silence_seconds"]),
+        silence_percentage=row["x_silence_percentage"],
+        turns=int(row["x_turns"]),
+        sentiment_score=row["x_sentiment_score"],
+        topics=as_topics(row["x_topics"]),
+    )
+
+
+async def live_nodes(
+    engine: Engine, account_id: str, chat_ids: Sequence[str]
+) -> dict[str, ConversationNode]:
+    """The current nodes of these chats, read after their batch is committed, with empty
+    ``messages`` (the caller puts in the messages it just wrote). A chat deleted meanwhile
+    has none."""
+    if not chat_ids:
+        return {}
+    nodes: dict[str, ConversationNode] = {}
+    for row in await _summaries(engine, account_id, chat_ids):
+        chat_id = row["chat_id"]
+        topics = row["chat_topics"]
+        nodes[chat_id] = ConversationNode(
+            chat_id=chat_id,
+            fan=fan_view(dict(row)),
+            messages=[],
+            message_count=int(row["total"] or 0),
+            last_message=_last_message(row, chat_id),
+            last_activity_at=as_datetime(row["last_at"]),
+            unanswered_since=as_datetime(row["unanswered_since"]),
+            sentiment_score=as_score(row["fan_sentiment"]),
+            topics=sorted(topics.split(",")) if topics else [],
+            session=_session(row),
+        )
+    return nodes
