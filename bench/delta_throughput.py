@@ -42,6 +42,7 @@ from bench._rawws import OP_TEXT, RawWebSocket, connect
 
 P99_TARGET_MS = 25.0
 APPEND_PREFIX = b'{"type":"append_message"'
+BATCH_PREFIX = b'{"type":"event_batch"'
 ACK_PREFIX = b'{"type":"ingest_ack"'
 ERROR_PREFIX = b'{"type":"system_error"'
 
@@ -78,6 +79,17 @@ class _Error(msgspec.Struct):
 
 
 _append_decoder = msgspec.json.Decoder(_Append)
+
+
+class _BatchPayload(msgspec.Struct):
+    events: list[msgspec.Raw]
+
+
+class _Batch(msgspec.Struct):
+    payload: _BatchPayload
+
+
+_batch_decoder = msgspec.json.Decoder(_Batch)
 _ack_decoder = msgspec.json.Decoder(_Ack)
 _error_decoder = msgspec.json.Decoder(_Error)
 _encoder = msgspec.json.Encoder()
@@ -123,20 +135,27 @@ async def _receiver(urls: list[str], control: Connection) -> None:
     others = [0]
 
     def handler(index: int) -> Any:
+        def on_append(payload: bytes | msgspec.Raw, received_ns: int) -> None:
+            message_id = _append_decoder.decode(payload).payload.message.id
+            parsed = _parse_id(message_id) if isinstance(message_id, str) else None
+            if parsed is None:
+                return
+            step, sent_ns = parsed
+            stats = steps.get(step)
+            if stats is None:
+                stats = steps[step] = _StepStats(len(urls))
+            stats.counts[index] += 1
+            stats.latencies_ms.append((received_ns - sent_ns) / 1e6)
+
         def on_frame(opcode: int, payload: bytes, received_ns: int) -> None:
             if opcode != OP_TEXT:
                 return
             if payload.startswith(APPEND_PREFIX):
-                message_id = _append_decoder.decode(payload).payload.message.id
-                parsed = _parse_id(message_id) if isinstance(message_id, str) else None
-                if parsed is None:
-                    return
-                step, sent_ns = parsed
-                stats = steps.get(step)
-                if stats is None:
-                    stats = steps[step] = _StepStats(len(urls))
-                stats.counts[index] += 1
-                stats.latencies_ms.append((received_ns - sent_ns) / 1e6)
+                on_append(payload, received_ns)
+            elif payload.startswith(BATCH_PREFIX):
+                for event in _batch_decoder.decode(payload).payload.events:
+                    if bytes(event[: len(APPEND_PREFIX)]) == APPEND_PREFIX:
+                        on_append(event, received_ns)
             elif payload.startswith(b'{"type":"full_sync_response"'):
                 if not synced[index].done():
                     synced[index].set_result(None)
@@ -331,8 +350,12 @@ async def bench(
     ext_urls: list[str],
     pid: Any,
     dash_socket: list[int] | None = None,
+    database_url: str | None = None,
 ):
-    """``dash_socket[i]``: the extension socket (in ``ext_urls``) of dashboard i's account."""
+    """``dash_socket[i]``: the extension socket (in ``ext_urls``) of dashboard i's account.
+    With ``database_url`` the database is analyzed after the seed, as autovacuum would do
+    on a server that has been running for a while (a fresh database has no statistics and
+    the planner guesses)."""
     dash_socket = dash_socket or [0] * len(dash_urls)
     seeded: set[str] = set()
     templates: list[dict] = []
@@ -342,6 +365,14 @@ async def bench(
             seeded.add(account_url)
             dash_url = dash_urls[dash_socket.index(index)]
             templates = await _seed(url, dash_url, args.seed_messages, args.seed)
+    if database_url is not None:
+        import asyncpg
+
+        connection = await asyncpg.connect(database_url)
+        try:
+            await connection.execute("ANALYZE")
+        finally:
+            await connection.close()
     await asyncio.sleep(args.settle)
     context = multiprocessing.get_context("spawn")
     receivers: list[Connection] = []
@@ -494,6 +525,11 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="running ofca(s), comma-separated")
     parser.add_argument("--database-url", default=None, help="its database (with --url)")
     parser.add_argument("--ext-on", default="0", help="indexes of --url servers for senders")
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="dashboards ask for event_batch frames (?batch=1), as the web dashboard does",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the server's log")
     parser.add_argument("--server-log-level", default="WARNING")
     args = parser.parse_args()
@@ -541,16 +577,19 @@ async def _run(
             ext_urls.append(f"{base}/ws/extension/{account_id}?token={ext_key}")
         per_account = args.dashboards // args.accounts
         for i in range(per_account):
-            dash_urls.append(f"{bases[i % len(bases)]}/ws/frontend/{account_id}?token={dash_key}")
+            dash_urls.append(
+                f"{bases[i % len(bases)]}/ws/frontend/{account_id}?token={dash_key}"
+                + ("&batch=1" if args.batch else "")
+            )
             dash_socket.append(first_socket)
     print(
         f"{os.cpu_count()} cores; {len(dash_urls)} dashboards of {args.accounts} account(s) on "
         f"{len(bases)} server(s) in {args.receiver_procs} receiver processes; "
         f"{len(ext_urls)} extension socket(s) on server(s) {args.ext_on}; "
-        f"{args.seconds:.0f} s per step",
+        f"{args.seconds:.0f} s per step; dashboards {'batched' if args.batch else 'unbatched'}",
         flush=True,
     )
-    rows = await bench(args, dash_urls, ext_urls, pids, dash_socket)
+    rows = await bench(args, dash_urls, ext_urls, pids, dash_socket, database_url)
     _report(rows)
     return rows
 
