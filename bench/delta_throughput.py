@@ -154,7 +154,7 @@ async def _receiver(urls: list[str], control: Connection) -> None:
                 on_append(payload, received_ns)
             elif payload.startswith(BATCH_PREFIX):
                 for event in _batch_decoder.decode(payload).payload.events:
-                    if bytes(event[: len(APPEND_PREFIX)]) == APPEND_PREFIX:
+                    if memoryview(event)[: len(APPEND_PREFIX)] == APPEND_PREFIX:
                         on_append(event, received_ns)
             elif payload.startswith(b'{"type":"full_sync_response"'):
                 if not synced[index].done():

@@ -220,10 +220,11 @@ class FullSyncResponse(msgspec.Struct, tag="full_sync_response", **_FRAME):
 
 
 class AppendMessagePayload(msgspec.Struct, kw_only=True):
+    """``conversation`` is the chat as it now is: its ``messages`` hold only the message this
+    change brought (the same as ``message``; merge it by id into the messages you have),
+    every other field is the chat's current summary."""
+
     conversation: ConversationNode
-    """The chat as it now is. Its ``messages`` hold only what this change brought (the
-    message, and others of the same chat stored in the same batch): merge them by id into
-    the messages you have. Every other field is the chat's current summary."""
     message: MessageView
     edited: bool = False
 

@@ -31,12 +31,9 @@ from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.normalize import NormalizedMessage, normalize_message
 from ofca.domain.onlyfans import Message
 from ofca.domain.wss import (
-    AppendMessage,
-    AppendMessagePayload,
     IngestAckPayload,
     MessageView,
     RejectedItem,
-    outgoing_encoder,
 )
 from ofca.services import commands, topics
 from ofca.services.ingest import (
@@ -56,7 +53,7 @@ from ofca.services.ingest_sql import (
     upsert_frame,
 )
 from ofca.services.live import publish_events
-from ofca.services.live_nodes import live_nodes
+from ofca.services.live_nodes import append_frames, live_nodes
 
 __all__ = ["ingest_delta", "ingest_deltas"]
 
@@ -274,13 +271,6 @@ async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> Inge
     return (await ingest_deltas(ctx, [(message, raw)]))[0]
 
 
-def _chat_order(view: MessageView) -> tuple[bool, datetime, str]:
-    return (view.created_at is None, view.created_at or _EPOCH, view.id)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 async def _publish(
     ctx: IngestContext, changed: list[tuple[int, tuple, str | None]], edited: set[int]
 ) -> None:
@@ -306,23 +296,10 @@ async def _publish(
         message_view(row, command_id or links.get(row[_COLUMN["message_id"]]))
         for _, row, command_id in changed
     ]
-    latest: dict[str, dict[str, MessageView]] = {}
-    for view in views:  # a message changed twice in one run: its later version
-        latest.setdefault(view.chat_id, {})[view.id] = view
-    for chat_id, node in nodes.items():
-        node.messages = sorted(latest[chat_id].values(), key=_chat_order)
+    for node in nodes.values():
         last = node.last_message
         if last is not None and last.id in links:
             last.command_id = links[last.id]
-    frames = [
-        outgoing_encoder.encode(
-            AppendMessage(
-                payload=AppendMessagePayload(
-                    conversation=nodes[view.chat_id], message=view, edited=index in edited
-                )
-            )
-        )
-        for (index, _, _), view in zip(changed, views, strict=True)
-        if view.chat_id in nodes
-    ]
+    changes = [(view, index in edited) for (index, _, _), view in zip(changed, views, strict=True)]
+    frames = append_frames(nodes, changes)
     publish_events(ctx.channels, ctx.account_id, frames)

@@ -1,8 +1,8 @@
 """The conversation node of an ``append_message``: the chat's summary from one query, and
-the messages the change brought from the rows just written (never re-read).
+the message the change brought (from the rows just written, never re-read).
 
 Every dashboard of the account receives every node, so a node carries only what changed
-(``ConversationNode.messages``: the chat's messages of this batch) plus the chat's current
+(``ConversationNode.messages``: the new or edited message) plus the chat's current
 summary: fan, message count, last message and activity, fan sentiment, the open reply
 wait, the latest session and the session topics. Those come from one statement for all the
 chats of a batch, the same on both engines (Postgres runs it as a prepared statement on a
@@ -20,7 +20,14 @@ import msgspec
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
-from ofca.domain.wss import ConversationNode, MessageView, SessionView
+from ofca.domain.wss import (
+    AppendMessage,
+    AppendMessagePayload,
+    ConversationNode,
+    MessageView,
+    SessionView,
+    outgoing_encoder,
+)
 from ofca.services.conversation_queries import (
     as_datetime,
     as_score,
@@ -29,7 +36,7 @@ from ofca.services.conversation_queries import (
     raw_sql,
 )
 
-__all__ = ["live_nodes"]
+__all__ = ["append_frames", "live_nodes"]
 
 _LAST = (
     "message_id",
@@ -174,3 +181,23 @@ async def live_nodes(
             session=_session(row),
         )
     return nodes
+
+
+def append_frames(
+    nodes: Mapping[str, ConversationNode], changes: Sequence[tuple[MessageView, bool]]
+) -> list[bytes]:
+    """Encoded ``append_message`` per ``(message, edited)``, in order, each with its chat's
+    node holding that message (a chat without a node, deleted meanwhile, gets none)."""
+    return [
+        outgoing_encoder.encode(
+            AppendMessage(
+                payload=AppendMessagePayload(
+                    conversation=msgspec.structs.replace(nodes[view.chat_id], messages=[view]),
+                    message=view,
+                    edited=edited,
+                )
+            )
+        )
+        for view, edited in changes
+        if view.chat_id in nodes
+    ]

@@ -22,12 +22,10 @@ from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.normalize import normalize_chat, normalize_message
 from ofca.domain.onlyfans import Chat, Message
 from ofca.domain.sources import MappedBatch
-from ofca.domain.wss import AppendMessage, AppendMessagePayload, outgoing_encoder
 from ofca.persistence.tables import Account, ChatwootToken, IngestLog
 from ofca.services import commands
 from ofca.services.conversation_queries import (
     MESSAGE_VIEW_COLUMNS,
-    NO_TIME,
     message_view,
     raw_sql,
 )
@@ -42,7 +40,7 @@ from ofca.services.ingest import (
 )
 from ofca.services.ingest_sql import CHAT_COLUMNS, MESSAGE_COLUMNS, upsert_frame
 from ofca.services.live import publish_events
-from ofca.services.live_nodes import live_nodes
+from ofca.services.live_nodes import append_frames, live_nodes
 
 __all__ = [
     "ChatwootAuth",
@@ -264,8 +262,7 @@ def _message_record(
 
 async def _publish_appends(ctx: IngestContext, message_ids: list[str], edited: set[str]) -> None:
     """``append_message`` per new/edited message, in the order received, all in one channel
-    message; one node per chat (``live_nodes``, read after the whole batch is stored) holding
-    the chat's messages of this batch."""
+    message, with its chat's node (``live_nodes``, read after the whole batch is stored)."""
     rows = await raw_sql(
         f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message WHERE account_id = {{}} "
         f"AND message_id IN ({', '.join('{}' for _ in message_ids)})",
@@ -276,22 +273,7 @@ async def _publish_appends(ctx: IngestContext, message_ids: list[str], edited: s
     nodes = await live_nodes(
         ctx.engine, ctx.account_id, sorted({v.chat_id for v in views.values()})
     )
-    for chat_id, node in nodes.items():
-        node.messages = sorted(
-            (v for v in views.values() if v.chat_id == chat_id),
-            key=lambda v: (v.created_at is None, v.created_at or NO_TIME, v.id),
-        )
-    frames = [
-        outgoing_encoder.encode(
-            AppendMessage(
-                payload=AppendMessagePayload(
-                    conversation=nodes[view.chat_id], message=view, edited=message_id in edited
-                )
-            )
-        )
-        for message_id in message_ids
-        if (view := views.get(message_id)) is not None and view.chat_id in nodes
-    ]
+    frames = append_frames(nodes, [(views[m], m in edited) for m in message_ids if m in views])
     publish_events(ctx.channels, ctx.account_id, frames)
 
 

@@ -329,6 +329,10 @@ export interface AppendMessage {
   type: 'append_message';
 }
 /**
+ * ``conversation`` is the chat as it now is: its ``messages`` hold only the message this
+ * change brought (the same as ``message``; merge it by id into the messages you have),
+ * every other field is the chat's current summary.
+ *
  * This interface was referenced by `WssProtocol`'s JSON-Schema
  * via the `definition` "AppendMessagePayload".
  */
