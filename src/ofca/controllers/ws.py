@@ -376,11 +376,16 @@ async def _handle_extension_frame(
 
 
 async def _handle_extension_frames(
-    connection: Connection, ctx: ingest.IngestContext, bucket: TokenBucket, frames: list[bytes]
+    connection: Connection,
+    ctx: ingest.IngestContext,
+    bucket: TokenBucket,
+    frames: list[bytes],
+    publisher: deltas.RunPublisher,
 ) -> None:
     """Frames that queued up while earlier ones were processed, in arrival order. Runs of
-    valid ``new_raw_message`` are stored together (``ingest.ingest_deltas``: one commit for
-    the run); every other frame, and every answer, keeps its place in the order."""
+    valid ``new_raw_message`` are stored together (``deltas.store_deltas``: one commit for
+    the run) and published in the background, in order; every other frame, and every
+    answer, keeps its place in the order."""
     pending: list[tuple[Any, bytes]] = []
 
     async def flush() -> None:
@@ -389,7 +394,7 @@ async def _handle_extension_frames(
         items = list(pending)
         pending.clear()
         try:
-            acks = await deltas.ingest_deltas(ctx, items)
+            run = await deltas.store_deltas(ctx, items)
         except ingest.StorageUnavailable as exc:
             error = _storage_unavailable(exc)
             for _ in items:
@@ -404,8 +409,9 @@ async def _handle_extension_frames(
             for _ in items:
                 await connection.send(error)
             return
-        for ack in acks:
+        for ack in run.acks:
             await connection.send(outgoing_encoder.encode(IngestAck(payload=ack)))
+        publisher.publish(run)
 
     for data in frames:
         frame: Any = None
@@ -430,6 +436,7 @@ async def _handle_extension_frames(
                 )
             )
             continue
+        await publisher.drain()  # what a snapshot publishes comes after the deltas before it
         await _handle_extension_frame(connection, ctx, bucket, data)
     await flush()
 
@@ -487,6 +494,7 @@ async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> No
     state = socket.app.state
     connection = Connection(socket, principal, user_id)
     ctx = ingest.context_for(state, user_id)
+    publisher = deltas.RunPublisher(ctx)
     bucket = TokenBucket(state.settings.ws_frames_per_minute)
     token = credential_from_connection(socket) or ""
     channels: ChannelsPlugin = state.channels
@@ -517,10 +525,10 @@ async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> No
             while len(frames) < DELTA_BATCH_FRAMES and not inbox.empty():
                 following = inbox.get_nowait()
                 if following is None:
-                    await _handle_extension_frames(connection, ctx, bucket, frames)
+                    await _handle_extension_frames(connection, ctx, bucket, frames, publisher)
                     return
                 frames.append(following)
-            await _handle_extension_frames(connection, ctx, bucket, frames)
+            await _handle_extension_frames(connection, ctx, bucket, frames, publisher)
 
     await _send_ack(connection)
     await _mark_present(connection)

@@ -8,9 +8,10 @@ publish nothing; edits update the row in place.
 
 Then each new or edited message becomes an ``append_message`` with its chat's node
 (``ofca.services.live_nodes``: the chat's summary read once for the whole run, plus the
-rows just written) and the run's frames go out as one channel message. The touched chats'
-insight rows are refreshed shortly after (``ingest.schedule_refresh``), followed by
-``analytics_update``.
+row just written) and the run's frames go out as one channel message. A connection's runs
+are published in order by a :class:`RunPublisher`, while its next run is being stored.
+The touched chats' insight rows are refreshed shortly after (``ingest.schedule_refresh``),
+followed by ``analytics_update``.
 
 Topics are tagged with the matcher this process last used for the account; the write
 checks its version under the account's lock and, when the topic set changed meanwhile,
@@ -55,7 +56,14 @@ from ofca.services.ingest_sql import (
 from ofca.services.live import publish_events
 from ofca.services.live_nodes import append_frames, live_nodes
 
-__all__ = ["ingest_delta", "ingest_deltas"]
+__all__ = [
+    "RunPublisher",
+    "StoredRun",
+    "ingest_delta",
+    "ingest_deltas",
+    "publish_run",
+    "store_deltas",
+]
 
 log = logging.getLogger(__name__)
 
@@ -192,11 +200,28 @@ async def _store(
     return outcome, version, matcher
 
 
+class StoredRun(msgspec.Struct):
+    """A committed run of deltas: its acks, and what :func:`publish_run` publishes."""
+
+    acks: list[IngestAckPayload]
+    changed: list[tuple[int, tuple, str | None]]
+    """(index in the run, row written, command already linked) of each new or edited one."""
+    edited: set[int]
+
+
 async def ingest_deltas(
     ctx: IngestContext, items: Sequence[tuple[Message, bytes]]
 ) -> list[IngestAckPayload]:
     """Store consecutive deltas of one connection (message, its raw JSON) with one commit;
     one ack per delta, in order, then ``append_message`` for each new or edited one."""
+    run = await store_deltas(ctx, items)
+    await publish_run(ctx, run)
+    return run.acks
+
+
+async def store_deltas(ctx: IngestContext, items: Sequence[tuple[Message, bytes]]) -> StoredRun:
+    """Store consecutive deltas of one connection with one commit; returns one ack per delta,
+    in order. Publish the run with :func:`publish_run` (in the order runs were stored)."""
     began = time.perf_counter()
     account_id = ctx.account_id
     now = datetime.now(UTC)
@@ -253,29 +278,18 @@ async def ingest_deltas(
             )
         )
     if changed:
-        # Committed: what follows must not turn the run into an error (a resend would be
-        # a duplicate, which publishes nothing).
-        try:
-            await _publish(ctx, changed, {i for i, _, _ in changed if kinds[i] == "updated"})
-        except Exception:
-            log.exception("%d deltas of %s stored; publishing failed", len(changed), account_id)
-        schedule_refresh(ctx, sorted({row[_COLUMN["chat_id"]] for _, row, _ in changed}))
+        changed = await _link_commands(ctx, changed)
     duration_ms = round((time.perf_counter() - began) * 1000, 2)
     for ack in acks:
         ack.duration_ms = duration_ms
-    return acks
+    return StoredRun(acks, changed, {i for i, _, _ in changed if kinds[i] == "updated"})
 
 
-async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> IngestAckPayload:
-    """One delta on its own (see :func:`ingest_deltas`)."""
-    return (await ingest_deltas(ctx, [(message, raw)]))[0]
-
-
-async def _publish(
-    ctx: IngestContext, changed: list[tuple[int, tuple, str | None]], edited: set[int]
-) -> None:
-    """Link outbound messages to their commands, then one ``append_message`` per change, in
-    arrival order, all in one channel message."""
+async def _link_commands(
+    ctx: IngestContext, changed: list[tuple[int, tuple, str | None]]
+) -> list[tuple[int, tuple, str | None]]:
+    """Link the run's new outbound messages to the dashboard commands that produced them
+    (before the acks: a client that reads the message after its ack sees the link)."""
     candidates = [
         commands.LinkCandidate(
             row[_COLUMN["message_id"]],
@@ -287,19 +301,78 @@ async def _publish(
         for _, row, command_id in changed
         if row[_COLUMN["direction"]] == "outbound" and command_id is None
     ]
-    chat_ids = sorted({row[_COLUMN["chat_id"]] for _, row, _ in changed})
-    links, nodes = await asyncio.gather(
-        commands.link_outbound(ctx.account_id, candidates),
-        live_nodes(ctx.engine, ctx.account_id, chat_ids),
-    )
-    views = [
-        message_view(row, command_id or links.get(row[_COLUMN["message_id"]]))
-        for _, row, command_id in changed
+    if not candidates:
+        return changed
+    try:
+        links = await commands.link_outbound(ctx.account_id, candidates)
+    except Exception:  # stored all the same; the message stays unlinked
+        log.exception("linking commands of %s failed", ctx.account_id)
+        return changed
+    return [
+        (index, row, command_id or links.get(row[_COLUMN["message_id"]]))
+        for index, row, command_id in changed
     ]
-    for node in nodes.values():
-        last = node.last_message
-        if last is not None and last.id in links:
-            last.command_id = links[last.id]
-    changes = [(view, index in edited) for (index, _, _), view in zip(changed, views, strict=True)]
+
+
+async def publish_run(ctx: IngestContext, run: StoredRun) -> None:
+    """``append_message`` for each new or edited delta of a committed run, then its chats'
+    insight refresh. Never raises: the run is stored, and a resend would be a duplicate
+    (which publishes nothing), so a failure here is logged, not reported."""
+    if not run.changed:
+        return
+    try:
+        await _publish(ctx, run.changed, run.edited)
+    except Exception:
+        log.exception("%d deltas of %s stored; publishing failed", len(run.changed), ctx.account_id)
+    schedule_refresh(ctx, sorted({row[_COLUMN["chat_id"]] for _, row, _ in run.changed}))
+
+
+_publishing: set[asyncio.Task[None]] = set()
+
+
+class RunPublisher:
+    """Publishes one connection's stored runs in the order they were stored, in the
+    background: the next run is written while the previous one's nodes are read and its
+    frames go out (each run waits only for the publication before it)."""
+
+    def __init__(self, ctx: IngestContext) -> None:
+        self._ctx = ctx
+        self._last: asyncio.Task[None] | None = None
+
+    def publish(self, run: StoredRun) -> None:
+        if not run.changed:
+            return
+        previous = self._last
+
+        async def after_previous() -> None:
+            if previous is not None:
+                await previous  # publish_run never raises
+            await publish_run(self._ctx, run)
+
+        task = asyncio.create_task(after_previous())
+        _publishing.add(task)
+        task.add_done_callback(_publishing.discard)
+        self._last = task
+
+    async def drain(self) -> None:
+        """Wait until every run handed over so far is published."""
+        if self._last is not None:
+            await self._last
+
+
+async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> IngestAckPayload:
+    """One delta on its own (see :func:`ingest_deltas`)."""
+    return (await ingest_deltas(ctx, [(message, raw)]))[0]
+
+
+async def _publish(
+    ctx: IngestContext, changed: list[tuple[int, tuple, str | None]], edited: set[int]
+) -> None:
+    """One ``append_message`` per change, in arrival order, all in one channel message."""
+    chat_ids = sorted({row[_COLUMN["chat_id"]] for _, row, _ in changed})
+    nodes = await live_nodes(ctx.engine, ctx.account_id, chat_ids)
+    changes = [
+        (message_view(row, command_id), index in edited) for index, row, command_id in changed
+    ]
     frames = append_frames(nodes, changes)
     publish_events(ctx.channels, ctx.account_id, frames)
