@@ -166,6 +166,9 @@ def main() -> None:
     parser.add_argument("--dashboards", type=int, default=50)
     parser.add_argument("--seed-messages", type=int, default=5000)
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument(
+        "--batch", action="store_true", help="dashboards ask for event_batch frames (?batch=1)"
+    )
     args = parser.parse_args()
 
     base = argparse.Namespace(
@@ -181,6 +184,7 @@ def main() -> None:
         pause=1.0,
         settle=3.0,
         stop_after_misses=99,  # the whole ladder: throughput matters here, not only the knee
+        batch=args.batch,
     )
     with throwaway_database() as database_url:
         env = {
