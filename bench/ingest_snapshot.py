@@ -6,9 +6,12 @@ ofca on a throwaway Postgres database with Redis channels (or uses ``--url`` wit
 an extension socket and reports, per run (each run a fresh account, so every message is
 new): time to ``ingest_ack``, time until the dashboard's ``enrichment_result`` done, the
 worst ``/health`` latency seen while ingesting (how long the event loop was held), and
-the server's peak RSS. ``--runs N`` prints the medians.
+the server's peak RSS. ``--runs N`` prints the medians. ``--stalls`` runs the server with
+``bench/loop_stalls.py``'s watchdog and also reports, per run, the longest event-loop stalls
+from sending the snapshot to the ``analytics_update`` after it, and where they were.
 
     .venv/bin/python bench/ingest_snapshot.py --messages 100000 --runs 3
+    .venv/bin/python bench/ingest_snapshot.py --messages 100000 --runs 3 --stalls
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +38,7 @@ from bench._server import (
     ofca_server,
     throwaway_database,
 )
+from bench.loop_stalls import describe, read_stalls, stall_server
 from ofca.synthetic import cache_update_frame, generate_account
 
 
@@ -57,7 +62,9 @@ async def _probe_loop(http_url: str, worst: list[float], stop: asyncio.Event) ->
             await asyncio.sleep(0.01)
 
 
-async def one_run(server: Server, database_url: str, frame: bytes, run: int) -> dict[str, float]:
+async def one_run(
+    server: Server, database_url: str, frame: bytes, run: int, stall_log: str | None
+) -> dict[str, float]:
     account_id = f"bench-{run}-{int(time.time())}"
     ext_key, dash_key = await make_account_keys(
         database_url, account_id, ["extension", "dashboard"]
@@ -74,12 +81,14 @@ async def one_run(server: Server, database_url: str, frame: bytes, run: int) -> 
         probe = asyncio.create_task(_probe_loop(server.http_url, latencies, stop))
         cpu_before = server.cpu_seconds() or 0.0
         began = time.perf_counter()
+        began_wall = time.time()
         await ext.send(frame)
         ack = await _until(ext, "ingest_ack")
         acked = time.perf_counter() - began
         cpu_ack = (server.cpu_seconds() or 0.0) - cpu_before
         await _until(dash, "enrichment_result", done=True)
         enriched = time.perf_counter() - began
+        enriched_wall = time.time()
         cpu_enriched = (server.cpu_seconds() or 0.0) - cpu_before
         stop.set()
         await probe
@@ -89,7 +98,19 @@ async def one_run(server: Server, database_url: str, frame: bytes, run: int) -> 
         insights = time.perf_counter() - began
     payload = ack["payload"]
     assert payload["accepted"] > 0, payload
+    stalls: dict[str, float] = {}
+    if stall_log is not None:
+        await asyncio.sleep(0.5)  # the watchdog writes a stall once the loop ticks again
+        to_enriched = read_stalls(stall_log, began_wall, enriched_wall)
+        after = read_stalls(stall_log, enriched_wall, time.time())
+        print(f"run {run + 1} to enriched: {describe(to_enriched)}", flush=True)
+        print(f"run {run + 1} enriched to insights: {describe(after)}", flush=True)
+        stalls = {
+            "stall_ms": max((s.ms for s in to_enriched), default=0.0),
+            "stall_insights_ms": max((s.ms for s in after), default=0.0),
+        }
     return {
+        **stalls,
         "ack_s": acked,
         "enriched_s": enriched,
         "server_ingest_ms": payload["duration_ms"],
@@ -102,10 +123,12 @@ async def one_run(server: Server, database_url: str, frame: bytes, run: int) -> 
     }
 
 
-async def bench(server: Server, database_url: str, frame: bytes, runs: int) -> None:
+async def bench(
+    server: Server, database_url: str, frame: bytes, runs: int, stall_log: str | None = None
+) -> None:
     results = []
     for run in range(runs):
-        result = await one_run(server, database_url, frame, run)
+        result = await one_run(server, database_url, frame, run, stall_log)
         results.append(result)
         print(
             f"run {run + 1}: ack {result['ack_s']:.2f} s "
@@ -128,6 +151,12 @@ async def bench(server: Server, database_url: str, frame: bytes, runs: int) -> N
             f"{statistics.median(r['cpu_enriched_s'] for r in results):.1f} s, peak RSS "
             f"{max(r['peak_rss_mib'] for r in results):.0f} MiB"
         )
+        if stall_log is not None:
+            print(
+                "median longest loop stall: to enriched "
+                f"{statistics.median(r['stall_ms'] for r in results):.0f} ms, enriched to "
+                f"insights {statistics.median(r['stall_insights_ms'] for r in results):.0f} ms"
+            )
 
 
 def main() -> None:
@@ -138,6 +167,11 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="a running ofca (http://host:port)")
     parser.add_argument("--database-url", default=None, help="its database (with --url)")
     parser.add_argument("--verbose", action="store_true", help="show the server's log")
+    parser.add_argument(
+        "--stalls", action="store_true", help="run the server with the loop-stall watchdog"
+    )
+    parser.add_argument("--stall-ms", type=float, default=20.0, help="log stalls over this")
+    parser.add_argument("--stall-log", default=None, help="keep the stall log (JSON lines) here")
     args = parser.parse_args()
 
     account = generate_account(args.messages, seed=args.seed)
@@ -160,8 +194,16 @@ def main() -> None:
             "OFCA_REDIS_URL": REDIS_URL,
             "OFCA_CHANNEL_PREFIX": f"ofcabench{int(time.time())}",
         }
-        with ofca_server(env, quiet=not args.verbose) as server:
-            asyncio.run(bench(server, database_url, frame, args.runs))
+        if not args.stalls:
+            with ofca_server(env, quiet=not args.verbose) as server:
+                asyncio.run(bench(server, database_url, frame, args.runs))
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            log = args.stall_log or f"{folder}/stalls.jsonl"
+            with stall_server(
+                env, log, threshold_ms=args.stall_ms, quiet=not args.verbose
+            ) as server:
+                asyncio.run(bench(server, database_url, frame, args.runs, log))
 
 
 if __name__ == "__main__":

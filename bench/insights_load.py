@@ -29,7 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+# Appended: an installed ofca (or PYTHONPATH) wins, an uninstalled checkout still works.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from litestar.testing import AsyncTestClient
