@@ -8,16 +8,25 @@ session and open reply run from the insight read models that ingest keeps curren
 
 Conversations are sorted by priority: unanswered first, the one waiting longest first, then
 by last activity. At most :data:`FULL_SYNC_CONVERSATIONS` are sent; the REST API pages the
-rest. Several dashboards of one account asking at once share one build.
+rest. The full sync reads the per-chat summaries first and the messages and sessions of the
+chosen chats only, as asyncpg records straight from the pool on a served Postgres (Piccolo
+turns every row into a dict first: that alone held the event loop for 100+ ms per build).
+
+Builds of one account run one at a time, and every dashboard asking while one runs shares
+the next one (see :func:`full_sync`): 50 dashboards connecting at once cost two builds, not
+fifty, and each still gets everything committed before it asked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
+from piccolo.engine.postgres import PostgresEngine
 
 from ofca.domain.wss import (
     ConversationNode,
@@ -25,6 +34,7 @@ from ofca.domain.wss import (
     FullSyncResponse,
     MessageView,
     SessionView,
+    outgoing_encoder,
 )
 from ofca.persistence.tables import Account
 from ofca.services.conversation_queries import (
@@ -43,6 +53,7 @@ __all__ = [
     "conversation_node",
     "conversation_nodes",
     "full_sync",
+    "full_sync_frame",
     "message_by_id",
 ]
 
@@ -80,11 +91,40 @@ async def message_by_id(account_id: str, message_id: str) -> MessageView | None:
     return message_view(rows[0]) if rows else None
 
 
-async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
+Row = Mapping[str, Any]
+"""A result row: an asyncpg ``Record`` (served Postgres) or a Piccolo dict."""
+
+
+def _numbered(sql: str) -> str:
+    """``{}`` placeholders as Postgres' ``$1, $2, ...``."""
+    parts = sql.split("{}")
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+async def _raw(sql: str, *args: Any) -> Sequence[Row]:
+    """Rows of ``sql`` (``{}`` placeholders). On a served Postgres (a pool, no transaction)
+    the asyncpg records themselves, as a prepared statement: no dict per row."""
+    engine = Account._meta.db
+    if (
+        isinstance(engine, PostgresEngine)
+        and engine.pool is not None
+        and engine.current_transaction.get() is None
+    ):
+        return await engine.pool.fetch(_numbered(sql), *args)
     return await raw_sql(sql, *args).run()
 
 
-async def _together(*calls: Awaitable[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+def _chat_filter(chat_ids: Sequence[str]) -> tuple[str, Any]:
+    """``chat_id`` is one of ``chat_ids``, and its one parameter: one statement text for any
+    number of chats (prepared once on Postgres)."""
+    if isinstance(Account._meta.db, PostgresEngine):
+        return "chat_id = ANY({}::varchar[])", list(chat_ids)
+    return "chat_id IN (SELECT value FROM json_each({}))", msgspec.json.encode(
+        list(chat_ids)
+    ).decode()
+
+
+async def _together(*calls: Awaitable[Sequence[Row]]) -> list[Sequence[Row]]:
     """At once, each on its own pool connection; one after the other inside a caller's
     transaction (its one connection cannot run two queries at a time)."""
     if Account._meta.db.current_transaction.get() is not None:
@@ -92,7 +132,7 @@ async def _together(*calls: Awaitable[list[dict[str, Any]]]) -> list[list[dict[s
     return list(await asyncio.gather(*calls))
 
 
-async def _optional(sql: str, *args: Any) -> list[dict[str, Any]]:
+async def _optional(sql: str, *args: Any) -> Sequence[Row]:
     """Rows of an insight read model; empty if that model is not there (yet)."""
     try:
         return await _raw(sql, *args)
@@ -101,7 +141,42 @@ async def _optional(sql: str, *args: Any) -> list[dict[str, Any]]:
         return []
 
 
-def _session_view(row: dict[str, Any]) -> SessionView:
+class _Topics:
+    """Topic lists of one build, decoded once per distinct stored value (most messages share
+    a handful of topic sets; ``json.loads`` per row was most of a build's Python time)."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, list[str]] = {}
+
+    def __call__(self, value: Any) -> list[str]:
+        if not isinstance(value, str):
+            return as_topics(value)
+        known = self._known.get(value)
+        if known is None:
+            known = self._known[value] = as_topics(value)
+        return list(known)
+
+
+def _message_view(row: Row, topics: _Topics) -> MessageView:
+    """``message_view`` of a full-sync row (every column selected), with cached topics."""
+    return MessageView(
+        id=row["message_id"],
+        chat_id=row["chat_id"],
+        text=row["text"],
+        created_at=as_datetime(row["created_at"]),
+        changed_at=as_datetime(row["changed_at"]),
+        direction=row["direction"],
+        sentiment=row["sentiment"],
+        topics=topics(row["topics"]),
+        is_tip=bool(row["is_tip"]),
+        price=row["price"],
+        media_count=int(row["media_count"] or 0),
+        enriched=bool(row["enriched"]),
+        command_id=row["command_id"],
+    )
+
+
+def _session_view(row: Row, topics: _Topics | None = None) -> SessionView:
     return SessionView(
         start_at=as_datetime(row["start_at"]) or _FAR_PAST,
         end_at=as_datetime(row["end_at"]) or _FAR_PAST,
@@ -111,7 +186,7 @@ def _session_view(row: dict[str, Any]) -> SessionView:
         silence_percentage=row["silence_percentage"],
         turns=int(row["turns"]),
         sentiment_score=row["sentiment_score"],
-        topics=as_topics(row["topics"]),
+        topics=(topics or as_topics)(row["topics"]),
     )
 
 
@@ -132,6 +207,31 @@ async def conversation_nodes(
     return nodes
 
 
+_CHATS_SQL = "SELECT chat_id, fan_id, fan_name, fan_username, fan_avatar FROM ofca_chat WHERE "
+_STATS_SQL = (
+    "SELECT chat_id, COUNT(*) AS total, MAX(created_at) AS last_at, "
+    "AVG(CASE WHEN direction = 'inbound' THEN sentiment END) AS fan_sentiment, "
+    "SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END) AS untimed "
+    "FROM ofca_message WHERE {where} GROUP BY chat_id"
+)
+_WAITING_SQL = (
+    "SELECT chat_id, first_inbound_at FROM ofca_reply WHERE {where} AND replied_at IS NULL"
+)
+_LATEST_SQL = (
+    f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, ROW_NUMBER() OVER ("
+    "PARTITION BY chat_id ORDER BY (CASE WHEN created_at IS NULL THEN 1 ELSE 0 END), "
+    "created_at DESC, message_id DESC) AS position "
+    "FROM ofca_message WHERE {where}) ranked WHERE position <= {{}}"
+)
+_SESSIONS_SQL = (
+    "SELECT chat_id, start_at, end_at, message_count, duration_seconds, "
+    "silence_seconds, silence_percentage, turns, sentiment_score, topics "
+    "FROM ofca_session WHERE {where}"
+)
+# Conversations built between two yields to the event loop (~10 ms of work).
+_YIELD_EVERY = 25
+
+
 async def _nodes(
     account_id: str,
     only_chat: str | Sequence[str] | None = None,
@@ -147,106 +247,103 @@ async def _nodes(
         where += " AND chat_id = {}"
         args.append(only_chat)
     elif only_chat is not None:
-        where += f" AND chat_id IN ({', '.join('{}' for _ in only_chat)})"
-        args.extend(only_chat)
-    # Five independent queries at once (each on its own pool connection): a node for
-    # append_message then costs about one round trip instead of five.
-    chat_rows, stat_rows, waiting_rows, latest_rows, session_rows = await _together(
-        _raw(
-            "SELECT chat_id, fan_id, fan_name, fan_username, fan_avatar FROM ofca_chat "
-            f"WHERE {where}",
-            *args,
-        ),
-        _raw(
-            "SELECT chat_id, COUNT(*) AS total, MAX(created_at) AS last_at, "
-            "AVG(CASE WHEN direction = 'inbound' THEN sentiment END) AS fan_sentiment, "
-            "SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END) AS untimed "
-            f"FROM ofca_message WHERE {where} GROUP BY chat_id",
-            *args,
-        ),
-        _optional(
-            "SELECT chat_id, first_inbound_at FROM ofca_reply "
-            f"WHERE {where} AND replied_at IS NULL",
-            *args,
-        ),
-        _raw(
-            f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, ROW_NUMBER() OVER ("
-            "PARTITION BY chat_id ORDER BY (CASE WHEN created_at IS NULL THEN 1 ELSE 0 END), "
-            "created_at DESC, message_id DESC) AS position "
-            f"FROM ofca_message WHERE {where}) ranked WHERE position <= {{}}",
-            *args,
-            messages,
-        ),
-        _optional(
-            "SELECT chat_id, start_at, end_at, message_count, duration_seconds, "
-            "silence_seconds, silence_percentage, turns, sentiment_score, topics "
-            f"FROM ofca_session WHERE {where}",
-            *args,
-        ),
+        condition, value = _chat_filter(only_chat)
+        where += f" AND {condition}"
+        args.append(value)
+    summaries = (
+        _raw(_CHATS_SQL + where, *args),
+        _raw(_STATS_SQL.format(where=where), *args),
+        _optional(_WAITING_SQL.format(where=where), *args),
     )
+    if only_chat is not None:
+        # A few given chats: all five queries at once (one round trip of waiting).
+        chat_rows, stat_rows, waiting_rows, latest_rows, session_rows = await _together(
+            *summaries,
+            _raw(_LATEST_SQL.format(where=where), *args, messages),
+            _optional(_SESSIONS_SQL.format(where=where), *args),
+        )
+        chosen = _prioritized(chat_rows, stat_rows, waiting_rows)
+    else:
+        # The whole account: per-chat summaries first, then messages and sessions of the
+        # chosen chats only (reading every chat's latest messages cost 4x the rows).
+        chat_rows, stat_rows, waiting_rows = await _together(*summaries)
+        chosen = _prioritized(chat_rows, stat_rows, waiting_rows)
+        latest_rows, session_rows = [], []
+        if chosen:
+            condition, value = _chat_filter(chosen)
+            only = f"account_id = {{}} AND {condition}"
+            latest_rows, session_rows = await _together(
+                _raw(_LATEST_SQL.format(where=only), account_id, value, messages),
+                _optional(_SESSIONS_SQL.format(where=only), account_id, value),
+            )
     chats = {row["chat_id"]: row for row in chat_rows}
     stats = {row["chat_id"]: row for row in stat_rows}
     waiting = {row["chat_id"]: as_datetime(row["first_inbound_at"]) for row in waiting_rows}
-    chat_ids = set(chats) | set(stats)
-
-    def priority(chat_id: str) -> tuple[int, float, float, str]:
-        since = waiting.get(chat_id)
-        last = as_datetime((stats.get(chat_id) or {}).get("last_at")) or _FAR_PAST
-        if since is not None:
-            return (0, since.timestamp(), -last.timestamp(), chat_id)
-        return (1, 0.0, -last.timestamp(), chat_id)
-
-    chosen = sorted(chat_ids, key=priority)[:FULL_SYNC_CONVERSATIONS]
     chosen_set = set(chosen)
-    latest: dict[str, list[dict[str, Any]]] = {chat_id: [] for chat_id in chosen}
+    latest: dict[str, list[Row]] = {chat_id: [] for chat_id in chosen}
     for row in latest_rows:
         if row["chat_id"] in chosen_set:
             latest[row["chat_id"]].append(row)
-    sessions: dict[str, dict[str, Any]] = {}
-    topics: dict[str, set[str]] = {}
+    sessions: dict[str, tuple[datetime, Row]] = {}
+    chat_topics: dict[str, set[str]] = {}
+    topics = _Topics()
     for row in session_rows:
         chat_id = row["chat_id"]
         if chat_id not in chosen_set:
             continue
-        topics.setdefault(chat_id, set()).update(as_topics(row["topics"]))
-        current = sessions.get(chat_id)
+        chat_topics.setdefault(chat_id, set()).update(topics(row["topics"]))
         start = as_datetime(row["start_at"]) or _FAR_PAST
-        if current is None or start > (as_datetime(current["start_at"]) or _FAR_PAST):
-            sessions[chat_id] = row
+        current = sessions.get(chat_id)
+        if current is None or start > current[0]:
+            sessions[chat_id] = (start, row)
 
     conversations: list[ConversationNode] = []
     excluded = sum(int(row["untimed"] or 0) for row in stats.values())
     for position, chat_id in enumerate(chosen):
-        if position % 50 == 49:
+        if position % _YIELD_EVERY == _YIELD_EVERY - 1:
             await asyncio.sleep(0)  # a full sync builds thousands of views: let others run
-        rows = latest[chat_id]
-        rows.sort(
-            key=lambda r: (
-                as_datetime(r["created_at"]) is None,
-                as_datetime(r["created_at"]) or _FAR_PAST,
-                r["message_id"],
-            )
+        views = [_message_view(row, topics) for row in latest[chat_id]]
+        views.sort(
+            key=lambda v: (v.created_at is None, v.created_at or _FAR_PAST, v.id),
         )
-        views = [message_view(row) for row in rows]
         timed = [view for view in views if view.created_at is not None]
-        stat = stats.get(chat_id) or {}
-        chat = chats.get(chat_id) or {"chat_id": chat_id}
+        stat = stats.get(chat_id)
+        chat = chats.get(chat_id)
         session = sessions.get(chat_id)
         conversations.append(
             ConversationNode(
                 chat_id=chat_id,
-                fan=fan_view(chat),
+                fan=fan_view(chat) if chat is not None else fan_view({"chat_id": chat_id}),
                 messages=views,
-                message_count=int(stat.get("total") or 0),
+                message_count=int(stat["total"] or 0) if stat is not None else 0,
                 last_message=timed[-1] if timed else None,
-                last_activity_at=as_datetime(stat.get("last_at")),
+                last_activity_at=as_datetime(stat["last_at"]) if stat is not None else None,
                 unanswered_since=waiting.get(chat_id),
-                sentiment_score=as_score(stat.get("fan_sentiment")),
-                topics=sorted(topics.get(chat_id, ())),
-                session=_session_view(session) if session is not None else None,
+                sentiment_score=as_score(stat["fan_sentiment"]) if stat is not None else None,
+                topics=sorted(chat_topics.get(chat_id, ())),
+                session=_session_view(session[1], topics) if session is not None else None,
             )
         )
     return conversations, excluded
+
+
+def _prioritized(
+    chat_rows: Sequence[Row], stat_rows: Sequence[Row], waiting_rows: Sequence[Row]
+) -> list[str]:
+    """The :data:`FULL_SYNC_CONVERSATIONS` chats to send, highest priority first: waiting
+    for an answer (longest first), then by last activity."""
+    waiting = {row["chat_id"]: as_datetime(row["first_inbound_at"]) for row in waiting_rows}
+    last_at = {row["chat_id"]: as_datetime(row["last_at"]) for row in stat_rows}
+    chat_ids = {row["chat_id"] for row in chat_rows} | set(last_at)
+
+    def priority(chat_id: str) -> tuple[int, float, float, str]:
+        since = waiting.get(chat_id)
+        last = last_at.get(chat_id) or _FAR_PAST
+        if since is not None:
+            return (0, since.timestamp(), -last.timestamp(), chat_id)
+        return (1, 0.0, -last.timestamp(), chat_id)
+
+    return sorted(chat_ids, key=priority)[:FULL_SYNC_CONVERSATIONS]
 
 
 async def _build(account_id: str, settings: Settings) -> FullSyncResponse:
@@ -267,20 +364,94 @@ async def _build(account_id: str, settings: Settings) -> FullSyncResponse:
     )
 
 
-_inflight: dict[str, asyncio.Task[FullSyncResponse]] = {}
+class _Built:
+    """One build's full sync, and its frame, encoded once for all the build's callers."""
+
+    __slots__ = ("_frame", "sync")
+
+    def __init__(self, sync: FullSyncResponse) -> None:
+        self.sync = sync
+        self._frame: bytes | None = None
+
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = outgoing_encoder.encode(self.sync)
+        return self._frame
+
+
+class _Builds:
+    """One account's full-sync builds: at most one runs at a time; callers arriving while
+    it runs wait for the next one, which starts when it ends."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.waiting: list[asyncio.Future[_Built]] = []
+        """Callers of the next build (it has not started yet)."""
+        self.driver: asyncio.Task[None] | None = None
+
+
+_builds: dict[tuple[str, int], _Builds] = {}
 
 
 async def full_sync(
     account_id: str, settings: Settings, *, shared: bool = False
 ) -> FullSyncResponse:
-    """The account's full sync. With ``shared`` (resyncs, which every dashboard of the
-    account receives at once) concurrent callers share one build; a newly connected
-    dashboard builds its own, so it never misses a change made just before it subscribed."""
-    if not shared:
-        return await _build(account_id, settings)
-    task = _inflight.get(account_id)
-    if task is None:
-        task = asyncio.create_task(_build(account_id, settings))
-        _inflight[account_id] = task
-        task.add_done_callback(lambda _: _inflight.pop(account_id, None))
-    return await asyncio.shield(task)
+    """The account's full sync, from a build that starts after this call.
+
+    A dashboard calls this after subscribing to the account's live events, so the build
+    holds every change committed before the subscription, and every later change reaches
+    it live: it never misses one. Callers arriving while a build runs share the next build
+    (one build for any number of dashboards connecting or resyncing at once, instead of one
+    each); a running build is never joined, as it may have read the data before the change
+    a caller must see. ``shared`` is accepted for callers written before builds were always
+    shared; it changes nothing.
+    """
+    del shared
+    return (await _next_build(account_id, settings)).sync
+
+
+async def full_sync_frame(account_id: str, settings: Settings) -> bytes:
+    """:func:`full_sync` as the encoded ``full_sync_response`` frame: the same bytes object
+    for every caller of a build, encoded once (3-4 MB took ~12 ms to encode per dashboard)."""
+    return (await _next_build(account_id, settings)).frame()
+
+
+async def _next_build(account_id: str, settings: Settings) -> _Built:
+    key = (account_id, id(settings))
+    builds = _builds.get(key)
+    if builds is None:
+        builds = _builds[key] = _Builds(settings)
+    future: asyncio.Future[_Built] = asyncio.get_running_loop().create_future()
+    builds.waiting.append(future)
+    if builds.driver is None:
+        builds.driver = asyncio.create_task(_drive(account_id, key, builds))
+    return await future
+
+
+async def _drive(account_id: str, key: tuple[str, int], builds: _Builds) -> None:
+    callers: list[asyncio.Future[_Built]] = []
+    try:
+        while builds.waiting:
+            callers, builds.waiting = [f for f in builds.waiting if not f.done()], []
+            if not callers:
+                continue
+            try:
+                built = _Built(await _build(account_id, builds.settings))
+            except Exception as exc:
+                for future in callers:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for index, future in enumerate(callers):
+                if not future.done():
+                    future.set_result(built)
+                if index + 1 < len(callers):
+                    # Each caller then sends a multi-MB frame: one per turn of the event
+                    # loop, so other work runs between them (not all of them in one turn).
+                    await asyncio.sleep(0)
+            callers = []
+    finally:
+        for future in (*callers, *builds.waiting):
+            future.cancel()  # only when cancelled itself (shutdown): nobody is left hanging
+        builds.driver = None
+        _builds.pop(key, None)
