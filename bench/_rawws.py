@@ -4,7 +4,9 @@ The ``websockets`` package costs tens of microseconds per frame in Python; a ben
 receives 50 dashboards' worth of frames on the same 2 cores as the server would measure
 itself. This client parses server frames (unmasked, never fragmented by uvicorn) straight
 from the TCP buffer, answers pings, and masks its own frames with a zero key (valid per
-RFC 6455; the payload is then sent as is). For benches only.
+RFC 6455; the payload is then sent as is). With ``deflate=True`` it negotiates
+permessage-deflate as browsers do (the server then compresses every frame for it) and
+inflates what it receives; its own frames go uncompressed (RSV1 clear). For benches only.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import base64
 import os
 import struct
+import zlib
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -35,8 +38,11 @@ def _header(opcode: int, length: int) -> bytes:
 
 
 class RawWebSocket(asyncio.Protocol):
-    def __init__(self, on_frame: FrameHandler) -> None:
+    def __init__(self, on_frame: FrameHandler, deflate: bool = False) -> None:
         self.on_frame = on_frame
+        self.deflate = deflate
+        self._inflater: zlib._Decompress | None = None
+        self._fresh_inflater_each_message = False
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.handshake_done = asyncio.get_running_loop().create_future()
@@ -62,10 +68,17 @@ class RawWebSocket(asyncio.Protocol):
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
+            head = bytes(buffer[:end]).lower()
             status = bytes(buffer[: buffer.find(b"\r\n")])
             del buffer[: end + 4]
             if b" 101 " not in status:
                 self.handshake_done.set_exception(ConnectionError(status.decode()))
+                return
+            if self.deflate and b"permessage-deflate" in head:
+                self._inflater = zlib.decompressobj(-15)
+                self._fresh_inflater_each_message = b"server_no_context_takeover" in head
+            elif self.deflate:
+                self.handshake_done.set_exception(ConnectionError("no permessage-deflate"))
                 return
             self._upgraded = True
             self.handshake_done.set_result(None)
@@ -91,6 +104,10 @@ class RawWebSocket(asyncio.Protocol):
             payload = bytes(view[start : start + length])
             position = start + length
             opcode = first & 0x0F
+            if first & 0x40 and self._inflater is not None:  # RSV1: a compressed message
+                if self._fresh_inflater_each_message:
+                    self._inflater = zlib.decompressobj(-15)
+                payload = self._inflater.decompress(payload + b"\x00\x00\xff\xff")
             if opcode == OP_PING:
                 self.send(payload, OP_PONG)
             elif opcode == OP_CLOSE:
@@ -120,18 +137,25 @@ def _monotonic_ns() -> int:
     return time.monotonic_ns()
 
 
-async def connect(url: str, on_frame: FrameHandler) -> RawWebSocket:
-    """Open ``ws://host:port/path?query`` and complete the handshake."""
+async def connect(url: str, on_frame: FrameHandler, deflate: bool = False) -> RawWebSocket:
+    """Open ``ws://host:port/path?query`` and complete the handshake (``deflate``: ask for
+    permessage-deflate, as browsers do)."""
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
     port = parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     loop = asyncio.get_running_loop()
-    _, protocol = await loop.create_connection(lambda: RawWebSocket(on_frame), host, port)
+    _, protocol = await loop.create_connection(lambda: RawWebSocket(on_frame, deflate), host, port)
     key = base64.b64encode(os.urandom(16)).decode()
+    extensions = (
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        if deflate
+        else ""
+    )
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"{extensions}\r\n"
     )
     assert protocol.transport is not None
     protocol.transport.write(request.encode())

@@ -123,11 +123,11 @@ class _StepStats:
         self.latencies_ms = array("d")
 
 
-def _receiver_main(urls: list[str], control: Connection) -> None:
-    asyncio.run(_receiver(urls, control))
+def _receiver_main(urls: list[str], control: Connection, deflate: bool = False) -> None:
+    asyncio.run(_receiver(urls, control, deflate))
 
 
-async def _receiver(urls: list[str], control: Connection) -> None:
+async def _receiver(urls: list[str], control: Connection, deflate: bool = False) -> None:
     """Hold dashboards ``urls``; answer ``("stats", step)`` and ``("stop",)`` on ``control``."""
     steps: dict[int, _StepStats] = {}
     synced = [asyncio.get_running_loop().create_future() for _ in urls]
@@ -165,7 +165,7 @@ async def _receiver(urls: list[str], control: Connection) -> None:
         return on_frame
 
     for index, url in enumerate(urls):
-        sockets.append(await connect(url, handler(index)))
+        sockets.append(await connect(url, handler(index), deflate=deflate))
     await asyncio.wait_for(asyncio.gather(*synced), 120)
     done = asyncio.get_running_loop().create_future()
 
@@ -380,7 +380,11 @@ async def bench(
     for part in range(args.receiver_procs):
         urls = dash_urls[part :: args.receiver_procs]
         parent, child = context.Pipe()
-        process = context.Process(target=_receiver_main, args=(urls, child), daemon=True)
+        process = context.Process(
+            target=_receiver_main,
+            args=(urls, child, getattr(args, "deflate", False)),
+            daemon=True,
+        )
         process.start()
         receivers.append(parent)
         processes.append(process)
@@ -530,6 +534,12 @@ def main() -> None:
         action="store_true",
         help="dashboards ask for event_batch frames (?batch=1), as the web dashboard does",
     )
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="dashboards negotiate permessage-deflate, as browsers do (the server then "
+        "compresses every frame once per dashboard)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the server's log")
     parser.add_argument("--server-log-level", default="WARNING")
     args = parser.parse_args()
@@ -586,7 +596,8 @@ async def _run(
         f"{os.cpu_count()} cores; {len(dash_urls)} dashboards of {args.accounts} account(s) on "
         f"{len(bases)} server(s) in {args.receiver_procs} receiver processes; "
         f"{len(ext_urls)} extension socket(s) on server(s) {args.ext_on}; "
-        f"{args.seconds:.0f} s per step; dashboards {'batched' if args.batch else 'unbatched'}",
+        f"{args.seconds:.0f} s per step; dashboards {'batched' if args.batch else 'unbatched'}"
+        f"{', permessage-deflate' if getattr(args, 'deflate', False) else ''}",
         flush=True,
     )
     rows = await bench(args, dash_urls, ext_urls, pids, dash_socket, database_url)
