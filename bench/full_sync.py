@@ -164,7 +164,8 @@ async def bench(server: Server, database_url: str, args: argparse.Namespace, log
                 f"run {run + 1}: {args.dashboards} dashboards connect: first full sync "
                 f"{result['connect_first']:.2f} s, median {result['connect_median']:.2f} s, all "
                 f"{result['connect_all']:.2f} s ({size / 1e6:.1f} MB each); resync of all "
-                f"{result['resync_all']:.2f} s; load average {os.getloadavg()[0]:.1f}",
+                f"{result['resync_all']:.2f} s; server peak RSS {server.peak_rss_mib() or 0:.0f} "
+                f"MiB; load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
             print(f"  connect: {describe(connect_stalls)}", flush=True)

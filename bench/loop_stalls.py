@@ -1,10 +1,12 @@
 """Event-loop stall watchdog: which piece of work held ofca's event loop, and for how long.
 
-A coroutine on the loop ticks every :data:`TICK_SECONDS`; a thread notices when the loop
+A timer callback on the loop ticks every :data:`TICK_SECONDS`; a thread notices when the loop
 has not ticked for more than the threshold (a callback is holding it), samples the main
 thread's Python stack until the loop ticks again, and records the stall: its length (the
 gap between two ticks) and its origin (the innermost ``ofca`` frame seen in most samples,
-with one full stack). One JSON object per stall goes to a log file, with the CPU time the
+with one full stack). On uvloop (ofca's loop) due timers run at the start of every turn, so a
+stall is one turn's work; asyncio's own loop runs them after the turn's other callbacks, which
+can add a second turn. One JSON object per stall goes to a log file, with the CPU time the
 main thread used during the stall (far less than the stall: it waited for a core, or in a
 system call, rather than computing) and the time spent in cyclic garbage collection.
 
@@ -94,13 +96,15 @@ class Watchdog:
         self._gc_started = 0.0
         self._gc_spans: collections.deque[tuple[float, float]] = collections.deque(maxlen=1000)
         self._stop = threading.Event()
-        self._ticker: asyncio.Task[None] | None = None
+        self._ticker: asyncio.TimerHandle | None = None
         self._thread = threading.Thread(target=self._watch, name="loop-stalls", daemon=True)
 
-    async def _tick(self) -> None:
-        while True:
-            self._last_tick = (time.monotonic(), time.thread_time())
-            await asyncio.sleep(TICK_SECONDS)
+    def _tick(self) -> None:
+        # A plain timer callback: it runs in the first loop turn after it is due (a task
+        # sleeping would need two more hops, and tick only every second or third turn).
+        self._last_tick = (time.monotonic(), time.thread_time())
+        if not self._stop.is_set():
+            self._ticker = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if threading.get_ident() != self._main:
@@ -118,7 +122,7 @@ class Watchdog:
     def start(self) -> Watchdog:
         self._main = threading.get_ident()
         gc.callbacks.append(self._on_gc)
-        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        self._tick()
         self._thread.start()
         return self
 
