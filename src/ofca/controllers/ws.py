@@ -46,7 +46,7 @@ from ofca.domain.wss import (
 )
 from ofca.errors import is_database_unavailable
 from ofca.services import deltas, ingest
-from ofca.services.conversations import full_sync
+from ofca.services.conversations import full_sync_frame
 from ofca.services.live import (
     CONTROL_PREFIX,
     decode_control,
@@ -554,17 +554,19 @@ async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> No
 # --------------------------------------------------------------------------- dashboards
 
 
-async def _send_full_sync(connection: Connection, *, shared: bool) -> None:
+async def _send_full_sync(connection: Connection) -> None:
+    """The account's ``full_sync_response``, from a build that starts after this call (so
+    it holds every change made before it), encoded once for all the sockets sharing it."""
     state = connection.socket.app.state
     try:
-        sync = await full_sync(connection.account_id, state.settings, shared=shared)
+        frame = await full_sync_frame(connection.account_id, state.settings)
     except Exception as exc:
         log.exception("full sync of %s failed", connection.account_id)
         await connection.send(
             _error("storage_unavailable", "Could not load conversations", type(exc).__name__, True)
         )
         return
-    await connection.send(outgoing_encoder.encode(sync))
+    await connection.send(frame)
 
 
 async def _send_live(connection: Connection, frames: list[bytes], batched: bool) -> None:
@@ -625,7 +627,7 @@ async def _outgoing_socket(
     async def on_control(data: bytes) -> None:
         event = decode_control(data)
         if event is not None and event.action == "resync":
-            await _send_full_sync(connection, shared=True)
+            await _send_full_sync(connection)
             return
         await connection.on_control(data)
 
@@ -667,7 +669,7 @@ async def _outgoing_socket(
             [dashboard_channel(state.settings.channel_prefix, user_id)]
         ) as subscriber:
             # Events arriving while the full sync is built wait in the subscriber's backlog.
-            await _send_full_sync(connection, shared=False)
+            await _send_full_sync(connection)
             monitor = state.get("channels_monitor")
             if monitor is not None and not monitor.healthy:
                 await connection.send(
