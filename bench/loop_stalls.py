@@ -1,14 +1,15 @@
 """Event-loop stall watchdog: which piece of work held ofca's event loop, and for how long.
 
-A timer callback on the loop ticks every :data:`TICK_SECONDS`; a thread notices when the loop
-has not ticked for more than the threshold (a callback is holding it), samples the main
-thread's Python stack until the loop ticks again, and records the stall: its length (the
-gap between two ticks) and its origin (the innermost ``ofca`` frame seen in most samples,
-with one full stack). On uvloop (ofca's loop) due timers run at the start of every turn, so a
-stall is one turn's work; asyncio's own loop runs them after the turn's other callbacks, which
-can add a second turn. One JSON object per stall goes to a log file, with the CPU time the
-main thread used during the stall (far less than the stall: it waited for a core, or in a
-system call, rather than computing) and the time spent in cyclic garbage collection.
+A timer callback on the loop ticks every :data:`TICK_SECONDS` and notes every gap since the
+previous tick longer than the threshold (a callback held the loop); a thread samples the
+main thread's Python stack while the loop is late, and each stall is recorded with its
+length (the gap between two ticks) and its origin (the innermost ``ofca`` frame seen in most
+samples during it, with one full stack). On uvloop (ofca's loop) due timers run in every
+turn, so a stall is one turn's work; asyncio's own loop runs them after the turn's other
+callbacks, which can add a second turn. One JSON object per stall goes to a log file, with
+the CPU time the main thread used during the stall (far less than the stall: it waited for a
+core, or in a system call, rather than computing) and the time spent in cyclic garbage
+collection.
 
 As a server (what benches point at): ofca under uvicorn on uvloop, as ``ofca serve`` runs it,
 with the watchdog on::
@@ -82,16 +83,30 @@ def _origin(frame: FrameType | None) -> tuple[str, list[str]]:
     return (lines[-1] if lines else "?"), lines[-25:]
 
 
+_Tick = tuple[float, float]
+"""(monotonic time, CPU time of the loop's thread) at a tick."""
+
+
 class Watchdog:
     """Records every stretch longer than ``threshold_ms`` in which the running loop did not
-    tick. Start it on the loop it watches (``start`` needs a running loop)."""
+    tick. Start it on the loop it watches (``start`` needs a running loop).
+
+    The loop's thread measures the gaps itself (each tick compares with the one before), so
+    a stall's length is exact even when the sampling thread waits for the GIL; the thread
+    only samples stacks while the loop is late, and names each gap by the samples in it.
+    """
 
     def __init__(self, log: IO[str] | None, threshold_ms: float = 20.0) -> None:
         self.log = log
         self.threshold = threshold_ms / 1000
         self.stalls: list[Stall] = []
-        self._last_tick = (time.monotonic(), time.thread_time())
-        """When the loop last ticked, and its thread's CPU time then."""
+        self._last_tick: _Tick = (time.monotonic(), time.thread_time())
+        self._gaps: collections.deque[tuple[_Tick, _Tick]] = collections.deque()
+        """Gaps between two ticks longer than the threshold, from the loop's thread."""
+        self._samples: collections.deque[tuple[float, str, list[str]]] = collections.deque(
+            maxlen=20_000
+        )
+        """(monotonic time, origin, stack) of each stack sampled while the loop was late."""
         self._main = threading.get_ident()
         self._gc_started = 0.0
         self._gc_spans: collections.deque[tuple[float, float]] = collections.deque(maxlen=1000)
@@ -102,7 +117,10 @@ class Watchdog:
     def _tick(self) -> None:
         # A plain timer callback: it runs in the first loop turn after it is due (a task
         # sleeping would need two more hops, and tick only every second or third turn).
-        self._last_tick = (time.monotonic(), time.thread_time())
+        now: _Tick = (time.monotonic(), time.thread_time())
+        if now[0] - self._last_tick[0] > self.threshold:
+            self._gaps.append((self._last_tick, now))
+        self._last_tick = now
         if not self._stop.is_set():
             self._ticker = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
 
@@ -133,6 +151,7 @@ class Watchdog:
         if self._ticker is not None:
             self._ticker.cancel()
         self._thread.join()
+        self._drain()
 
     def __enter__(self) -> Watchdog:
         return self.start()
@@ -141,31 +160,26 @@ class Watchdog:
         self.stop()
 
     def _watch(self) -> None:
-        stalled_since: tuple[float, float] | None = None
+        while not self._stop.wait(POLL_SECONDS):
+            if time.monotonic() - self._last_tick[0] > self.threshold:
+                at = time.monotonic()
+                origin, stack = _origin(sys._current_frames().get(self._main))
+                self._samples.append((at, origin, stack))
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._gaps:
+            since, until = self._gaps.popleft()
+            self._record(since, until)
+
+    def _record(self, since: _Tick, until: _Tick) -> None:
         origins: collections.Counter[str] = collections.Counter()
         stacks: dict[str, list[str]] = {}
-        while not self._stop.wait(POLL_SECONDS):
-            tick = self._last_tick
-            if stalled_since is not None and tick != stalled_since:
-                # The loop ticked again: the stall lasted from the tick before it to this one.
-                self._record(stalled_since, tick, origins, stacks)
-                stalled_since = None
-                origins = collections.Counter()
-                stacks = {}
-            if time.monotonic() - tick[0] > self.threshold:
-                stalled_since = tick
-                origin, stack = _origin(sys._current_frames().get(self._main))
+        for at, origin, stack in list(self._samples):
+            if since[0] < at <= until[0]:
                 origins[origin] += 1
                 stacks.setdefault(origin, stack)
-
-    def _record(
-        self,
-        since: tuple[float, float],
-        until: tuple[float, float],
-        origins: collections.Counter[str],
-        stacks: dict[str, list[str]],
-    ) -> None:
-        origin = origins.most_common(1)[0][0]
+        origin = origins.most_common(1)[0][0] if origins else "(not sampled)"
         stall = Stall(
             at=time.time() - (time.monotonic() - since[0]),
             ms=round((until[0] - since[0]) * 1000, 1),
@@ -173,7 +187,7 @@ class Watchdog:
             samples=sum(origins.values()),
             cpu_ms=round((until[1] - since[1]) * 1000, 1),
             gc_ms=round(self._gc_between(since[0], until[0]) * 1000, 1),
-            stack=stacks[origin],
+            stack=stacks.get(origin, []),
         )
         self.stalls.append(stall)
         if self.log is not None:
