@@ -68,9 +68,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DECODE_CHUNK = 1000
-"""Messages decoded per slice (~10 ms each)."""
-SLICE_SECONDS = 0.02
-"""CPU work done between two yields to the event loop."""
+"""Messages decoded per slice (~4 ms each)."""
+SCAN_CHUNK = 10_000
+"""Messages looked at per slice by a simple scan (~3 ms)."""
+SLICE_SECONDS = 0.005
+"""CPU work done between two yields to the event loop. Short: a request or a live event
+needs several turns of the loop (each await on Redis or the database is one), and every
+turn waits for the slice running then; 20 ms slices made a 10-hop HTTP request take 200 ms."""
 ENRICH_WRITE_ROWS = 5000
 """Enriched messages written (and reported) per batch."""
 INLINE_ENRICHMENT_LIMIT = 1000
@@ -371,30 +375,88 @@ async def wait_enriched() -> None:
 _gc_pauses = 0
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a snapshot's objects are made and dropped.
+class GcPause:
+    """One hold on the pause of cyclic garbage collection (GC runs again once every hold is
+    released). Releasing twice is harmless, so a hold can be released both where the work
+    ends and, as a backstop, when its task finishes however it finishes.
 
     Decoding a snapshot creates millions of objects; each full collection triggered by that
     walks them all and held the event loop for 0.3-1 s. They are freed by reference counting
     anyway (no cycles), so collection just waits until the snapshot is through.
     """
-    global _gc_pauses
-    if _gc_pauses == 0:
-        gc.disable()
-    _gc_pauses += 1
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held = False
+
+    def hold(self) -> GcPause:
+        global _gc_pauses
+        if not self._held:
+            self._held = True
+            if _gc_pauses == 0:
+                gc.disable()
+            _gc_pauses += 1
+        return self
+
+    def release(self) -> None:
+        global _gc_pauses
+        if self._held:
+            self._held = False
+            _gc_pauses -= 1
+            if _gc_pauses == 0:
+                _promote_young()
+                gc.enable()
+
+
+def _promote_young() -> None:
+    """Move every object the pause kept in the young generations straight to the oldest.
+
+    Left young, they are all walked by the first collection after the pause (everything a
+    snapshot left alive, such as the enrichment caches: 60-200 ms holding the loop). The old
+    generation is walked only by full collections, which Python runs when enough objects
+    have been promoted by collections; these are not counted, so it does not come sooner.
+    ``freeze`` then ``unfreeze`` moves them without a walk. Skipped when something else
+    keeps objects frozen (unfreezing would undo that).
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a snapshot's objects are made and dropped."""
+    pause = GcPause().hold()
     try:
         yield
     finally:
-        _gc_pauses -= 1
-        if _gc_pauses == 0:
-            gc.enable()
+        pause.release()
+
+
+FREE_CHUNK = 5_000
+"""Items of a big container freed per slice (~3 ms)."""
+
+
+async def _free(items: list[Any] | dict[Any, Any]) -> None:
+    """Empty ``items`` a slice at a time, yielding between slices: what it alone holds is
+    freed as it goes (freeing a snapshot's objects in one go held the loop for ~40 ms)."""
+    while items:
+        if isinstance(items, dict):
+            for _ in range(min(FREE_CHUNK, len(items))):
+                items.popitem()
+        else:
+            del items[-FREE_CHUNK:]
+        await asyncio.sleep(0)
 
 
 async def ingest_snapshot(
     ctx: IngestContext, data: bytes, progress: Progress | None = None
 ) -> IngestAckPayload:
     """Store a ``cache_update`` atomically; returns the ack (enrichment continues after)."""
+    # A turn of the loop first: the frame's arrival already cost this turn tens of ms (the
+    # socket layer's UTF-8 round trip of the whole frame, the envelope's scan of it).
+    await asyncio.sleep(0)
     with _gc_paused():
         return await _ingest_snapshot(ctx, data, progress)
 
@@ -419,14 +481,18 @@ async def _ingest_snapshot(
         normalized = normalize_chat(chat)
         chat_records[normalized.chat_id] = _chat_record(account_id, normalized, None, now)
         fans[normalized.chat_id] = normalized.fan_id
-    referenced = {
-        str(m.chat_id) for m in messages if m.chat_id is not None and str(m.chat_id) not in fans
-    }
+    referenced: set[str] = set()
+    for start in range(0, len(messages), SCAN_CHUNK):
+        for message in messages[start : start + SCAN_CHUNK]:
+            if message.chat_id is not None and (chat_id := str(message.chat_id)) not in fans:
+                referenced.add(chat_id)
+        await asyncio.sleep(0)
     if referenced:
         fans.update(await known_chats(ctx.engine, account_id, sorted(referenced)))
 
     rows: dict[str, tuple] = {}
     pending: dict[str, _Pending] = {}
+    texts: dict[str | None, None] = {}
     rejected: list[RejectedItem] = []
     duplicates_in_frame = 0
     slice_start = time.perf_counter()
@@ -466,15 +532,19 @@ async def _ingest_snapshot(
             1,
         )
         pending[message_id] = _Pending(message_id, digest, chat_id, normalized.raw_text)
+        texts[normalized.raw_text] = None
         if index % 256 == 0 and time.perf_counter() - slice_start > SLICE_SECONDS:
             await report(0.2 + 0.4 * index / max(len(messages), 1))
             await asyncio.sleep(0)
             slice_start = time.perf_counter()
+    # The decoded frame is freed a slice at a time: freeing its million objects at once
+    # (when this function returned) held the loop for ~40 ms.
+    await _free(messages)
+    await _free(raws)
     await report(0.6)
     # The worker process enriches while this one waits on the database.
-    speculative = SpeculativeEnrichment(
-        [item.raw_text for item in pending.values()], await matcher_for(account_id)
-    )
+    speculative = SpeculativeEnrichment(list(texts), await matcher_for(account_id))
+    del texts
 
     async with account_lock(account_id):
         outcome = await upsert_frame(
@@ -485,10 +555,13 @@ async def _ingest_snapshot(
     await report(1.0)
 
     changed = [pending[mid] for mid in (*outcome.inserted, *outcome.updated)]
+    stored_rows = len(rows)
+    await _free(rows)
+    await _free(pending)
     ack = IngestAckPayload(
         frame="cache_update",
         accepted=len(outcome.inserted),
-        duplicates=len(rows) - len(changed) + duplicates_in_frame,
+        duplicates=stored_rows - len(changed) + duplicates_in_frame,
         updated=len(outcome.updated),
         rejected=len(rejected),
         chats=len(chat_records),
@@ -510,9 +583,20 @@ async def _ingest_snapshot(
         publish_control(
             ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
         )
-        job = asyncio.create_task(_enrich_snapshot(ctx, changed, set(chat_records), speculative))
+        # The job's pause of garbage collection starts now, before this one ends: else the
+        # collection that re-enabling triggers walks every object of the snapshot still
+        # held for enrichment (100+ ms holding the loop) just before the job pauses it.
+        gc_pause = GcPause().hold()
+        try:
+            job = asyncio.create_task(
+                _enrich_snapshot(ctx, changed, set(chat_records), speculative, gc_pause)
+            )
+        except BaseException:
+            gc_pause.release()
+            raise
         _pending_jobs.add(job)
         job.add_done_callback(_pending_jobs.discard)
+        job.add_done_callback(lambda _: gc_pause.release())  # also if cancelled unstarted
     return ack
 
 
@@ -521,12 +605,13 @@ async def _enrich_snapshot(
     changed: list[_Pending],
     chats: set[str],
     speculative: SpeculativeEnrichment,
+    gc_pause: GcPause,
 ) -> None:
+    """Enrich, store and report the changed messages, then refresh the touched chats'
+    insight rows. ``gc_pause`` is held for this job, which releases it."""
     account_id = ctx.account_id
     total = len(changed)
     began = time.perf_counter()
-    gc_pause: contextlib.AbstractContextManager[None] | None = _gc_paused()
-    gc_pause.__enter__()
     try:
         enriched_texts = await speculative.results()
         batch: list[tuple[str, str, str | None, float | None, str]] = []
@@ -585,6 +670,8 @@ async def _enrich_snapshot(
         # Then the insight rows of the touched chats, in small batches: each is one short
         # transaction, so deltas and other accounts are not held up behind one huge one.
         touched = sorted(chats | {item.chat_id for item in changed})
+        for done_with in (changed, enriched_texts, speculative.distinct, inline, batch):
+            await _free(done_with)
         for start in range(0, len(touched), REFRESH_BATCH_CHATS):
             await refresh_insights(ctx, touched[start : start + REFRESH_BATCH_CHATS])
             if len(touched) > REFRESH_BATCH_CHATS:
@@ -597,8 +684,7 @@ async def _enrich_snapshot(
                         min(1.0, (start + REFRESH_BATCH_CHATS) / len(touched)),
                     ),
                 )
-        gc_pause.__exit__(None, None, None)
-        gc_pause = None
+        gc_pause.release()
         await publish_analytics(ctx)
         publish_control(
             ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
@@ -622,8 +708,7 @@ async def _enrich_snapshot(
             ),
         )
     finally:
-        if gc_pause is not None:  # failed or cancelled before the end of enrichment
-            gc_pause.__exit__(None, None, None)
+        gc_pause.release()  # failed or cancelled before the end of enrichment
 
 
 def context_for(state: Any, account_id: str) -> IngestContext:
