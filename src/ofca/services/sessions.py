@@ -6,10 +6,18 @@ the chats a batch touched (an edit or a late, out-of-order message changes only 
 Every refresh of an account runs under one per-account lock (Postgres advisory lock,
 SQLite's write lock) inside one transaction: two processes refreshing the same chat can
 never interleave their delete/insert and leave duplicates.
+
+A refresh shares the event loop with live deltas and dashboards, so it never holds it for
+long: its statements go straight to the transaction's own connection (Piccolo compiled a
+statement of thousands of ``{}`` parameters for 100+ ms, and made a dict of every row),
+with one array parameter per column on Postgres and ``executemany`` in SQLite's worker
+thread; bulk writes are COPYs of at most :data:`COPY_ROWS` rows; and the Python work
+between statements yields to the loop every :data:`SLICE_SECONDS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -34,6 +42,7 @@ from ofca.persistence.tables import (
     SessionRow,
     SessionTopicRow,
 )
+from ofca.services.ingest import GcPause
 from ofca.settings import Settings, load_settings
 
 __all__ = [
@@ -54,6 +63,12 @@ log = logging.getLogger(__name__)
 MAX_PARAMS = 16000
 # Chats whose messages are read by one query.
 READ_BATCH_CHATS = 500
+COPY_ROWS = 5_000
+"""Rows per COPY call: asyncpg encodes a call's rows without yielding to the loop (~10 ms
+for 5000; smaller calls cost a round trip each, which slowed large refreshes down)."""
+SLICE_SECONDS = 0.005
+"""Python work of a refresh between two yields to the event loop: a request or live event
+waits one slice per turn of the loop it needs."""
 _LOCK_NAMESPACE = 0x0FCA
 
 _TOPICS = msgspec.json.Decoder(list[str])
@@ -87,6 +102,8 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def to_utc(value: datetime | str) -> datetime:
     """A UTC datetime from a DB value (SQLite returns text for computed columns)."""
+    if isinstance(value, datetime) and value.tzinfo is UTC:
+        return value  # asyncpg's timestamptz values
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
@@ -94,20 +111,68 @@ def to_utc(value: datetime | str) -> datetime:
     return value.astimezone(UTC)
 
 
+class _Slices:
+    """Yields to the event loop once :data:`SLICE_SECONDS` of work have passed."""
+
+    def __init__(self) -> None:
+        self.began = time.perf_counter()
+
+    async def tick(self) -> None:
+        if time.perf_counter() - self.began > SLICE_SECONDS:
+            await asyncio.sleep(0)
+            self.began = time.perf_counter()
+
+
+def _own_connection(engine: Engine) -> Any:
+    """The current transaction's connection (asyncpg or aiosqlite), or None."""
+    transaction = engine.current_transaction.get()
+    return None if transaction is None else transaction.connection
+
+
+def _numbered(sql: str) -> str:
+    """``{}`` placeholders as Postgres' ``$1, $2, ...``."""
+    parts = sql.split("{}")
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+async def _fetch(sql: str, account_id: str, chat_ids: Sequence[str]) -> list[Any]:
+    """Rows of ``sql``, whose ``{}`` are the account and ``CHATS`` the chat ids, as tuples of
+    the selected columns. Postgres: asyncpg records (one array parameter, no dict per row).
+    """
+    engine = database()
+    if isinstance(engine, PostgresEngine):
+        query = _numbered(sql.replace("CHATS", "= ANY({}::varchar[])"))
+        connection = _own_connection(engine)
+        if connection is not None:
+            return list(await connection.fetch(query, account_id, list(chat_ids)))
+        sql = sql.replace("CHATS", "= ANY({}::varchar[])")
+        rows = await SessionRow.raw(sql, account_id, list(chat_ids))
+    else:
+        sql = sql.replace("CHATS", "IN (SELECT value FROM json_each({}))")
+        rows = await SessionRow.raw(sql, account_id, _ENCODE(list(chat_ids)).decode())
+    return [tuple(row.values()) for row in rows]
+
+
 async def insert_rows(
     table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_columns: set[str]
 ) -> None:
-    """Bulk insert: COPY inside a Postgres transaction, else multi-row INSERTs chunked
-    under the bind-parameter limit."""
+    """Bulk insert: COPY inside a Postgres transaction, ``executemany`` inside a SQLite one
+    (in its worker thread), else multi-row INSERTs chunked under the bind-parameter limit."""
     if not rows:
         return
     engine = database()
     is_postgres = isinstance(engine, PostgresEngine)
-    transaction = engine.current_transaction.get() if is_postgres else None
-    if transaction is not None:
+    connection = _own_connection(engine)
+    if connection is not None and is_postgres:
         # COPY on the transaction's connection: ~10x a multi-row INSERT (STACK_NOTES.md).
-        await transaction.connection.copy_records_to_table(
-            table, records=rows, columns=list(columns)
+        for chunk in chunks(rows, COPY_ROWS):
+            await connection.copy_records_to_table(table, records=chunk, columns=list(columns))
+        return
+    if connection is not None:
+        await connection.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            rows,
         )
         return
     cell = ["{}::json" if is_postgres and c in json_columns else "{}" for c in columns]
@@ -117,10 +182,6 @@ async def insert_rows(
     for chunk in chunks(rows, per_statement):
         sql = head + ", ".join([row_template] * len(chunk))
         await SessionRow.raw(sql, *[value for row in chunk for value in row])
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join(["{}"] * count)
 
 
 class DerivedRows(msgspec.Struct):
@@ -344,27 +405,44 @@ def chat_rows(
             previous_day = day
 
 
-async def _read_points(account_id: str, chat_ids: Sequence[str]) -> dict[str, list[MessagePoint]]:
-    rows = await SessionRow.raw(
-        "SELECT chat_id, message_id, created_at, direction, sentiment, topics "
-        "FROM ofca_message WHERE account_id = {} AND created_at IS NOT NULL "
-        f"AND chat_id IN ({_placeholders(len(chat_ids))})",
-        account_id,
-        *chat_ids,
-    )
+_POINTS = (
+    "SELECT chat_id, message_id, created_at, direction, sentiment, topics "
+    "FROM ofca_message WHERE account_id = {} AND created_at IS NOT NULL AND chat_id CHATS"
+)
+
+
+class _TopicTuples:
+    """Stored topic lists (JSON text) decoded once per distinct value."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[str, ...]] = {"[]": ()}
+
+    def __call__(self, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, str):
+            return tuple(value or ())
+        known = self._known.get(value)
+        if known is None:
+            known = self._known[value] = tuple(_TOPICS.decode(value) if value else ())
+        return known
+
+
+async def _read_points(
+    account_id: str, chat_ids: Sequence[str], slices: _Slices | None = None
+) -> dict[str, list[MessagePoint]]:
+    rows = await _fetch(_POINTS, account_id, chat_ids)
+    slices = slices or _Slices()
+    topics_of = _TopicTuples()
     points: dict[str, list[MessagePoint]] = {chat_id: [] for chat_id in chat_ids}
-    for row in rows:
-        topics = row["topics"]
-        if isinstance(topics, str):
-            topics = _TOPICS.decode(topics) if topics else []
-        direction = row["direction"]
-        points[row["chat_id"]].append(
+    for index, (chat_id, message_id, created_at, direction, sentiment, topics) in enumerate(rows):
+        if index % 512 == 511:
+            await slices.tick()
+        points[chat_id].append(
             MessagePoint(
-                row["message_id"],
-                to_utc(row["created_at"]),
+                message_id,
+                to_utc(created_at),
                 direction if direction in ("inbound", "outbound") else "unknown",
-                row["sentiment"],
-                tuple(topics or ()),
+                sentiment,
+                topics_of(topics),
             )
         )
     return points
@@ -389,30 +467,6 @@ SESSION_HOUR_VALUES = (
 ACTIVITY_HOUR_VALUES = ("messages", "inbound", "outbound", "sentiment_sum", "sentiment_count")
 
 
-def _session_parts(row: dict[str, Any]) -> tuple[Any, ...]:
-    """(start_at, message_count, duration, silence %, turns, sentiment, topics json)."""
-    return (
-        to_utc(row["start_at"]),
-        row["message_count"],
-        row["duration_seconds"],
-        row["silence_percentage"],
-        row["turns"],
-        row["sentiment_score"],
-        row["topics"],
-    )
-
-
-def _activity_parts(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        to_utc(row["hour_start"]),
-        row["messages"],
-        row["inbound"],
-        row["outbound"],
-        row["sentiment_sum"],
-        row["sentiment_count"],
-    )
-
-
 class Rollups:
     """Deltas of the hourly rollups caused by replacing some chats' rows: old rows are
     subtracted, new rows added, and the net change is added to the stored rollups."""
@@ -422,10 +476,14 @@ class Rollups:
         self.session_days: dict[tuple[str, datetime], list[Any]] = {}
         self.activity: dict[datetime, list[Any]] = {}
 
-    def add_session(self, sign: int, parts: Sequence[Any]) -> None:
+    def add_session(
+        self, sign: int, parts: Sequence[Any], topics_of: _TopicTuples | None = None
+    ) -> None:
+        """``parts``: (start_at, message_count, duration, silence %, turns, sentiment,
+        topics as a list or JSON text)."""
         start_at, messages, duration, silence, turns, sentiment, topics = parts
         if isinstance(topics, str):
-            topics = _TOPICS.decode(topics) if topics else []
+            topics = (topics_of or _TopicTuples())(topics)
         start = to_utc(start_at)
         for rollup, key in (
             (self.sessions, hour_floor(start)),
@@ -447,7 +505,9 @@ class Rollups:
                     acc[7] += sign
 
     def add_activity(self, sign: int, parts: Sequence[Any]) -> None:
+        """``parts``: (hour_start, messages, inbound, outbound, sentiment sum and count)."""
         hour, messages, inbound, outbound, sentiment_sum, sentiment_count = parts
+        hour = to_utc(hour)
         acc = self.activity.get(hour)
         if acc is None:
             acc = self.activity[hour] = [0, 0, 0, 0.0, 0]
@@ -457,37 +517,58 @@ class Rollups:
         acc[3] += sign * sentiment_sum
         acc[4] += sign * sentiment_count
 
-    async def apply(self, account_id: str) -> None:
-        sessions = [
-            (account_id, topic, hour, *values)
-            for (topic, hour), values in sorted(self.sessions.items())
-            if any(values)
-        ]
-        activity = [
-            (account_id, hour, *values)
-            for hour, values in sorted(self.activity.items())
-            if any(values)
-        ]
+    async def apply(self, account_id: str, slices: _Slices | None = None) -> None:
+        slices = slices or _Slices()
+
+        async def rows(rollup: dict[Any, list[Any]]) -> list[tuple[Any, ...]]:
+            # In insertion order: each key is upserted once, under the account lock, so
+            # the order changes nothing (sorting 20k keys held the loop for 40 ms).
+            out: list[tuple[Any, ...]] = []
+            for index, (key, values) in enumerate(rollup.items()):
+                if any(values):
+                    out.append((account_id, *(key if isinstance(key, tuple) else (key,)), *values))
+                if index % 512 == 511:
+                    await slices.tick()
+            return out
+
         await _upsert_add(
             "ofca_session_hour",
             ("account_id", "topic", "hour_start"),
             SESSION_HOUR_VALUES,
-            sessions,
+            await rows(self.sessions),
         )
         await _upsert_add(
-            "ofca_activity_hour", ("account_id", "hour_start"), ACTIVITY_HOUR_VALUES, activity
+            "ofca_activity_hour",
+            ("account_id", "hour_start"),
+            ACTIVITY_HOUR_VALUES,
+            await rows(self.activity),
         )
-        session_days = [
-            (account_id, topic, day, *values)
-            for (topic, day), values in sorted(self.session_days.items())
-            if any(values)
-        ]
         await _upsert_add(
             "ofca_session_day",
             ("account_id", "topic", "day_start"),
             SESSION_HOUR_VALUES,
-            session_days,
+            await rows(self.session_days),
         )
+
+
+_PG_TYPES = {
+    "account_id": "varchar",
+    "topic": "varchar",
+    "hour_start": "timestamptz",
+    "day_start": "timestamptz",
+    "sessions": "integer",
+    "messages": "integer",
+    "duration": "double precision",
+    "silence": "double precision",
+    "silence_count": "integer",
+    "turns": "integer",
+    "sentiment": "double precision",
+    "sentiment_count": "integer",
+    "inbound": "integer",
+    "outbound": "integer",
+    "sentiment_sum": "double precision",
+}
+"""Postgres types of the rollup columns, for ``unnest`` of one array per column."""
 
 
 async def _upsert_add(
@@ -497,13 +578,26 @@ async def _upsert_add(
     if not rows:
         return
     columns = (*keys, *values)
-    row_template = "(" + ", ".join(["{}"] * len(columns)) + ")"
     updates = ", ".join(f"{v} = {table}.{v} + excluded.{v}" for v in values)
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    head = f"INSERT INTO {table} ({', '.join(columns)}) "
     tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    engine = database()
+    connection = _own_connection(engine)
+    if connection is not None and isinstance(engine, PostgresEngine):
+        arrays = ", ".join(f"${i + 1}::{_PG_TYPES[c]}[]" for i, c in enumerate(columns))
+        await connection.execute(
+            f"{head}SELECT * FROM unnest({arrays}){tail}",
+            *[[row[i] for row in rows] for i in range(len(columns))],
+        )
+        return
+    if connection is not None:
+        marks = ", ".join("?" for _ in columns)
+        await connection.executemany(f"{head}VALUES ({marks}){tail}", rows)
+        return
+    row_template = "(" + ", ".join(["{}"] * len(columns)) + ")"
     for chunk in chunks(rows, max(1, MAX_PARAMS // len(columns))):
         await SessionRow.raw(
-            head + ", ".join([row_template] * len(chunk)) + tail,
+            head + "VALUES " + ", ".join([row_template] * len(chunk)) + tail,
             *[value for row in chunk for value in row],
         )
 
@@ -527,39 +621,65 @@ async def refresh_chats(
     if not ids:
         return
     settings = settings or _environment_settings()
+    began = time.perf_counter()
+    # A refresh makes ~100k short-lived objects (message points, derived rows), all freed
+    # by reference counting; with cyclic collection on, they set off full collections of
+    # the whole heap (50-70 ms each, holding the loop) in the middle of the refresh.
+    gc_pause = GcPause().hold()
+    try:
+        derived = await _refresh(account_id, ids, settings)
+    finally:
+        gc_pause.release()
+    log.info(
+        "refreshed %d chats of %s: %d sessions, %d replies in %.1f ms",
+        len(ids),
+        account_id,
+        len(derived.sessions),
+        len(derived.replies),
+        (time.perf_counter() - began) * 1000,
+    )
+
+
+async def _refresh(account_id: str, ids: list[str], settings: Settings) -> DerivedRows:
     gap = timedelta(minutes=settings.session_gap_minutes)
     silence = timedelta(seconds=settings.silence_threshold_seconds)
-    began = time.perf_counter()
     engine = database()
     derived = DerivedRows()
+    slices = _Slices()
+    topics_of = _TopicTuples()
     async with write_transaction(engine):
         await account_lock(engine, account_id)
         for batch in chunks(ids, READ_BATCH_CHATS):
-            points = await _read_points(account_id, batch)
+            points = await _read_points(account_id, batch, slices)
             for chat_id in batch:
                 chat_rows(account_id, chat_id, points[chat_id], gap, silence, derived)
+                await slices.tick()
         rollups = Rollups()
-        per_delete = MAX_PARAMS - 1
         for table, _columns, _json in _READ_MODELS:
             name = table._meta.tablename
-            returning = _RETURNING.get(name, "")
-            for batch in chunks(ids, per_delete):
-                old = await SessionRow.raw(
-                    f"DELETE FROM {name} WHERE account_id = {{}} "
-                    f"AND chat_id IN ({_placeholders(len(batch))}){returning}",
-                    account_id,
-                    *batch,
-                )
-                if name == "ofca_session":
-                    for row in old:
-                        rollups.add_session(-1, _session_parts(row))
-                elif name == "ofca_activity":
-                    for row in old:
-                        rollups.add_activity(-1, _activity_parts(row))
-        for row in derived.sessions:
+            old = await _fetch(
+                f"DELETE FROM {name} WHERE account_id = {{}} AND chat_id CHATS"
+                + _RETURNING.get(name, ""),
+                account_id,
+                ids,
+            )
+            if name == "ofca_session":
+                for index, row in enumerate(old):
+                    rollups.add_session(-1, row, topics_of)
+                    if index % 256 == 255:
+                        await slices.tick()
+            elif name == "ofca_activity":
+                for index, row in enumerate(old):
+                    rollups.add_activity(-1, row)
+                    if index % 256 == 255:
+                        await slices.tick()
+        for index, row in enumerate(derived.sessions):
             rollups.add_session(1, row[2:3] + row[6:7] + row[9:10] + row[11:13] + row[15:17])
+            if index % 256 == 255:
+                await slices.tick()
         for row in derived.activity:
             rollups.add_activity(1, row[3:9])
+        await slices.tick()
         for (table, columns, json_columns), rows in zip(
             _READ_MODELS,
             (
@@ -575,12 +695,5 @@ async def refresh_chats(
             strict=True,
         ):
             await insert_rows(table._meta.tablename, columns, rows, json_columns)
-        await rollups.apply(account_id)
-    log.info(
-        "refreshed %d chats of %s: %d sessions, %d replies in %.1f ms",
-        len(ids),
-        account_id,
-        len(derived.sessions),
-        len(derived.replies),
-        (time.perf_counter() - began) * 1000,
-    )
+        await rollups.apply(account_id, slices)
+    return derived
