@@ -176,11 +176,20 @@ class Connection:
 
 _texts: dict[int, tuple[bytes, str]] = {}
 _TEXTS_KEPT = 256
+_SMALL_FRAME = 64 * 1024
+_last_large: tuple[bytes, str] = (b"", "")
 
 
 def _as_text(data: bytes) -> str:
     """``data`` as text (ASGI wants text frames as ``str``), decoded once for all the sockets
-    a live event goes to: they are handed the same bytes object in turn."""
+    a live event goes to: they are handed the same bytes object in turn. Small frames are
+    kept by the hundred (events interleave), a large one (a full sync: MBs, and up to 4x
+    that as text) only until the next large one."""
+    global _last_large
+    if len(data) > _SMALL_FRAME:
+        if _last_large[0] is not data:
+            _last_large = (data, data.decode("utf-8"))
+        return _last_large[1]
     known = _texts.get(id(data))
     if known is not None and known[0] is data:
         return known[1]
