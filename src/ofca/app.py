@@ -26,6 +26,7 @@ from ofca.errors import http_exception_handler, internal_error_handler
 from ofca.persistence.engine import bind_tables, close_engine, open_engine
 from ofca.persistence.migrate import migrate
 from ofca.services.ratelimit import RateLimiter, RateLimitMiddleware
+from ofca.services.refresher import worker_for
 from ofca.settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -63,6 +64,8 @@ def create_app(
             engine = given_engine
             bind_tables(engine)
         app.state.engine = engine
+        worker = worker_for(settings, own_engine=given_engine is None)
+        app.state.insights_worker = worker
         try:
             if run_migrations and given_engine is None:
                 applied = await migrate(engine)
@@ -70,6 +73,8 @@ def create_app(
                     log.info("applied migrations: %s", ", ".join(applied))
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             if given_engine is None:
                 await close_engine(engine)
             if redis is not None:

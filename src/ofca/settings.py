@@ -58,6 +58,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """How often the live channels backend (Redis) is probed, to detect outages and recover."""
     ws_credential_recheck_seconds: PositiveFloat = 30.0
     """Open sockets re-check their credential this often (backstop for revocation events)."""
+    insights_worker: bool = True
+    """On Postgres, recompute insight rows in a worker process per server process (off:
+    in the server's own event loop, as SQLite always does)."""
 
     # Analytics (../shared/METRICS.md).
     session_gap_minutes: PositiveFloat = 30.0

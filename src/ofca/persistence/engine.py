@@ -62,12 +62,12 @@ async def _keep_session(connection: object) -> None:
     transaction is still rolled back by asyncpg before this is called)."""
 
 
-async def open_engine(settings: Settings) -> Engine:
+async def open_engine(settings: Settings, *, pool_max_size: int = POOL_MAX_SIZE) -> Engine:
     """Create the engine, bind the tables and (on Postgres) start a connection pool."""
     engine = create_engine(settings)
     bind_tables(engine)
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=POOL_MAX_SIZE, reset=_keep_session)
+        await engine.start_connection_pool(min_size=1, max_size=pool_max_size, reset=_keep_session)
     return engine
 
 

@@ -248,14 +248,21 @@ async def matcher_for(account_id: str) -> TopicMatcher:
 
 
 async def refresh_insights(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
-    """Recompute the insight rows of exactly these chats (sessions, replies)."""
+    """Recompute the insight rows of exactly these chats (sessions, replies): in the
+    insights worker process when there is one (``ofca.services.refresher``), else here."""
     if not chat_ids:
         return
+    from ofca.services.refresher import WorkerUnavailable
+    from ofca.services.sessions import refresh_chats
+
+    worker = ctx.state.get("insights_worker") if ctx.state is not None else None
     try:
-        from ofca.services.sessions import refresh_chats
-    except ImportError:
-        return
-    try:
+        if worker is not None:
+            try:
+                await worker.refresh(ctx.account_id, chat_ids)
+                return
+            except WorkerUnavailable as exc:
+                log.warning("insights worker unavailable (%s); refreshing in-process", exc)
         await refresh_chats(ctx.account_id, chat_ids, settings=ctx.settings)
     except Exception:
         log.exception("refreshing %d chats of %s failed", len(chat_ids), ctx.account_id)

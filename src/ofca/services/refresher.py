@@ -1,0 +1,233 @@
+"""Insight refreshes off the event loop: a worker process recomputes the read models.
+
+Recomputing a chat's insight rows (``sessions.refresh_chats``) is Python work that grows
+with the chat. Under sustained deltas it took a third of a server's event loop and, even
+cut into 5 ms slices, every live event waited behind those slices. On Postgres each served
+process therefore hands its refreshes to a worker process of its own
+(``OFCA_INSIGHTS_WORKER``, on by default): the same code, the same transaction and account
+lock, a small connection pool of its own, and a lower CPU priority (nice 10), so live
+traffic gets the cores first. The worker exits with its server, even after a kill -9
+(``PR_SET_PDEATHSIG``, and it also watches its parent). If it cannot start or dies, the
+refresh runs in the server process as before, and the next refresh starts a new worker.
+SQLite (embedded, one process) always refreshes in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import itertools
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+
+import msgspec
+
+from ofca.settings import Settings
+
+__all__ = ["InsightsWorker", "WorkerUnavailable", "worker_for"]
+
+log = logging.getLogger(__name__)
+
+JOB_TIMEOUT_SECONDS = 600.0
+"""A refresh taking longer than this is treated as a dead worker (a snapshot's 2000 chats
+take ~10 s)."""
+WORKER_POOL_SIZE = 4
+WORKER_NICENESS = 10
+_PARENT_CHECK_SECONDS = 1.0
+
+
+class WorkerUnavailable(Exception):
+    """The worker is not there (or went away); refresh in this process instead."""
+
+
+class _Job(msgspec.Struct, array_like=True):
+    id: int
+    account_id: str
+    chat_ids: list[str]
+
+
+class _Done(msgspec.Struct, array_like=True):
+    id: int
+    error: str | None = None
+
+
+_job_decoder = msgspec.json.Decoder(_Job | None)
+_done_decoder = msgspec.json.Decoder(_Done)
+
+
+class InsightsWorker:
+    """The server's side: sends refresh jobs to the worker process and awaits them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._connection: Connection | None = None
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._ids = itertools.count(1)
+        self.started = 0
+        """Worker processes started so far (a restart after a death adds one)."""
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(
+            target=worker_main,
+            args=(theirs, msgspec.json.encode(self._settings)),
+            name="ofca-insights-worker",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._process, self._connection = process, ours
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._on_readable)
+        self.started += 1
+        log.info("insights worker started (pid %s)", process.pid)
+
+    def _on_readable(self) -> None:
+        assert self._connection is not None
+        try:
+            done = _done_decoder.decode(self._connection.recv_bytes())
+        except (EOFError, OSError):
+            self._gone("the worker went away")
+            return
+        future = self._pending.pop(done.id, None)
+        if future is not None and not future.done():
+            if done.error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(RuntimeError(done.error))
+
+    def _gone(self, reason: str, *, expected: bool = False) -> None:
+        """Forget the worker; its pending refreshes fail over to the server process."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._connection.fileno())
+            self._connection.close()
+        if self._process is not None:
+            level = logging.INFO if expected else logging.WARNING
+            log.log(level, "insights worker (pid %s) stopped: %s", self._process.pid, reason)
+            if self._process.is_alive():
+                self._process.kill()
+        self._process = self._connection = None
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(WorkerUnavailable(reason))
+
+    async def refresh(self, account_id: str, chat_ids: Sequence[str]) -> None:
+        """Recompute these chats' insight rows in the worker; raises
+        :class:`WorkerUnavailable` when it cannot, and the refresh's own error when it
+        failed there."""
+        if not self.alive:
+            if self._process is not None:
+                self._gone(f"exit code {self._process.exitcode}")
+            try:
+                self._start()
+            except Exception as exc:  # e.g. no more processes allowed
+                raise WorkerUnavailable(f"cannot start: {type(exc).__name__}") from exc
+        assert self._connection is not None
+        job = _Job(next(self._ids), account_id, list(chat_ids))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending[job.id] = future
+        try:
+            self._connection.send_bytes(msgspec.json.encode(job))
+        except OSError as exc:
+            self._gone(f"cannot reach it: {type(exc).__name__}")
+            raise WorkerUnavailable("cannot reach it") from exc
+        try:
+            await asyncio.wait_for(asyncio.shield(future), JOB_TIMEOUT_SECONDS)
+        except TimeoutError:
+            self._gone(f"no answer within {JOB_TIMEOUT_SECONDS:.0f} s")
+            raise WorkerUnavailable("timed out") from None
+
+    async def stop(self) -> None:
+        process, connection = self._process, self._connection
+        if process is None or connection is None:
+            return
+        with contextlib.suppress(Exception):
+            connection.send_bytes(msgspec.json.encode(None))
+        await asyncio.to_thread(process.join, 5.0)
+        self._gone("the server stops", expected=True)
+
+
+# --------------------------------------------------------------------------- the worker
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent dies (the worker is not left behind even
+    when the server is killed outright); elsewhere the parent watch below does it."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def worker_main(connection: Connection, settings_json: bytes) -> None:
+    """Entry point of the worker process."""
+    parent = os.getppid()
+    _die_with_parent()
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+    settings = msgspec.json.decode(settings_json, type=Settings)
+    logging.basicConfig(
+        level=settings.log_level, format="%(levelname)s - %(asctime)s - %(name)s - %(message)s"
+    )
+    asyncio.run(_serve(connection, settings, parent))
+
+
+async def _serve(connection: Connection, settings: Settings, parent: int) -> None:
+    from ofca.persistence.engine import close_engine, open_engine
+    from ofca.services.sessions import refresh_chats
+
+    engine = await open_engine(settings, pool_max_size=WORKER_POOL_SIZE)
+    loop = asyncio.get_running_loop()
+    jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+
+    def on_readable() -> None:
+        try:
+            jobs.put_nowait(_job_decoder.decode(connection.recv_bytes()))
+        except (EOFError, OSError):
+            loop.remove_reader(connection.fileno())
+            jobs.put_nowait(None)
+
+    async def watch_parent() -> None:
+        # Nothing signals a parent's death portably: look (PR_SET_PDEATHSIG is Linux only).
+        while os.getppid() == parent:  # noqa: ASYNC110
+            await asyncio.sleep(_PARENT_CHECK_SECONDS)
+        jobs.put_nowait(None)
+
+    loop.add_reader(connection.fileno(), on_readable)
+    watcher = asyncio.create_task(watch_parent())
+    try:
+        while (job := await jobs.get()) is not None:
+            error: str | None = None
+            try:
+                await refresh_chats(job.account_id, job.chat_ids, settings=settings)
+            except Exception as exc:
+                log.exception("refreshing %d chats of %s failed", len(job.chat_ids), job.account_id)
+                error = f"{type(exc).__name__}: {exc}"
+            try:
+                connection.send_bytes(msgspec.json.encode(_Done(job.id, error)))
+            except OSError:
+                break
+    finally:
+        watcher.cancel()
+        await close_engine(engine)
+
+
+def worker_for(settings: Settings, *, own_engine: bool) -> InsightsWorker | None:
+    """The worker a served process should use, or None (SQLite, switched off, or an app
+    given its engine by tests)."""
+    if own_engine and settings.is_postgres and settings.insights_worker:
+        return InsightsWorker(settings)
+    return None
