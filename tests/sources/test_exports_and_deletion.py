@@ -8,8 +8,8 @@ import json
 
 import httpx
 
+from ofca.persistence.sql import raw_sql
 from ofca.persistence.tables import MessageRow
-from ofca.services.conversation_queries import raw_sql
 from ofca.services.exports import SESSION_COLUMNS, account_tables
 from tests.conftest import KeyMaker
 from tests.sources.helpers import auth, post_webhook

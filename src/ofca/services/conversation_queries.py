@@ -20,12 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
-from piccolo.query.methods.raw import Raw
-from piccolo.querystring import QueryString
 
 from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analysis
 from ofca.domain.wss import FanView, MessageView
-from ofca.persistence.tables import Account, ChatRow, MessageRow
+from ofca.persistence.sql import raw_sql
+from ofca.persistence.tables import ChatRow, MessageRow
 from ofca.settings import Settings
 
 __all__ = [
@@ -206,12 +205,6 @@ def message_view(row: dict[str, Any]) -> MessageView:
         enriched=bool(row.get("enriched")),
         command_id=row.get("command_id"),
     )
-
-
-def raw_sql(sql: str, *args: Any) -> Raw:
-    """A raw query on the ofca engine. (``MessageRow.raw``/``ChatRow.raw`` are shadowed by
-    their ``raw`` column, so the query is bound to a table without one.)"""
-    return Raw(table=Account, querystring=QueryString(sql, *args))
 
 
 class _Sql:

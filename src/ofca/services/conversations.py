@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from ofca.domain.wss import (
     SessionView,
     outgoing_encoder,
 )
+from ofca.persistence.sql import Row, fetch_rows, raw_sql
 from ofca.persistence.tables import Account
 from ofca.services.conversation_queries import (
     as_datetime,
@@ -43,7 +44,6 @@ from ofca.services.conversation_queries import (
     as_topics,
     fan_view,
     message_view,
-    raw_sql,
 )
 from ofca.services.ingest import GcPause
 from ofca.settings import Settings
@@ -92,29 +92,6 @@ async def message_by_id(account_id: str, message_id: str) -> MessageView | None:
     return message_view(rows[0]) if rows else None
 
 
-Row = Mapping[str, Any]
-"""A result row: an asyncpg ``Record`` (served Postgres) or a Piccolo dict."""
-
-
-def _numbered(sql: str) -> str:
-    """``{}`` placeholders as Postgres' ``$1, $2, ...``."""
-    parts = sql.split("{}")
-    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
-async def _raw(sql: str, *args: Any) -> Sequence[Row]:
-    """Rows of ``sql`` (``{}`` placeholders). On a served Postgres (a pool, no transaction)
-    the asyncpg records themselves, as a prepared statement: no dict per row."""
-    engine = Account._meta.db
-    if (
-        isinstance(engine, PostgresEngine)
-        and engine.pool is not None
-        and engine.current_transaction.get() is None
-    ):
-        return await engine.pool.fetch(_numbered(sql), *args)
-    return await raw_sql(sql, *args).run()
-
-
 def _chat_filter(chat_ids: Sequence[str]) -> tuple[str, Any]:
     """``chat_id`` is one of ``chat_ids``, and its one parameter: one statement text for any
     number of chats (prepared once on Postgres)."""
@@ -136,7 +113,7 @@ async def _together(*calls: Awaitable[Sequence[Row]]) -> list[Sequence[Row]]:
 async def _optional(sql: str, *args: Any) -> Sequence[Row]:
     """Rows of an insight read model; empty if that model is not there (yet)."""
     try:
-        return await _raw(sql, *args)
+        return await fetch_rows(sql, *args)
     except Exception as exc:
         log.warning("full sync without read model: %s", type(exc).__name__)
         return []
@@ -252,15 +229,15 @@ async def _nodes(
         where += f" AND {condition}"
         args.append(value)
     summaries = (
-        _raw(_CHATS_SQL + where, *args),
-        _raw(_STATS_SQL.format(where=where), *args),
+        fetch_rows(_CHATS_SQL + where, *args),
+        fetch_rows(_STATS_SQL.format(where=where), *args),
         _optional(_WAITING_SQL.format(where=where), *args),
     )
     if only_chat is not None:
         # A few given chats: all five queries at once (one round trip of waiting).
         chat_rows, stat_rows, waiting_rows, latest_rows, session_rows = await _together(
             *summaries,
-            _raw(_LATEST_SQL.format(where=where), *args, messages),
+            fetch_rows(_LATEST_SQL.format(where=where), *args, messages),
             _optional(_SESSIONS_SQL.format(where=where), *args),
         )
         chosen = _prioritized(chat_rows, stat_rows, waiting_rows)
@@ -274,7 +251,7 @@ async def _nodes(
             condition, value = _chat_filter(chosen)
             only = f"account_id = {{}} AND {condition}"
             latest_rows, session_rows = await _together(
-                _raw(_LATEST_SQL.format(where=only), account_id, value, messages),
+                fetch_rows(_LATEST_SQL.format(where=only), account_id, value, messages),
                 _optional(_SESSIONS_SQL.format(where=only), account_id, value),
             )
     chats = {row["chat_id"]: row for row in chat_rows}

@@ -21,6 +21,7 @@ from piccolo.table import Table
 
 from ofca.domain.metrics import SessionStats
 from ofca.persistence.engine import ofca_tables
+from ofca.persistence.sql import raw_sql
 from ofca.persistence.tables import CommandRow, MessageRow
 from ofca.services.conversation_queries import (
     MESSAGE_VIEW_COLUMNS,
@@ -33,7 +34,6 @@ from ofca.services.conversation_queries import (
     iter_chat_ids,
     like_pattern,
     points_of,
-    raw_sql,
 )
 from ofca.settings import Settings
 

@@ -28,12 +28,12 @@ from ofca.domain.wss import (
     SessionView,
     outgoing_encoder,
 )
+from ofca.persistence.sql import Row, fetch_rows, numbered
 from ofca.services.conversation_queries import (
     as_datetime,
     as_score,
     as_topics,
     fan_view,
-    raw_sql,
 )
 
 __all__ = ["append_frames", "live_nodes"]
@@ -89,34 +89,23 @@ _SUMMARY = (
 )
 
 
-def _numbered(sql: str) -> str:
-    """``{}`` placeholders as Postgres' ``$1, $2, ...``."""
-    parts = sql.split("{}")
-    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
 _PG_SUMMARY = _SUMMARY.replace("CHATS", "= ANY({}::varchar[])").replace(
     "TOPICS", "string_agg(DISTINCT t.topic, ',')"
 )
-_PG_SUMMARY_NUMBERED = _numbered(_PG_SUMMARY)
+_PG_SUMMARY_NUMBERED = numbered(_PG_SUMMARY)
 _SQLITE_SUMMARY = _SUMMARY.replace("CHATS", "IN (SELECT value FROM json_each({}))").replace(
     "TOPICS", "group_concat(DISTINCT t.topic)"
 )
 
 
-async def _summaries(
-    engine: Engine, account_id: str, chat_ids: Sequence[str]
-) -> list[Mapping[str, Any]]:
+async def _summaries(engine: Engine, account_id: str, chat_ids: Sequence[str]) -> Sequence[Row]:
     chats: Any = list(chat_ids)
     if isinstance(engine, PostgresEngine):
-        if engine.pool is not None:  # a served process: a prepared statement, no Piccolo
-            return await engine.pool.fetch(
-                _PG_SUMMARY_NUMBERED, account_id, chats, account_id, chats
-            )
-        sql = _PG_SUMMARY
-    else:
-        chats, sql = msgspec.json.encode(chats).decode(), _SQLITE_SUMMARY
-    return await raw_sql(sql, account_id, chats, account_id, chats).run()
+        return await fetch_rows(
+            _PG_SUMMARY, account_id, chats, account_id, chats, prepared=_PG_SUMMARY_NUMBERED
+        )
+    chats = msgspec.json.encode(chats).decode()
+    return await fetch_rows(_SQLITE_SUMMARY, account_id, chats, account_id, chats)
 
 
 def _last_message(row: Mapping[str, Any], chat_id: str) -> MessageView | None:

@@ -32,6 +32,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analysis
+from ofca.persistence.sql import numbered
 from ofca.persistence.tables import (
     ActivityRow,
     ActivityTopicRow,
@@ -129,19 +130,13 @@ def _own_connection(engine: Engine) -> Any:
     return None if transaction is None else transaction.connection
 
 
-def _numbered(sql: str) -> str:
-    """``{}`` placeholders as Postgres' ``$1, $2, ...``."""
-    parts = sql.split("{}")
-    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
 async def _fetch(sql: str, account_id: str, chat_ids: Sequence[str]) -> list[Any]:
     """Rows of ``sql``, whose ``{}`` are the account and ``CHATS`` the chat ids, as tuples of
     the selected columns. Postgres: asyncpg records (one array parameter, no dict per row).
     """
     engine = database()
     if isinstance(engine, PostgresEngine):
-        query = _numbered(sql.replace("CHATS", "= ANY({}::varchar[])"))
+        query = numbered(sql.replace("CHATS", "= ANY({}::varchar[])"))
         connection = _own_connection(engine)
         if connection is not None:
             return list(await connection.fetch(query, account_id, list(chat_ids)))

@@ -22,12 +22,12 @@ from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.normalize import normalize_chat, normalize_message
 from ofca.domain.onlyfans import Chat, Message
 from ofca.domain.sources import MappedBatch
+from ofca.persistence.sql import raw_sql
 from ofca.persistence.tables import Account, ChatwootToken, IngestLog
 from ofca.services import commands
 from ofca.services.conversation_queries import (
     MESSAGE_VIEW_COLUMNS,
     message_view,
-    raw_sql,
 )
 from ofca.services.ingest import (
     IngestContext,
