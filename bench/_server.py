@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -83,16 +84,24 @@ def throwaway_database() -> Iterator[str]:
 @contextmanager
 def ofca_server(env: Mapping[str, str], *, quiet: bool = True) -> Iterator[Server]:
     port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "ofca.app:create_app_from_env",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--ws-max-size", str(64 * 1024 * 1024), "--log-level", "warning",
+    ]  # fmt: skip
+    with served_process(command, port, env, quiet=quiet) as server:
+        yield server
+
+
+@contextmanager
+def served_process(
+    command: list[str], port: int, env: Mapping[str, str], *, quiet: bool = True
+) -> Iterator[Server]:
+    """Run ``command`` (an ofca server on ``port``) until ``/health`` answers; stop it after."""
     full_env = {**os.environ, "OFCA_LOG_LEVEL": "WARNING", **env}
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "uvicorn", "--factory", "ofca.app:create_app_from_env",
-            "--host", "127.0.0.1", "--port", str(port),
-            "--ws-max-size", str(64 * 1024 * 1024), "--log-level", "warning",
-        ],
-        env=full_env,
-        stderr=subprocess.DEVNULL if quiet else None,
-    )  # fmt: skip
+    root = str(Path(__file__).resolve().parent.parent)
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (full_env.get("PYTHONPATH"), root) if p)
+    process = subprocess.Popen(command, env=full_env, stderr=subprocess.DEVNULL if quiet else None)
     server = Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", dict(env), process)
     deadline = time.monotonic() + 60
     try:

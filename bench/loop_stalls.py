@@ -29,7 +29,6 @@ import asyncio
 import collections
 import gc
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -40,12 +39,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-import httpx
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._server import Server, free_port
+from bench._server import Server, free_port, served_process
 
 __all__ = ["Stall", "Watchdog", "describe", "read_stalls", "stall_server"]
 
@@ -229,38 +227,12 @@ def stall_server(
 ) -> Iterator[Server]:
     """Like ``bench._server.ofca_server``, with the watchdog logging to ``log_path``."""
     port = free_port()
-    full_env = {**os.environ, "OFCA_LOG_LEVEL": "WARNING", **env}
-    root = str(Path(__file__).resolve().parent.parent)
-    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (full_env.get("PYTHONPATH"), root) if p)
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "bench.loop_stalls", "--port", str(port),
-            "--log", str(log_path), "--stall-ms", str(threshold_ms),
-        ],
-        env=full_env,
-        stderr=subprocess.DEVNULL if quiet else None,
-    )  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", dict(env), process)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("ofca exited during start-up")
-            try:
-                if httpx.get(f"{server.http_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("ofca did not start")
-            time.sleep(0.2)
+    command = [
+        sys.executable, "-m", "bench.loop_stalls", "--port", str(port),
+        "--log", str(log_path), "--stall-ms", str(threshold_ms),
+    ]  # fmt: skip
+    with served_process(command, port, env, quiet=quiet) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 async def _serve(port: int, log: IO[str], threshold_ms: float) -> None:
