@@ -42,7 +42,10 @@ async def store(
     messages: Sequence[Msg],
     settings: Settings,
     matcher: TopicMatcher | None = None,
+    *,
+    refresh: bool = True,
 ) -> None:
+    """Write the messages, then (``refresh``) re-derive their chats' insight rows whole."""
     matcher = matcher or await matcher_for(account_id)
     now = datetime.now(UTC)
     rows = []
@@ -68,7 +71,8 @@ async def store(
             )
         )
     await MessageRow.insert(*rows).run()
-    await refresh_chats(account_id, {m.chat for m in messages}, settings=settings)
+    if refresh:
+        await refresh_chats(account_id, {m.chat for m in messages}, settings=settings)
 
 
 def points_of(messages: Sequence[Msg], matcher: TopicMatcher) -> dict[str, list[MessagePoint]]:

@@ -324,7 +324,22 @@ async def publish_run(ctx: IngestContext, run: StoredRun) -> None:
         await _publish(ctx, run.changed, run.edited)
     except Exception:
         log.exception("%d deltas of %s stored; publishing failed", len(run.changed), ctx.account_id)
-    schedule_refresh(ctx, sorted({row[_COLUMN["chat_id"]] for _, row, _ in run.changed}))
+    schedule_refresh(ctx, *refresh_scope(run))
+
+
+def refresh_scope(run: StoredRun) -> tuple[list[str], dict[str, datetime | None]]:
+    """The chats a run changed, each with the instant its changes start at: the earliest
+    time of its new messages, or None (refresh the whole chat) when one was an edit (its
+    old time is not known here) or has no usable time."""
+    since: dict[str, datetime | None] = {}
+    for index, row, _ in run.changed:
+        chat_id, created_at = row[_COLUMN["chat_id"]], row[_COLUMN["created_at"]]
+        instant = None if index in run.edited or created_at is None else created_at
+        if chat_id not in since:
+            since[chat_id] = instant
+        elif since[chat_id] is not None:
+            since[chat_id] = None if instant is None else min(since[chat_id], instant)  # type: ignore[type-var]
+    return sorted(since), since
 
 
 _publishing: set[asyncio.Task[None]] = set()

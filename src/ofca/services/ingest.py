@@ -21,7 +21,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -247,23 +247,27 @@ async def matcher_for(account_id: str) -> TopicMatcher:
         return DEFAULT_MATCHER
 
 
-async def refresh_insights(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
-    """Recompute the insight rows of exactly these chats (sessions, replies): in the
-    insights worker process when there is one (``ofca.services.refresher``), else here."""
+async def refresh_insights(
+    ctx: IngestContext, chat_ids: Sequence[str], since: Mapping[str, datetime] | None = None
+) -> None:
+    """Recompute the insight rows of exactly these chats (sessions, replies), those in
+    ``since`` from that instant on: in the insights worker process when there is one
+    (``ofca.services.refresher``), else here."""
     if not chat_ids:
         return
     from ofca.services.refresher import WorkerUnavailable
     from ofca.services.sessions import refresh_chats
 
+    since = {chat_id: since[chat_id] for chat_id in chat_ids if chat_id in since} if since else {}
     worker = ctx.state.get("insights_worker") if ctx.state is not None else None
     try:
         if worker is not None:
             try:
-                await worker.refresh(ctx.account_id, chat_ids)
+                await worker.refresh(ctx.account_id, chat_ids, since)
                 return
             except WorkerUnavailable as exc:
                 log.warning("insights worker unavailable (%s); refreshing in-process", exc)
-        await refresh_chats(ctx.account_id, chat_ids, settings=ctx.settings)
+        await refresh_chats(ctx.account_id, chat_ids, settings=ctx.settings, since=since)
     except Exception:
         log.exception("refreshing %d chats of %s failed", len(chat_ids), ctx.account_id)
 
@@ -286,22 +290,34 @@ def schedule_analytics(ctx: IngestContext, delay: float = ANALYTICS_DEBOUNCE_SEC
     _analytics_due[ctx.account_id] = asyncio.create_task(run())
 
 
-_refresh_due: dict[str, set[str]] = {}
+_refresh_due: dict[str, dict[str, datetime | None]] = {}
+"""Per account, the chats waiting for a refresh: each from the instant its changes start
+at (``sessions.refresh_chats(since=...)``), or None for the whole chat."""
 _refresh_tasks: dict[str, asyncio.Task[None]] = {}
 _refresh_started: dict[str, float] = {}
 
 
-def schedule_refresh(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
+def schedule_refresh(
+    ctx: IngestContext, chat_ids: Sequence[str], since: Mapping[str, datetime | None] | None = None
+) -> None:
     """Refresh the insight rows of these chats shortly, together with every other chat the
-    account's next deltas touch, then publish ``analytics_update``.
+    account's next deltas touch, then publish ``analytics_update``. ``since[chat]``: every
+    change of that chat lies at or after this instant (new messages), so only its rows from
+    there on are re-derived; a chat without it (or None) is re-derived whole.
 
-    Recomputing a chat's sessions reads all its messages; doing that once per delta would
+    Recomputing a chat's sessions reads its messages; doing that once per delta would
     cap an account at a few dozen deltas per second, and the dashboards already got each
     message (``append_message``) the moment it was stored. A quiet account's first delta is
     refreshed after :data:`REFRESH_DEBOUNCE_SECONDS`; a busy account's at most every
     :data:`REFRESH_INTERVAL_SECONDS`.
     """
-    _refresh_due.setdefault(ctx.account_id, set()).update(chat_ids)
+    due = _refresh_due.setdefault(ctx.account_id, {})
+    for chat_id in chat_ids:
+        instant = since.get(chat_id) if since else None
+        if chat_id not in due:
+            due[chat_id] = instant
+        elif due[chat_id] is not None:
+            due[chat_id] = None if instant is None else min(due[chat_id], instant)  # type: ignore[type-var]
     if ctx.account_id in _refresh_tasks:
         return
 
@@ -312,9 +328,11 @@ def schedule_refresh(ctx: IngestContext, chat_ids: Sequence[str]) -> None:
             await asyncio.sleep(max(REFRESH_DEBOUNCE_SECONDS, next_start))
             _refresh_started[ctx.account_id] = time.monotonic()
             while _refresh_due.get(ctx.account_id):
-                due = sorted(_refresh_due.pop(ctx.account_id))
-                for start in range(0, len(due), REFRESH_BATCH_CHATS):
-                    await refresh_insights(ctx, due[start : start + REFRESH_BATCH_CHATS])
+                due = _refresh_due.pop(ctx.account_id)
+                tails = {c: at for c, at in due.items() if at is not None}
+                ordered = sorted(due)
+                for start in range(0, len(ordered), REFRESH_BATCH_CHATS):
+                    await refresh_insights(ctx, ordered[start : start + REFRESH_BATCH_CHATS], tails)
             await publish_analytics(ctx)
         finally:
             _refresh_tasks.pop(ctx.account_id, None)

@@ -22,7 +22,8 @@ import logging
 import multiprocessing
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from multiprocessing.connection import Connection
 
 import msgspec
@@ -49,6 +50,7 @@ class _Job(msgspec.Struct, array_like=True):
     id: int
     account_id: str
     chat_ids: list[str]
+    since: dict[str, datetime] = {}
 
 
 class _Done(msgspec.Struct, array_like=True):
@@ -123,8 +125,14 @@ class InsightsWorker:
             if not future.done():
                 future.set_exception(WorkerUnavailable(reason))
 
-    async def refresh(self, account_id: str, chat_ids: Sequence[str]) -> None:
-        """Recompute these chats' insight rows in the worker; raises
+    async def refresh(
+        self,
+        account_id: str,
+        chat_ids: Sequence[str],
+        since: Mapping[str, datetime] | None = None,
+    ) -> None:
+        """Recompute these chats' insight rows in the worker (``sessions.refresh_chats``,
+        ``since`` as there); raises
         :class:`WorkerUnavailable` when it cannot, and the refresh's own error when it
         failed there."""
         if not self.alive:
@@ -135,7 +143,7 @@ class InsightsWorker:
             except Exception as exc:  # e.g. no more processes allowed
                 raise WorkerUnavailable(f"cannot start: {type(exc).__name__}") from exc
         assert self._connection is not None
-        job = _Job(next(self._ids), account_id, list(chat_ids))
+        job = _Job(next(self._ids), account_id, list(chat_ids), dict(since or {}))
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending[job.id] = future
         try:
@@ -212,7 +220,9 @@ async def _serve(connection: Connection, settings: Settings, parent: int) -> Non
         while (job := await jobs.get()) is not None:
             error: str | None = None
             try:
-                await refresh_chats(job.account_id, job.chat_ids, settings=settings)
+                await refresh_chats(
+                    job.account_id, job.chat_ids, settings=settings, since=job.since
+                )
             except Exception as exc:
                 log.exception("refreshing %d chats of %s failed", len(job.chat_ids), job.account_id)
                 error = f"{type(exc).__name__}: {exc}"

@@ -2,7 +2,8 @@
 activity and each chat's first message time.
 
 They are derived from the stored messages of one chat only, so ingest recomputes exactly
-the chats a batch touched (an edit or a late, out-of-order message changes only its chat).
+the chats a batch touched (an edit or a late, out-of-order message changes only its chat),
+and for new messages only the chat's tail from the session they fall in (:class:`TailCut`).
 Every refresh of an account runs under one per-account lock (Postgres advisory lock,
 SQLite's write lock) inside one transaction: two processes refreshing the same chat can
 never interleave their delete/insert and leave duplicates.
@@ -18,10 +19,11 @@ between statements yields to the loop every :data:`SLICE_SECONDS`.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -31,7 +33,13 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analysis
+from ofca.domain.metrics import (
+    MessagePoint,
+    order_key,
+    reply_runs,
+    session_stats,
+    split_sessions,
+)
 from ofca.persistence.sql import numbered
 from ofca.persistence.tables import (
     ActivityRow,
@@ -146,6 +154,39 @@ async def _fetch(sql: str, account_id: str, chat_ids: Sequence[str]) -> list[Any
         sql = sql.replace("CHATS", "IN (SELECT value FROM json_each({}))")
         rows = await SessionRow.raw(sql, account_id, _ENCODE(list(chat_ids)).decode())
     return [tuple(row.values()) for row in rows]
+
+
+async def _fetch_bounded(
+    sql: str,
+    account_id: str,
+    bounds: dict[str, tuple[datetime, ...]],
+    names: Sequence[str],
+    *,
+    per_chat: str | None = None,
+) -> list[Any]:
+    """Rows of ``sql`` for chats that each have their own instants: ``BOUNDS`` in it is a
+    table ``b(chat_id, *names)`` of one row per chat, and its one ``{}`` (after ``BOUNDS``)
+    is the account. Postgres: one statement over arrays; SQLite: one per chat, of
+    ``per_chat`` when given (its ``{}`` are the chat, its instants, the account)."""
+    if not bounds:
+        return []
+    engine = database()
+    if isinstance(engine, PostgresEngine):
+        arrays = ", ".join(["{}::varchar[]"] + ["{}::timestamptz[]"] * len(names))
+        source = f"unnest({arrays}) AS b(chat_id, {', '.join(names)})"
+        args = [list(bounds), *map(list, zip(*bounds.values(), strict=True)), account_id]
+        connection = _own_connection(engine)
+        if connection is not None:
+            return list(await connection.fetch(numbered(sql.replace("BOUNDS", source)), *args))
+        rows = await SessionRow.raw(sql.replace("BOUNDS", source), *args)
+        return [tuple(row.values()) for row in rows]
+    columns = ", ".join(["{} AS chat_id"] + [f"{{}} AS {name}" for name in names])
+    query = per_chat or sql.replace("BOUNDS", f"(SELECT {columns}) AS b")
+    found: list[Any] = []
+    for chat_id, instants in bounds.items():
+        rows = await SessionRow.raw(query, chat_id, *instants, account_id)
+        found.extend(tuple(row.values()) for row in rows)
+    return found
 
 
 async def insert_rows(
@@ -275,12 +316,34 @@ def day_floor(instant: datetime) -> datetime:
     return instant.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _session_of(sessions: Sequence[SessionStats], run: ReplyRun) -> SessionStats:
-    """The session holding the run's first inbound message (sessions are in time order)."""
-    for session in reversed(sessions):
-        if session.start_at <= run.first_inbound_at:
-            return session
-    return sessions[0]
+class TailCut(msgspec.Struct):
+    """Where a chat's refresh starts when only its tail changed (see :func:`refresh_chats`).
+
+    ``session_from`` is a stored session's start: the previous message is more than the
+    session gap earlier, so nothing before it can change, and no reply, session or tie in
+    chat order crosses it except the one reply run still open there (``open_run``, kept as
+    its first inbound message). Rows are re-derived from there: sessions and their
+    activity from ``session_from``, replies from the open run, topic activity from its hour
+    and fan days from its UTC day (``read_from``, the first message read).
+    """
+
+    session_from: datetime
+    read_from: datetime
+    earlier_sessions: list[tuple[datetime, tuple[str, ...]]]
+    """(start, topics) of the stored sessions before ``session_from`` that the rows read
+    from ``read_from`` or the open run fall in."""
+    open_run: MessagePoint | None
+    previous_fan_day: datetime | None
+
+    @property
+    def reply_from(self) -> datetime:
+        return self.open_run.created_at if self.open_run is not None else self.session_from
+
+
+def _session_start(starts: Sequence[datetime], instant: datetime) -> datetime:
+    """The start of the session holding ``instant`` (``starts`` ascending)."""
+    index = bisect.bisect_right(starts, instant) - 1
+    return starts[max(index, 0)]
 
 
 def chat_rows(
@@ -290,11 +353,27 @@ def chat_rows(
     gap: timedelta,
     silence_threshold: timedelta,
     into: DerivedRows,
+    tail: TailCut | None = None,
 ) -> None:
-    """Append the read-model rows of one chat (its timed messages) to ``into``."""
-    if not points:
-        return
-    sessions, runs = chat_analysis(chat_id, points, gap, silence_threshold)
+    """Append the read-model rows of one chat to ``into``: of all its timed messages, or
+    (``tail``) the rows from its cut on, from the messages read from ``tail.read_from``."""
+    ordered = sorted(points, key=order_key)
+    if tail is None:
+        if not ordered:
+            return
+        own = ordered
+        earlier: list[tuple[datetime, tuple[str, ...]]] = []
+        previous_day: datetime | None = None
+    else:
+        own = [p for p in ordered if p.created_at >= tail.session_from]
+        earlier = tail.earlier_sessions
+        previous_day = tail.previous_fan_day
+    sessions = [
+        session_stats(chat_id, part, silence_threshold) for part in split_sessions(own, gap)
+    ]
+    # The run still open at the cut began before it: its first inbound message leads.
+    opened = [tail.open_run] if tail is not None and tail.open_run is not None else []
+    runs = reply_runs(chat_id, [*opened, *own])
     for s in sessions:
         into.sessions.append(
             (
@@ -332,9 +411,13 @@ def chat_rows(
                     s.sentiment_score,
                 )
             )
-    topics_of = {s.start_at: s.topics for s in sessions}
+    known = sorted({*earlier, *((s.start_at, s.topics) for s in sessions)})
+    if not known:
+        return
+    starts = [start for start, _ in known]
+    topics_of = dict(known)
     for run in runs:
-        session_start = _session_of(sessions, run).start_at
+        session_start = _session_start(starts, run.first_inbound_at)
         into.replies.append(
             (
                 account_id,
@@ -351,8 +434,10 @@ def chat_rows(
                 (account_id, topic, chat_id, run.first_inbound_at, run.reply_seconds)
             )
     # Hourly activity per session: sessions partition the chat's messages in time order.
-    ordered = sorted(points, key=lambda p: (p.created_at, p.message_id))
-    starts = [s.start_at for s in sessions]
+    # (A tail keeps the activity of earlier sessions, and their topic activity before the
+    # cut's hour, whose rows were not deleted.)
+    activity_from = tail.session_from if tail is not None else None
+    topic_hours_from = hour_floor(tail.session_from) if tail is not None else None
     index = 0
     buckets: dict[tuple[datetime, datetime], list[Any]] = {}
     for point in ordered:
@@ -371,11 +456,13 @@ def chat_rows(
         elif point.direction == "outbound":
             bucket[2] += 1
     for (session_start, hour), (messages, inbound, outbound, scores, scored) in buckets.items():
-        if scored:
+        if scored and (topic_hours_from is None or hour >= topic_hours_from):
             for topic in topics_of[session_start]:
                 into.activity_topics.append(
                     (account_id, topic, chat_id, hour, math.fsum(scores), scored)
                 )
+        if activity_from is not None and session_start < activity_from:
+            continue
         into.activity.append(
             (
                 account_id,
@@ -389,8 +476,8 @@ def chat_rows(
                 scored,
             )
         )
-    into.chat_first.append((account_id, chat_id, ordered[0].created_at))
-    previous_day: datetime | None = None
+    if tail is None:
+        into.chat_first.append((account_id, chat_id, ordered[0].created_at))
     for point in ordered:
         if point.direction != "inbound":
             continue
@@ -421,10 +508,25 @@ class _TopicTuples:
         return known
 
 
+_TAIL_POINTS = (
+    "SELECT m.chat_id, m.message_id, m.created_at, m.direction, m.sentiment, m.topics "
+    "FROM BOUNDS JOIN ofca_message m ON m.chat_id = b.chat_id "
+    "WHERE m.account_id = {} AND m.created_at >= b.read_from"
+)
+
+
 async def _read_points(
-    account_id: str, chat_ids: Sequence[str], slices: _Slices | None = None
+    account_id: str,
+    chat_ids: Sequence[str],
+    slices: _Slices | None = None,
+    read_from: dict[str, tuple[datetime, ...]] | None = None,
 ) -> dict[str, list[MessagePoint]]:
-    rows = await _fetch(_POINTS, account_id, chat_ids)
+    """The timed messages of these chats: all of them, or of the chats in ``read_from``
+    those from their instant on."""
+    whole = [chat_id for chat_id in chat_ids if not read_from or chat_id not in read_from]
+    rows = await _fetch(_POINTS, account_id, whole) if whole else []
+    if read_from:
+        rows += await _fetch_bounded(_TAIL_POINTS, account_id, read_from, ("read_from",))
     slices = slices or _Slices()
     topics_of = _TopicTuples()
     points: dict[str, list[MessagePoint]] = {chat_id: [] for chat_id in chat_ids}
@@ -441,6 +543,70 @@ async def _read_points(
             )
         )
     return points
+
+
+_CUTS = (
+    "SELECT b.chat_id, max(s.start_at) FROM BOUNDS JOIN ofca_session s "
+    "ON s.chat_id = b.chat_id AND s.start_at <= b.since WHERE s.account_id = {} "
+    "GROUP BY b.chat_id"
+)
+_EARLIER_SESSIONS = (
+    "SELECT s.chat_id, s.start_at, s.topics FROM BOUNDS JOIN ofca_session s "
+    "ON s.chat_id = b.chat_id WHERE s.account_id = {} AND s.start_at < b.cut "
+    "AND s.end_at >= b.read_from"
+)
+_OPEN_RUNS = (
+    "SELECT r.chat_id, r.first_inbound_at, r.first_inbound_message_id, s.start_at, s.topics "
+    "FROM BOUNDS JOIN ofca_reply r ON r.chat_id = b.chat_id "
+    "LEFT JOIN ofca_session s ON s.account_id = r.account_id AND s.chat_id = r.chat_id "
+    "AND s.start_at = r.session_start_at "
+    "WHERE r.account_id = {} AND r.first_inbound_at < b.cut "
+    "AND (r.replied_at IS NULL OR r.replied_at >= b.cut)"
+)
+_PREVIOUS_FAN_DAYS = (
+    "SELECT b.chat_id, max(f.day_start) FROM BOUNDS JOIN ofca_fan_day f "
+    "ON f.chat_id = b.chat_id AND f.day_start < b.read_from WHERE f.account_id = {} "
+    "GROUP BY b.chat_id"
+)
+
+
+async def _tail_cuts(
+    account_id: str, since: dict[str, datetime], topics_of: _TopicTuples
+) -> dict[str, TailCut]:
+    """The cut of each chat whose changes all lie at or after ``since[chat]``: the start of
+    its stored session holding that instant. A chat with no stored session that early is
+    refreshed whole (it is not in the result)."""
+    found = await _fetch_bounded(
+        _CUTS, account_id, {chat_id: (at,) for chat_id, at in since.items()}, ("since",)
+    )
+    cuts = {chat_id: to_utc(cut) for chat_id, cut in found if cut is not None}
+    if not cuts:
+        return {}
+    bounds = {chat_id: (cut, day_floor(cut)) for chat_id, cut in cuts.items()}
+    earlier: dict[str, set[tuple[datetime, tuple[str, ...]]]] = {c: set() for c in cuts}
+    for chat_id, start, topics in await _fetch_bounded(
+        _EARLIER_SESSIONS, account_id, bounds, ("cut", "read_from")
+    ):
+        earlier[chat_id].add((to_utc(start), topics_of(topics)))
+    open_runs: dict[str, MessagePoint] = {}
+    for chat_id, first_at, first_id, start, topics in await _fetch_bounded(
+        _OPEN_RUNS, account_id, bounds, ("cut", "read_from")
+    ):
+        open_runs[chat_id] = MessagePoint(first_id, to_utc(first_at), "inbound", None)
+        if start is not None:
+            earlier[chat_id].add((to_utc(start), topics_of(topics)))
+    days = {chat_id: (day,) for chat_id, (_, day) in bounds.items()}
+    previous = dict(await _fetch_bounded(_PREVIOUS_FAN_DAYS, account_id, days, ("read_from",)))
+    return {
+        chat_id: TailCut(
+            session_from=cut,
+            read_from=day_floor(cut),
+            earlier_sessions=sorted(earlier[chat_id]),
+            open_run=open_runs.get(chat_id),
+            previous_fan_day=to_utc(previous[chat_id]) if previous.get(chat_id) else None,
+        )
+        for chat_id, cut in cuts.items()
+    }
 
 
 _RETURNING = {
@@ -603,7 +769,11 @@ def _environment_settings() -> Settings:
 
 
 async def refresh_chats(
-    account_id: str, chat_ids: Iterable[str], *, settings: Settings | None = None
+    account_id: str,
+    chat_ids: Iterable[str],
+    *,
+    settings: Settings | None = None,
+    since: Mapping[str, datetime] | None = None,
 ) -> None:
     """Recompute the read-model rows of exactly these chats from their stored messages.
 
@@ -611,6 +781,11 @@ async def refresh_chats(
     transaction replaces the old rows of all the chats; reads happen inside it, after the
     account lock, so the rows always match committed messages. ``settings`` gives the
     session gap and silence threshold (default: from the environment).
+
+    ``since[chat]`` says every change of that chat since its last refresh lies at or after
+    that instant (new messages, the live case): only its rows from the stored session
+    holding that instant on are re-derived (:class:`TailCut`), so a refresh costs the
+    chat's last session, not its whole history. Other chats are re-derived whole.
     """
     ids = sorted(set(chat_ids))
     if not ids:
@@ -622,7 +797,7 @@ async def refresh_chats(
     # the whole heap (50-70 ms each, holding the loop) in the middle of the refresh.
     gc_pause = GcPause().hold()
     try:
-        derived = await _refresh(account_id, ids, settings)
+        derived = await _refresh(account_id, ids, settings, dict(since or {}))
     finally:
         gc_pause.release()
     log.info(
@@ -635,7 +810,28 @@ async def refresh_chats(
     )
 
 
-async def _refresh(account_id: str, ids: list[str], settings: Settings) -> DerivedRows:
+_TAIL_DELETE_FROM = {
+    "ofca_session": ("start_at", "session_from"),
+    "ofca_session_topic": ("start_at", "session_from"),
+    "ofca_reply": ("first_inbound_at", "reply_from"),
+    "ofca_activity": ("session_start_at", "session_from"),
+    "ofca_fan_day": ("day_start", "read_from"),
+    "ofca_reply_topic": ("first_inbound_at", "reply_from"),
+    "ofca_activity_topic": ("hour_start", "topic_hours_from"),
+}
+"""The rows a tail refresh replaces: (column, :class:`TailCut` bound) per table; the rest
+(``ofca_chat_first``) stays."""
+
+
+def _tail_bound(cut: TailCut, name: str) -> datetime:
+    if name == "topic_hours_from":
+        return hour_floor(cut.session_from)
+    return getattr(cut, name)
+
+
+async def _refresh(
+    account_id: str, ids: list[str], settings: Settings, since: dict[str, datetime]
+) -> DerivedRows:
     gap = timedelta(minutes=settings.session_gap_minutes)
     silence = timedelta(seconds=settings.silence_threshold_seconds)
     engine = database()
@@ -644,20 +840,37 @@ async def _refresh(account_id: str, ids: list[str], settings: Settings) -> Deriv
     topics_of = _TopicTuples()
     async with write_transaction(engine):
         await account_lock(engine, account_id)
+        tails = await _tail_cuts(account_id, {c: since[c] for c in ids if c in since}, topics_of)
+        whole = [chat_id for chat_id in ids if chat_id not in tails]
         for batch in chunks(ids, READ_BATCH_CHATS):
-            points = await _read_points(account_id, batch, slices)
+            read_from = {c: (tails[c].read_from,) for c in batch if c in tails}
+            points = await _read_points(account_id, batch, slices, read_from)
             for chat_id in batch:
-                chat_rows(account_id, chat_id, points[chat_id], gap, silence, derived)
+                tail = tails.get(chat_id)
+                chat_rows(account_id, chat_id, points[chat_id], gap, silence, derived, tail)
                 await slices.tick()
         rollups = Rollups()
         for table, _columns, _json in _READ_MODELS:
             name = table._meta.tablename
-            old = await _fetch(
-                f"DELETE FROM {name} WHERE account_id = {{}} AND chat_id CHATS"
-                + _RETURNING.get(name, ""),
-                account_id,
-                ids,
-            )
+            returning = _RETURNING.get(name, "")
+            old = []
+            if whole:
+                old += await _fetch(
+                    f"DELETE FROM {name} WHERE account_id = {{}} AND chat_id CHATS" + returning,
+                    account_id,
+                    whole,
+                )
+            if tails and name in _TAIL_DELETE_FROM:
+                column, bound = _TAIL_DELETE_FROM[name]
+                old += await _fetch_bounded(
+                    f"DELETE FROM {name} t USING BOUNDS WHERE t.chat_id = b.chat_id "
+                    f"AND t.{column} >= b.bound AND t.account_id = {{}}" + returning,
+                    account_id,
+                    {chat_id: (_tail_bound(cut, bound),) for chat_id, cut in tails.items()},
+                    ("bound",),
+                    per_chat=f"DELETE FROM {name} WHERE chat_id = {{}} AND {column} >= {{}} "
+                    f"AND account_id = {{}}" + returning,
+                )
             if name == "ofca_session":
                 for index, row in enumerate(old):
                     rollups.add_session(-1, row, topics_of)
