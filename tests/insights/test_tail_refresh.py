@@ -98,7 +98,7 @@ async def _rows(account_id: str) -> dict[str, list[tuple]]:
     return found
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(12))
 async def test_tail_refresh_equals_whole_refresh(
     engine: object, account_id: str, settings: Settings, seed: int
 ) -> None:

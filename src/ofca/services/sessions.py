@@ -35,6 +35,8 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from ofca.domain.metrics import (
     MessagePoint,
+    ReplyRun,
+    SessionStats,
     order_key,
     reply_runs,
     session_stats,
@@ -325,19 +327,51 @@ class TailCut(msgspec.Struct):
     its first inbound message). Rows are re-derived from there: sessions and their
     activity from ``session_from``, replies from the open run, topic activity from its hour
     and fan days from its UTC day (``read_from``, the first message read).
+
+    Replies are cut finer when they can be: runs that ended before ``changed_from`` (the
+    earliest new message) keep their rows as long as the session at the cut keeps its
+    topics (each reply row carries a copy of them), so a delta rewrites the reply rows of
+    its own run, not of its whole session (:func:`chat_rows` decides, ``reply_from`` says).
     """
 
     session_from: datetime
+    changed_from: datetime
     read_from: datetime
     earlier_sessions: list[tuple[datetime, tuple[str, ...]]]
     """(start, topics) of the stored sessions before ``session_from`` that the rows read
     from ``read_from`` or the open run fall in."""
+    cut_topics: tuple[str, ...] | None
+    """The stored topics of the session at the cut."""
     open_run: MessagePoint | None
+    """The first inbound message of the reply run open at ``session_from``."""
+    open_run_at_change: MessagePoint | None
+    """The first inbound message of the reply run open at ``changed_from``."""
     previous_fan_day: datetime | None
+    reply_from: datetime | None = None
+    """Set by :func:`chat_rows`: reply rows from this instant on were re-derived."""
 
-    @property
-    def reply_from(self) -> datetime:
-        return self.open_run.created_at if self.open_run is not None else self.session_from
+
+def _tail_runs(
+    chat_id: str,
+    tail: TailCut,
+    ordered: Sequence[MessagePoint],
+    own: Sequence[MessagePoint],
+    sessions: Sequence[SessionStats],
+) -> list[ReplyRun]:
+    """The reply runs a tail refresh re-derives; sets ``tail.reply_from``."""
+    run = tail.open_run_at_change
+    fine = run.created_at if run is not None else tail.changed_from
+    keeps_topics = bool(sessions) and sessions[0].start_at == tail.session_from
+    keeps_topics = keeps_topics and sessions[0].topics == tail.cut_topics
+    if keeps_topics and fine >= tail.session_from:
+        # No run is open entering ``fine`` (a run's first inbound, or the change itself
+        # with no run open there): the runs from there on are those of its messages.
+        tail.reply_from = fine
+        return reply_runs(chat_id, [p for p in ordered if p.created_at >= fine])
+    # The run still open at the cut began before it: its first inbound message leads.
+    opened = [tail.open_run] if tail.open_run is not None else []
+    tail.reply_from = tail.open_run.created_at if tail.open_run else tail.session_from
+    return reply_runs(chat_id, [*opened, *own])
 
 
 def _session_start(starts: Sequence[datetime], instant: datetime) -> datetime:
@@ -371,9 +405,10 @@ def chat_rows(
     sessions = [
         session_stats(chat_id, part, silence_threshold) for part in split_sessions(own, gap)
     ]
-    # The run still open at the cut began before it: its first inbound message leads.
-    opened = [tail.open_run] if tail is not None and tail.open_run is not None else []
-    runs = reply_runs(chat_id, [*opened, *own])
+    if tail is None:
+        runs = reply_runs(chat_id, own)
+    else:
+        runs = _tail_runs(chat_id, tail, ordered, own, sessions)
     for s in sessions:
         into.sessions.append(
             (
@@ -552,7 +587,7 @@ _CUTS = (
 )
 _EARLIER_SESSIONS = (
     "SELECT s.chat_id, s.start_at, s.topics FROM BOUNDS JOIN ofca_session s "
-    "ON s.chat_id = b.chat_id WHERE s.account_id = {} AND s.start_at < b.cut "
+    "ON s.chat_id = b.chat_id WHERE s.account_id = {} AND s.start_at <= b.cut "
     "AND s.end_at >= b.read_from"
 )
 _OPEN_RUNS = (
@@ -584,10 +619,15 @@ async def _tail_cuts(
         return {}
     bounds = {chat_id: (cut, day_floor(cut)) for chat_id, cut in cuts.items()}
     earlier: dict[str, set[tuple[datetime, tuple[str, ...]]]] = {c: set() for c in cuts}
+    cut_topics: dict[str, tuple[str, ...]] = {}
     for chat_id, start, topics in await _fetch_bounded(
         _EARLIER_SESSIONS, account_id, bounds, ("cut", "read_from")
     ):
-        earlier[chat_id].add((to_utc(start), topics_of(topics)))
+        start = to_utc(start)
+        if start == cuts[chat_id]:
+            cut_topics[chat_id] = topics_of(topics)
+        else:
+            earlier[chat_id].add((start, topics_of(topics)))
     open_runs: dict[str, MessagePoint] = {}
     for chat_id, first_at, first_id, start, topics in await _fetch_bounded(
         _OPEN_RUNS, account_id, bounds, ("cut", "read_from")
@@ -595,14 +635,23 @@ async def _tail_cuts(
         open_runs[chat_id] = MessagePoint(first_id, to_utc(first_at), "inbound", None)
         if start is not None:
             earlier[chat_id].add((to_utc(start), topics_of(topics)))
+    open_at_change: dict[str, MessagePoint] = {}
+    changes = {chat_id: (since[chat_id], since[chat_id]) for chat_id in cuts}
+    for chat_id, first_at, first_id, _, _ in await _fetch_bounded(
+        _OPEN_RUNS, account_id, changes, ("cut", "read_from")
+    ):
+        open_at_change[chat_id] = MessagePoint(first_id, to_utc(first_at), "inbound", None)
     days = {chat_id: (day,) for chat_id, (_, day) in bounds.items()}
     previous = dict(await _fetch_bounded(_PREVIOUS_FAN_DAYS, account_id, days, ("read_from",)))
     return {
         chat_id: TailCut(
             session_from=cut,
+            changed_from=to_utc(since[chat_id]),
             read_from=day_floor(cut),
             earlier_sessions=sorted(earlier[chat_id]),
+            cut_topics=cut_topics.get(chat_id),
             open_run=open_runs.get(chat_id),
+            open_run_at_change=open_at_change.get(chat_id),
             previous_fan_day=to_utc(previous[chat_id]) if previous.get(chat_id) else None,
         )
         for chat_id, cut in cuts.items()
@@ -826,7 +875,9 @@ _TAIL_DELETE_FROM = {
 def _tail_bound(cut: TailCut, name: str) -> datetime:
     if name == "topic_hours_from":
         return hour_floor(cut.session_from)
-    return getattr(cut, name)
+    bound = getattr(cut, name)
+    assert bound is not None, name  # reply_from: set by chat_rows before the deletes
+    return bound
 
 
 async def _refresh(
