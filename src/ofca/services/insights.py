@@ -512,6 +512,50 @@ def _edge_sql(edges: list[tuple[datetime, datetime]]) -> tuple[str, list[Any]]:
 # --------------------------------------------------------------------------- sentiment trend
 
 
+def _sentiment_edges(
+    account_id: str,
+    edges: list[tuple[datetime, datetime]],
+    within_hours: bool,
+    filters: InsightFilters,
+) -> list[tuple[str, list[Any], datetime | None]]:
+    """Queries of the inbound sentiments in the window's edge ranges: (sql, params, the
+    edge's start, or None when the rows are single messages to place in buckets).
+
+    When the edges are the partial hours at the window's ends (``within_hours``), each lies
+    inside one bucket, so the database sums it: a window ending now has the current hour's
+    messages at its end, and reading each of them into Python on every ``analytics_update``
+    held the event loop for tens of ms on a busy account.
+    """
+    queries: list[tuple[str, list[Any], datetime | None]] = []
+    ranges: list[list[tuple[datetime, datetime]]] = (
+        [[edge] for edge in edges] if within_hours else [edges] if edges else []
+    )
+    for part in ranges:
+        condition, params = _edge_sql(part)
+        select = (
+            "SELECT sum(m.sentiment) AS total, count(*) AS n"
+            if within_hours
+            else "SELECT m.created_at AS at, m.sentiment AS total"
+        )
+        sql = (
+            f"{select} FROM ofca_message m WHERE m.account_id = {{}} AND m.direction = "
+            f"'inbound' AND m.sentiment IS NOT NULL AND {condition}"
+        )
+        params = [account_id, *params]
+        if filters.chat_id is not None:
+            sql += " AND m.chat_id = {}"
+            params.append(filters.chat_id)
+        if filters.topic is not None:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = "
+                "m.account_id AND f.chat_id = m.chat_id AND f.topic = {} "
+                "AND m.created_at >= f.start_at AND m.created_at <= f.end_at)"
+            )
+            params.append(filters.topic)
+        queries.append((sql, params, part[0][0] if within_hours else None))
+    return queries
+
+
 def _hour_aligned(starts: Sequence[datetime]) -> bool:
     """Whether every bucket boundary is a whole UTC hour (all zones with whole-hour
     offsets); otherwise hourly rows cannot be assigned to buckets and messages are read."""
@@ -572,26 +616,12 @@ async def sentiment_trend(
             params.append(filters.chat_id)
         rows = await _query(sql + " GROUP BY a.hour_start", *params)
         samples += [(to_utc(r["at"]), float(r["total"]), int(r["n"])) for r in rows]
-    if edges:
-        condition, params = _edge_sql(edges)
-        sql = (
-            "SELECT m.created_at AS at, m.sentiment AS total FROM ofca_message m "
-            "WHERE m.account_id = {} AND m.direction = 'inbound' AND m.sentiment IS NOT NULL "
-            f"AND {condition}"
-        )
-        params = [account_id, *params]
-        if filters.chat_id is not None:
-            sql += " AND m.chat_id = {}"
-            params.append(filters.chat_id)
-        if filters.topic is not None:
-            sql += (
-                " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = "
-                "m.account_id AND f.chat_id = m.chat_id AND f.topic = {} "
-                "AND m.created_at >= f.start_at AND m.created_at <= f.end_at)"
-            )
-            params.append(filters.topic)
-        rows = await _query(sql, *params)
-        samples += [(to_utc(r["at"]), float(r["total"]), 1) for r in rows]
+    for edge_sql, params, edge in _sentiment_edges(account_id, edges, hours is not None, filters):
+        rows = await _query(edge_sql, *params)
+        if edge is None:
+            samples += [(to_utc(r["at"]), float(r["total"]), 1) for r in rows]
+        else:
+            samples += [(edge, float(r["total"]), int(r["n"])) for r in rows if r["n"]]
     for at, total, n in samples:
         index = bisect_right(utc_starts, at) - 1
         if index >= 0:
