@@ -348,31 +348,47 @@ _publishing: set[asyncio.Task[None]] = set()
 class RunPublisher:
     """Publishes one connection's stored runs in the order they were stored, in the
     background: the next run is written while the previous one's nodes are read and its
-    frames go out (each run waits only for the publication before it)."""
+    frames go out. Runs stored while a publication is under way are published together
+    next (one node query and one channel message for all of them, still in order), so a
+    publication that takes longer than a store does not fall further behind each time."""
 
     def __init__(self, ctx: IngestContext) -> None:
         self._ctx = ctx
-        self._last: asyncio.Task[None] | None = None
+        self._pending: list[StoredRun] = []
+        self._task: asyncio.Task[None] | None = None
 
     def publish(self, run: StoredRun) -> None:
         if not run.changed:
             return
-        previous = self._last
+        self._pending.append(run)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._publish_pending())
+            _publishing.add(self._task)
+            self._task.add_done_callback(_publishing.discard)
 
-        async def after_previous() -> None:
-            if previous is not None:
-                await previous  # publish_run never raises
-            await publish_run(self._ctx, run)
-
-        task = asyncio.create_task(after_previous())
-        _publishing.add(task)
-        task.add_done_callback(_publishing.discard)
-        self._last = task
+    async def _publish_pending(self) -> None:
+        while self._pending:
+            runs, self._pending = self._pending, []
+            await publish_run(self._ctx, merged_runs(runs))  # never raises
 
     async def drain(self) -> None:
         """Wait until every run handed over so far is published."""
-        if self._last is not None:
-            await self._last
+        if self._task is not None:
+            await self._task
+
+
+def merged_runs(runs: Sequence[StoredRun]) -> StoredRun:
+    """Consecutive runs as one (their changes in order; acks are already sent)."""
+    if len(runs) == 1:
+        return runs[0]
+    changed: list[tuple[int, tuple, str | None]] = []
+    edited: set[int] = set()
+    for run in runs:
+        for index, row, command_id in run.changed:
+            if index in run.edited:
+                edited.add(len(changed))
+            changed.append((len(changed), row, command_id))
+    return StoredRun([], changed, edited)
 
 
 async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> IngestAckPayload:
