@@ -146,6 +146,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         workers=args.workers,
         ws_max_size=settings.max_ws_message_bytes,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,

@@ -107,3 +107,39 @@ def test_serve_answers_health_docs_and_schema(backend_env: dict[str, str]) -> No
         process.terminate()
         output, _ = process.communicate(timeout=15)
     assert f"http://localhost:{port}/" in output  # the dashboard URL is printed
+
+
+@pytest.mark.parametrize(("value", "negotiated"), [(None, True), ("false", False)])
+def test_serve_offers_permessage_deflate_unless_switched_off(
+    backend_env: dict[str, str], value: str | None, negotiated: bool
+) -> None:
+    from websockets.sync.client import connect
+
+    port = free_port()
+    env = {**os.environ, **backend_env}
+    if value is not None:
+        env["OFCA_WS_PER_MESSAGE_DEFLATE"] = value
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ofca.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None, "ofca serve exited during start-up"
+                assert time.monotonic() < deadline, "ofca serve did not answer in time"
+                time.sleep(0.2)
+        # The client offers permessage-deflate (as browsers do); a bad token is closed
+        # after the handshake, whose answer says what was agreed.
+        with connect(f"ws://127.0.0.1:{port}/ws/frontend/acct?token=bad") as socket:
+            extensions = socket.response.headers.get("Sec-WebSocket-Extensions") or ""
+        assert ("permessage-deflate" in extensions) is negotiated
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
