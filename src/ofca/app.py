@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +28,7 @@ from ofca.errors import http_exception_handler, internal_error_handler
 from ofca.persistence.engine import bind_tables, close_engine, open_engine
 from ofca.persistence.migrate import migrate
 from ofca.services.ratelimit import RateLimiter, RateLimitMiddleware
+from ofca.services.refresh_due import run_sweeper
 from ofca.services.refresher import worker_for
 from ofca.settings import Settings, load_settings
 
@@ -66,13 +69,22 @@ def create_app(
         app.state.engine = engine
         worker = worker_for(settings, own_engine=given_engine is None)
         app.state.insights_worker = worker
+        sweeper: asyncio.Task[None] | None = None
         try:
             if run_migrations and given_engine is None:
                 applied = await migrate(engine)
                 if applied:
                     log.info("applied migrations: %s", ", ".join(applied))
+            if given_engine is None:
+                sweeper = asyncio.create_task(
+                    run_sweeper(app.state, settings.refresh_sweep_seconds)
+                )
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             if worker is not None:
                 await worker.stop()
             if given_engine is None:

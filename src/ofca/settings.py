@@ -63,6 +63,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_credential_recheck_seconds: PositiveFloat = 30.0
     """Open sockets re-check their credential this often (backstop for revocation events)."""
     insights_worker: bool = True
+    refresh_sweep_seconds: PositiveFloat = 60.0
+    """Each served process re-derives, this often, the chats whose insight refresh is
+    overdue by twice this (the process that wrote them died before refreshing)."""
     """On Postgres, recompute insight rows in a worker process per server process (off:
     in the server's own event loop, as SQLite always does)."""
 

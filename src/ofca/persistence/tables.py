@@ -400,3 +400,16 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ReplyTopicRow,
     ActivityTopicRow,
 )
+
+
+class RefreshDueRow(Table, tablename="ofca_refresh_due"):
+    """A chat whose insight rows are due: from ``since`` on, or ``whole``. Written with the
+    messages that made it due; removed by the refresh that handled exactly this
+    ``version`` (a newer mark stays)."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    since = Timestamptz(null=True, default=None)
+    whole = Boolean(default=False)
+    version = BigInt(default=1)
+    marked_at = Timestamptz()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -105,6 +106,8 @@ _CHAT_TYPES = (
 )
 _MESSAGE_ID = MESSAGE_COLUMNS.index("message_id")
 _CONTENT_HASH = MESSAGE_COLUMNS.index("content_hash")
+_CHAT_ID = MESSAGE_COLUMNS.index("chat_id")
+_CREATED_AT = MESSAGE_COLUMNS.index("created_at")
 _UPDATED_ON_EDIT = [c for c in MESSAGE_COLUMNS if c not in ("account_id", "message_id", "version")]
 _CHAT_UPDATE = ("fan_id", "fan_name", "fan_username", "fan_avatar", "raw", "updated_at")
 
@@ -268,6 +271,7 @@ async def _pg_upsert(
             )
             for row in merged:
                 outcome.add(row["message_id"], row["inserted"], row["command_id"])
+            await _pg_mark_due(connection, account_id, due_marks(messages, outcome))
             return outcome
         # Under the account lock nobody else writes this account's messages, so what is
         # stored now tells new rows (COPY straight into the table) from edits (staged and
@@ -304,7 +308,15 @@ async def _pg_upsert(
                 )
             for row in await connection.fetch(_PG_MERGE_MESSAGES):
                 outcome.add(row["message_id"], row["inserted"], row["command_id"])
+        await _pg_mark_due(connection, account_id, due_marks(messages, outcome))
     return outcome
+
+
+async def _pg_mark_due(
+    connection: Any, account_id: str, marks: Sequence[tuple[str, datetime | None, bool]]
+) -> None:
+    if marks:
+        await connection.execute(_PG_MARK_DUE, account_id, *map(list, zip(*marks, strict=True)))
 
 
 async def _pg_enrichment(
@@ -319,6 +331,56 @@ async def _pg_enrichment(
             columns=("message_id", "content_hash", "text", "sentiment", "topics"),
         )
         await connection.execute(_PG_APPLY_ENRICHMENT, account_id)
+        await connection.execute(_PG_MARK_ENRICHED, account_id)
+
+
+# --------------------------------------------------------------------------- refresh marks
+
+_DUE_UPDATE = (
+    " ON CONFLICT (account_id, chat_id) DO UPDATE SET since = CASE "
+    "WHEN ofca_refresh_due.since IS NULL THEN excluded.since "
+    "WHEN excluded.since IS NULL OR ofca_refresh_due.since <= excluded.since "
+    "THEN ofca_refresh_due.since ELSE excluded.since END, "
+    "whole = (ofca_refresh_due.whole OR excluded.whole), "
+    "version = ofca_refresh_due.version + 1, marked_at = excluded.marked_at"
+)
+_PG_MARK_DUE = (
+    "INSERT INTO ofca_refresh_due (account_id, chat_id, since, whole, version, marked_at) "
+    "SELECT $1, t.chat_id, t.since, t.whole, 1, now() "
+    "FROM unnest($2::varchar[], $3::timestamptz[], $4::boolean[]) AS t(chat_id, since, whole)"
+    + _DUE_UPDATE
+)
+_SQLITE_MARK_DUE = (
+    "INSERT INTO ofca_refresh_due (account_id, chat_id, since, whole, version, marked_at) "
+    "VALUES (?, ?, ?, ?, 1, ?)" + _DUE_UPDATE
+)
+_PG_MARK_ENRICHED = (
+    "INSERT INTO ofca_refresh_due (account_id, chat_id, since, whole, version, marked_at) "
+    "SELECT DISTINCT m.account_id, m.chat_id, NULL::timestamptz, true, 1, now() "
+    "FROM ofca_message m JOIN ofca_stage_enrichment s ON s.message_id = m.message_id "
+    "WHERE m.account_id = $1" + _DUE_UPDATE
+)
+
+
+def due_marks(
+    messages: Sequence[tuple[Any, ...]], outcome: UpsertOutcome
+) -> list[tuple[str, datetime | None, bool]]:
+    """(chat, since, whole) of the chats whose insight rows the written messages make due:
+    new messages from their earliest time on; an edit (its old time is not known here)
+    the whole chat. Messages without a time count in no metric."""
+    inserted, updated = set(outcome.inserted), set(outcome.updated)
+    since: dict[str, datetime | None] = {}
+    whole: set[str] = set()
+    for row in messages:
+        message_id, chat_id = row[_MESSAGE_ID], row[_CHAT_ID]
+        if message_id in updated:
+            whole.add(chat_id)
+            since.setdefault(chat_id, None)
+        elif message_id in inserted and row[_CREATED_AT] is not None:
+            at = row[_CREATED_AT]
+            previous = since.get(chat_id)
+            since[chat_id] = at if previous is None or at < previous else previous
+    return [(chat_id, at, chat_id in whole) for chat_id, at in since.items()]
 
 
 # --------------------------------------------------------------------------- sqlite
@@ -401,6 +463,14 @@ async def _sqlite_upsert(
                 await connection.executemany(_SQLITE_INSERT, inserts)
             if updates:
                 await connection.executemany(_SQLITE_UPDATE, updates)
+            now = datetime.now(UTC)
+            await connection.executemany(
+                _SQLITE_MARK_DUE,
+                [
+                    (account_id, chat_id, at, whole, now)
+                    for chat_id, at, whole in due_marks(messages, outcome)
+                ],
+            )
             await connection.commit()
         except BaseException:
             await connection.rollback()
@@ -423,6 +493,20 @@ async def _sqlite_enrichment(
                     (text, score, topics, account_id, mid, digest)
                     for mid, digest, text, score, topics in rows
                 ],
+            )
+            chats: set[str] = set()
+            ids = [row[0] for row in rows]
+            for start in range(0, len(ids), SQLITE_CHUNK):
+                chunk = ids[start : start + SQLITE_CHUNK]
+                cursor = await connection.execute(
+                    "SELECT DISTINCT chat_id FROM ofca_message WHERE account_id = ? "
+                    f"AND message_id IN ({', '.join('?' for _ in chunk)})",
+                    [account_id, *chunk],
+                )
+                chats.update(row["chat_id"] for row in await cursor.fetchall())
+            now = datetime.now(UTC)
+            await connection.executemany(
+                _SQLITE_MARK_DUE, [(account_id, chat_id, None, True, now) for chat_id in chats]
             )
             await connection.commit()
         except BaseException:

@@ -859,6 +859,55 @@ async def refresh_chats(
     )
 
 
+_MARKS = (
+    "SELECT chat_id, since, whole, version FROM ofca_refresh_due "
+    "WHERE account_id = {} AND chat_id CHATS"
+)
+
+
+async def _due_marks(account_id: str, ids: list[str], since: dict[str, datetime]) -> list[Any]:
+    """The stored marks of these chats (``ofca_refresh_due``), merged into ``since``: a
+    chat refreshed from an instant also covers an earlier marked one, and a whole mark
+    (an edit, an enrichment) makes it whole. Returns (chat, version) of each mark read."""
+    found = []
+    for chat_id, marked_since, whole, version in await _fetch(_MARKS, account_id, ids):
+        found.append((chat_id, version))
+        if chat_id not in since:
+            continue  # asked for whole
+        if whole or marked_since is None:
+            del since[chat_id]
+        else:
+            since[chat_id] = min(to_utc(since[chat_id]), to_utc(marked_since))
+    return found
+
+
+async def _clear_marks(account_id: str, marks: list[Any]) -> None:
+    """Remove exactly the marks this refresh read: one written since (a newer version,
+    committed after our reads) stays for the refresh that follows it."""
+    if not marks:
+        return
+    engine = database()
+    connection = _own_connection(engine)
+    if isinstance(engine, PostgresEngine) and connection is not None:
+        chats, versions = map(list, zip(*marks, strict=True))
+        await connection.execute(
+            "DELETE FROM ofca_refresh_due d USING unnest($2::varchar[], $3::bigint[]) "
+            "AS t(chat_id, version) WHERE d.account_id = $1 AND d.chat_id = t.chat_id "
+            "AND d.version = t.version",
+            account_id,
+            chats,
+            versions,
+        )
+        return
+    for chat_id, version in marks:
+        await SessionRow.raw(
+            "DELETE FROM ofca_refresh_due WHERE account_id = {} AND chat_id = {} AND version = {}",
+            account_id,
+            chat_id,
+            version,
+        )
+
+
 _TAIL_DELETE_FROM = {
     "ofca_session": ("start_at", "session_from"),
     "ofca_session_topic": ("start_at", "session_from"),
@@ -891,6 +940,7 @@ async def _refresh(
     topics_of = _TopicTuples()
     async with write_transaction(engine):
         await account_lock(engine, account_id)
+        marks = await _due_marks(account_id, ids, since)
         tails = await _tail_cuts(account_id, {c: since[c] for c in ids if c in since}, topics_of)
         whole = [chat_id for chat_id in ids if chat_id not in tails]
         for batch in chunks(ids, READ_BATCH_CHATS):
@@ -955,4 +1005,5 @@ async def _refresh(
         ):
             await insert_rows(table._meta.tablename, columns, rows, json_columns)
         await rollups.apply(account_id, slices)
+        await _clear_marks(account_id, marks)
     return derived
