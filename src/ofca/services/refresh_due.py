@@ -1,13 +1,13 @@
 """Refreshes that no process got to: the sweeper of ``ofca_refresh_due``.
 
-Every write that makes a chat's insight rows due (new or edited messages, enrichment)
-marks the chat in the same transaction (``ingest_sql.due_marks``), and the refresh that
-re-derives the chat removes exactly the mark it read (``sessions.refresh_chats``). The
-normal refresh is scheduled in the writing process's memory, a second or two later; if
-that process dies first, the mark stays. Every served process sweeps: each
-``OFCA_REFRESH_SWEEP_SECONDS`` it re-derives the chats marked more than twice that long
-ago, then publishes the accounts' ``analytics_update``. Several processes may sweep the
-same mark; the refreshes serialize on the account lock and the second finds its work done.
+Every write of new or edited messages marks their chats in the same transaction
+(``ingest_sql.due_marks``), and the refresh that re-derives a chat removes exactly the
+mark it read (``sessions.refresh_chats``). The normal refresh is scheduled in the writing
+process's memory, a second or two later; if that process dies first, the mark stays.
+Every served process sweeps: each ``OFCA_REFRESH_SWEEP_SECONDS`` it re-derives the chats
+marked more than twice that long ago, then publishes the accounts' ``analytics_update``.
+Several processes may sweep the same mark; the refreshes serialize on the account lock
+and the second finds its work done.
 """
 
 from __future__ import annotations

@@ -868,7 +868,7 @@ _MARKS = (
 async def _due_marks(account_id: str, ids: list[str], since: dict[str, datetime]) -> list[Any]:
     """The stored marks of these chats (``ofca_refresh_due``), merged into ``since``: a
     chat refreshed from an instant also covers an earlier marked one, and a whole mark
-    (an edit, an enrichment) makes it whole. Returns (chat, version) of each mark read."""
+    (an edit) makes it whole. Returns (chat, version) of each mark read."""
     found = []
     for chat_id, marked_since, whole, version in await _fetch(_MARKS, account_id, ids):
         found.append((chat_id, version))
