@@ -7,6 +7,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -78,52 +81,13 @@ def test_schema_command_prints_the_generated_schema(backend_env: dict[str, str])
     assert json.loads(result.stdout)["title"] == "IncomingWssMessage"
 
 
-def test_serve_answers_health_docs_and_schema(backend_env: dict[str, str]) -> None:
-    port = free_port()
+@contextmanager
+def _serving(env: dict[str, str], port: int, **output: Any) -> Iterator[subprocess.Popen]:
+    """``ofca serve`` on ``port`` until ``/health`` answers; terminated on exit."""
     process = subprocess.Popen(
         [sys.executable, "-m", "ofca.cli", "serve", "--port", str(port)],
-        env={**os.environ, **backend_env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None, "ofca serve exited during start-up"
-                assert time.monotonic() < deadline, "ofca serve did not answer in time"
-                time.sleep(0.2)
-        assert health.status_code == 200
-        assert health.json()["dependencies"]["database"] == "connected"
-        assert httpx.get(f"{base}/docs", follow_redirects=True).status_code == 200
-        schema = httpx.get(f"{base}/api/v1/schemas/wss").json()
-        assert schema["title"] == "OutgoingWssMessage"
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=15)
-    assert f"http://localhost:{port}/" in output  # the dashboard URL is printed
-
-
-@pytest.mark.parametrize(("value", "negotiated"), [(None, True), ("false", False)])
-def test_serve_offers_permessage_deflate_unless_switched_off(
-    backend_env: dict[str, str], value: str | None, negotiated: bool
-) -> None:
-    from websockets.sync.client import connect
-
-    port = free_port()
-    env = {**os.environ, **backend_env}
-    if value is not None:
-        env["OFCA_WS_PER_MESSAGE_DEFLATE"] = value
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ofca.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+        **output,
     )
     try:
         deadline = time.monotonic() + 30
@@ -135,11 +99,44 @@ def test_serve_offers_permessage_deflate_unless_switched_off(
                 assert process.poll() is None, "ofca serve exited during start-up"
                 assert time.monotonic() < deadline, "ofca serve did not answer in time"
                 time.sleep(0.2)
-        # The client offers permessage-deflate (as browsers do); a bad token is closed
-        # after the handshake, whose answer says what was agreed.
-        with connect(f"ws://127.0.0.1:{port}/ws/frontend/acct?token=bad") as socket:
-            extensions = socket.response.headers.get("Sec-WebSocket-Extensions") or ""
-        assert ("permessage-deflate" in extensions) is negotiated
+        yield process
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        if process.stdout is None:
+            process.wait(timeout=15)
+
+
+def test_serve_answers_health_docs_and_schema(backend_env: dict[str, str]) -> None:
+    port = free_port()
+    with _serving(
+        backend_env, port, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        base = f"http://127.0.0.1:{port}"
+        health = httpx.get(f"{base}/health", timeout=5)
+        assert health.status_code == 200
+        assert health.json()["dependencies"]["database"] == "connected"
+        assert httpx.get(f"{base}/docs", follow_redirects=True).status_code == 200
+        schema = httpx.get(f"{base}/api/v1/schemas/wss").json()
+        assert schema["title"] == "OutgoingWssMessage"
+    output, _ = process.communicate(timeout=15)
+    assert f"http://localhost:{port}/" in output  # the dashboard URL is printed
+
+
+@pytest.mark.parametrize(("value", "negotiated"), [(None, True), ("false", False)])
+def test_serve_offers_permessage_deflate_unless_switched_off(
+    backend_env: dict[str, str], value: str | None, negotiated: bool
+) -> None:
+    from websockets.sync.client import connect
+
+    port = free_port()
+    env = dict(backend_env)
+    if value is not None:
+        env["OFCA_WS_PER_MESSAGE_DEFLATE"] = value
+    # The client offers permessage-deflate (as browsers do); a bad token is closed after
+    # the handshake, whose answer says what was agreed.
+    with (
+        _serving(env, port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        connect(f"ws://127.0.0.1:{port}/ws/frontend/acct?token=bad") as socket,
+    ):
+        extensions = socket.response.headers.get("Sec-WebSocket-Extensions") or ""
+    assert ("permessage-deflate" in extensions) is negotiated

@@ -14,7 +14,7 @@ from ofca.persistence.sql import raw_sql
 from ofca.persistence.tables import SessionRow
 from ofca.synthetic import new_raw_message_frame
 from tests.ingest.wsclient import open_socket
-from tests.support.server import live_server
+from tests.support.server import LiveServer, live_server
 
 
 async def _marks(account_id: str) -> list[dict]:
@@ -36,6 +36,16 @@ def _delta(message_id: int, chat_id: int) -> bytes:
     )  # fmt: skip
 
 
+async def _store_delta(
+    server: LiveServer, account_id: str, key: str, message_id: int, chat_id: int
+) -> None:
+    """Send one delta from an extension socket and wait for its ack (it is committed)."""
+    async with open_socket(f"{server.ws_url}/ws/extension/{account_id}?token={key}") as ws:
+        await ws.until("connection_ack")
+        await ws.send(_delta(message_id, chat_id))
+        await ws.until("ingest_ack")
+
+
 async def _wait_for(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while not await check():
@@ -50,11 +60,8 @@ async def test_a_refresh_lost_with_its_process_is_swept_by_another(
     key = await make_key(account_id, "extension")
     # The first process stores a delta and is killed before its refresh (0.5 s later).
     with live_server(backend_env) as server:
-        async with open_socket(f"{server.ws_url}/ws/extension/{account_id}?token={key}") as ws:
-            await ws.until("connection_ack")
-            await ws.send(_delta(8_100_001, 41))
-            await ws.until("ingest_ack")
-            server.process.kill()
+        await _store_delta(server, account_id, key, 8_100_001, 41)
+        server.process.kill()
     assert await _sessions(account_id, "41") == 0
     (mark,) = await _marks(account_id)
     assert mark["chat_id"] == "41" and not mark["whole"]
@@ -74,12 +81,9 @@ async def test_the_normal_refresh_clears_the_mark_it_handled(
 ) -> None:
     key = await make_key(account_id, "extension")
     with live_server(backend_env) as server:
-        async with open_socket(f"{server.ws_url}/ws/extension/{account_id}?token={key}") as ws:
-            await ws.until("connection_ack")
-            await ws.send(_delta(8_200_001, 42))
-            await ws.until("ingest_ack")
+        await _store_delta(server, account_id, key, 8_200_001, 42)
 
-            async def refreshed() -> bool:
-                return await _sessions(account_id, "42") == 1 and not await _marks(account_id)
+        async def refreshed() -> bool:
+            return await _sessions(account_id, "42") == 1 and not await _marks(account_id)
 
-            await _wait_for(refreshed)
+        await _wait_for(refreshed)
