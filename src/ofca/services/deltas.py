@@ -52,6 +52,7 @@ from ofca.services.ingest_sql import (
     UpsertOutcome,
     known_chats,
     upsert_frame,
+    widen_since,
 )
 from ofca.services.live import publish_events
 from ofca.services.live_nodes import append_frames, live_nodes
@@ -333,12 +334,8 @@ def refresh_scope(run: StoredRun) -> tuple[list[str], dict[str, datetime | None]
     old time is not known here) or has no usable time."""
     since: dict[str, datetime | None] = {}
     for index, row, _ in run.changed:
-        chat_id, created_at = row[_COLUMN["chat_id"]], row[_COLUMN["created_at"]]
-        instant = None if index in run.edited or created_at is None else created_at
-        if chat_id not in since:
-            since[chat_id] = instant
-        elif since[chat_id] is not None:
-            since[chat_id] = None if instant is None else min(since[chat_id], instant)  # type: ignore[type-var]
+        created_at = row[_COLUMN["created_at"]]
+        widen_since(since, row[_COLUMN["chat_id"]], None if index in run.edited else created_at)
     return sorted(since), since
 
 

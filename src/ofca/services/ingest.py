@@ -47,6 +47,7 @@ from ofca.services.ingest_sql import (
     StorageUnavailable,
     known_chats,
     upsert_frame,
+    widen_since,
     write_enrichment,
 )
 from ofca.services.live import ControlEvent, publish_control, publish_to_dashboards, status_frame
@@ -297,6 +298,15 @@ _refresh_tasks: dict[str, asyncio.Task[None]] = {}
 _refresh_started: dict[str, float] = {}
 
 
+async def refresh_due_chats(ctx: IngestContext, due: Mapping[str, datetime | None]) -> None:
+    """Refresh these chats (each from its instant on, or whole for None) in batches of
+    :data:`REFRESH_BATCH_CHATS`."""
+    ordered = sorted(due)
+    since = {chat_id: at for chat_id, at in due.items() if at is not None}
+    for start in range(0, len(ordered), REFRESH_BATCH_CHATS):
+        await refresh_insights(ctx, ordered[start : start + REFRESH_BATCH_CHATS], since)
+
+
 def schedule_refresh(
     ctx: IngestContext, chat_ids: Sequence[str], since: Mapping[str, datetime | None] | None = None
 ) -> None:
@@ -313,11 +323,7 @@ def schedule_refresh(
     """
     due = _refresh_due.setdefault(ctx.account_id, {})
     for chat_id in chat_ids:
-        instant = since.get(chat_id) if since else None
-        if chat_id not in due:
-            due[chat_id] = instant
-        elif due[chat_id] is not None:
-            due[chat_id] = None if instant is None else min(due[chat_id], instant)  # type: ignore[type-var]
+        widen_since(due, chat_id, since.get(chat_id) if since else None)
     if ctx.account_id in _refresh_tasks:
         return
 
@@ -328,11 +334,7 @@ def schedule_refresh(
             await asyncio.sleep(max(REFRESH_DEBOUNCE_SECONDS, next_start))
             _refresh_started[ctx.account_id] = time.monotonic()
             while _refresh_due.get(ctx.account_id):
-                due = _refresh_due.pop(ctx.account_id)
-                tails = {c: at for c, at in due.items() if at is not None}
-                ordered = sorted(due)
-                for start in range(0, len(ordered), REFRESH_BATCH_CHATS):
-                    await refresh_insights(ctx, ordered[start : start + REFRESH_BATCH_CHATS], tails)
+                await refresh_due_chats(ctx, _refresh_due.pop(ctx.account_id))
             await publish_analytics(ctx)
         finally:
             _refresh_tasks.pop(ctx.account_id, None)

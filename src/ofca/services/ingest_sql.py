@@ -32,8 +32,10 @@ __all__ = [
     "StorageUnavailable",
     "TopicsChanged",
     "UpsertOutcome",
+    "due_marks",
     "known_chats",
     "upsert_frame",
+    "widen_since",
     "write_enrichment",
 ]
 
@@ -355,6 +357,15 @@ _SQLITE_MARK_DUE = (
 )
 
 
+def widen_since(due: dict[str, datetime | None], chat_id: str, instant: datetime | None) -> None:
+    """Record in ``due`` that ``chat_id`` changed from ``instant`` on: the earliest instant
+    wins, and None (the whole chat) wins over every instant."""
+    if chat_id not in due:
+        due[chat_id] = instant
+    elif (known := due[chat_id]) is not None:
+        due[chat_id] = None if instant is None else min(known, instant)
+
+
 def due_marks(
     messages: Sequence[tuple[Any, ...]], outcome: UpsertOutcome
 ) -> list[tuple[str, datetime | None, bool]]:
@@ -368,17 +379,13 @@ def due_marks(
     which is not resumed either."""
     inserted, updated = set(outcome.inserted), set(outcome.updated)
     since: dict[str, datetime | None] = {}
-    whole: set[str] = set()
     for row in messages:
-        message_id, chat_id = row[_MESSAGE_ID], row[_CHAT_ID]
+        message_id = row[_MESSAGE_ID]
         if message_id in updated:
-            whole.add(chat_id)
-            since.setdefault(chat_id, None)
+            widen_since(since, row[_CHAT_ID], None)
         elif message_id in inserted and row[_CREATED_AT] is not None:
-            at = row[_CREATED_AT]
-            previous = since.get(chat_id)
-            since[chat_id] = at if previous is None or at < previous else previous
-    return [(chat_id, at, chat_id in whole) for chat_id, at in since.items()]
+            widen_since(since, row[_CHAT_ID], row[_CREATED_AT])
+    return [(chat_id, at, at is None) for chat_id, at in since.items()]
 
 
 # --------------------------------------------------------------------------- sqlite

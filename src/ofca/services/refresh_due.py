@@ -18,12 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ofca.persistence.sql import raw_sql
-from ofca.services.ingest import (
-    REFRESH_BATCH_CHATS,
-    context_for,
-    publish_analytics,
-    refresh_insights,
-)
+from ofca.services.ingest import context_for, publish_analytics, refresh_due_chats
 from ofca.services.sessions import to_utc
 
 __all__ = ["overdue_marks", "run_sweeper", "sweep_overdue"]
@@ -55,10 +50,7 @@ async def sweep_overdue(state: Any, older_than: timedelta) -> int:
     due = await overdue_marks(older_than)
     for account_id, chats in due.items():
         ctx = context_for(state, account_id)
-        ordered = sorted(chats)
-        since = {chat_id: at for chat_id, at in chats.items() if at is not None}
-        for start in range(0, len(ordered), REFRESH_BATCH_CHATS):
-            await refresh_insights(ctx, ordered[start : start + REFRESH_BATCH_CHATS], since)
+        await refresh_due_chats(ctx, chats)
         await publish_analytics(ctx)
     return sum(len(chats) for chats in due.values())
 
