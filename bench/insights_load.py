@@ -38,11 +38,11 @@ from litestar.testing import AsyncTestClient
 from bench._server import ofca_server
 from ofca.app import create_app
 from ofca.domain.taxonomy import DEFAULT_TOPICS
+from ofca.insights.refresh import refresh_chats
 from ofca.persistence.accounts import ensure_account
 from ofca.persistence.engine import close_engine, open_engine
 from ofca.persistence.keys import create_api_key
 from ofca.persistence.migrate import migrate
-from ofca.services.sessions import refresh_chats
 from ofca.settings import Settings, load_settings
 
 ADMIN_URL = os.environ.get("OFCA_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")

@@ -1,4 +1,4 @@
-"""Insight refresh (``ofca.services.sessions.refresh_chats``): time and longest event-loop stall.
+"""Insight refresh (``ofca.insights.projector.refresh_chats``): time and longest event-loop stall.
 
 Loads synthetic, already enriched messages (``bench/insights_load.py``'s generator: default
 100k messages in 2000 chats) into a throwaway Postgres database with COPY, or a SQLite
@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.insights_load import ACCOUNT, ADMIN_URL, COLUMNS, generate, with_database
 from bench.loop_stalls import Watchdog, describe
+from ofca.insights.refresh import refresh_chats
 from ofca.persistence.engine import close_engine, open_engine
 from ofca.persistence.migrate import migrate
-from ofca.services.sessions import refresh_chats
 from ofca.settings import Settings, load_settings
 
 

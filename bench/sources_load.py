@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._server import REDIS_URL, make_account_keys, ofca_server, throwaway_database
 from ofca.domain.taxonomy import DEFAULT_TOPICS
+from ofca.insights.refresh import refresh_chats
 from ofca.persistence.engine import close_engine, open_engine
-from ofca.services.sessions import refresh_chats
 from ofca.settings import load_settings
 
 ACCOUNT = "bench-sources"

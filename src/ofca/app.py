@@ -1,4 +1,5 @@
-"""The one place the Litestar application is assembled."""
+"""The one place the Litestar application is assembled: plugins, services and their
+wiring are built here once and reach handlers through dependency injection."""
 
 from __future__ import annotations
 
@@ -20,16 +21,20 @@ from piccolo.engine.base import Engine
 from redis.asyncio import Redis
 
 from ofca import __version__
-from ofca.auth import provide_principal
+from ofca.access.principals import provide_principal
+from ofca.access.ratelimit import RateLimiter, RateLimitMiddleware
+from ofca.channels.monitor import ChannelsMonitor
 from ofca.channels.plugin import create_channels_plugin
 from ofca.controllers import ROUTE_HANDLERS
 from ofca.controllers.frontend import dashboard_assets_router, template_config
+from ofca.conversations.full_sync import FullSyncs
+from ofca.conversations.live_nodes import LiveFeed
 from ofca.errors import http_exception_handler, internal_error_handler
+from ofca.ingest.commands import ExtensionCommands
+from ofca.ingest.context import Ingest
+from ofca.insights.scheduler import InsightsScheduler
 from ofca.persistence.engine import bind_tables, close_engine, open_engine
 from ofca.persistence.migrate import migrate
-from ofca.services.ratelimit import RateLimiter, RateLimitMiddleware
-from ofca.services.refresh_due import run_sweeper
-from ofca.services.refresher import worker_for
 from ofca.settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -37,8 +42,9 @@ __all__ = ["create_app"]
 log = logging.getLogger("ofca")
 
 
-def _provide_settings(state: State) -> Settings:
-    return state.settings
+def _provide(value: object) -> Provide:
+    """A dependency that is one object built with the app."""
+    return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
 
 def create_app(
@@ -56,7 +62,12 @@ def create_app(
     settings = settings or load_settings()
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     channels = create_channels_plugin(settings, redis)
+    monitor = ChannelsMonitor(channels)
     rate_limiter = RateLimiter(settings, redis)
+    insights = InsightsScheduler(settings, channels)
+    ingest = Ingest(settings, channels, insights=insights, feed=LiveFeed())
+    full_syncs = FullSyncs(insights.analytics)
+    commands = ExtensionCommands(settings, channels, redis)
     given_engine = engine
 
     @asynccontextmanager
@@ -67,8 +78,7 @@ def create_app(
             engine = given_engine
             bind_tables(engine)
         app.state.engine = engine
-        worker = worker_for(settings, own_engine=given_engine is None)
-        app.state.insights_worker = worker
+        insights.start_worker(own_engine=given_engine is None)
         sweeper: asyncio.Task[None] | None = None
         try:
             if run_migrations and given_engine is None:
@@ -76,17 +86,14 @@ def create_app(
                 if applied:
                     log.info("applied migrations: %s", ", ".join(applied))
             if given_engine is None:
-                sweeper = asyncio.create_task(
-                    run_sweeper(app.state, settings.refresh_sweep_seconds)
-                )
+                sweeper = asyncio.create_task(insights.run_sweeper(settings.refresh_sweep_seconds))
             yield
         finally:
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
-            if worker is not None:
-                await worker.stop()
+            await insights.stop()
             if given_engine is None:
                 await close_engine(engine)
             if redis is not None:
@@ -102,17 +109,26 @@ def create_app(
         plugins=[channels],
         middleware=[DefineMiddleware(RateLimitMiddleware, limiter=rate_limiter)],
         lifespan=[lifespan],
+        on_startup=[monitor.start],
+        on_shutdown=[monitor.stop],
         state=State(
             {
                 "settings": settings,
                 "redis": redis,
                 "channels": channels,
+                "channels_monitor": monitor,
                 "rate_limiter": rate_limiter,
             }
         ),
         dependencies={
-            "settings": Provide(_provide_settings, sync_to_thread=False),
+            "settings": _provide(settings),
             "principal": Provide(provide_principal),
+            "ingest": _provide(ingest),
+            "insights": _provide(insights),
+            "full_syncs": _provide(full_syncs),
+            "commands": _provide(commands),
+            "channels_monitor": _provide(monitor),
+            "rate_limiter": _provide(rate_limiter),
         },
         exception_handlers={
             HTTPException: http_exception_handler,

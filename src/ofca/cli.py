@@ -10,6 +10,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ofca import __version__
+from ofca.demo import load_demo
+from ofca.domain.wss import wss_schema
+from ofca.persistence.accounts import create_account, ensure_account, get_account, list_accounts
+from ofca.persistence.engine import close_engine, open_engine
+from ofca.persistence.keys import create_api_key, list_api_keys, revoke_api_key
+from ofca.persistence.migrate import migrate
 from ofca.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main"]
@@ -19,8 +26,6 @@ KEY_ROLE_CHOICES = ("owner", "extension", "dashboard", "integration", "admin")
 
 def _run_with_engine(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
     """Open the database (migrating it), run ``work``, close it."""
-    from ofca.persistence.engine import close_engine, open_engine
-    from ofca.persistence.migrate import migrate
 
     async def runner() -> int:
         engine = await open_engine(settings)
@@ -34,8 +39,6 @@ def _run_with_engine(settings: Settings, work: Callable[[], Awaitable[int]]) -> 
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from ofca.persistence.engine import close_engine, open_engine
-    from ofca.persistence.migrate import migrate
 
     async def runner() -> int:
         engine = await open_engine(settings)
@@ -50,7 +53,6 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_accounts(args: argparse.Namespace, settings: Settings) -> int:
-    from ofca.persistence.accounts import create_account, list_accounts
 
     async def work() -> int:
         if args.accounts_command == "create":
@@ -69,8 +71,6 @@ def cmd_accounts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from ofca.persistence.accounts import ensure_account, get_account
-    from ofca.persistence.keys import create_api_key, list_api_keys, revoke_api_key
 
     async def work() -> int:
         if args.keys_command == "create":
@@ -120,7 +120,6 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
-    from ofca.domain.wss import wss_schema
 
     print(json.dumps(wss_schema(args.direction), indent=2, sort_keys=True))
     return 0
@@ -155,7 +154,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from ofca.demo import load_demo
 
     async def work() -> int:
         report = await load_demo(args.account, messages=args.messages, seed=args.seed)
@@ -166,7 +164,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _version() -> str:
-    from ofca import __version__
 
     return __version__
 

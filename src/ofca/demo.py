@@ -5,12 +5,15 @@ insights refreshed), plus a dashboard key and an owner key to look at it."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
+from ofca.channels.plugin import OfcaChannelsPlugin
+from ofca.conversations.live_nodes import LiveFeed
+from ofca.ingest.context import Ingest
+from ofca.ingest.snapshot import ingest_snapshot, wait_enriched
+from ofca.insights.scheduler import InsightsScheduler
 from ofca.persistence.accounts import ensure_account
 from ofca.persistence.keys import create_api_key
-from ofca.persistence.tables import MessageRow
-from ofca.services import ingest
 from ofca.settings import Settings, load_settings
 from ofca.synthetic import cache_update_frame, generate_account
 
@@ -23,6 +26,8 @@ class _NoLiveDelivery:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    healthy = True
+
     def publish(self, data: Any, channels: Any) -> None:
         return None
 
@@ -34,14 +39,10 @@ async def load_demo(account_id: str, messages: int = 5000, seed: int = 7) -> str
     account = await ensure_account(account_id, "Demo creator" if account_id == "demo" else "")
     began = time.perf_counter()
     synthetic = generate_account(messages, seed=seed)
-    ctx = ingest.IngestContext(
-        account_id=account.account_id,
-        settings=settings,
-        engine=MessageRow._meta.db,
-        channels=_NoLiveDelivery(settings),
-    )
-    ack = await ingest.ingest_snapshot(ctx, cache_update_frame(synthetic))
-    await ingest.wait_enriched()
+    channels = cast(OfcaChannelsPlugin, _NoLiveDelivery(settings))
+    ingest = Ingest(settings, channels, InsightsScheduler(settings, channels), LiveFeed())
+    ack = await ingest_snapshot(ingest.context(account.account_id), cache_update_frame(synthetic))
+    await wait_enriched()
     elapsed = time.perf_counter() - began
     _, dashboard_key = await create_api_key(
         account_id=account.account_id, role="dashboard", name="demo dashboard"

@@ -8,14 +8,10 @@ whose fields break the rules is a 422, as in the seed API. An unreachable databa
 
 from __future__ import annotations
 
-import errno
 import logging
-import socket
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
@@ -24,38 +20,18 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
+from ofca.persistence.faults import VALUE_REFUSED, is_database_unavailable
+
 __all__ = [
     "UnprocessableEntity",
     "error_body",
     "http_exception_handler",
     "internal_error_handler",
-    "is_database_unavailable",
 ]
 
 log = logging.getLogger("ofca.errors")
 
 DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable; retry later"
-
-# asyncpg errors that mean "cannot talk to the database now", not "bad query".
-_ASYNCPG_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.InvalidCatalogNameError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
-)
-# Values the input carried that Postgres (server-side DataError: NUL characters, bad
-# encodings) or asyncpg (client-side: an int too large for the column) refuses.
-_VALUE_REFUSED: tuple[type[BaseException], ...] = (
-    asyncpg.DataError,
-    asyncpg.exceptions._base.DataError,
-)
-_NETWORK_ERRNOS = frozenset(
-    {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
-)
-_SQLITE_UNAVAILABLE = ("unable to open", "database is locked", "disk i/o", "readonly database")
 
 
 class UnprocessableEntity(ValidationException):
@@ -110,37 +86,8 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     )
 
 
-def is_database_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) means the database cannot be reached now."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, _ASYNCPG_UNAVAILABLE):
-            return True
-        if (
-            isinstance(current, asyncpg.InterfaceError)
-            and not isinstance(current, _VALUE_REFUSED)
-            and any(word in str(current).lower() for word in ("closed", "closing", "connect"))
-        ):
-            return True  # the pool or connection went away under us
-        if isinstance(current, ConnectionError | TimeoutError):
-            return True
-        if isinstance(current, sqlite3.OperationalError) and any(
-            marker in str(current).lower() for marker in _SQLITE_UNAVAILABLE
-        ):
-            return True
-        if isinstance(current, socket.gaierror) or (
-            isinstance(current, OSError)
-            and (current.errno in _NETWORK_ERRNOS or "connect call failed" in str(current).lower())
-        ):
-            return True  # socket-level failure reaching the database host
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, _VALUE_REFUSED):
+    if isinstance(exc, VALUE_REFUSED):
         # Postgres refused a value the input carried (a NUL character, a number out of
         # range): the client's data, not a server fault. SQLite stores such values.
         log.info("value refused by the database on %s: %s", request.url.path, type(exc).__name__)

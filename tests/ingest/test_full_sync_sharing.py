@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from ofca.conversations import full_sync as conversations
+from ofca.conversations.full_sync import FullSyncs
 from ofca.domain.wss import FullSyncPayload, FullSyncResponse
-from ofca.services import conversations
-from ofca.settings import Settings
 from ofca.synthetic import cache_update_frame, generate_account, new_raw_message_frame
 from tests.ingest.wsclient import Socket, open_socket
 from tests.support.server import LiveServer, live_server
@@ -30,7 +30,7 @@ class _FakeBuilds:
         self.release = asyncio.Event()
         self.fail_next = False
 
-    async def __call__(self, account_id: str, settings: Settings) -> FullSyncResponse:
+    async def __call__(self, account_id: str, analytics: Any) -> FullSyncResponse:
         version = self.version
         self.started.append(version)
         fail, self.fail_next = self.fail_next, False
@@ -58,17 +58,19 @@ async def _started(builds: _FakeBuilds, count: int) -> None:
     raise AssertionError(f"{count} builds did not start: {builds.started}")
 
 
+async def _no_analytics(account_id: str) -> None:
+    return None
+
+
 async def test_callers_during_a_build_share_the_next_one_which_sees_their_change(
-    builds: _FakeBuilds, settings: Settings
+    builds: _FakeBuilds,
 ) -> None:
-    first = asyncio.create_task(conversations.full_sync("acct-share", settings))
+    syncs = FullSyncs(_no_analytics)
+    first = asyncio.create_task(syncs.full_sync("acct-share"))
     await _started(builds, 1)
     builds.version = 1  # a change committed while the first build runs...
     # ...then dashboards subscribe and ask: they must not get the running build.
-    later = [
-        asyncio.create_task(conversations.full_sync("acct-share", settings, shared=shared))
-        for shared in (False, True, False)
-    ]
+    later = [asyncio.create_task(syncs.full_sync("acct-share")) for _ in range(3)]
     await asyncio.sleep(0.05)
     assert builds.started == [0]  # one build at a time
     builds.release.set()
@@ -80,13 +82,14 @@ async def test_callers_during_a_build_share_the_next_one_which_sees_their_change
 
 
 async def test_a_cancelled_caller_and_a_failed_build_leave_the_others_served(
-    builds: _FakeBuilds, settings: Settings
+    builds: _FakeBuilds,
 ) -> None:
+    syncs = FullSyncs(_no_analytics)
     builds.fail_next = True
-    failing = asyncio.create_task(conversations.full_sync("acct-fail", settings))
+    failing = asyncio.create_task(syncs.full_sync("acct-fail"))
     await _started(builds, 1)
-    gone = asyncio.create_task(conversations.full_sync("acct-fail", settings))
-    waiting = asyncio.create_task(conversations.full_sync("acct-fail", settings))
+    gone = asyncio.create_task(syncs.full_sync("acct-fail"))
+    waiting = asyncio.create_task(syncs.full_sync("acct-fail"))
     await asyncio.sleep(0.01)
     gone.cancel()
     builds.release.set()
@@ -96,7 +99,7 @@ async def test_a_cancelled_caller_and_a_failed_build_leave_the_others_served(
     with contextlib.suppress(asyncio.CancelledError):
         await gone
     assert builds.started == [0, 0]
-    assert conversations._builds == {}  # nothing left behind
+    assert syncs._builds == {}  # nothing left behind
 
 
 # --------------------------------------------------------------------------- live server

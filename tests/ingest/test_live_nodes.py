@@ -15,9 +15,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from ofca.conversations.full_sync import conversation_nodes
+from ofca.conversations.live_nodes import live_nodes
 from ofca.persistence.tables import CustomTopic, MessageRow, TopicSet
-from ofca.services.conversations import conversation_nodes
-from ofca.services.live_nodes import live_nodes
 from ofca.synthetic import cache_update_frame, generate_account, new_raw_message_frame
 from tests.ingest.wsclient import Socket, open_socket
 from tests.support.server import LiveServer, live_server

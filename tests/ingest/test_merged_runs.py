@@ -3,7 +3,7 @@ their order, and each edit stays marked as an edit (and a new message as new).""
 
 from __future__ import annotations
 
-from ofca.services.deltas import StoredRun, merged_runs
+from ofca.ingest.deltas import StoredRun, merged_runs
 
 
 def test_merged_runs_keep_order_and_edits() -> None:

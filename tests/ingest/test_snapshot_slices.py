@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from ofca import loop
+from ofca.ingest import store as ingest_sql
 from ofca.persistence.tables import MessageRow
-from ofca.services import ingest, ingest_sql
 from ofca.synthetic import SyntheticAccount, cache_update_frame, generate_account
 from tests.ingest.wsclient import open_socket
 from tests.support.server import LiveServer, live_server
@@ -18,8 +19,8 @@ from tests.support.server import LiveServer, live_server
 
 def test_gc_pause_holds_nest_and_each_is_released_once() -> None:
     assert gc.isenabled()
-    first = ingest.GcPause().hold()
-    second = ingest.GcPause().hold()
+    first = loop.GcPause().hold()
+    second = loop.GcPause().hold()
     assert not gc.isenabled()
     first.release()
     first.release()  # a second release of the same hold changes nothing
@@ -30,12 +31,12 @@ def test_gc_pause_holds_nest_and_each_is_released_once() -> None:
 
 
 async def test_free_empties_lists_and_dicts_in_slices(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "FREE_CHUNK", 3)
+    monkeypatch.setattr(loop, "FREE_CHUNK", 3)
     items = list(range(10))
     mapping = {n: str(n) for n in range(10)}
     kept = items
-    await ingest._free(items)
-    await ingest._free(mapping)
+    await loop.free(items)
+    await loop.free(mapping)
     assert kept == [] and mapping == {}
 
 

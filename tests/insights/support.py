@@ -10,9 +10,9 @@ import msgspec
 
 from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.metrics import Direction, MessagePoint
+from ofca.insights.refresh import refresh_chats
 from ofca.persistence.tables import MessageRow
-from ofca.services.sessions import refresh_chats
-from ofca.services.topics import matcher_for
+from ofca.persistence.topic_rules import matcher_for
 from ofca.settings import Settings
 
 __all__ = ["T0", "Msg", "at", "points_of", "store"]

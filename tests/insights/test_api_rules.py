@@ -242,7 +242,7 @@ async def test_large_accounts_are_retagged_in_the_background(
 ) -> None:
     import asyncio
 
-    from ofca.services import topics
+    from ofca.insights import topics
 
     monkeypatch.setattr(topics, "RETAG_INLINE_LIMIT", 0)  # every account counts as large
     headers = bearer(await make_key(account_id, "owner"))

@@ -303,7 +303,7 @@ async def test_analytics_snapshot_is_the_default_window(
 
     import msgspec
 
-    from ofca.services.insights import analytics_snapshot
+    from ofca.insights.queries import analytics_snapshot
 
     now = datetime(2026, 3, 20, tzinfo=UTC)
     snapshot = await analytics_snapshot(account_id, settings, now=now)

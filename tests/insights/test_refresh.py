@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
+from ofca.insights.refresh import refresh_chats
 from ofca.persistence.tables import SessionRow
-from ofca.services.sessions import refresh_chats
 from ofca.settings import Settings
 from tests.insights.support import Msg, at, store
 

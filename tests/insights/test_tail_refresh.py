@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from ofca.insights.refresh import refresh_chats
 from ofca.persistence.tables import SessionRow
-from ofca.services.sessions import refresh_chats
 from ofca.settings import Settings
 from tests.insights.support import Msg, at, store
 

@@ -11,11 +11,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from piccolo.engine.base import Engine
 
+from ofca.access.logins import SESSION_COOKIE, signing_key
 from ofca.app import create_app
 from ofca.domain.passwords import hash_password, verify_password
 from ofca.domain.tokens import InvalidToken, decode_jwt, encode_jwt
 from ofca.persistence.users import add_membership
-from ofca.services.auth_sessions import SESSION_COOKIE, signing_key
 from ofca.settings import Settings
 from tests.conftest import KeyMaker
 from tests.security.conftest import PASSWORD, new_email, signup
@@ -196,7 +196,7 @@ async def test_multi_account_user_gets_per_account_roles(
 async def test_concurrent_processes_agree_on_the_generated_secret(settings: Settings) -> None:
     if settings.secret_key is not None:
         return
-    from ofca.services import auth_sessions
+    from ofca.access import logins as auth_sessions
 
     auth_sessions._signing_keys.clear()
     first, second = await asyncio.gather(signing_key(settings), signing_key(settings))

@@ -13,8 +13,8 @@ from litestar.testing import AsyncTestClient
 from piccolo.engine.base import Engine
 from redis.asyncio import Redis
 
+from ofca.access.ratelimit import WINDOW_SECONDS, RateLimiter
 from ofca.app import create_app
-from ofca.services.ratelimit import WINDOW_SECONDS, RateLimiter
 from ofca.settings import Settings
 from tests.conftest import KeyMaker
 from tests.security.conftest import signup
@@ -122,7 +122,7 @@ async def test_redis_down_falls_back_to_memory_and_warns(
     # A Redis URL nobody answers on: every request must still be served and counted.
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     limiter = RateLimiter(limited(settings, rest=2), dead)
-    with caplog.at_level(logging.WARNING, logger="ofca.services.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="ofca.access.ratelimit"):
         decisions = [await limiter.hit("cred:key:1", 2) for _ in range(3)]
     await dead.aclose()
     assert [d.allowed for d in decisions] == [True, True, False]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from ofca.ingest.commands import link_messages, text_hash
 from ofca.persistence.tables import CommandRow, MessageRow
-from ofca.services.commands import link_messages, text_hash
 
 
 async def _command(account_id: str, chat_id: str, text: str, age: timedelta) -> str:

@@ -8,9 +8,9 @@ import json
 
 import httpx
 
+from ofca.conversations.exports import SESSION_COLUMNS, account_tables
 from ofca.persistence.sql import raw_sql
 from ofca.persistence.tables import MessageRow
-from ofca.services.exports import SESSION_COLUMNS, account_tables
 from tests.conftest import KeyMaker
 from tests.sources.helpers import auth, post_webhook
 from tests.sources.payloads import chatwoot_message_created, webhook_body

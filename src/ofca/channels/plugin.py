@@ -8,7 +8,7 @@ fixes what STACK_NOTES measured as unsafe for a long-running service:
   an error drops that batch, is counted, and the worker keeps going;
 - the subscriber worker died for good after a Redis outage: here its failure is recorded
   and :meth:`OfcaChannelsPlugin.restart_backend` re-creates the backend and re-subscribes
-  every channel that has local subscribers (``ofca.services.live.ChannelsMonitor`` decides
+  every channel that has local subscribers (``channels.monitor.ChannelsMonitor`` decides
   when);
 - a full subscriber backlog was silently ignored (``backoff``) or silently dropped old
   events (``dropleft``): here the subscriber is flagged ``overflowed`` so its socket can be
@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
@@ -31,9 +31,6 @@ from litestar.channels.subscriber import Subscriber
 from redis.asyncio import Redis
 
 from ofca.settings import Settings
-
-if TYPE_CHECKING:
-    from litestar.config.app import AppConfig
 
 __all__ = ["OfcaChannelsPlugin", "OfcaSubscriber", "create_channels_plugin", "new_backend"]
 
@@ -114,16 +111,8 @@ class OfcaChannelsPlugin(ChannelsPlugin):
         self.last_publish_error: str | None = None
         self.subscriber_error: str | None = None
         """Why the subscriber worker stopped, when it did."""
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        from ofca.services.live import ChannelsMonitor
-
-        app_config = super().on_app_init(app_config)
-        monitor = ChannelsMonitor(self)
-        app_config.state["channels_monitor"] = monitor
-        app_config.on_startup.append(monitor.start)
-        app_config.on_shutdown.append(monitor.stop)
-        return app_config
+        self.healthy = True
+        """The monitor's verdict (``channels.monitor``): False while the backend is down."""
 
     async def subscribe(self, channels: str | Iterable[str], history: int | None = None) -> Any:
         """As the base method, but a backend failure does not fail the subscriber: it is

@@ -12,13 +12,15 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
-from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import Meta
 
-from ofca.auth import scope_account
+from ofca.access.principals import scope_account
+from ofca.access.revocation import announce_revoked
+from ofca.channels.plugin import OfcaChannelsPlugin
+from ofca.conversations.erasure import AccountDeleted, delete_account_data
 from ofca.domain.auth import Principal
 from ofca.errors import field_error
 from ofca.persistence.accounts import (
@@ -37,8 +39,6 @@ from ofca.persistence.users import (
     remove_membership,
     set_membership,
 )
-from ofca.services.exports import AccountDeleted, delete_account_data
-from ofca.services.revocation import announce_revoked
 
 __all__ = ["AccountsController", "MembersController"]
 
@@ -158,7 +158,7 @@ class AccountsController(Controller):
     async def revoke_key(
         self,
         request: Request,
-        state: State,
+        channels: OfcaChannelsPlugin,
         principal: Principal,
         account_id: str,
         key_id: Annotated[int, Parameter(ge=1)],
@@ -167,7 +167,7 @@ class AccountsController(Controller):
         if not await revoke_api_key(key_id, account_id):
             raise NotFoundException("No active key with this id in this account")
         log.info("key revoked account=%s key=%s", account_id, key_id)
-        await announce_revoked(state, account_id, f"key:{key_id}")
+        announce_revoked(channels, account_id, f"key:{key_id}")
 
     @delete(
         "/{account_id:str}",
@@ -175,7 +175,7 @@ class AccountsController(Controller):
         status_code=HTTP_200_OK,
     )
     async def delete_account(
-        self, state: State, principal: Principal, account_id: str
+        self, channels: OfcaChannelsPlugin, principal: Principal, account_id: str
     ) -> AccountDeleted:
         """Removes the account's rows from every table (chats, messages, insights, topics,
         commands, keys, memberships, the account itself). Irreversible. Sockets of the
@@ -187,7 +187,7 @@ class AccountsController(Controller):
         deleted = await delete_account_data(account_id)
         log.info("account deleted account=%s rows=%d", account_id, sum(deleted.values()))
         for key in keys:
-            await announce_revoked(state, account_id, f"key:{key.id}")
+            announce_revoked(channels, account_id, f"key:{key.id}")
         return AccountDeleted(status="deleted", account_id=account_id, deleted_rows=deleted)
 
 
@@ -234,7 +234,7 @@ class MembersController(Controller):
         status_code=HTTP_204_NO_CONTENT,
     )
     async def remove_member(
-        self, state: State, principal: Principal, account_id: str, user_id: str
+        self, channels: OfcaChannelsPlugin, principal: Principal, account_id: str, user_id: str
     ) -> None:
         _require_manage(principal, account_id)
         await _refuse_last_owner(account_id, user_id)
@@ -242,4 +242,4 @@ class MembersController(Controller):
             raise NotFoundException("This user is not a member of this account")
         log.info("member removed account=%s user=%s", account_id, user_id)
         for session_id in await live_session_ids(user_id):
-            await announce_revoked(state, account_id, f"session:{session_id}")
+            announce_revoked(channels, account_id, f"session:{session_id}")

@@ -18,12 +18,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Meta
 
-from ofca.domain.auth import Principal
-from ofca.domain.passwords import MIN_PASSWORD_LENGTH
-from ofca.errors import UnprocessableEntity
-from ofca.persistence.accounts import ACCOUNT_ID_PATTERN, get_account
-from ofca.persistence.users import MembershipInfo, UserInfo, list_memberships
-from ofca.services.auth_sessions import (
+from ofca.access.logins import (
     SESSION_COOKIE,
     LoginResult,
     SignupError,
@@ -32,8 +27,14 @@ from ofca.services.auth_sessions import (
     logout,
     signup,
 )
-from ofca.services.ratelimit import RateLimiter
-from ofca.services.revocation import announce_revoked
+from ofca.access.ratelimit import RateLimiter
+from ofca.access.revocation import announce_revoked
+from ofca.channels.plugin import OfcaChannelsPlugin
+from ofca.domain.auth import Principal
+from ofca.domain.passwords import MIN_PASSWORD_LENGTH
+from ofca.errors import UnprocessableEntity
+from ofca.persistence.accounts import ACCOUNT_ID_PATTERN, get_account
+from ofca.persistence.users import MembershipInfo, UserInfo, list_memberships
 from ofca.settings import Settings
 
 __all__ = ["LOGIN_ATTEMPTS_PER_MINUTE", "AuthController"]
@@ -133,28 +134,28 @@ class AuthController(Controller):
 
     @post("/login", summary="Log in with e-mail and password", status_code=HTTP_200_OK)
     async def login(
-        self, request: Request, settings: Settings, data: LoginRequest
+        self, request: Request, settings: Settings, rate_limiter: RateLimiter, data: LoginRequest
     ) -> Response[AuthResponse]:
-        limiter: RateLimiter | None = request.app.state.get("rate_limiter")
-        if limiter is not None:
-            # Per e-mail, whatever the IP: a guessing attack spread over many addresses
-            # still gets LOGIN_ATTEMPTS_PER_MINUTE tries a minute at one account.
-            email_digest = hashlib.sha256(data.email.strip().lower().encode()).hexdigest()[:32]
-            decision = await limiter.hit(f"login:{email_digest}", LOGIN_ATTEMPTS_PER_MINUTE)
-            if not decision.allowed:
-                raise HTTPException(
-                    detail="Too many login attempts for this account. "
-                    f"Try again in {decision.retry_after} seconds.",
-                    status_code=429,
-                    headers={"Retry-After": str(decision.retry_after)},
-                )
+        # Per e-mail, whatever the IP: a guessing attack spread over many addresses still
+        # gets LOGIN_ATTEMPTS_PER_MINUTE tries a minute at one account.
+        email_digest = hashlib.sha256(data.email.strip().lower().encode()).hexdigest()[:32]
+        decision = await rate_limiter.hit(f"login:{email_digest}", LOGIN_ATTEMPTS_PER_MINUTE)
+        if not decision.allowed:
+            raise HTTPException(
+                detail="Too many login attempts for this account. "
+                f"Try again in {decision.retry_after} seconds.",
+                status_code=429,
+                headers={"Retry-After": str(decision.retry_after)},
+            )
         result = await login(settings, email=data.email, password=data.password)
         if result is None:
             raise NotAuthorizedException("Wrong e-mail or password")
         return _with_cookie(request, settings, result, HTTP_200_OK)
 
     @post("/logout", summary="End this login session everywhere", status_code=HTTP_200_OK)
-    async def logout(self, request: Request, principal: Principal) -> Response[LogoutResponse]:
+    async def logout(
+        self, channels: OfcaChannelsPlugin, principal: Principal
+    ) -> Response[LogoutResponse]:
         if principal.kind != "session":
             raise HTTPException(
                 detail="Only a login session can log out; API keys are revoked instead",
@@ -162,7 +163,7 @@ class AuthController(Controller):
             )
         await logout(principal)
         for account_id in principal.account_ids:
-            await announce_revoked(request.app.state, account_id, principal.credential_id)
+            announce_revoked(channels, account_id, principal.credential_id)
         response = Response(LogoutResponse(), status_code=HTTP_200_OK)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -17,12 +17,11 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, post, put
-from litestar.datastructures import State
 from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
 from msgspec import Meta
 
-from ofca.auth import scope_account
+from ofca.access.principals import scope_account
 from ofca.domain.auth import Principal
 from ofca.domain.sources import (
     CHATWOOT_SOURCE,
@@ -31,14 +30,15 @@ from ofca.domain.sources import (
     map_chatwoot_event,
 )
 from ofca.errors import field_error
-from ofca.persistence.accounts import get_account
-from ofca.services.sources import (
+from ofca.ingest.context import Ingest
+from ofca.ingest.sources import (
     chatwoot_auth,
     generate_chatwoot_token,
     set_chatwoot_signing_secret,
     store_batch,
     verify_chatwoot_signature,
 )
+from ofca.persistence.accounts import get_account
 
 __all__ = ["ChatwootController", "ChatwootTokenController"]
 
@@ -79,7 +79,7 @@ class ChatwootController(Controller):
 
     @post("/{account_id:str}", summary="Receive a Chatwoot webhook event", status_code=HTTP_200_OK)
     async def receive(
-        self, request: Request, state: State, account_id: str, token: str | None = None
+        self, request: Request, ingest: Ingest, account_id: str, token: str | None = None
     ) -> ChatwootAck:
         presented = request.headers.get(TOKEN_HEADER) or token
         auth = await chatwoot_auth(account_id, presented)
@@ -109,7 +109,7 @@ class ChatwootController(Controller):
             )
             return ChatwootAck(status="ignored", event=event.event)
         result = await store_batch(
-            state, account_id, CHATWOOT_SOURCE, event.event, batch, len(body)
+            ingest, account_id, CHATWOOT_SOURCE, event.event, batch, len(body)
         )
         changed = result.accepted + result.updated
         status: Literal["processed", "duplicate", "ignored"]

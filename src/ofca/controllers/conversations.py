@@ -11,17 +11,15 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.datastructures import State
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 from msgspec import Meta
 
-from ofca.auth import scope_account
-from ofca.domain.auth import Principal
-from ofca.errors import field_error
-from ofca.services import commands
-from ofca.services.conversation_queries import (
+from ofca.access.principals import scope_account
+from ofca.channels.plugin import OfcaChannelsPlugin
+from ofca.conversations.erasure import delete_chat
+from ofca.conversations.queries import (
     ConversationDetail,
     ConversationFilters,
     ConversationPage,
@@ -32,7 +30,11 @@ from ofca.services.conversation_queries import (
     list_conversations,
     message_page,
 )
-from ofca.services.exports import delete_chat
+from ofca.domain.auth import Principal
+from ofca.errors import field_error
+from ofca.ingest.commands import ExtensionCommands
+from ofca.insights.scheduler import InsightsScheduler
+from ofca.settings import Settings
 
 __all__ = ["ConversationsController", "conversation_filters"]
 
@@ -125,10 +127,10 @@ class ConversationsController(Controller):
 
     @get("/{chat_id:str}", summary="A conversation's status summary")
     async def detail(
-        self, state: State, principal: Principal, chat_id: str, account_id: str | None = None
+        self, settings: Settings, principal: Principal, chat_id: str, account_id: str | None = None
     ) -> ConversationDetail:
         account = scope_account(principal, account_id, "read")
-        found = await conversation_detail(account, chat_id, state.settings)
+        found = await conversation_detail(account, chat_id, settings)
         if found is None:
             raise NotFoundException("No such conversation")
         return found
@@ -157,10 +159,15 @@ class ConversationsController(Controller):
         status_code=HTTP_200_OK,
     )
     async def delete_(
-        self, state: State, principal: Principal, chat_id: str, account_id: str | None = None
+        self,
+        principal: Principal,
+        insights: InsightsScheduler,
+        channels: OfcaChannelsPlugin,
+        chat_id: str,
+        account_id: str | None = None,
     ) -> DeleteResult:
         account = scope_account(principal, account_id, "delete")
-        deleted = await delete_chat(state, account, chat_id)
+        deleted = await delete_chat(account, chat_id, insights=insights, channels=channels)
         if deleted is None:
             raise NotFoundException("No such conversation")
         return DeleteResult(status="success", deleted_messages=deleted)
@@ -172,7 +179,7 @@ class ConversationsController(Controller):
     )
     async def send(
         self,
-        state: State,
+        commands: ExtensionCommands,
         principal: Principal,
         chat_id: str,
         data: CommandInput,
@@ -185,13 +192,13 @@ class ConversationsController(Controller):
         await _existing_chat(account, chat_id)
         if not data.text.strip():
             raise field_error("text", "text must not be blank")
-        if not await commands.extension_present(state, account):
+        if not await commands.present(account):
             raise ClientException(
                 "No extension is connected for this account: open OnlyFans with the ofca "
                 "extension signed in, then retry",
                 status_code=HTTP_409_CONFLICT,
             )
-        payload = await commands.issue_command(state, account, chat_id, data.text, data.media_url)
+        payload = await commands.issue(account, chat_id, data.text, data.media_url)
         return CommandQueued(
             command_id=payload.command_id,
             status="queued",

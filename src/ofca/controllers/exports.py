@@ -2,7 +2,7 @@
 
 Account deletion (``DELETE /api/v1/accounts/{id}``) is in the accounts controller, which
 owns that path (Litestar cannot split one path over two controllers); it calls
-``ofca.services.exports.delete_account_data``."""
+``conversations.erasure.delete_account_data``."""
 
 from __future__ import annotations
 
@@ -11,20 +11,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from litestar import Controller, get
-from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from ofca.auth import scope_account
+from ofca.access.principals import scope_account
 from ofca.controllers.conversations import conversation_filters
-from ofca.domain.auth import Principal
-from ofca.persistence.accounts import get_account
-from ofca.services.exports import (
+from ofca.conversations.exports import (
     export_account,
     export_messages,
     export_sessions,
 )
+from ofca.domain.auth import Principal
+from ofca.persistence.accounts import get_account
+from ofca.settings import Settings
 
 __all__ = ["AccountDataController", "ExportController"]
 
@@ -46,7 +46,7 @@ class ExportController(Controller):
     @get("/conversations", summary="Export sessions (CSV or NDJSON, streamed)")
     async def conversations(
         self,
-        state: State,
+        settings: Settings,
         principal: Principal,
         account_id: str | None = None,
         format: Literal["csv", "ndjson"] = "csv",
@@ -64,7 +64,7 @@ class ExportController(Controller):
         filters = conversation_filters(status, topic, fan, q, start, end)
         extension = "csv" if format == "csv" else "ndjson"
         return Stream(
-            export_sessions(account, filters, state.settings, format),
+            export_sessions(account, filters, settings, format),
             media_type=CSV if format == "csv" else NDJSON,
             headers=_attachment(f"conversations.{extension}"),
         )

@@ -7,10 +7,11 @@ from typing import Literal
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.datastructures import State
 
 from ofca import __version__
-from ofca.services.health import channels_state, database_state
+from ofca.channels.monitor import ChannelsMonitor
+from ofca.persistence.engine import database_state
+from ofca.persistence.sql import database
 
 __all__ = ["HealthController", "HealthReport"]
 
@@ -29,11 +30,11 @@ class HealthController(Controller):
     tags = ["health"]
 
     @get(["/health", "/api/v1/health"], summary="Service health", cache=False)
-    async def health(self, state: State) -> Response[HealthReport]:
+    async def health(self, channels_monitor: ChannelsMonitor) -> Response[HealthReport]:
         """503 when the database is unreachable; ``degraded`` when only live delivery is."""
-        database = await database_state(state)
-        channels = await channels_state(state)
-        if database != "connected":
+        db = await database_state(database())
+        channels = await channels_monitor.state()
+        if db != "connected":
             status, code = "unhealthy", 503
         elif channels != "connected":
             status, code = "degraded", 200
@@ -43,6 +44,6 @@ class HealthController(Controller):
             status=status,
             version=__version__,
             timestamp=datetime.now(UTC),
-            dependencies={"database": database, "channels": channels},
+            dependencies={"database": db, "channels": channels},
         )
         return Response(report, status_code=code)

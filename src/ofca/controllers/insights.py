@@ -13,7 +13,7 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from ofca.auth import scope_account
+from ofca.access.principals import scope_account
 from ofca.domain.auth import Principal
 from ofca.domain.insights import (
     MAX_BUCKETS,
@@ -28,8 +28,8 @@ from ofca.domain.insights import (
 )
 from ofca.domain.metrics import Granularity, Window
 from ofca.errors import field_error
-from ofca.services import insights as service
-from ofca.services.insights import InsightFilters
+from ofca.insights import queries as service
+from ofca.insights.queries import InsightFilters
 from ofca.settings import Settings
 
 __all__ = ["InsightsController"]

@@ -16,11 +16,11 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
 
-from ofca.auth import scope_account
+from ofca.access.principals import scope_account
 from ofca.domain.auth import Principal
 from ofca.domain.insights import TopicListResponse, TopicView
 from ofca.errors import field_error
-from ofca.services.topics import (
+from ofca.insights.topics import (
     TopicConflict,
     TopicInput,
     TopicNotFound,

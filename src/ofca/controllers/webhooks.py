@@ -16,16 +16,16 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, post, put
-from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from msgspec import Meta
 
-from ofca.auth import scope_account
+from ofca.access.principals import scope_account
 from ofca.domain.auth import Principal
 from ofca.domain.sources import WEBHOOK_SOURCE, map_conversation_webhook, webhook_decoder
 from ofca.errors import field_error
-from ofca.services.sources import set_webhook_secret, store_batch, verify_signature, webhook_secret
+from ofca.ingest.context import Ingest
+from ofca.ingest.sources import set_webhook_secret, store_batch, verify_signature, webhook_secret
 
 __all__ = ["ConversationWebhookController", "WebhookSecretController"]
 
@@ -85,7 +85,7 @@ class ConversationWebhookController(Controller):
         status_code=HTTP_200_OK,
     )
     async def receive(
-        self, request: Request, state: State, principal: Principal, account_id: str | None = None
+        self, request: Request, ingest: Ingest, principal: Principal, account_id: str | None = None
     ) -> WebhookResponse:
         """Idempotent: the same conversationId/messageIds again change nothing and are
         reported as duplicates. ``speaker`` ``user`` is the fan (inbound), ``agent`` the
@@ -100,7 +100,9 @@ class ConversationWebhookController(Controller):
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise _decode_error(exc) from None
         batch = map_conversation_webhook(payload)
-        result = await store_batch(state, account, WEBHOOK_SOURCE, "conversation", batch, len(body))
+        result = await store_batch(
+            ingest, account, WEBHOOK_SOURCE, "conversation", batch, len(body)
+        )
         # "duplicate" only when lines came and every one was stored before; an empty
         # transcript still registers the conversation.
         duplicate = result.duplicates > 0 and result.accepted + result.updated == 0

@@ -26,9 +26,19 @@ from litestar.channels import ChannelsPlugin
 from litestar.exceptions import WebSocketDisconnect
 
 from ofca import __version__
-from ofca.auth import authenticate_token, credential_from_connection
+from ofca.access.principals import authenticate_token, credential_from_connection
+from ofca.channels.monitor import ChannelsMonitor
 from ofca.channels.names import dashboard_channel, extension_channel
 from ofca.channels.plugin import OfcaSubscriber
+from ofca.channels.publish import (
+    CONTROL_PREFIX,
+    decode_control,
+    event_batch,
+    publish_to_dashboards,
+    split_events,
+    status_frame,
+)
+from ofca.conversations.full_sync import FullSyncs
 from ofca.domain.auth import Principal
 from ofca.domain.wss import (
     ConnectionAck,
@@ -44,17 +54,12 @@ from ofca.domain.wss import (
     incoming_decoder,
     outgoing_encoder,
 )
-from ofca.errors import is_database_unavailable
-from ofca.services import deltas, ingest
-from ofca.services.conversations import full_sync_frame
-from ofca.services.live import (
-    CONTROL_PREFIX,
-    decode_control,
-    event_batch,
-    publish_to_dashboards,
-    split_events,
-    status_frame,
-)
+from ofca.ingest import deltas
+from ofca.ingest.commands import ExtensionCommands
+from ofca.ingest.context import FrameRejected, Ingest, IngestContext
+from ofca.ingest.decode import raw_delta_message
+from ofca.ingest.snapshot import ingest_snapshot
+from ofca.persistence.faults import StorageUnavailable, is_database_unavailable
 
 __all__ = ["WEBSOCKET_HANDLERS", "chatwoot_socket", "extension_socket", "frontend_socket"]
 
@@ -96,7 +101,7 @@ def _storage_unavailable(exc: BaseException) -> bytes:
     return _error(
         "storage_unavailable",
         "Storage is unavailable; nothing of this frame was stored",
-        type(exc).__name__ if not isinstance(exc, ingest.StorageUnavailable) else str(exc),
+        type(exc).__name__ if not isinstance(exc, StorageUnavailable) else str(exc),
         retryable=True,
     )
 
@@ -303,7 +308,11 @@ def _frame_bytes(event: dict[str, Any]) -> bytes:
 
 
 async def _handle_extension_frame(
-    connection: Connection, ctx: ingest.IngestContext, bucket: TokenBucket, data: bytes
+    connection: Connection,
+    ctx: IngestContext,
+    commands: ExtensionCommands,
+    bucket: TokenBucket,
+    data: bytes,
 ) -> None:
     state = connection.socket.app.state
     if not bucket.take():
@@ -360,21 +369,19 @@ async def _handle_extension_frame(
             await connection.send(_error("json_parse_error", "Malformed JSON", str(exc)))
             return
         if isinstance(frame, NewRawMessage):
-            ack = await deltas.ingest_delta(
-                ctx, frame.payload.message, ingest.raw_delta_message(data)
-            )
+            ack = await deltas.ingest_delta(ctx, frame.payload.message, raw_delta_message(data))
             await connection.send(outgoing_encoder.encode(IngestAck(payload=ack)))
         elif isinstance(frame, Keepalive):
-            await _mark_present(connection)
+            await _mark_present(connection, commands)
         elif isinstance(frame, OnlineUsersUpdate):
             publish_to_dashboards(
                 state.channels, ctx.account_id, OnlineUsersUpdateOut(payload=frame.payload)
             )
         else:  # a union member this socket does not take
             await connection.send(_error("unhandled_type", "Unhandled message type", envelope.type))
-    except ingest.FrameRejected as exc:
+    except FrameRejected as exc:
         await connection.send(_error(exc.code, exc.message, exc.detail))  # type: ignore[arg-type]
-    except ingest.StorageUnavailable as exc:
+    except StorageUnavailable as exc:
         await connection.send(_storage_unavailable(exc))
     except Exception as exc:
         if is_database_unavailable(exc):  # a read before the write failed the same way
@@ -386,7 +393,8 @@ async def _handle_extension_frame(
 
 async def _handle_extension_frames(
     connection: Connection,
-    ctx: ingest.IngestContext,
+    ctx: IngestContext,
+    commands: ExtensionCommands,
     bucket: TokenBucket,
     frames: list[bytes],
     publisher: deltas.RunPublisher,
@@ -404,7 +412,7 @@ async def _handle_extension_frames(
         pending.clear()
         try:
             run = await deltas.store_deltas(ctx, items)
-        except ingest.StorageUnavailable as exc:
+        except StorageUnavailable as exc:
             error = _storage_unavailable(exc)
             for _ in items:
                 await connection.send(error)
@@ -431,7 +439,7 @@ async def _handle_extension_frames(
             except (msgspec.DecodeError, UnicodeDecodeError):  # answered in order below
                 frame = None
         if isinstance(frame, NewRawMessage) and bucket.take():
-            pending.append((frame.payload.message, ingest.raw_delta_message(data)))
+            pending.append((frame.payload.message, raw_delta_message(data)))
             continue
         await flush()
         if isinstance(frame, NewRawMessage):  # over the rate limit
@@ -446,11 +454,11 @@ async def _handle_extension_frames(
             )
             continue
         await publisher.drain()  # what a snapshot publishes comes after the deltas before it
-        await _handle_extension_frame(connection, ctx, bucket, data)
+        await _handle_extension_frame(connection, ctx, commands, bucket, data)
     await flush()
 
 
-async def _snapshot(connection: Connection, ctx: ingest.IngestContext, data: bytes) -> None:
+async def _snapshot(connection: Connection, ctx: IngestContext, data: bytes) -> None:
     last = -1.0
 
     async def progress(fraction: float) -> None:
@@ -465,32 +473,27 @@ async def _snapshot(connection: Connection, ctx: ingest.IngestContext, data: byt
     publish_to_dashboards(
         ctx.channels, ctx.account_id, status_frame("PROCESSING_SNAPSHOT", "receiving snapshot", 0.0)
     )
-    ack = await ingest.ingest_snapshot(ctx, data, progress)
+    ack = await ingest_snapshot(ctx, data, progress)
     await connection.send(status_frame("REALTIME"))
     await connection.send(outgoing_encoder.encode(IngestAck(payload=ack)))
 
 
-async def _mark_present(connection: Connection, *, present: bool = True) -> None:
-    try:
-        from ofca.services import commands
-    except ImportError:
-        return
-    state = connection.socket.app.state
+async def _mark_present(
+    connection: Connection, commands: ExtensionCommands, *, present: bool = True
+) -> None:
     try:
         if present:
-            await commands.mark_extension_present(
-                state, connection.account_id, connection.connection_id
-            )
+            await commands.mark_present(connection.account_id, connection.connection_id)
         else:
-            await commands.mark_extension_absent(
-                state, connection.account_id, connection.connection_id
-            )
+            await commands.mark_absent(connection.account_id, connection.connection_id)
     except Exception as exc:
         log.warning("extension presence not recorded: %s", type(exc).__name__)
 
 
 @websocket("/ws/extension/{user_id:str}")
-async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> None:
+async def extension_socket(
+    socket: WebSocket[Any, Any, Any], user_id: str, ingest: Ingest, commands: ExtensionCommands
+) -> None:
     """The Agent: ``cache_update``, ``new_raw_message``, ``keepalive``, ``online_users_update``
     in; ``connection_ack``, ``system_status``, ``ingest_ack``, ``system_error`` and
     ``command_to_execute`` out."""
@@ -502,7 +505,7 @@ async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> No
         return
     state = socket.app.state
     connection = Connection(socket, principal, user_id)
-    ctx = ingest.context_for(state, user_id)
+    ctx = ingest.context(user_id)
     publisher = deltas.RunPublisher(ctx)
     bucket = TokenBucket(state.settings.ws_frames_per_minute)
     token = credential_from_connection(socket) or ""
@@ -534,13 +537,15 @@ async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> No
             while len(frames) < DELTA_BATCH_FRAMES and not inbox.empty():
                 following = inbox.get_nowait()
                 if following is None:
-                    await _handle_extension_frames(connection, ctx, bucket, frames, publisher)
+                    await _handle_extension_frames(
+                        connection, ctx, commands, bucket, frames, publisher
+                    )
                     return
                 frames.append(following)
-            await _handle_extension_frames(connection, ctx, bucket, frames, publisher)
+            await _handle_extension_frames(connection, ctx, commands, bucket, frames, publisher)
 
     await _send_ack(connection)
-    await _mark_present(connection)
+    await _mark_present(connection, commands)
     watcher = asyncio.create_task(_watch(connection, token, idle_limit=EXTENSION_IDLE_SECONDS))
     try:
         async with (
@@ -556,19 +561,18 @@ async def extension_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> No
                 receiver.cancel()
     finally:
         watcher.cancel()
-        await _mark_present(connection, present=False)
+        await _mark_present(connection, commands, present=False)
         await connection.close(1000, "bye")
 
 
 # --------------------------------------------------------------------------- dashboards
 
 
-async def _send_full_sync(connection: Connection) -> None:
+async def _send_full_sync(connection: Connection, full_syncs: FullSyncs) -> None:
     """The account's ``full_sync_response``, from a build that starts after this call (so
     it holds every change made before it), encoded once for all the sockets sharing it."""
-    state = connection.socket.app.state
     try:
-        frame = await full_sync_frame(connection.account_id, state.settings)
+        frame = await full_syncs.frame(connection.account_id)
     except Exception as exc:
         log.exception("full sync of %s failed", connection.account_id)
         await connection.send(
@@ -618,7 +622,11 @@ _BATCH_VALUES = {"1": True, "true": True, "0": False, "false": False}
 
 
 async def _outgoing_socket(
-    socket: WebSocket[Any, Any, Any], user_id: str, roles: frozenset[str]
+    socket: WebSocket[Any, Any, Any],
+    user_id: str,
+    roles: frozenset[str],
+    full_syncs: FullSyncs,
+    monitor: ChannelsMonitor,
 ) -> None:
     principal = await _authenticate(socket, user_id, roles)
     if principal is None:
@@ -636,7 +644,7 @@ async def _outgoing_socket(
     async def on_control(data: bytes) -> None:
         event = decode_control(data)
         if event is not None and event.action == "resync":
-            await _send_full_sync(connection)
+            await _send_full_sync(connection, full_syncs)
             return
         await connection.on_control(data)
 
@@ -678,9 +686,8 @@ async def _outgoing_socket(
             [dashboard_channel(state.settings.channel_prefix, user_id)]
         ) as subscriber:
             # Events arriving while the full sync is built wait in the subscriber's backlog.
-            await _send_full_sync(connection)
-            monitor = state.get("channels_monitor")
-            if monitor is not None and not monitor.healthy:
+            await _send_full_sync(connection, full_syncs)
+            if not monitor.healthy:
                 await connection.send(
                     status_frame("ERROR", f"Live updates interrupted: {monitor.detail}")
                 )
@@ -699,15 +706,29 @@ async def _outgoing_socket(
 
 
 @websocket("/ws/frontend/{user_id:str}")
-async def frontend_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> None:
+async def frontend_socket(
+    socket: WebSocket[Any, Any, Any],
+    user_id: str,
+    full_syncs: FullSyncs,
+    channels_monitor: ChannelsMonitor,
+) -> None:
     """The Bridge dashboard: ``connection_ack``, ``full_sync_response``, then live events."""
-    await _outgoing_socket(socket, user_id, frozenset({"dashboard", "owner"}))
+    await _outgoing_socket(
+        socket, user_id, frozenset({"dashboard", "owner"}), full_syncs, channels_monitor
+    )
 
 
 @websocket("/ws/chatwoot/{user_id:str}")
-async def chatwoot_socket(socket: WebSocket[Any, Any, Any], user_id: str) -> None:
+async def chatwoot_socket(
+    socket: WebSocket[Any, Any, Any],
+    user_id: str,
+    full_syncs: FullSyncs,
+    channels_monitor: ChannelsMonitor,
+) -> None:
     """Integrations: the dashboards' outgoing stream, read-only (keepalive accepted)."""
-    await _outgoing_socket(socket, user_id, frozenset({"integration", "owner"}))
+    await _outgoing_socket(
+        socket, user_id, frozenset({"integration", "owner"}), full_syncs, channels_monitor
+    )
 
 
 WEBSOCKET_HANDLERS = [extension_socket, frontend_socket, chatwoot_socket]

@@ -7,21 +7,33 @@ one test run) can choose SQLite or Postgres without a conf module.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
+from typing import Literal
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
+from ofca.persistence import tables  # noqa: F401 - importing it registers the tables
 from ofca.settings import Settings
 
-__all__ = ["bind_tables", "close_engine", "create_engine", "ofca_tables", "open_engine"]
+__all__ = [
+    "bind_tables",
+    "close_engine",
+    "create_engine",
+    "database_state",
+    "ofca_tables",
+    "open_engine",
+]
 
 log = logging.getLogger(__name__)
 
 POOL_MAX_SIZE = 20
+PROBE_TIMEOUT_SECONDS = 2.0
+"""``/health`` waits at most this long for the database."""
 
 
 def create_engine(settings: Settings) -> Engine:
@@ -47,9 +59,6 @@ def ofca_tables() -> list[type[Table]]:
 
 
 def bind_tables(engine: Engine) -> None:
-    # Importing the table modules registers them as Table subclasses.
-    import ofca.persistence.tables  # noqa: F401
-
     for table in ofca_tables():
         table._meta.db = engine
 
@@ -74,3 +83,13 @@ async def open_engine(settings: Settings, *, pool_max_size: int = POOL_MAX_SIZE)
 async def close_engine(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
+
+
+async def database_state(engine: Engine) -> Literal["connected", "unavailable"]:
+    """For ``/health``: whether the database answers a trivial query right now."""
+    try:
+        await asyncio.wait_for(engine.run_ddl("SELECT 1"), PROBE_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure means "not usable now"
+        log.warning("database probe failed: %s", type(exc).__name__)
+        return "unavailable"
+    return "connected"

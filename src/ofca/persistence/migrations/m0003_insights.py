@@ -1,5 +1,5 @@
 """Insights read models: custom topics, sessions, session topics, replies, hourly activity,
-first message per chat (METRICS.md; maintained per chat by ``ofca.services.sessions``).
+first message per chat (METRICS.md; maintained per chat by ``ofca.insights.projector``).
 
 Seconds, percentages and sentiment sums are double precision: Postgres ``REAL`` is a
 4-byte float, too coarse for METRICS.md's 1e-6 agreement."""

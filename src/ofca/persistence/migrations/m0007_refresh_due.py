@@ -1,6 +1,6 @@
 """Chats whose insight rows are due for a refresh, written in the same transaction as the
 messages that made them due: a process that dies before its refresh runs leaves the mark,
-and any process's sweeper re-derives the chat (``ofca.services.refresh_due``)."""
+and any process's sweeper re-derives the chat (``ofca.insights.scheduler``)."""
 
 from __future__ import annotations
 

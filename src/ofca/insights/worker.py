@@ -1,6 +1,6 @@
 """Insight refreshes off the event loop: a worker process recomputes the read models.
 
-Recomputing a chat's insight rows (``sessions.refresh_chats``) is Python work that grows
+Recomputing a chat's insight rows (``insights.refresh.refresh_chats``) is Python work that grows
 with the chat. Under sustained deltas it took a third of a server's event loop and, even
 cut into 5 ms slices, every live event waited behind those slices. On Postgres each served
 process therefore hands its refreshes to a worker process of its own
@@ -28,6 +28,8 @@ from multiprocessing.connection import Connection
 
 import msgspec
 
+from ofca.insights.refresh import refresh_chats
+from ofca.persistence.engine import close_engine, open_engine
 from ofca.settings import Settings
 
 __all__ = ["InsightsWorker", "WorkerUnavailable", "worker_for"]
@@ -194,9 +196,6 @@ def worker_main(connection: Connection, settings_json: bytes) -> None:
 
 
 async def _serve(connection: Connection, settings: Settings, parent: int) -> None:
-    from ofca.persistence.engine import close_engine, open_engine
-    from ofca.services.sessions import refresh_chats
-
     engine = await open_engine(settings, pool_max_size=WORKER_POOL_SIZE)
     loop = asyncio.get_running_loop()
     jobs: asyncio.Queue[_Job | None] = asyncio.Queue()

@@ -1,5 +1,5 @@
 """The insights of METRICS.md computed in SQL over the read models of
-``ofca.services.sessions``.
+``ofca.insights.projector``.
 
 No request scans messages. A window is cut into whole UTC days (daily rollups), whole
 hours outside them (hourly rollups) and the partial hours at its ends (session rows, or
@@ -53,9 +53,9 @@ from ofca.domain.metrics import (
     no_reply_stats,
     resolve_window,
 )
+from ofca.persistence.sql import database, to_utc
 from ofca.persistence.tables import SessionRow
-from ofca.services.sessions import database, to_utc
-from ofca.services.topics import matcher_for
+from ofca.persistence.topic_rules import matcher_for
 from ofca.settings import Settings
 
 __all__ = [

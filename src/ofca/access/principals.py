@@ -14,10 +14,10 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
+from ofca.access.logins import SESSION_COOKIE, principal_for_token
 from ofca.domain.auth import Permission, Principal
 from ofca.domain.tokens import looks_like_jwt
 from ofca.persistence.keys import resolve_api_key, touch_api_key
-from ofca.services.auth_sessions import SESSION_COOKIE, principal_for_token
 from ofca.settings import Settings
 
 PRINCIPAL_SCOPE_KEY = "ofca_principal"

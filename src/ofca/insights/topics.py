@@ -1,10 +1,10 @@
-"""Topic rules per account: the built-in taxonomy plus the account's custom topics.
+"""Custom topics per account: create, change, delete, and re-tag what is stored.
 
 Custom topic ids may not reuse a built-in id (built-ins are read-only, so a topic id means
 the same thing in every account). Each change bumps the account's row in
-``ofca_topic_set`` in the same transaction; every process caches its matcher per account
-keyed by that version, so a change made by one process is seen by all on their next call.
-A change re-tags the account's stored messages and recomputes the affected chats.
+``ofca_topic_set`` in the same transaction, which every process's matcher cache
+(``persistence.topic_rules``) keys on. A change re-tags the account's stored messages and
+recomputes the affected chats.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ import asyncio
 import logging
 import re
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
-from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher
 from ofca.domain.insights import TopicView
 from ofca.domain.taxonomy import DEFAULT_TOPICS, TopicRule
+from ofca.insights.refresh import refresh_chats
+from ofca.persistence.sql import chunks, database, lock_derived_rows, write_transaction
 from ofca.persistence.tables import CustomTopic, TopicSet
-from ofca.services.sessions import account_lock, chunks, database, refresh_chats, write_transaction
+from ofca.persistence.topic_rules import matcher_for, rule_of, topic_set_version
 from ofca.settings import Settings
 
 __all__ = [
@@ -36,13 +36,9 @@ __all__ = [
     "TopicValidationError",
     "create_topic",
     "delete_topic",
-    "last_known_matcher",
     "list_topics",
-    "matcher_at",
-    "matcher_for",
     "retag_account",
     "schedule_retag",
-    "topic_set_version",
     "update_topic",
 ]
 
@@ -57,9 +53,7 @@ MAX_CUSTOM_TOPICS = 200
 RETAG_INLINE_LIMIT = 5_000
 """Accounts with more stored messages are re-tagged in a background task."""
 _RETAG_PAGE = 5000
-_CACHE_ACCOUNTS = 1024
-
-_KEYWORDS = msgspec.json.Decoder(list[str])
+_TOPIC_LIST = msgspec.json.Decoder(list[str])
 
 
 class TopicValidationError(ValueError):
@@ -80,73 +74,6 @@ class TopicInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     label: str
     keywords: list[str]
     id: str | None = None
-
-
-# --------------------------------------------------------------------------- matcher
-
-_matchers: OrderedDict[str, tuple[int, TopicMatcher]] = OrderedDict()
-
-
-async def topic_set_version(account_id: str) -> int:
-    """The account's topic-set version; 0 when it never had custom topics."""
-    rows = await TopicSet.raw(
-        "SELECT version FROM ofca_topic_set WHERE account_id = {}", account_id
-    )
-    return int(rows[0]["version"]) if rows else 0
-
-
-def _rule_of(row: dict[str, Any]) -> TopicRule:
-    keywords = row["keywords"]
-    if isinstance(keywords, str):
-        keywords = _KEYWORDS.decode(keywords)
-    return TopicRule(
-        id=row["topic_id"], label=row["label"], keywords=tuple(keywords), builtin=False
-    )
-
-
-async def _custom_rules(account_id: str) -> list[TopicRule]:
-    rows = await CustomTopic.raw(
-        "SELECT topic_id, label, keywords FROM ofca_custom_topic WHERE account_id = {} "
-        "ORDER BY topic_id",
-        account_id,
-    )
-    return [_rule_of(row) for row in rows]
-
-
-async def matcher_for(account_id: str) -> TopicMatcher:
-    """The built-in topics plus the account's custom ones, as a matcher.
-
-    One indexed lookup of the version per call; the matcher is rebuilt only when the
-    version changed (in any process). The version is read before the rules, so a change
-    racing this call at worst rebuilds once more on the next call.
-    """
-    return await matcher_at(account_id, await topic_set_version(account_id))
-
-
-async def matcher_at(account_id: str, version: int) -> TopicMatcher:
-    """The account's matcher of topic-set ``version`` (cached; rebuilt when it differs)."""
-    cached = _matchers.get(account_id)
-    if cached is not None and cached[0] == version:
-        _matchers.move_to_end(account_id)
-        return cached[1]
-    customs = await _custom_rules(account_id) if version else []
-    matcher = TopicMatcher((*DEFAULT_TOPICS, *customs)) if customs else DEFAULT_MATCHER
-    _matchers[account_id] = (version, matcher)
-    _matchers.move_to_end(account_id)
-    while len(_matchers) > _CACHE_ACCOUNTS:
-        _matchers.popitem(last=False)
-    return matcher
-
-
-async def last_known_matcher(account_id: str) -> tuple[int, TopicMatcher]:
-    """The matcher this process used last for the account, and its version, without a query
-    when there is one. Writers pass the version on (``upsert_frame(topic_version=...)``),
-    which checks it under the account's lock and asks for a retag when it is stale."""
-    cached = _matchers.get(account_id)
-    if cached is not None:
-        return cached
-    version = await topic_set_version(account_id)
-    return version, await matcher_at(account_id, version)
 
 
 # --------------------------------------------------------------------------- CRUD
@@ -210,7 +137,7 @@ async def list_topics(account_id: str) -> list[TopicView]:
         account_id,
     )
     builtins = [_view(rule) for rule in DEFAULT_TOPICS]
-    customs = [_view(_rule_of(row), _as_datetime(row["updated_at"])) for row in rows]
+    customs = [_view(rule_of(row), _as_datetime(row["updated_at"])) for row in rows]
     return builtins + customs
 
 
@@ -237,7 +164,7 @@ async def create_topic(account_id: str, topic: TopicInput) -> TopicView:
     now = datetime.now(UTC)
     engine = database()
     async with write_transaction(engine):
-        await account_lock(engine, account_id)
+        await lock_derived_rows(engine, account_id)
         rows = await CustomTopic.raw(
             "SELECT topic_id FROM ofca_custom_topic WHERE account_id = {}", account_id
         )
@@ -284,7 +211,7 @@ async def update_topic(account_id: str, topic_id: str, topic: TopicInput) -> Top
     now = datetime.now(UTC)
     engine = database()
     async with write_transaction(engine):
-        await account_lock(engine, account_id)
+        await lock_derived_rows(engine, account_id)
         await _require_custom_topic(account_id, topic_id)
         await CustomTopic.raw(
             f"UPDATE ofca_custom_topic SET label = {{}}, keywords = {_json_cell()}, "
@@ -303,7 +230,7 @@ async def delete_topic(account_id: str, topic_id: str) -> None:
     _refuse_builtin(topic_id)
     engine = database()
     async with write_transaction(engine):
-        await account_lock(engine, account_id)
+        await lock_derived_rows(engine, account_id)
         await _require_custom_topic(account_id, topic_id)
         await CustomTopic.raw(
             "DELETE FROM ofca_custom_topic WHERE account_id = {} AND topic_id = {}",
@@ -369,7 +296,7 @@ async def retag_account(account_id: str, settings: Settings) -> int:
         for row in rows:
             old = row["topics"]
             if isinstance(old, str):
-                old = _KEYWORDS.decode(old) if old else []
+                old = _TOPIC_LIST.decode(old) if old else []
             new = list(matcher.match(row["text"]))
             if sorted(old or ()) != new:
                 updates.append((row["message_id"], _keywords_json(new), int(row["version"])))

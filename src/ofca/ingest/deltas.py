@@ -7,7 +7,7 @@ and acknowledged one by one in arrival order after the commit. Duplicates write 
 publish nothing; edits update the row in place.
 
 Then each new or edited message becomes an ``append_message`` with its chat's node
-(``ofca.services.live_nodes``: the chat's summary read once for the whole run, plus the
+(``ofca.conversations.live_nodes``: the chat's summary read once for the whole run, plus the
 row just written) and the run's frames go out as one channel message. A connection's runs
 are published in order by a :class:`RunPublisher`, while its next run is being stored.
 The touched chats' insight rows are refreshed shortly after (``ingest.schedule_refresh``),
@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from ofca.channels.publish import publish_events
 from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.normalize import NormalizedMessage, normalize_message
 from ofca.domain.onlyfans import Message
@@ -36,26 +37,19 @@ from ofca.domain.wss import (
     MessageView,
     RejectedItem,
 )
-from ofca.services import commands, topics
-from ofca.services.ingest import (
-    IngestContext,
-    account_lock,
-    bare_chat_record,
-    content_hash,
-    known_fan,
-    remember_fan,
-    schedule_refresh,
-)
-from ofca.services.ingest_sql import (
+from ofca.ingest import commands
+from ofca.ingest.context import IngestContext, account_writer, known_fan, remember_fan
+from ofca.ingest.decode import content_hash
+from ofca.ingest.store import (
     MESSAGE_COLUMNS,
     TopicsChanged,
     UpsertOutcome,
+    bare_chat_record,
     known_chats,
     upsert_frame,
-    widen_since,
 )
-from ofca.services.live import publish_events
-from ofca.services.live_nodes import append_frames, live_nodes
+from ofca.persistence import topic_rules
+from ofca.persistence.refresh_marks import widen_since
 
 __all__ = [
     "RunPublisher",
@@ -178,7 +172,7 @@ async def _store(
             for _, normalized, raw in group.normalized
         ]
         try:
-            async with account_lock(ctx.account_id):
+            async with account_writer(ctx.account_id):
                 outcome = await upsert_frame(
                     ctx.engine,
                     ctx.account_id,
@@ -189,12 +183,12 @@ async def _store(
             return outcome, version, matcher
         except TopicsChanged as changed:
             version = changed.version
-            matcher = await topics.matcher_at(ctx.account_id, version)
+            matcher = await topic_rules.matcher_at(ctx.account_id, version)
     group.rows = [
         delta_row(ctx.account_id, normalized, raw, matcher, now)
         for _, normalized, raw in group.normalized
     ]
-    async with account_lock(ctx.account_id):  # topics keep changing: tag as of now
+    async with account_writer(ctx.account_id):  # topics keep changing: tag as of now
         outcome = await upsert_frame(
             ctx.engine, ctx.account_id, new_chats=group.new_chats, messages=group.rows
         )
@@ -245,7 +239,7 @@ async def store_deltas(ctx: IngestContext, items: Sequence[tuple[Message, bytes]
             new_chat_at.add(index)
         group.normalized.append((index, normalize_message(message, chat_id, fans[chat_id]), raw))
 
-    version, matcher = await topics.last_known_matcher(account_id)
+    version, matcher = await topic_rules.last_known_matcher(account_id)
     kinds: dict[int, str] = {}
     changed: list[tuple[int, tuple, str | None]] = []  # (index, row, stored command id)
     for group in groups:
@@ -325,10 +319,10 @@ async def publish_run(ctx: IngestContext, run: StoredRun) -> None:
         await _publish(ctx, run.changed, run.edited)
     except Exception:
         log.exception("%d deltas of %s stored; publishing failed", len(run.changed), ctx.account_id)
-    schedule_refresh(ctx, *refresh_scope(run))
+    ctx.insights.schedule_refresh(ctx.account_id, refresh_scope(run))
 
 
-def refresh_scope(run: StoredRun) -> tuple[list[str], dict[str, datetime | None]]:
+def refresh_scope(run: StoredRun) -> dict[str, datetime | None]:
     """The chats a run changed, each with the instant its changes start at: the earliest
     time of its new messages, or None (refresh the whole chat) when one was an edit (its
     old time is not known here) or has no usable time."""
@@ -336,7 +330,7 @@ def refresh_scope(run: StoredRun) -> tuple[list[str], dict[str, datetime | None]
     for index, row, _ in run.changed:
         created_at = row[_COLUMN["created_at"]]
         widen_since(since, row[_COLUMN["chat_id"]], None if index in run.edited else created_at)
-    return sorted(since), since
+    return since
 
 
 _publishing: set[asyncio.Task[None]] = set()
@@ -397,10 +391,8 @@ async def _publish(
     ctx: IngestContext, changed: list[tuple[int, tuple, str | None]], edited: set[int]
 ) -> None:
     """One ``append_message`` per change, in arrival order, all in one channel message."""
-    chat_ids = sorted({row[_COLUMN["chat_id"]] for _, row, _ in changed})
-    nodes = await live_nodes(ctx.engine, ctx.account_id, chat_ids)
     changes = [
         (message_view(row, command_id), index in edited) for index, row, command_id in changed
     ]
-    frames = append_frames(nodes, changes)
+    frames = await ctx.feed.append_frames(ctx.account_id, changes)
     publish_events(ctx.channels, ctx.account_id, frames)

@@ -1,9 +1,8 @@
-"""Exports (streamed, never all in memory) and erasure of a chat or a whole account.
+"""Exports, streamed and never all in memory: sessions, messages, a whole account.
 
 Session rows are derived per chat from its messages with ``ofca.domain.metrics``, one chat
-at a time, so memory is bounded by the largest chat, not the account. Erasure walks every
-ofca table that has an ``account_id`` column, so tables added later are covered without
-touching this module.
+at a time, so memory is bounded by the largest chat, not the account. The account export
+walks the same tables as erasure (``conversations.erasure.account_tables``).
 """
 
 from __future__ import annotations
@@ -16,14 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
-from litestar.datastructures import State
-from piccolo.table import Table
 
-from ofca.domain.metrics import SessionStats
-from ofca.persistence.engine import ofca_tables
-from ofca.persistence.sql import raw_sql
-from ofca.persistence.tables import CommandRow, MessageRow
-from ofca.services.conversation_queries import (
+from ofca.conversations.erasure import account_tables
+from ofca.conversations.queries import (
     MESSAGE_VIEW_COLUMNS,
     NO_TIME,
     ConversationFilters,
@@ -35,14 +29,12 @@ from ofca.services.conversation_queries import (
     like_pattern,
     points_of,
 )
+from ofca.domain.metrics import SessionStats
+from ofca.persistence.sql import raw_sql
 from ofca.settings import Settings
 
 __all__ = [
     "SESSION_COLUMNS",
-    "AccountDeleted",
-    "account_tables",
-    "delete_account_data",
-    "delete_chat",
     "export_account",
     "export_messages",
     "export_sessions",
@@ -244,27 +236,6 @@ async def export_messages(account_id: str, filters: ConversationFilters) -> Asyn
 # --------------------------------------------------------------------------- account data
 
 
-class AccountDeleted(msgspec.Struct, kw_only=True):
-    status: Literal["deleted"]
-    account_id: str
-    deleted_rows: dict[str, int]
-    """Rows removed per table."""
-
-
-def account_tables() -> list[type[Table]]:
-    """Every ofca table (one class per table name) with an ``account_id`` column."""
-    import ofca.persistence.tables as live_tables
-
-    chosen: dict[str, type[Table]] = {}
-    # Prefer the live definitions over migration snapshots of the same table.
-    live = [t for t in vars(live_tables).values() if isinstance(t, type) and issubclass(t, Table)]
-    for table in [*live, *ofca_tables()]:
-        if table is Table or not hasattr(table, "account_id"):
-            continue
-        chosen.setdefault(table._meta.tablename, table)
-    return [chosen[name] for name in sorted(chosen)]
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return _iso(value if value.tzinfo else value.replace(tzinfo=UTC))
@@ -298,66 +269,3 @@ async def export_account(account_id: str, batch: int = 1000) -> AsyncIterator[by
             if len(rows) < batch:
                 break
             after = rows[-1]["id"]
-
-
-async def delete_account_data(account_id: str) -> dict[str, int]:
-    """Delete every row of the account from every table, in one transaction; returns the
-    number of rows deleted per table (tables with none are left out)."""
-    deleted: dict[str, int] = {}
-    engine = MessageRow._meta.db
-    async with engine.transaction():
-        for table in account_tables():
-            name = table._meta.tablename
-            rows = await raw_sql(
-                f"DELETE FROM {name} WHERE account_id = {{}} RETURNING id", account_id
-            ).run()
-            if rows:
-                deleted[name] = len(rows)
-    log.info("deleted account %s: %d rows", account_id, sum(deleted.values()))
-    return deleted
-
-
-async def delete_chat(state: State, account_id: str, chat_id: str) -> int | None:
-    """Delete the chat, its messages, commands and insights rows; returns the number of
-    messages deleted, or ``None`` when the account has no such chat."""
-    engine = MessageRow._meta.db
-    async with engine.transaction():
-        messages = await raw_sql(
-            "DELETE FROM ofca_message WHERE account_id = {} AND chat_id = {} RETURNING id",
-            account_id,
-            chat_id,
-        ).run()
-        chats = await raw_sql(
-            "DELETE FROM ofca_chat WHERE account_id = {} AND chat_id = {} RETURNING id",
-            account_id,
-            chat_id,
-        ).run()
-        await (
-            CommandRow.delete()
-            .where((CommandRow.account_id == account_id) & (CommandRow.chat_id == chat_id))
-            .run()
-        )
-    if not messages and not chats:
-        return None
-    try:
-        from ofca.services.sessions import refresh_chats
-    except ImportError:  # pragma: no cover - the insights read models are optional
-        pass
-    else:
-        # No messages left: the refresh removes the chat's sessions, replies and activity.
-        await refresh_chats(account_id, [chat_id], settings=state.settings)
-    await _announce_change(state, account_id)
-    log.info("deleted chat of %s: %d messages", account_id, len(messages))
-    return len(messages)
-
-
-async def _announce_change(state: State, account_id: str) -> None:
-    """Dashboards get the new ``analytics_update`` and re-sync their inbox (the deleted
-    chat leaves it)."""
-    from ofca.services.ingest import context_for, publish_analytics
-    from ofca.services.live import ControlEvent, publish_control
-
-    await publish_analytics(context_for(state, account_id))
-    publish_control(
-        state.channels, ControlEvent(action="resync", account_id=account_id), extension=False
-    )

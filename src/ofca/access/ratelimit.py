@@ -20,7 +20,7 @@ from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 
-from ofca.auth import principal_from_connection
+from ofca.access.principals import principal_from_connection
 from ofca.errors import error_body
 from ofca.settings import Settings
 

@@ -7,7 +7,7 @@ summary: fan, message count, last message and activity, fan sentiment, the open 
 wait, the latest session and the session topics. Those come from one statement for all the
 chats of a batch, the same on both engines (Postgres runs it as a prepared statement on a
 pool connection; SQLite through Piccolo). The summary fields mean what they mean in the
-full sync (``ofca.services.conversations``); ``tests/ingest/test_live_nodes.py`` holds the
+full sync (``ofca.conversations.full_sync``); ``tests/ingest/test_live_nodes.py`` holds the
 two to the same values.
 """
 
@@ -20,6 +20,14 @@ import msgspec
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
+from ofca.conversations.queries import (
+    MESSAGE_VIEW_COLUMNS,
+    as_datetime,
+    as_score,
+    as_topics,
+    fan_view,
+    message_view,
+)
 from ofca.domain.wss import (
     AppendMessage,
     AppendMessagePayload,
@@ -28,15 +36,9 @@ from ofca.domain.wss import (
     SessionView,
     outgoing_encoder,
 )
-from ofca.persistence.sql import Row, fetch_rows, numbered
-from ofca.services.conversation_queries import (
-    as_datetime,
-    as_score,
-    as_topics,
-    fan_view,
-)
+from ofca.persistence.sql import Row, database, fetch_rows, numbered, raw_sql
 
-__all__ = ["append_frames", "live_nodes"]
+__all__ = ["LiveFeed", "append_frames", "live_nodes"]
 
 _LAST = (
     "message_id",
@@ -190,3 +192,26 @@ def append_frames(
         for view, edited in changes
         if view.chat_id in nodes
     ]
+
+
+class LiveFeed:
+    """What ingest publishes for stored messages (``ingest.context.ConversationFeed``)."""
+
+    async def append_frames(
+        self, account_id: str, changes: Sequence[tuple[MessageView, bool]]
+    ) -> list[bytes]:
+        chat_ids = sorted({view.chat_id for view, _ in changes})
+        return append_frames(await live_nodes(database(), account_id, chat_ids), changes)
+
+    async def stored_views(
+        self, account_id: str, message_ids: Sequence[str]
+    ) -> dict[str, MessageView]:
+        if not message_ids:
+            return {}
+        rows = await raw_sql(
+            f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message WHERE account_id = {{}} "
+            f"AND message_id IN ({', '.join('{}' for _ in message_ids)})",
+            account_id,
+            *message_ids,
+        ).run()
+        return {row["message_id"]: message_view(row) for row in rows}

@@ -16,31 +16,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar.datastructures import State
 
+from ofca.channels.publish import publish_events
 from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.normalize import normalize_chat, normalize_message
 from ofca.domain.onlyfans import Chat, Message
 from ofca.domain.sources import MappedBatch
-from ofca.persistence.sql import raw_sql
-from ofca.persistence.tables import Account, ChatwootToken, IngestLog
-from ofca.services import commands
-from ofca.services.conversation_queries import (
-    MESSAGE_VIEW_COLUMNS,
-    message_view,
-)
-from ofca.services.ingest import (
-    IngestContext,
-    account_lock,
-    content_hash,
-    context_for,
-    matcher_for,
-    refresh_insights,
-    schedule_analytics,
-)
-from ofca.services.ingest_sql import CHAT_COLUMNS, MESSAGE_COLUMNS, upsert_frame
-from ofca.services.live import publish_events
-from ofca.services.live_nodes import append_frames, live_nodes
+from ofca.ingest import commands
+from ofca.ingest.context import Ingest, IngestContext, account_writer, log_frame, matcher_for
+from ofca.ingest.decode import content_hash
+from ofca.ingest.store import CHAT_COLUMNS, MESSAGE_COLUMNS, upsert_frame
+from ofca.persistence.tables import Account, ChatwootToken
 
 __all__ = [
     "ChatwootAuth",
@@ -262,30 +248,23 @@ def _message_record(
 
 async def _publish_appends(ctx: IngestContext, message_ids: list[str], edited: set[str]) -> None:
     """``append_message`` per new/edited message, in the order received, all in one channel
-    message, with its chat's node (``live_nodes``, read after the whole batch is stored)."""
-    rows = await raw_sql(
-        f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message WHERE account_id = {{}} "
-        f"AND message_id IN ({', '.join('{}' for _ in message_ids)})",
-        ctx.account_id,
-        *message_ids,
-    ).run()
-    views = {row["message_id"]: message_view(row) for row in rows}
-    nodes = await live_nodes(
-        ctx.engine, ctx.account_id, sorted({v.chat_id for v in views.values()})
+    message, with its chat's node (read after the whole batch is stored)."""
+    views = await ctx.feed.stored_views(ctx.account_id, message_ids)
+    frames = await ctx.feed.append_frames(
+        ctx.account_id, [(views[m], m in edited) for m in message_ids if m in views]
     )
-    frames = append_frames(nodes, [(views[m], m in edited) for m in message_ids if m in views])
     publish_events(ctx.channels, ctx.account_id, frames)
 
 
 async def store_batch(
-    state: State, account_id: str, source: str, kind: str, batch: MappedBatch, frame_bytes: int
+    ingest: Ingest, account_id: str, source: str, kind: str, batch: MappedBatch, frame_bytes: int
 ) -> StoreResult:
     """Store a mapped batch with ingest's storage (one atomic upsert, duplicates unwritten),
     then refresh the touched chats' insights, link commands, publish ``append_message`` per
     new/edited message and schedule ``analytics_update``, exactly as for extension deltas."""
     began = time.perf_counter()
     now = datetime.now(UTC)
-    ctx = context_for(state, account_id)
+    ctx = ingest.context(account_id)
     fans = {chat.chat_id: chat.fan_id for chat in map(normalize_chat, batch.chats)}
     matcher = await matcher_for(account_id)
     chats = [
@@ -296,7 +275,7 @@ async def store_batch(
         _message_record(account_id, source, m, fans.get(str(m.chat_id)), matcher, now)
         for m in batch.messages
     ]
-    async with account_lock(account_id):
+    async with account_writer(account_id):
         outcome = await upsert_frame(ctx.engine, account_id, chats=chats, messages=rows)
     inserted, updated = set(outcome.inserted), set(outcome.updated)
     result = StoreResult(
@@ -313,7 +292,7 @@ async def store_batch(
     chat_of = {str(m.id): str(m.chat_id) for m in batch.messages}
     touched = sorted({chat_of[m] for m in result.changed_message_ids})
     if touched:
-        await refresh_insights(ctx, touched)  # logs its own failures
+        await ctx.insights.refresh_now(account_id, dict.fromkeys(touched), publish=False)
         # The batch is committed: what follows must not turn it into an error (the sender
         # would retry, and a retry is a duplicate that publishes nothing).
         try:
@@ -321,23 +300,19 @@ async def store_batch(
             await _publish_appends(ctx, result.changed_message_ids, updated)
         except Exception:
             log.exception("%s batch of %s stored; linking or publishing failed", source, account_id)
-        schedule_analytics(ctx)
+        ctx.insights.schedule_analytics(account_id)
     duration_ms = (time.perf_counter() - began) * 1000
-    await (
-        IngestLog(
-            account_id=account_id,
-            source=source,
-            kind=kind,
-            received_at=now,
-            accepted=result.accepted,
-            duplicates=result.duplicates,
-            updated=result.updated,
-            rejected=0,
-            frame_bytes=frame_bytes,
-            duration_ms=duration_ms,
-        )
-        .save()
-        .run()
+    await log_frame(
+        account_id,
+        source,
+        kind,
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        updated=result.updated,
+        rejected=0,
+        frame_bytes=frame_bytes,
+        duration_ms=duration_ms,
+        received_at=now,
     )
     log.info(
         "%s %s for %s: %d new, %d edited, %d duplicate, %d ignored in %.1f ms",

@@ -15,16 +15,17 @@ Rows are tuples in :data:`MESSAGE_COLUMNS` / :data:`CHAT_COLUMNS` order.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
-from ofca.errors import is_database_unavailable
+from ofca.domain.normalize import NormalizedChat
+from ofca.persistence.faults import StorageUnavailable, as_storage_error
+from ofca.persistence.refresh_marks import SQLITE_MARK_DUE, Mark, pg_mark_due, widen_since
+from ofca.persistence.tables import ChatRow
 
 __all__ = [
     "CHAT_COLUMNS",
@@ -32,10 +33,11 @@ __all__ = [
     "StorageUnavailable",
     "TopicsChanged",
     "UpsertOutcome",
+    "bare_chat_record",
+    "chat_record",
     "due_marks",
     "known_chats",
     "upsert_frame",
-    "widen_since",
     "write_enrichment",
 ]
 
@@ -126,10 +128,6 @@ LOOKUP_CHUNK = 5_000
 """Message ids whose stored hashes a large frame looks up per query (~3 ms of Python)."""
 
 
-class StorageUnavailable(Exception):
-    """The database cannot be reached; nothing of the frame was stored."""
-
-
 class TopicsChanged(Exception):
     """The account's topic set is not the version the rows were tagged with; nothing was
     written. Tag them again with the rules of ``version`` and retry."""
@@ -152,23 +150,6 @@ class UpsertOutcome:
         (self.inserted if inserted else self.updated).append(message_id)
         if command_id is not None:
             self.command_ids[message_id] = command_id
-
-
-def _is_unavailable(exc: BaseException) -> bool:
-    if is_database_unavailable(exc):
-        return True
-    if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError):
-        return True
-    if isinstance(exc, asyncpg.InterfaceError | asyncpg.CannotConnectNowError):
-        return True
-    if isinstance(exc, sqlite3.OperationalError):
-        message = str(exc).lower()
-        return "locked" in message or "unable to open" in message or "disk" in message
-    return False
-
-
-def _wrap(exc: BaseException) -> BaseException:
-    return StorageUnavailable(type(exc).__name__) if _is_unavailable(exc) else exc
 
 
 # --------------------------------------------------------------------------- postgres
@@ -273,7 +254,7 @@ async def _pg_upsert(
             )
             for row in merged:
                 outcome.add(row["message_id"], row["inserted"], row["command_id"])
-            await _pg_mark_due(connection, account_id, due_marks(messages, outcome))
+            await pg_mark_due(connection, account_id, due_marks(messages, outcome))
             return outcome
         # Under the account lock nobody else writes this account's messages, so what is
         # stored now tells new rows (COPY straight into the table) from edits (staged and
@@ -310,15 +291,8 @@ async def _pg_upsert(
                 )
             for row in await connection.fetch(_PG_MERGE_MESSAGES):
                 outcome.add(row["message_id"], row["inserted"], row["command_id"])
-        await _pg_mark_due(connection, account_id, due_marks(messages, outcome))
+        await pg_mark_due(connection, account_id, due_marks(messages, outcome))
     return outcome
-
-
-async def _pg_mark_due(
-    connection: Any, account_id: str, marks: Sequence[tuple[str, datetime | None, bool]]
-) -> None:
-    if marks:
-        await connection.execute(_PG_MARK_DUE, account_id, *map(list, zip(*marks, strict=True)))
 
 
 async def _pg_enrichment(
@@ -337,38 +311,8 @@ async def _pg_enrichment(
 
 # --------------------------------------------------------------------------- refresh marks
 
-_DUE_UPDATE = (
-    " ON CONFLICT (account_id, chat_id) DO UPDATE SET since = CASE "
-    "WHEN ofca_refresh_due.since IS NULL THEN excluded.since "
-    "WHEN excluded.since IS NULL OR ofca_refresh_due.since <= excluded.since "
-    "THEN ofca_refresh_due.since ELSE excluded.since END, "
-    "whole = (ofca_refresh_due.whole OR excluded.whole), "
-    "version = ofca_refresh_due.version + 1, marked_at = excluded.marked_at"
-)
-_PG_MARK_DUE = (
-    "INSERT INTO ofca_refresh_due (account_id, chat_id, since, whole, version, marked_at) "
-    "SELECT $1, t.chat_id, t.since, t.whole, 1, now() "
-    "FROM unnest($2::varchar[], $3::timestamptz[], $4::boolean[]) AS t(chat_id, since, whole)"
-    + _DUE_UPDATE
-)
-_SQLITE_MARK_DUE = (
-    "INSERT INTO ofca_refresh_due (account_id, chat_id, since, whole, version, marked_at) "
-    "VALUES (?, ?, ?, ?, 1, ?)" + _DUE_UPDATE
-)
 
-
-def widen_since(due: dict[str, datetime | None], chat_id: str, instant: datetime | None) -> None:
-    """Record in ``due`` that ``chat_id`` changed from ``instant`` on: the earliest instant
-    wins, and None (the whole chat) wins over every instant."""
-    if chat_id not in due:
-        due[chat_id] = instant
-    elif (known := due[chat_id]) is not None:
-        due[chat_id] = None if instant is None else min(known, instant)
-
-
-def due_marks(
-    messages: Sequence[tuple[Any, ...]], outcome: UpsertOutcome
-) -> list[tuple[str, datetime | None, bool]]:
+def due_marks(messages: Sequence[tuple[Any, ...]], outcome: UpsertOutcome) -> list[Mark]:
     """(chat, since, whole) of the chats whose insight rows the written messages make due:
     new messages from their earliest time on; an edit (its old time is not known here)
     the whole chat. Messages without a time count in no metric.
@@ -470,7 +414,7 @@ async def _sqlite_upsert(
                 await connection.executemany(_SQLITE_UPDATE, updates)
             now = datetime.now(UTC)
             await connection.executemany(
-                _SQLITE_MARK_DUE,
+                SQLITE_MARK_DUE,
                 [
                     (account_id, chat_id, at, whole, now)
                     for chat_id, at, whole in due_marks(messages, outcome)
@@ -533,7 +477,7 @@ async def upsert_frame(
     except (StorageUnavailable, TopicsChanged):
         raise
     except Exception as exc:
-        raise _wrap(exc) from exc
+        raise as_storage_error(exc) from exc
 
 
 async def write_enrichment(engine: Engine, account_id: str, rows: Sequence[EnrichmentRow]) -> None:
@@ -547,15 +491,13 @@ async def write_enrichment(engine: Engine, account_id: str, rows: Sequence[Enric
         else:
             await _sqlite_enrichment(engine, account_id, rows)
     except Exception as exc:
-        raise _wrap(exc) from exc
+        raise as_storage_error(exc) from exc
 
 
 async def known_chats(
     engine: Engine, account_id: str, chat_ids: Sequence[str]
 ) -> dict[str, str | None]:
     """Stored chats among ``chat_ids``: chat id -> fan id (None when unknown)."""
-    from ofca.persistence.tables import ChatRow
-
     found: dict[str, str | None] = {}
     unique = list(dict.fromkeys(chat_ids))
     try:
@@ -569,13 +511,25 @@ async def known_chats(
             for row in rows:
                 found[row["chat_id"]] = row["fan_id"]
     except Exception as exc:
-        raise _wrap(exc) from exc
+        raise as_storage_error(exc) from exc
     return found
 
 
-def outcome_kind(outcome: UpsertOutcome) -> Literal["inserted", "updated", "duplicate"]:
-    if outcome.inserted:
-        return "inserted"
-    if outcome.updated:
-        return "updated"
-    return "duplicate"
+def chat_record(account_id: str, chat: NormalizedChat, raw: str | None, now: datetime) -> tuple:
+    return (
+        account_id,
+        chat.chat_id,
+        chat.fan_id,
+        chat.fan_name,
+        chat.fan_username,
+        chat.fan_avatar,
+        "onlyfans",
+        raw,
+        now,
+        now,
+    )
+
+
+def bare_chat_record(account_id: str, chat_id: str, now: datetime) -> tuple:
+    """A chat known only by its id (a delta of a chat no snapshot has brought yet)."""
+    return (account_id, chat_id, None, None, None, None, "onlyfans", None, now, now)

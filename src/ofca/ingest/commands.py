@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from litestar.datastructures import State
 from redis.asyncio import Redis
 
 from ofca.channels.names import extension_channel
+from ofca.channels.plugin import OfcaChannelsPlugin
 from ofca.domain.text import clean_text
 from ofca.domain.wss import CommandPayload, CommandToExecute, outgoing_encoder
 from ofca.persistence.tables import CommandRow, ExtensionPresence, MessageRow
@@ -31,13 +31,11 @@ from ofca.settings import Settings
 
 __all__ = [
     "PRESENCE_TTL_SECONDS",
+    "ExtensionCommands",
     "LinkCandidate",
-    "extension_present",
-    "issue_command",
     "link_messages",
     "link_outbound",
-    "mark_extension_absent",
-    "mark_extension_present",
+    "text_hash",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,111 +47,109 @@ LINK_WINDOW = timedelta(hours=6)
 """A message links only to a command issued at most this long before it was ingested."""
 
 
-def _presence_key(settings: Settings, account_id: str) -> str:
-    return f"{settings.channel_prefix}:acct:{account_id}:ext_presence"
+class ExtensionCommands:
+    """Presence of the account's extensions and the commands sent to them (built once by
+    the app, injected)."""
 
+    def __init__(self, settings: Settings, channels: OfcaChannelsPlugin, redis: Redis | None):
+        self.settings = settings
+        self.channels = channels
+        self.redis = redis
 
-def _redis(state: State) -> Redis | None:
-    return state.get("redis")
+    def _presence_key(self, account_id: str) -> str:
+        return f"{self.settings.channel_prefix}:acct:{account_id}:ext_presence"
 
-
-async def mark_extension_present(
-    state: State, account_id: str, connection_id: str, ttl: float = PRESENCE_TTL_SECONDS
-) -> None:
-    """Call on connect and on every keepalive of an extension socket."""
-    settings: Settings = state.settings
-    now = datetime.now(UTC)
-    expires = now + timedelta(seconds=ttl)
-    redis = _redis(state)
-    if redis is not None:
-        key = _presence_key(settings, account_id)
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {connection_id: expires.timestamp()})
-            pipe.zremrangebyscore(key, "-inf", now.timestamp())
-            pipe.expire(key, int(ttl) + 5)
-            await pipe.execute()
-        return
-    updated = (
-        await ExtensionPresence.update({ExtensionPresence.expires_at: expires})
-        .where(
-            (ExtensionPresence.account_id == account_id)
-            & (ExtensionPresence.connection_id == connection_id)
+    async def mark_present(
+        self, account_id: str, connection_id: str, ttl: float = PRESENCE_TTL_SECONDS
+    ) -> None:
+        """Call on connect and on every keepalive of an extension socket."""
+        now = datetime.now(UTC)
+        expires = now + timedelta(seconds=ttl)
+        if self.redis is not None:
+            key = self._presence_key(account_id)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, {connection_id: expires.timestamp()})
+                pipe.zremrangebyscore(key, "-inf", now.timestamp())
+                pipe.expire(key, int(ttl) + 5)
+                await pipe.execute()
+            return
+        updated = (
+            await ExtensionPresence.update({ExtensionPresence.expires_at: expires})
+            .where(
+                (ExtensionPresence.account_id == account_id)
+                & (ExtensionPresence.connection_id == connection_id)
+            )
+            .returning(ExtensionPresence.id)
+            .run()
         )
-        .returning(ExtensionPresence.id)
-        .run()
-    )
-    if not updated:
+        if not updated:
+            await (
+                ExtensionPresence(
+                    account_id=account_id, connection_id=connection_id, expires_at=expires
+                )
+                .save()
+                .run()
+            )
+
+    async def mark_absent(self, account_id: str, connection_id: str) -> None:
+        """Call when an extension socket closes."""
+        if self.redis is not None:
+            await self.redis.zrem(self._presence_key(account_id), connection_id)
+            return
         await (
-            ExtensionPresence(
-                account_id=account_id, connection_id=connection_id, expires_at=expires
+            ExtensionPresence.delete()
+            .where(
+                (ExtensionPresence.account_id == account_id)
+                & (ExtensionPresence.connection_id == connection_id)
+            )
+            .run()
+        )
+
+    async def present(self, account_id: str) -> bool:
+        """Whether an extension of the account is connected (in any process)."""
+        now = datetime.now(UTC)
+        if self.redis is not None:
+            key = self._presence_key(account_id)
+            return int(await self.redis.zcount(key, f"({now.timestamp()}", "+inf")) > 0
+        return bool(
+            await ExtensionPresence.exists().where(
+                (ExtensionPresence.account_id == account_id) & (ExtensionPresence.expires_at > now)
+            )
+        )
+
+    async def issue(
+        self, account_id: str, chat_id: str, text: str, media_url: str | None
+    ) -> CommandPayload:
+        """Store the command and publish it to the account's extension channel."""
+        now = datetime.now(UTC)
+        payload = CommandPayload(
+            command_id=f"cmd_{secrets.token_hex(12)}",
+            chat_id=chat_id,
+            text=text,
+            media_url=media_url,
+            issued_at=now,
+        )
+        await (
+            CommandRow(
+                command_id=payload.command_id,
+                account_id=account_id,
+                chat_id=chat_id,
+                text_hash=text_hash(text) or "",
+                media_url=media_url,
+                created_at=now,
             )
             .save()
             .run()
         )
-
-
-async def mark_extension_absent(state: State, account_id: str, connection_id: str) -> None:
-    """Call when an extension socket closes."""
-    redis = _redis(state)
-    if redis is not None:
-        await redis.zrem(_presence_key(state.settings, account_id), connection_id)
-        return
-    await (
-        ExtensionPresence.delete()
-        .where(
-            (ExtensionPresence.account_id == account_id)
-            & (ExtensionPresence.connection_id == connection_id)
-        )
-        .run()
-    )
-
-
-async def extension_present(state: State, account_id: str) -> bool:
-    now = datetime.now(UTC)
-    redis = _redis(state)
-    if redis is not None:
-        key = _presence_key(state.settings, account_id)
-        return int(await redis.zcount(key, f"({now.timestamp()}", "+inf")) > 0
-    return bool(
-        await ExtensionPresence.exists().where(
-            (ExtensionPresence.account_id == account_id) & (ExtensionPresence.expires_at > now)
-        )
-    )
+        channel = extension_channel(self.settings.channel_prefix, account_id)
+        self.channels.publish(outgoing_encoder.encode(CommandToExecute(payload=payload)), [channel])
+        log.info("command %s queued for %s chat %s", payload.command_id, account_id, chat_id)
+        return payload
 
 
 def text_hash(text: str | None) -> str | None:
     cleaned = clean_text(text)
     return None if cleaned is None else hashlib.sha256(cleaned.encode("utf-8")).hexdigest()
-
-
-async def issue_command(
-    state: State, account_id: str, chat_id: str, text: str, media_url: str | None
-) -> CommandPayload:
-    """Store the command and publish it to the account's extension channel."""
-    now = datetime.now(UTC)
-    payload = CommandPayload(
-        command_id=f"cmd_{secrets.token_hex(12)}",
-        chat_id=chat_id,
-        text=text,
-        media_url=media_url,
-        issued_at=now,
-    )
-    await (
-        CommandRow(
-            command_id=payload.command_id,
-            account_id=account_id,
-            chat_id=chat_id,
-            text_hash=text_hash(text) or "",
-            media_url=media_url,
-            created_at=now,
-        )
-        .save()
-        .run()
-    )
-    channel = extension_channel(state.settings.channel_prefix, account_id)
-    state.channels.publish(outgoing_encoder.encode(CommandToExecute(payload=payload)), [channel])
-    log.info("command %s queued for %s chat %s", payload.command_id, account_id, chat_id)
-    return payload
 
 
 class LinkCandidate(NamedTuple):

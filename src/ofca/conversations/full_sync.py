@@ -4,7 +4,7 @@ Nodes are built for many chats at once (the full sync) or one (``append_message`
 the same handful of set queries: counts and last activity per chat, the latest
 :data:`FULL_SYNC_MESSAGES` messages per chat (a window function), and the latest
 session and open reply run from the insight read models that ingest keeps current
-(``ofca.services.sessions``).
+(``ofca.insights.projector``).
 
 Conversations are sorted by priority: unanswered first, the one waiting longest first, then
 by last activity. At most :data:`FULL_SYNC_CONVERSATIONS` are sent; the REST API pages the
@@ -21,13 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
+from ofca.conversations.queries import (
+    as_datetime,
+    as_score,
+    as_topics,
+    fan_view,
+)
+from ofca.domain.insights import AnalyticsSnapshot
 from ofca.domain.wss import (
     ConversationNode,
     FullSyncPayload,
@@ -36,26 +43,17 @@ from ofca.domain.wss import (
     SessionView,
     outgoing_encoder,
 )
-from ofca.persistence.sql import Row, fetch_rows, raw_sql
+from ofca.loop import GcPause
+from ofca.persistence.sql import Row, fetch_rows
 from ofca.persistence.tables import Account
-from ofca.services.conversation_queries import (
-    as_datetime,
-    as_score,
-    as_topics,
-    fan_view,
-    message_view,
-)
-from ofca.services.ingest import GcPause
 from ofca.settings import Settings
 
 __all__ = [
     "FULL_SYNC_CONVERSATIONS",
     "FULL_SYNC_MESSAGES",
+    "FullSyncs",
     "conversation_node",
     "conversation_nodes",
-    "full_sync",
-    "full_sync_frame",
-    "message_by_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,15 +79,6 @@ async def conversation_node(
     """One chat's node (for ``append_message``), or ``None`` when the chat is unknown."""
     nodes, _ = await _nodes(account_id, chat_id, messages=LIVE_NODE_MESSAGES)
     return nodes[0] if nodes else None
-
-
-async def message_by_id(account_id: str, message_id: str) -> MessageView | None:
-    rows = await raw_sql(
-        f"SELECT {_COLUMNS} FROM ofca_message WHERE account_id = {{}} AND message_id = {{}}",
-        account_id,
-        message_id,
-    ).run()
-    return message_view(rows[0]) if rows else None
 
 
 def _chat_filter(chat_ids: Sequence[str]) -> tuple[str, Any]:
@@ -324,17 +313,13 @@ def _prioritized(
     return sorted(chat_ids, key=priority)[:FULL_SYNC_CONVERSATIONS]
 
 
-async def _build(account_id: str, settings: Settings) -> FullSyncResponse:
-    conversations, excluded = await _nodes(account_id)
-    analytics = None
-    try:
-        from ofca.services.insights import analytics_snapshot
+Analytics = Callable[[str], Awaitable[AnalyticsSnapshot | None]]
+"""The account's analytics snapshot, or None when unavailable (the insights context)."""
 
-        analytics = await analytics_snapshot(account_id, settings)
-    except ImportError:
-        pass
-    except Exception:
-        log.exception("analytics for the full sync of %s unavailable", account_id)
+
+async def _build(account_id: str, analytics_of: Analytics) -> FullSyncResponse:
+    conversations, excluded = await _nodes(account_id)
+    analytics = await analytics_of(account_id)
     return FullSyncResponse(
         payload=FullSyncPayload(
             conversations=conversations, analytics=analytics, excluded_messages=excluded
@@ -361,81 +346,77 @@ class _Builds:
     """One account's full-sync builds: at most one runs at a time; callers arriving while
     it runs wait for the next one, which starts when it ends."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self) -> None:
         self.waiting: list[asyncio.Future[_Built]] = []
         """Callers of the next build (it has not started yet)."""
         self.driver: asyncio.Task[None] | None = None
 
 
-_builds: dict[tuple[str, int], _Builds] = {}
+class FullSyncs:
+    """The dashboards' full syncs of a served process (built once by the app, injected)."""
 
+    def __init__(self, analytics: Analytics) -> None:
+        self._analytics = analytics
+        self._builds: dict[str, _Builds] = {}
 
-async def full_sync(
-    account_id: str, settings: Settings, *, shared: bool = False
-) -> FullSyncResponse:
-    """The account's full sync, from a build that starts after this call.
+    async def full_sync(self, account_id: str) -> FullSyncResponse:
+        """The account's full sync, from a build that starts after this call.
 
-    A dashboard calls this after subscribing to the account's live events, so the build
-    holds every change committed before the subscription, and every later change reaches
-    it live: it never misses one. Callers arriving while a build runs share the next build
-    (one build for any number of dashboards connecting or resyncing at once, instead of one
-    each); a running build is never joined, as it may have read the data before the change
-    a caller must see. ``shared`` is accepted for callers written before builds were always
-    shared; it changes nothing.
-    """
-    del shared
-    return (await _next_build(account_id, settings)).sync
+        A dashboard calls this after subscribing to the account's live events, so the build
+        holds every change committed before the subscription, and every later change
+        reaches it live: it never misses one. Callers arriving while a build runs share the
+        next build (one build for any number of dashboards connecting or resyncing at once,
+        instead of one each); a running build is never joined, as it may have read the data
+        before the change a caller must see.
+        """
+        return (await self._next_build(account_id)).sync
 
+    async def frame(self, account_id: str) -> bytes:
+        """:meth:`full_sync` as the encoded ``full_sync_response`` frame: the same bytes
+        object for every caller of a build, encoded once (3-4 MB took ~12 ms to encode per
+        dashboard)."""
+        return (await self._next_build(account_id)).frame()
 
-async def full_sync_frame(account_id: str, settings: Settings) -> bytes:
-    """:func:`full_sync` as the encoded ``full_sync_response`` frame: the same bytes object
-    for every caller of a build, encoded once (3-4 MB took ~12 ms to encode per dashboard)."""
-    return (await _next_build(account_id, settings)).frame()
+    async def _next_build(self, account_id: str) -> _Built:
+        builds = self._builds.get(account_id)
+        if builds is None:
+            builds = self._builds[account_id] = _Builds()
+        future: asyncio.Future[_Built] = asyncio.get_running_loop().create_future()
+        builds.waiting.append(future)
+        if builds.driver is None:
+            builds.driver = asyncio.create_task(self._drive(account_id, builds))
+        return await future
 
-
-async def _next_build(account_id: str, settings: Settings) -> _Built:
-    key = (account_id, id(settings))
-    builds = _builds.get(key)
-    if builds is None:
-        builds = _builds[key] = _Builds(settings)
-    future: asyncio.Future[_Built] = asyncio.get_running_loop().create_future()
-    builds.waiting.append(future)
-    if builds.driver is None:
-        builds.driver = asyncio.create_task(_drive(account_id, key, builds))
-    return await future
-
-
-async def _drive(account_id: str, key: tuple[str, int], builds: _Builds) -> None:
-    callers: list[asyncio.Future[_Built]] = []
-    try:
-        while builds.waiting:
-            callers, builds.waiting = [f for f in builds.waiting if not f.done()], []
-            if not callers:
-                continue
-            # A build makes ~100k objects that live until its frames are sent; with cyclic
-            # GC on, they set off full collections of the heap (150-200 ms each in a served
-            # process). They are freed by reference counting anyway.
-            gc_pause = GcPause().hold()
-            try:
+    async def _drive(self, account_id: str, builds: _Builds) -> None:
+        callers: list[asyncio.Future[_Built]] = []
+        try:
+            while builds.waiting:
+                callers, builds.waiting = [f for f in builds.waiting if not f.done()], []
+                if not callers:
+                    continue
+                # A build makes ~100k objects that live until its frames are sent; with
+                # cyclic GC on, they set off full collections of the heap (150-200 ms each
+                # in a served process). They are freed by reference counting anyway.
+                gc_pause = GcPause().hold()
                 try:
-                    built = _Built(await _build(account_id, builds.settings))
-                except Exception as exc:
+                    try:
+                        built = _Built(await _build(account_id, self._analytics))
+                    except Exception as exc:
+                        for future in callers:
+                            if not future.done():
+                                future.set_exception(exc)
+                        continue
                     for future in callers:
                         if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for future in callers:
-                    if not future.done():
-                        future.set_result(built)
-                    # Each caller then sends a multi-MB frame: one per turn of the event
-                    # loop, so other work runs between them (not all of them in one turn).
-                    await asyncio.sleep(0)
-            finally:
-                gc_pause.release()
-            callers = []
-    finally:
-        for future in (*callers, *builds.waiting):
-            future.cancel()  # only when cancelled itself (shutdown): nobody is left hanging
-        builds.driver = None
-        _builds.pop(key, None)
+                            future.set_result(built)
+                        # Each caller then sends a multi-MB frame: one per turn of the event
+                        # loop, so other work runs between them (not all of them in one turn).
+                        await asyncio.sleep(0)
+                finally:
+                    gc_pause.release()
+                callers = []
+        finally:
+            for future in (*callers, *builds.waiting):
+                future.cancel()  # only when cancelled itself (shutdown): nobody is left hanging
+            builds.driver = None
+            self._builds.pop(account_id, None)

@@ -1,0 +1,1 @@
+"""Access: principals from keys and logins, login sessions, rate limits, revocation."""

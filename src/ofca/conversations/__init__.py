@@ -1,0 +1,2 @@
+"""Conversations: listing, details, message pages, live nodes, full syncs, exports and
+erasure."""

@@ -1,0 +1,351 @@
+"""Snapshots (``cache_update``): decode, normalize, store atomically, enrich, publish.
+
+Each message's raw JSON is kept exactly as received and hashed: same hash as stored =
+duplicate (nothing written), another hash = edit (updated in place, ``version`` + 1,
+re-enriched), unknown id = new. Everything of one frame is written in one transaction
+(``ingest.store``). Enrichment of the changed messages then runs in the background in
+small time slices, and dashboards are told (``system_status`` progress,
+``enrichment_result``, ``analytics_update``, a resync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import msgspec
+
+from ofca.channels.publish import (
+    ControlEvent,
+    publish_control,
+    publish_to_dashboards,
+    status_frame,
+)
+from ofca.domain.normalize import normalize_chat, normalize_message
+from ofca.domain.wss import (
+    EnrichmentResult,
+    EnrichmentResultPayload,
+    IngestAckPayload,
+    MessageEnrichment,
+    RejectedItem,
+)
+from ofca.ingest.context import IngestContext, account_writer, log_frame, matcher_for, remember_fan
+from ofca.ingest.decode import content_hash, decode_snapshot
+from ofca.ingest.enrich import SpeculativeEnrichment
+from ofca.ingest.store import chat_record, known_chats, upsert_frame, write_enrichment
+from ofca.loop import SLICE_SECONDS, GcPause, free, gc_paused
+
+__all__ = ["ingest_snapshot", "wait_enriched"]
+
+log = logging.getLogger(__name__)
+
+SCAN_CHUNK = 10_000
+"""Messages looked at per slice by a simple scan (~3 ms)."""
+ENRICH_WRITE_ROWS = 5000
+"""Enriched messages written (and reported) per batch."""
+INLINE_ENRICHMENT_LIMIT = 1000
+"""Snapshots changing at most this many messages report each enrichment individually."""
+
+Progress = Callable[[float], Awaitable[None]]
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+class _Pending(msgspec.Struct, array_like=True):
+    message_id: str
+    content_hash: str
+    chat_id: str
+    raw_text: str | None
+
+
+_pending_jobs: set[asyncio.Task[None]] = set()
+
+
+async def wait_enriched() -> None:
+    """Wait until this process's background enrichment jobs are done (demo, benches)."""
+    while _pending_jobs:
+        await asyncio.gather(*list(_pending_jobs), return_exceptions=True)
+
+
+async def ingest_snapshot(
+    ctx: IngestContext, data: bytes, progress: Progress | None = None
+) -> IngestAckPayload:
+    """Store a ``cache_update`` atomically; returns the ack (enrichment continues after)."""
+    # A turn of the loop first: the frame's arrival already cost this turn tens of ms (the
+    # socket layer's UTF-8 round trip of the whole frame, the envelope's scan of it).
+    await asyncio.sleep(0)
+    with gc_paused():
+        return await _ingest_snapshot(ctx, data, progress)
+
+
+async def _ingest_snapshot(
+    ctx: IngestContext, data: bytes, progress: Progress | None
+) -> IngestAckPayload:
+    began = time.perf_counter()
+    account_id = ctx.account_id
+
+    async def report(fraction: float) -> None:
+        if progress is not None:
+            await progress(fraction)
+
+    chats, messages, raws = await decode_snapshot(data)
+    await report(0.2)
+    now = datetime.now(UTC)
+
+    chat_records: dict[str, tuple] = {}
+    fans: dict[str, str | None] = {}
+    for chat in chats:
+        normalized = normalize_chat(chat)
+        chat_records[normalized.chat_id] = chat_record(account_id, normalized, None, now)
+        fans[normalized.chat_id] = normalized.fan_id
+    referenced: set[str] = set()
+    for start in range(0, len(messages), SCAN_CHUNK):
+        for message in messages[start : start + SCAN_CHUNK]:
+            if message.chat_id is not None and (chat_id := str(message.chat_id)) not in fans:
+                referenced.add(chat_id)
+        await asyncio.sleep(0)
+    if referenced:
+        fans.update(await known_chats(ctx.engine, account_id, sorted(referenced)))
+
+    rows: dict[str, tuple] = {}
+    pending: dict[str, _Pending] = {}
+    texts: dict[str | None, None] = {}
+    rejected: list[RejectedItem] = []
+    duplicates_in_frame = 0
+    slice_start = time.perf_counter()
+    for index, message in enumerate(messages):
+        message_id = str(message.id)
+        if message.chat_id is None:
+            rejected.append(RejectedItem(message_id=message_id, reason="missing chat_id"))
+            continue
+        chat_id = str(message.chat_id)
+        if chat_id not in fans:
+            rejected.append(RejectedItem(message_id=message_id, reason=f"unknown chat {chat_id}"))
+            continue
+        normalized = normalize_message(message, chat_id, fans[chat_id])
+        raw = bytes(raws[index])
+        digest = content_hash(raw)
+        if message_id in rows:
+            duplicates_in_frame += 1  # the later copy in the frame wins
+        rows[message_id] = (
+            account_id,
+            message_id,
+            chat_id,
+            normalized.direction,
+            normalized.created_at,
+            normalized.changed_at,
+            None,  # the cleaned text is written with the enrichment, off the ack path
+            raw.decode("utf-8"),
+            digest,
+            normalized.from_user_id,
+            normalized.is_tip,
+            normalized.price,
+            normalized.media_count,
+            "onlyfans",
+            None,
+            "[]",
+            False,
+            now,
+            1,
+        )
+        pending[message_id] = _Pending(message_id, digest, chat_id, normalized.raw_text)
+        texts[normalized.raw_text] = None
+        if index % 256 == 0 and time.perf_counter() - slice_start > SLICE_SECONDS:
+            await report(0.2 + 0.4 * index / max(len(messages), 1))
+            await asyncio.sleep(0)
+            slice_start = time.perf_counter()
+    # The decoded frame is freed a slice at a time: freeing its million objects at once
+    # (when this function returned) held the loop for ~40 ms.
+    await free(messages)
+    await free(raws)
+    await report(0.6)
+    # The worker process enriches while this one waits on the database.
+    speculative = SpeculativeEnrichment(list(texts), await matcher_for(account_id))
+    del texts
+
+    async with account_writer(account_id):
+        outcome = await upsert_frame(
+            ctx.engine, account_id, chats=list(chat_records.values()), messages=list(rows.values())
+        )
+    for chat_id, fan_id in fans.items():
+        remember_fan(account_id, chat_id, fan_id)
+    await report(1.0)
+
+    changed = [pending[mid] for mid in (*outcome.inserted, *outcome.updated)]
+    stored_rows = len(rows)
+    await free(rows)
+    await free(pending)
+    ack = IngestAckPayload(
+        frame="cache_update",
+        accepted=len(outcome.inserted),
+        duplicates=stored_rows - len(changed) + duplicates_in_frame,
+        updated=len(outcome.updated),
+        rejected=len(rejected),
+        chats=len(chat_records),
+        rejected_items=rejected[:100],
+        duration_ms=round((time.perf_counter() - began) * 1000, 1),
+    )
+    log.info(
+        "snapshot of %s: %d new, %d updated, %d duplicates, %d rejected in %.0f ms",
+        account_id,
+        ack.accepted,
+        ack.updated,
+        ack.duplicates,
+        ack.rejected,
+        ack.duration_ms,
+    )
+    await log_frame(
+        account_id,
+        "extension",
+        "cache_update",
+        accepted=ack.accepted,
+        duplicates=ack.duplicates,
+        updated=ack.updated,
+        rejected=ack.rejected,
+        frame_bytes=len(data),
+        duration_ms=ack.duration_ms,
+    )
+    if changed or chat_records:
+        # Dashboards see the stored (not yet enriched) data at once; enrichment follows.
+        publish_control(
+            ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
+        )
+        # The job's pause of garbage collection starts now, before this one ends: else the
+        # collection that re-enabling triggers walks every object of the snapshot still
+        # held for enrichment (100+ ms holding the loop) just before the job pauses it.
+        gc_pause = GcPause().hold()
+        try:
+            job = asyncio.create_task(
+                _enrich_snapshot(ctx, changed, set(chat_records), speculative, gc_pause)
+            )
+        except BaseException:
+            gc_pause.release()
+            raise
+        _pending_jobs.add(job)
+        job.add_done_callback(_pending_jobs.discard)
+        job.add_done_callback(lambda _: gc_pause.release())  # also if cancelled unstarted
+    return ack
+
+
+async def _enrich_snapshot(
+    ctx: IngestContext,
+    changed: list[_Pending],
+    chats: set[str],
+    speculative: SpeculativeEnrichment,
+    gc_pause: GcPause,
+) -> None:
+    """Enrich, store and report the changed messages, then refresh the touched chats'
+    insight rows. ``gc_pause`` is held for this job, which releases it."""
+    account_id = ctx.account_id
+    total = len(changed)
+    began = time.perf_counter()
+    try:
+        enriched_texts = await speculative.results()
+        batch: list[tuple[str, str, str | None, float | None, str]] = []
+        inline: list[MessageEnrichment] = []
+        slice_start = time.perf_counter()
+        for done, item in enumerate(changed, start=1):
+            text, sentiment, topic_ids = enriched_texts[item.raw_text]
+            topics = list(topic_ids)
+            batch.append(
+                (
+                    item.message_id,
+                    item.content_hash,
+                    text,
+                    sentiment,
+                    msgspec.json.encode(topics).decode(),
+                )
+            )
+            if total <= INLINE_ENRICHMENT_LIMIT:
+                inline.append(
+                    MessageEnrichment(
+                        message_id=item.message_id,
+                        chat_id=item.chat_id,
+                        sentiment=sentiment,
+                        topics=topics,
+                    )
+                )
+            if len(batch) >= ENRICH_WRITE_ROWS:
+                await write_enrichment(ctx.engine, account_id, batch)
+                batch = []
+                publish_to_dashboards(
+                    ctx.channels,
+                    account_id,
+                    status_frame("PROCESSING_SNAPSHOT", "enriching messages", done / total),
+                )
+                publish_to_dashboards(
+                    ctx.channels,
+                    account_id,
+                    EnrichmentResult(
+                        payload=EnrichmentResultPayload(enriched=done, total=total, done=False)
+                    ),
+                )
+            if time.perf_counter() - slice_start > SLICE_SECONDS:
+                await asyncio.sleep(0)
+                slice_start = time.perf_counter()
+        await write_enrichment(ctx.engine, account_id, batch)
+        enriched_ms = (time.perf_counter() - began) * 1000
+        publish_to_dashboards(
+            ctx.channels,
+            account_id,
+            EnrichmentResult(
+                payload=EnrichmentResultPayload(
+                    messages=inline, enriched=total, total=total, done=True
+                )
+            ),
+        )
+        # Then the insight rows of the touched chats, in small batches: each is one short
+        # transaction, so deltas and other accounts are not held up behind one huge one.
+        touched = sorted(chats | {item.chat_id for item in changed})
+        for done_with in (changed, enriched_texts, speculative.distinct, inline, batch):
+            await free(done_with)
+        batches = 0
+
+        def report_refresh(fraction: float) -> None:
+            nonlocal batches
+            batches += 1
+            if fraction < 1.0 or batches > 1:  # more than one batch: show progress
+                publish_to_dashboards(
+                    ctx.channels,
+                    account_id,
+                    status_frame("PROCESSING_SNAPSHOT", "updating insights", fraction),
+                )
+
+        await ctx.insights.refresh_now(
+            account_id, dict.fromkeys(touched), publish=False, progress=report_refresh
+        )
+        gc_pause.release()
+        await ctx.insights.publish_analytics(account_id)
+        publish_control(
+            ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
+        )
+        publish_to_dashboards(ctx.channels, account_id, status_frame("REALTIME"))
+        log.info(
+            "enriched %d messages of %s in %.0f ms, insights ready after %.0f ms",
+            total,
+            account_id,
+            enriched_ms,
+            (time.perf_counter() - began) * 1000,
+        )
+    except Exception as exc:
+        log.exception("enrichment of %s failed", account_id)
+        publish_to_dashboards(
+            ctx.channels,
+            account_id,
+            status_frame(
+                "ERROR",
+                f"enrichment failed ({type(exc).__name__}); it resumes with the next snapshot",
+            ),
+        )
+    finally:
+        gc_pause.release()  # failed or cancelled before the end of enrichment

@@ -1,1 +1,0 @@
-"""Services: the I/O-doing layer between thin controllers and the pure domain."""
