@@ -66,7 +66,7 @@ def create_app(
     rate_limiter = RateLimiter(settings, redis)
     insights = InsightsScheduler(settings, channels)
     ingest = Ingest(settings, channels, insights=insights, feed=LiveFeed())
-    full_syncs = FullSyncs(insights.analytics)
+    full_syncs = FullSyncs(insights.analytics, settings.triage)
     commands = ExtensionCommands(settings, channels, redis)
     given_engine = engine
 

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from ofca.domain.triage import Triage
+
 __all__ = ["Settings", "SettingsError", "load_settings", "read_dotenv"]
 
 ENV_PREFIX = "OFCA_"
@@ -74,6 +76,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     silence_threshold_seconds: PositiveFloat = 120.0
     reply_sla_seconds: PositiveFloat = 300.0
     default_window_days: PositiveInt = 30
+    triage_horizon_hours: Annotated[int, Meta(ge=0, le=8760)] = 24
+    """The inbox's default horizon: fans waiting longer than this are "stale" and listed in
+    their own collapsed group (0: no horizon). Also decides which chats a full sync sends
+    first (docs/metrics.md, "Inbox order")."""
 
     # Rate limits.
     rest_rate_limit_per_minute: PositiveInt = 1000
@@ -90,6 +96,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def sqlite_path(self) -> str:
         """The SQLite file path of a ``sqlite:///`` URL."""
         return self.database_url.removeprefix("sqlite:///").removeprefix("sqlite://")
+
+    @property
+    def triage(self) -> Triage:
+        """The inbox's default order (``ofca.domain.triage``)."""
+        hours = self.triage_horizon_hours
+        return Triage(
+            horizon_seconds=hours * 3600.0 if hours else None, sla_seconds=self.reply_sla_seconds
+        )
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -51,6 +51,9 @@ def test_values_are_converted_from_strings() -> None:
         ("OFCA_SECRET_KEY", "short"),
         ("OFCA_DATABASE_URL", "mysql://x"),
         ("OFCA_REDIS_URL", "http://x"),
+        ("OFCA_TRIAGE_HORIZON_HOURS", "-1"),
+        ("OFCA_TRIAGE_HORIZON_HOURS", "a day"),
+        ("OFCA_TRIAGE_HORIZON_HOURS", "9000"),
     ],
 )
 def test_invalid_value_names_the_variable(variable: str, value: str) -> None:
@@ -75,3 +78,15 @@ def test_invalid_value_in_dotenv_is_reported(tmp_path: Path) -> None:
     dotenv.write_text("OFCA_WS_FRAMES_PER_MINUTE=lots\n")
     with pytest.raises(SettingsError, match="OFCA_WS_FRAMES_PER_MINUTE"):
         load_settings({}, dotenv=dotenv)
+
+
+def test_triage_horizon_defaults_to_a_day_and_zero_means_none() -> None:
+    default = load_settings({}, dotenv=None)
+    assert default.triage_horizon_hours == 24
+    assert default.triage.horizon_seconds == 86_400
+    assert default.triage.sla_seconds == 300
+    everything = load_settings(
+        {"OFCA_TRIAGE_HORIZON_HOURS": "0", "OFCA_REPLY_SLA_SECONDS": "120"}, dotenv=None
+    )
+    assert everything.triage.horizon_seconds is None
+    assert everything.triage.sla_seconds == 120

@@ -30,7 +30,7 @@ class _FakeBuilds:
         self.release = asyncio.Event()
         self.fail_next = False
 
-    async def __call__(self, account_id: str, analytics: Any) -> FullSyncResponse:
+    async def __call__(self, account_id: str, analytics: Any, *_: Any) -> FullSyncResponse:
         version = self.version
         self.started.append(version)
         fail, self.fail_next = self.fail_next, False

@@ -166,6 +166,8 @@ def _runtime_config(request: Request[Any, Any, Any], settings: Settings) -> dict
         "apiBaseUrl": _root_path(request),
         "version": __version__,
         "topicLabels": {topic.id: topic.label for topic in DEFAULT_TOPICS},
+        "triageHorizonHours": settings.triage_horizon_hours,
+        "replySlaSeconds": settings.reply_sla_seconds,
     }
 
 

@@ -6,11 +6,13 @@ the same handful of set queries: counts and last activity per chat, the latest
 session and open reply run from the insight read models that ingest keeps current
 (``ofca.insights.projector``).
 
-Conversations are sorted by priority: unanswered first, the one waiting longest first, then
-by last activity. At most :data:`FULL_SYNC_CONVERSATIONS` are sent; the REST API pages the
-rest. The full sync reads the per-chat summaries first and the messages and sessions of the
-chosen chats only, as asyncpg records straight from the pool on a served Postgres (Piccolo
-turns every row into a dict first: that alone held the event loop for 100+ ms per build).
+Conversations are sent in the inbox's default order (``ofca.domain.triage``): fans waiting
+within the triage horizon first, ranked by their wait against the SLA, then the rest by last
+activity. At most :data:`FULL_SYNC_CONVERSATIONS` are sent, so they are the chats a chatter
+sees first; the REST API pages the rest. The full sync reads the per-chat summaries first
+and the messages and sessions of the chosen chats only, as asyncpg records straight from
+the pool on a served Postgres (Piccolo turns every row into a dict first: that alone held
+the event loop for 100+ ms per build).
 
 Builds of one account run one at a time, and every dashboard asking while one runs shares
 the next one (see :func:`full_sync`): 50 dashboards connecting at once cost two builds, not
@@ -35,6 +37,7 @@ from ofca.conversations.queries import (
     fan_view,
 )
 from ofca.domain.insights import AnalyticsSnapshot
+from ofca.domain.triage import DEFAULT_TRIAGE, Triage, triage_key
 from ofca.domain.wss import (
     ConversationNode,
     FullSyncPayload,
@@ -204,6 +207,7 @@ async def _nodes(
     only_chat: str | Sequence[str] | None = None,
     *,
     messages: int = FULL_SYNC_MESSAGES,
+    triage: Triage = DEFAULT_TRIAGE,
 ) -> tuple[list[ConversationNode], int]:
     """Nodes of the account's highest-priority chats (or of ``only_chat``: one id or at
     most :data:`FULL_SYNC_CONVERSATIONS` ids), and the number of messages without a usable
@@ -229,12 +233,12 @@ async def _nodes(
             fetch_rows(_LATEST_SQL.format(where=where), *args, messages),
             _optional(_SESSIONS_SQL.format(where=where), *args),
         )
-        chosen = _prioritized(chat_rows, stat_rows, waiting_rows)
+        chosen = _prioritized(chat_rows, stat_rows, waiting_rows, triage)
     else:
         # The whole account: per-chat summaries first, then messages and sessions of the
         # chosen chats only (reading every chat's latest messages cost 4x the rows).
         chat_rows, stat_rows, waiting_rows = await _together(*summaries)
-        chosen = _prioritized(chat_rows, stat_rows, waiting_rows)
+        chosen = _prioritized(chat_rows, stat_rows, waiting_rows, triage)
         latest_rows, session_rows = [], []
         if chosen:
             condition, value = _chat_filter(chosen)
@@ -295,30 +299,33 @@ async def _nodes(
 
 
 def _prioritized(
-    chat_rows: Sequence[Row], stat_rows: Sequence[Row], waiting_rows: Sequence[Row]
+    chat_rows: Sequence[Row],
+    stat_rows: Sequence[Row],
+    waiting_rows: Sequence[Row],
+    triage: Triage = DEFAULT_TRIAGE,
 ) -> list[str]:
-    """The :data:`FULL_SYNC_CONVERSATIONS` chats to send, highest priority first: waiting
-    for an answer (longest first), then by last activity."""
+    """The :data:`FULL_SYNC_CONVERSATIONS` chats to send, in the inbox's default order
+    (``ofca.domain.triage``): the dashboard shows first what it is sent first."""
     waiting = {row["chat_id"]: as_datetime(row["first_inbound_at"]) for row in waiting_rows}
     last_at = {row["chat_id"]: as_datetime(row["last_at"]) for row in stat_rows}
     chat_ids = {row["chat_id"] for row in chat_rows} | set(last_at)
-
-    def priority(chat_id: str) -> tuple[int, float, float, str]:
-        since = waiting.get(chat_id)
-        last = last_at.get(chat_id) or _FAR_PAST
-        if since is not None:
-            return (0, since.timestamp(), -last.timestamp(), chat_id)
-        return (1, 0.0, -last.timestamp(), chat_id)
-
-    return sorted(chat_ids, key=priority)[:FULL_SYNC_CONVERSATIONS]
+    now = datetime.now(UTC)
+    return sorted(
+        chat_ids,
+        key=lambda chat_id: triage_key(
+            chat_id, waiting.get(chat_id), last_at.get(chat_id), now, triage
+        ),
+    )[:FULL_SYNC_CONVERSATIONS]
 
 
 Analytics = Callable[[str], Awaitable[AnalyticsSnapshot | None]]
 """The account's analytics snapshot, or None when unavailable (the insights context)."""
 
 
-async def _build(account_id: str, analytics_of: Analytics) -> FullSyncResponse:
-    conversations, excluded = await _nodes(account_id)
+async def _build(
+    account_id: str, analytics_of: Analytics, triage: Triage = DEFAULT_TRIAGE
+) -> FullSyncResponse:
+    conversations, excluded = await _nodes(account_id, triage=triage)
     analytics = await analytics_of(account_id)
     return FullSyncResponse(
         payload=FullSyncPayload(
@@ -355,8 +362,9 @@ class _Builds:
 class FullSyncs:
     """The dashboards' full syncs of a served process (built once by the app, injected)."""
 
-    def __init__(self, analytics: Analytics) -> None:
+    def __init__(self, analytics: Analytics, triage: Triage = DEFAULT_TRIAGE) -> None:
         self._analytics = analytics
+        self._triage = triage
         self._builds: dict[str, _Builds] = {}
 
     async def full_sync(self, account_id: str) -> FullSyncResponse:
@@ -400,7 +408,7 @@ class FullSyncs:
                 gc_pause = GcPause().hold()
                 try:
                     try:
-                        built = _Built(await _build(account_id, self._analytics))
+                        built = _Built(await _build(account_id, self._analytics, self._triage))
                     except Exception as exc:
                         for future in callers:
                             if not future.done():
