@@ -110,6 +110,11 @@ async def _seed_mixed(client: httpx.AsyncClient, key: str) -> None:
         ({"start": "2024-03-01T12:12:00Z"}, {"webhook:tipper"}),
         ({"end": "2024-03-01T12:00:00Z"}, set()),  # half-open: 12:00 itself is excluded
         ({"status": "open", "q": "tip"}, {"webhook:tipper"}),
+        # With a window, a topic means a session starting in it has the topic (as Insights):
+        ({"topic": "tips_gifts", "start": "2024-03-01T12:10:00Z"}, {"webhook:tipper"}),
+        # the tipper's session started at 12:10, before this window (a message is in it):
+        ({"topic": "tips_gifts", "start": "2024-03-01T12:11:00Z"}, set()),
+        ({"topic": "tips_gifts", "end": "2024-03-01T12:10:00Z"}, set()),
     ],
 )
 async def test_filters(

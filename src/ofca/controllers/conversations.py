@@ -120,7 +120,9 @@ class ConversationsController(Controller):
         """``status=open``: the last message with a direction is the fan's (unanswered);
         ``answered``: it is the creator's. ``fan`` searches name/username, ``q`` the
         messages' text (both case-insensitive substrings); ``start``/``end`` keep chats with
-        a message in ``[start, end)``. Most recently active first."""
+        a message in ``[start, end)``; ``topic`` with a window keeps chats with a session
+        starting in it that has the topic (the Insights topic rule). Most recently active
+        first."""
         account = scope_account(principal, account_id, "read")
         filters = conversation_filters(status, topic, fan, q, start, end)
         return await list_conversations(account, filters, page, limit)

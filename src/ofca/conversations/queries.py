@@ -253,7 +253,22 @@ def _chat_filter(account_id: str, filters: ConversationFilters) -> _Sql:
             + " AND lower(m.text) LIKE lower({}) ESCAPE '\\')",
             like_pattern(filters.q),
         )
-    if filters.topic:
+    if filters.topic and (filters.start is not None or filters.end is not None):
+        # With a window, the Insights' topic rule: a session starting in the window has the
+        # topic (docs/metrics.md "Sessions"), so the inbox lists the chats behind a topic row.
+        clause = (
+            "EXISTS (SELECT 1 FROM ofca_session s WHERE s.account_id = c.account_id "
+            "AND s.chat_id = c.chat_id AND CAST(s.topics AS TEXT) LIKE {} ESCAPE '\\'"
+        )
+        args = [like_pattern(json.dumps(filters.topic))]
+        if filters.start is not None:
+            clause += " AND s.start_at >= {}"
+            args.append(filters.start.astimezone(UTC))
+        if filters.end is not None:
+            clause += " AND s.start_at < {}"
+            args.append(filters.end.astimezone(UTC))
+        sql.add(clause + ")", *args)
+    elif filters.topic:
         # Topics are stored as a JSON list of ids; the quotes bound the id.
         sql.add(
             "EXISTS (SELECT 1 FROM ofca_message m WHERE "
@@ -263,7 +278,7 @@ def _chat_filter(account_id: str, filters: ConversationFilters) -> _Sql:
         )
     if filters.start is not None or filters.end is not None:
         clause = "EXISTS (SELECT 1 FROM ofca_message m WHERE " + _MESSAGE_OF_CHAT
-        args: list[Any] = []
+        args = []
         if filters.start is not None:
             clause += " AND m.created_at >= {}"
             args.append(filters.start.astimezone(UTC))
