@@ -16,7 +16,6 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from piccolo.engine.base import Engine
 from redis.asyncio import Redis
 
@@ -27,6 +26,7 @@ from ofca.channels.monitor import ChannelsMonitor
 from ofca.channels.plugin import create_channels_plugin
 from ofca.controllers import ROUTE_HANDLERS
 from ofca.controllers.frontend import dashboard_assets_router, template_config
+from ofca.controllers.schemas import apidocs_assets_router, docs_render_plugins
 from ofca.conversations.full_sync import FullSyncs
 from ofca.conversations.live_nodes import LiveFeed
 from ofca.errors import http_exception_handler, internal_error_handler
@@ -105,7 +105,11 @@ def create_app(
         else None
     )
     return Litestar(
-        route_handlers=[*ROUTE_HANDLERS, dashboard_assets_router(settings)],
+        route_handlers=[
+            *ROUTE_HANDLERS,
+            dashboard_assets_router(settings),
+            apidocs_assets_router(),
+        ],
         plugins=[channels],
         middleware=[DefineMiddleware(RateLimitMiddleware, limiter=rate_limiter)],
         lifespan=[lifespan],
@@ -142,7 +146,7 @@ def create_app(
             description="Conversational analytics for creator-fan chat. WebSocket messages are "
             "described by the JSON Schema at /api/v1/schemas/wss.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin()],
+            render_plugins=docs_render_plugins(),
         ),
         debug=False,
     )

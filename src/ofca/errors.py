@@ -9,6 +9,7 @@ whose fields break the rules is a 422, as in the seed API. An unreachable databa
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +69,32 @@ def _is_field_validation(exc: ValidationException) -> bool:
     )
 
 
+_LENGTH_AT_LEAST = re.compile(r"^Expected `str` of length >= (\d+)$")
+_LENGTH_AT_MOST = re.compile(r"^Expected `str` of length <= (\d+)$")
+
+
+def _readable(message: str) -> str:
+    """msgspec's messages in words a form can show ("at least 10 characters")."""
+    if match := _LENGTH_AT_LEAST.match(message):
+        return f"must be at least {match.group(1)} characters"
+    if match := _LENGTH_AT_MOST.match(message):
+        return f"must be at most {match.group(1)} characters"
+    return message.replace("`", "")
+
+
+def _field_detail(errors: Any) -> str | None:
+    """ "Invalid password: must be at least 10 characters" instead of "Validation failed for
+    POST /auth/signup": a 422 names the field, and says what is wrong with it."""
+    if not isinstance(errors, list):
+        return None
+    parts = [
+        f"Invalid {error['key']}: {_readable(str(error.get('message', '')))}"
+        for error in errors
+        if isinstance(error, dict) and error.get("key")
+    ]
+    return "; ".join(parts) or None
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     extra: dict[str, Any] = {}
     status_code = exc.status_code
@@ -77,6 +104,7 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
             extra["errors"] = exc.extra
         if status_code == 400 and _is_field_validation(exc):
             status_code = HTTP_422_UNPROCESSABLE_ENTITY
+            exc.detail = _field_detail(exc.extra) or exc.detail
     if status_code == 405 and not exc.detail:
         exc.detail = "Method not allowed"
     return Response(

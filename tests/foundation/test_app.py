@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -51,3 +53,16 @@ async def test_docs_are_served(client: AsyncTestClient[Litestar]) -> None:
     assert docs.headers["location"] == "/schema/swagger"
     assert (await client.get("/schema/swagger")).status_code == 200
     assert (await client.get("/schema/redoc")).status_code == 200
+
+
+async def test_docs_load_every_asset_from_this_server(client: AsyncTestClient[Litestar]) -> None:
+    """Offline, /docs and /redoc must not be blank: no CDN script, style or font."""
+    for page in ("/schema/swagger", "/schema/redoc"):
+        html = (await client.get(page)).text
+        urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert urls, page
+        assert not [url for url in urls if "://" in url or url.startswith("//")], (page, urls)
+        for url in urls:
+            asset = await client.get(url)
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 10_000, url

@@ -228,3 +228,11 @@ async def test_secrets_never_reach_the_logs(
     assert f"key revoked account={account_id}" in logged  # the logs do say what happened
     for secret in (key, created["token"], created["session_id"], PASSWORD, created["email"]):
         assert secret not in logged
+
+
+async def test_signup_422_names_the_field_in_words(client: Client) -> None:
+    response = await client.post(
+        "/auth/signup", json={"email": "a@example.com", "password": "8chars!!", "name": "x"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "Invalid password: must be at least 10 characters"

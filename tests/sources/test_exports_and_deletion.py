@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import httpx
 
@@ -59,7 +60,11 @@ async def test_export_sessions_csv_and_ndjson(
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    assert "attachment" in response.headers["content-disposition"]
+    assert response.headers["content-type"].count("charset") == 1
+    assert re.fullmatch(
+        r'attachment; filename="conversations-\d{8}T\d{6}Z\.csv"',
+        response.headers["content-disposition"],
+    )
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert tuple(rows[0].keys()) == SESSION_COLUMNS
     mine = [row for row in rows if row["chat_id"] == "webhook:exp"]
@@ -101,7 +106,10 @@ async def test_export_sessions_csv_and_ndjson(
     bad = await client.get(
         "/api/v1/export/conversations", params={"format": "xlsx"}, headers=auth(key)
     )
-    assert bad.status_code == 400
+    # Issue 17: a bad format is a 422 naming the parameter, like the other parameters.
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["key"] == "format"
+    assert "csv" in bad.json()["detail"]
 
 
 async def test_export_messages_with_enrichment(

@@ -23,6 +23,7 @@ from ofca.conversations.exports import (
     export_sessions,
 )
 from ofca.domain.auth import Principal
+from ofca.errors import field_error
 from ofca.persistence.accounts import get_account
 from ofca.settings import Settings
 
@@ -31,12 +32,24 @@ __all__ = ["AccountDataController", "ExportController"]
 log = logging.getLogger(__name__)
 
 NDJSON = "application/x-ndjson"
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"
+"""Litestar adds ``; charset=utf-8`` to ``text/*`` types itself (once)."""
+EXPORT_FORMATS = ("csv", "ndjson")
 
 
-def _attachment(name: str) -> dict[str, str]:
+def _attachment(stem: str, extension: str) -> dict[str, str]:
+    """``attachment; filename="conversations-20261204T135937Z.csv"``: the stamp before the
+    extension, so the file opens with the right program."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return {"Content-Disposition": f'attachment; filename="{name}-{stamp}"'}
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem)
+    return {"Content-Disposition": f'attachment; filename="{safe}-{stamp}.{extension}"'}
+
+
+def _export_format(value: str, allowed: tuple[str, ...]) -> str:
+    """A bad ``format`` is a 422 naming it (Litestar's enum check would be a vague 400)."""
+    if value not in allowed:
+        raise field_error("format", f"format must be one of: {', '.join(allowed)}", source="query")
+    return value
 
 
 class ExportController(Controller):
@@ -49,7 +62,10 @@ class ExportController(Controller):
         settings: Settings,
         principal: Principal,
         account_id: str | None = None,
-        format: Literal["csv", "ndjson"] = "csv",
+        format: Annotated[
+            str,
+            Parameter(description="csv or ndjson", schema_extra={"enum": list(EXPORT_FORMATS)}),
+        ] = "csv",
         status: Literal["open", "answered"] | None = None,
         topic: Annotated[str | None, Parameter(max_length=64)] = None,
         fan: Annotated[str | None, Parameter(max_length=200)] = None,
@@ -61,12 +77,12 @@ class ExportController(Controller):
         ``GET /api/v1/conversations``; a session is in ``[start, end)`` by its first message
         and ``topic`` keeps only sessions having the topic."""
         account = scope_account(principal, account_id, "read")
+        chosen = "csv" if _export_format(format, EXPORT_FORMATS) == "csv" else "ndjson"
         filters = conversation_filters(status, topic, fan, q, start, end)
-        extension = "csv" if format == "csv" else "ndjson"
         return Stream(
-            export_sessions(account, filters, settings, format),
-            media_type=CSV if format == "csv" else NDJSON,
-            headers=_attachment(f"conversations.{extension}"),
+            export_sessions(account, filters, settings, chosen),
+            media_type=CSV if chosen == "csv" else NDJSON,
+            headers=_attachment("conversations", chosen),
         )
 
     @get("/messages", summary="Export messages with enrichment (NDJSON, streamed)")
@@ -74,7 +90,9 @@ class ExportController(Controller):
         self,
         principal: Principal,
         account_id: str | None = None,
-        format: Literal["ndjson"] = "ndjson",
+        format: Annotated[
+            str, Parameter(description="ndjson", schema_extra={"enum": ["ndjson"]})
+        ] = "ndjson",
         status: Literal["open", "answered"] | None = None,
         topic: Annotated[str | None, Parameter(max_length=64)] = None,
         fan: Annotated[str | None, Parameter(max_length=200)] = None,
@@ -86,11 +104,12 @@ class ExportController(Controller):
         ``start``/``end`` only messages created in the window, with ``q`` only messages
         containing it."""
         account = scope_account(principal, account_id, "read")
+        _export_format(format, ("ndjson",))
         filters = conversation_filters(status, topic, fan, q, start, end)
         return Stream(
             export_messages(account, filters),
             media_type=NDJSON,
-            headers=_attachment("messages.ndjson"),
+            headers=_attachment("messages", "ndjson"),
         )
 
 
@@ -109,5 +128,5 @@ class AccountDataController(Controller):
         return Stream(
             export_account(account_id),
             media_type=NDJSON,
-            headers=_attachment(f"ofca-account-{account_id}.ndjson"),
+            headers=_attachment(f"ofca-account-{account_id}", "ndjson"),
         )

@@ -23,6 +23,7 @@ from ofca.conversations.queries import (
     ConversationFilters,
     analyse,
     as_datetime,
+    as_score,
     as_topics,
     fan_view,
     iter_chat_ids,
@@ -89,9 +90,9 @@ def _session_record(chat: dict[str, Any], index: int, stats: SessionStats) -> di
         "outbound_count": stats.outbound_count,
         "duration_seconds": stats.duration_seconds,
         "silence_seconds": stats.silence_seconds,
-        "silence_percentage": stats.silence_percentage,
+        "silence_percentage": as_score(stats.silence_percentage),
         "turns": stats.turns,
-        "sentiment_score": stats.sentiment_score,
+        "sentiment_score": as_score(stats.sentiment_score),
         "topics": list(stats.topics),
     }
 

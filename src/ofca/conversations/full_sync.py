@@ -153,9 +153,9 @@ def _session_view(row: Row, topics: _Topics | None = None) -> SessionView:
         message_count=int(row["message_count"]),
         duration_seconds=float(row["duration_seconds"]),
         silence_seconds=float(row["silence_seconds"]),
-        silence_percentage=row["silence_percentage"],
+        silence_percentage=as_score(row["silence_percentage"]),
         turns=int(row["turns"]),
-        sentiment_score=row["sentiment_score"],
+        sentiment_score=as_score(row["sentiment_score"]),
         topics=(topics or as_topics)(row["topics"]),
     )
 

@@ -140,9 +140,9 @@ def _session(row: Mapping[str, Any]) -> SessionView | None:
         message_count=int(row["x_message_count"]),
         duration_seconds=float(row["x_duration_seconds"]),
         silence_seconds=float(row["x_silence_seconds"]),
-        silence_percentage=row["x_silence_percentage"],
+        silence_percentage=as_score(row["x_silence_percentage"]),
         turns=int(row["x_turns"]),
-        sentiment_score=row["x_sentiment_score"],
+        sentiment_score=as_score(row["x_sentiment_score"]),
         topics=as_topics(row["x_topics"]),
     )
 

@@ -495,9 +495,9 @@ def session_summary(stats: SessionStats) -> SessionSummary:
         outbound_count=stats.outbound_count,
         duration_seconds=stats.duration_seconds,
         silence_seconds=stats.silence_seconds,
-        silence_percentage=stats.silence_percentage,
+        silence_percentage=as_score(stats.silence_percentage),
         turns=stats.turns,
-        sentiment_score=stats.sentiment_score,
+        sentiment_score=as_score(stats.sentiment_score),
         topics=list(stats.topics),
     )
 
@@ -524,7 +524,9 @@ async def conversation_detail(
         open_wait = OpenReplyWait(
             since=since,
             first_message_id=runs[-1].first_inbound_message_id,
-            waiting_seconds=max(((now or datetime.now(UTC)) - since).total_seconds(), 0.0),
+            waiting_seconds=round(
+                max(((now or datetime.now(UTC)) - since).total_seconds(), 0.0), 3
+            ),
         )
     inbound_scores = [
         p.sentiment for p in points if p.direction == "inbound" and p.sentiment is not None
@@ -548,7 +550,9 @@ async def conversation_detail(
         ),
         sessions=[session_summary(s) for s in sessions],
         open_reply_wait=open_wait,
-        sentiment_score=sum(inbound_scores) / len(inbound_scores) if inbound_scores else None,
+        sentiment_score=as_score(sum(inbound_scores) / len(inbound_scores))
+        if inbound_scores
+        else None,
         topics=sorted(topics),
         reply_count=sum(1 for run in runs if run.replied_at is not None),
     )

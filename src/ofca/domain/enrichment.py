@@ -272,7 +272,8 @@ def _analyzer() -> _FastVader:
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _score_text(text: str) -> float:
     compound = _analyzer().compound(text)
-    return (compound + 1.0) / 2.0
+    # To 9 decimals like every insight: (0.34 + 1) / 2 is 0.6699999999999999 in floats.
+    return round((compound + 1.0) / 2.0, 9)
 
 
 def sentiment_score(text: str | None) -> float | None:
