@@ -32,61 +32,122 @@ _FIRST_FAN_ID = 700_000
 _FIRST_MESSAGE_ID = 5_000_000_000
 
 _FIRST_NAMES = (
-    "Alex", "Sam", "Chris", "Jordan", "Mike", "Dave", "Tom", "Luis", "Kenji", "Omar",
-    "Ben", "Ryan", "Marco", "Ivan", "Noah", "Liam", "Ethan", "Jack", "Leo", "Max",
+    "Jake", "Mike", "Chris", "Ryan", "Daniel", "Marco", "Luis", "Kenji", "Omar", "Ben",
+    "Tyler", "Brandon", "Kevin", "Josh", "Matt", "Nick", "Adam", "Ethan", "Liam", "Noah",
+    "Lucas", "Mateo", "Andre", "Hugo", "Felix", "Jonas", "Pierre", "Aaron", "Derek", "Sean",
+    "Victor", "Tomasz", "Raj", "Arjun", "Diego", "Samuel", "Caleb", "Logan", "Owen", "Elena",
+)  # fmt: skip
+_LAST_NAMES = (
+    "Miller", "Johnson", "Garcia", "Rossi", "Tanaka", "Nguyen", "Schmidt", "Dubois", "Kowalski",
+    "Smith", "Brown", "Wilson", "Martinez", "Lopez", "Clark", "Lewis", "Walker", "Young",
+    "Hughes", "Bennett", "Fischer", "Moreau", "Silva", "Costa", "Patel", "Khan", "Reyes",
+    "Murphy", "O'Brien", "Novak",
 )  # fmt: skip
 _EMOJI = ("😘", "😍", "🔥", "❤️", "😉", "🥰", "😂", "💋", "🙈", "😈", "👀", "🥺", "💕", "😊")
 
-# Fragments by intent; messages are composed of one or two fragments plus decoration,
-# which gives the mix of exact repeats ("hi", "thank you") and unique lines real inboxes have.
-_FAN_FRAGMENTS: dict[str, tuple[str, ...]] = {
+# What fans write, by intent: whole lines as people type them in a chat, and follow-ups for
+# a second or third line in a row. The creator answers the intent of the fan's last line.
+_FAN_LINES: dict[str, tuple[str, ...]] = {
     "greeting": (
-        "hey", "hi babe", "hello gorgeous", "good morning beautiful", "hey you",
-        "hi there", "good night babe", "morning", "hey how are you", "yo",
+        "hey", "hi babe", "hello gorgeous", "good morning beautiful", "hey you, how are you?",
+        "hiii", "good night babe", "morning ☀️", "hey, how's your day going?", "hey stranger",
     ),
     "compliment": (
-        "you look amazing", "you are so hot", "love your new pics", "so beautiful",
-        "that outfit is perfect", "you're gorgeous", "your smile kills me", "stunning as always",
+        "you look amazing in the new set", "your last post was insane", "love your new pics",
+        "honestly you're the most beautiful girl on here", "that red outfit is perfect on you",
+        "your smile kills me every time", "stunning as always", "that beach video 😍",
     ),
     "request": (
-        "can I get a custom video", "do you do customs", "could you send more pics",
-        "can you make a video for me", "I'd love a personalized pic", "any new content soon",
+        "can I get a custom video?", "do you do customs?",
+        "could you send a few more pics from that shoot?",
+        "would you make a birthday video for me? it's on Saturday", "any new content coming soon?",
+        "can you do one in the black dress?",
     ),
     "pricing": (
-        "how much for a custom", "what's the price", "is the ppv worth it",
-        "how much is that set", "do you have a discount", "too expensive for me rn",
+        "how much for a custom?", "what's the price for the full set?",
+        "is the ppv from yesterday worth it?",
+        "$25 is a lot for one video tbh", "do you have a discount for old subscribers?",
+        "too expensive for me right now, sorry",
     ),
-    "tip": ("sent you a tip", "here's a little tip", "tip for you babe", "a gift for you"),
+    "tip": (
+        "sent you a tip", "here's a little tip for the new set", "tip for you babe",
+        "a small gift for you",
+    ),
     "subscription": (
-        "just renewed my sub", "my subscription ends soon", "will you do a renewal discount",
-        "just subscribed", "thinking of cancelling my sub",
+        "just renewed my sub for another month", "my subscription ends next week",
+        "will you do a renewal discount?", "just subscribed, hi!", "thinking about cancelling tbh",
     ),
     "small_talk": (
-        "how was your day", "what are you up to", "long day at work", "just got home",
-        "watching a movie", "weather is awful here", "how was the gym", "i'm so tired lol",
+        "how was your day?", "what are you up to tonight?", "long day at work, finally home",
+        "just got back from the gym", "watching a movie and thinking of you",
+        "it's raining all day here",
+        "how was your trip?", "can't sleep lol", "did you see the game last night?",
     ),
     "off_platform": (
-        "do you have snapchat", "can we talk on telegram", "what's your number",
-        "can we meet up sometime", "add me on instagram",
+        "do you have snapchat?", "can we talk on telegram instead?", "what's your whatsapp?",
+        "could we meet up sometime?", "add me on instagram?",
     ),
     "complaint": (
-        "the video didn't load", "I paid but can't see it", "can I get a refund",
-        "you never answer me", "that was disappointing", "the link is broken",
+        "the video didn't load", "I paid for the bundle but can't see it",
+        "can I get a refund? the link doesn't work", "you never answer me anymore",
+        "honestly that was disappointing", "the link is broken again",
     ),
     "schedule": (
-        "when are you online", "are you free tonight", "what time do you post",
-        "will you be live this weekend", "are you around tomorrow",
+        "when are you online tonight?", "are you free later?", "what time do you usually post?",
+        "will you be live this weekend?", "are you around tomorrow?",
     ),
 }  # fmt: skip
-_CREATOR_FRAGMENTS: tuple[str, ...] = (
-    "hey babe", "thank you so much", "aww you're sweet", "i'm good, you?",
-    "just finished a shoot", "check your messages", "custom videos start at $50",
-    "i'll send it tonight", "sorry for the late reply", "miss you",
-    "made something special for you",
-    "let me know what you think", "thanks for the tip babe", "i'm online later tonight",
-    "that's so kind", "new set dropping tomorrow", "can't share other apps here, sorry",
-    "i'll look into it right away", "glad you liked it", "have a great day",
+_FAN_FOLLOW_UPS: tuple[str, ...] = (
+    "?", "hello?", "haha", "lol", "seriously", "no pressure", "just saying", "miss you",
+    "let me know", "btw", "👀", "you there?", "anyway", "sorry for the spam lol",
 )  # fmt: skip
+_CREATOR_LINES: dict[str, tuple[str, ...]] = {
+    "greeting": (
+        "hey you 😘 how's your day going?", "hiii, I missed you!", "good morning handsome ☀️",
+        "heyy, just woke up lol", "hey babe, what are you up to?",
+    ),
+    "compliment": (
+        "aww thank you, you just made my day", "you're too sweet 🥰", "stop it, I'm blushing 🙈",
+        "thank you babe, that one took forever to shoot", "glad you liked it!",
+    ),
+    "request": (
+        "I'd love to! tell me what you have in mind", "customs start at $50, what would you like?",
+        "yes! I can have it ready by Friday", "new set is coming this weekend 😉",
+        "sending you something special tonight",
+    ),
+    "pricing": (
+        "customs start at $50 babe", "the full set is $15 and it's one of my favourites",
+        "I can do 20% off for you this week", "it's worth it, trust me 😈",
+        "no worries at all, maybe next time 💕",
+    ),
+    "tip": (
+        "omg thank you so much 🥺", "you're the best, thank you!!",
+        "thank you babe, that's so kind", "aww you didn't have to ❤️",
+    ),
+    "subscription": (
+        "thank you for sticking around ❤️", "yay, welcome! so happy you're here",
+        "I'll send you a renewal discount", "I'd miss you! anything I can do better?",
+    ),
+    "small_talk": (
+        "just finished a shoot, so tired lol", "not much, lazy evening on the couch",
+        "glad you're home, relax a bit", "the gym was brutal today",
+        "same here, it's so grey outside",
+        "the trip was amazing, pics coming soon",
+    ),
+    "off_platform": (
+        "sorry babe, I only chat here 💕", "I keep everything on here, but I'm always around",
+        "can't share other apps, sorry! I'm here though",
+    ),
+    "complaint": (
+        "so sorry about that, let me fix it right now", "I just resent it, can you check?",
+        "sorry for the late reply, I was travelling",
+        "that's on me, here's a bonus clip to make up for it",
+    ),
+    "schedule": (
+        "I'll be online around 9 tonight", "yes, I'm free later!", "I usually post around 6pm",
+        "probably Saturday evening, I'll let you know",
+    ),
+}  # fmt: skip
 _PPV_TEXTS = (
     "new exclusive set just for you", "unlock this one, you won't regret it",
     "special video, only for my favourites", "behind the scenes from today's shoot",
@@ -111,33 +172,43 @@ def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _fan_text(rng: random.Random) -> str:
+def _fan_text(rng: random.Random) -> tuple[str, str]:
+    """One fan line and its intent."""
     intent = rng.choices(
-        list(_FAN_FRAGMENTS),
+        list(_FAN_LINES),
         weights=(14, 12, 8, 6, 3, 3, 16, 2, 3, 5),
     )[0]
-    text = rng.choice(_FAN_FRAGMENTS[intent])
-    roll = rng.random()
-    if roll < 0.35:
-        # A second clause makes most longer messages unique, as in real chats.
-        other = rng.choice(list(_FAN_FRAGMENTS))
-        text = f"{text}, {rng.choice(_FAN_FRAGMENTS[other])}"
-    if rng.random() < 0.15:
-        text = f"{text} {rng.choice(_FIRST_NAMES).lower()} says hi {rng.randint(1, 99)}"
-    if rng.random() < 0.45:
-        text += " " + "".join(rng.choice(_EMOJI) for _ in range(rng.randint(1, 3)))
-    elif rng.random() < 0.3:
-        text += rng.choice(("!", "?", "!!", " lol", " haha", "..."))
-    return text
-
-
-def _creator_text(rng: random.Random) -> str:
-    text = rng.choice(_CREATOR_FRAGMENTS)
+    text = rng.choice(_FAN_LINES[intent])
     if rng.random() < 0.3:
-        text = f"{text} {rng.choice(_CREATOR_FRAGMENTS)}"
-    if rng.random() < 0.5:
+        text += " " + "".join(rng.choice(_EMOJI) for _ in range(rng.randint(1, 2)))
+    elif rng.random() < 0.2:
+        text = text.lower().rstrip("?!.")
+    return text, intent
+
+
+def _creator_text(rng: random.Random, intent: str | None) -> str:
+    """The creator's answer to the fan's last intent (or a generic line)."""
+    text = rng.choice(_CREATOR_LINES[intent or rng.choice(list(_CREATOR_LINES))])
+    if rng.random() < 0.25:
         text += " " + rng.choice(_EMOJI)
     return text
+
+
+def _fan_name(rng: random.Random, fan_id: int) -> tuple[str, str]:
+    """A display name and a username, in the forms fans pick."""
+    first = rng.choice(_FIRST_NAMES)
+    last = rng.choice(_LAST_NAMES)
+    plain = last.lower().replace("'", "")
+    name = rng.choice((f"{first} {last}", f"{first} {last[0]}.", first, f"{first} {last}"))
+    username = rng.choice(
+        (
+            f"{first.lower()}{plain[:1]}{fan_id % 97}",
+            f"{first.lower()}_{plain}",
+            f"{first.lower()}.{plain}{fan_id % 89}",
+            f"u{fan_id}",
+        )
+    )
+    return name, username
 
 
 def _html(rng: random.Random, text: str) -> str:
@@ -190,13 +261,18 @@ def _chat_messages(
 ) -> list[dict[str, Any]]:
     span = (end - start).total_seconds()
     messages: list[dict[str, Any]] = []
-    clock = start + timedelta(seconds=rng.uniform(0, span * 0.6))
+    # Most fans have been around for a while; about a third arrived recently (new fans).
+    if rng.random() < 0.7:
+        clock = start + timedelta(seconds=rng.uniform(0, span * 0.6))
+    else:
+        clock = start + timedelta(seconds=rng.uniform(span * 0.6, span * 0.97))
     fan_turn = rng.random() < 0.8
+    intent: str | None = None
     while len(messages) < count:
         if clock >= end:
             clock = end - timedelta(seconds=rng.uniform(60, 3 * 86400))
         run = rng.choice((1, 1, 1, 2, 2, 3)) if fan_turn else rng.choice((1, 1, 2))
-        for _ in range(run):
+        for line in range(run):
             if len(messages) >= count:
                 break
             message: dict[str, Any] = {
@@ -211,16 +287,24 @@ def _chat_messages(
                 if rng.random() < 0.04:
                     message["isTip"] = True
                     message["price"] = float(rng.choice((5, 10, 20, 25, 50, 100)))
-                    message["text"] = rng.choice(_FAN_FRAGMENTS["tip"])
+                    message["text"] = rng.choice(_FAN_LINES["tip"])
+                    intent = "tip"
+                elif line and intent in _FAN_LINES:
+                    # A second line in a row keeps to the subject, or nudges.
+                    if rng.random() < 0.55:
+                        message["text"] = rng.choice(_FAN_FOLLOW_UPS)
+                    else:
+                        message["text"] = _html(rng, rng.choice(_FAN_LINES[intent]))
                 else:
-                    message["text"] = _html(rng, _fan_text(rng))
+                    text, intent = _fan_text(rng)
+                    message["text"] = _html(rng, text)
             elif rng.random() < 0.08:
                 message["isFree"] = False
                 message["price"] = float(rng.choice((4.99, 9.99, 14.99, 24.99, 49.99)))
                 message["mediaCount"] = rng.randint(1, 4)
                 message["text"] = _html(rng, rng.choice(_PPV_TEXTS) + " " + rng.choice(_EMOJI))
             else:
-                message["text"] = _html(rng, _creator_text(rng))
+                message["text"] = _html(rng, _creator_text(rng, intent if line == 0 else None))
             messages.append(message)
             clock += timedelta(seconds=rng.uniform(5, 90))
         if fan_turn:
@@ -266,7 +350,7 @@ def generate_account(
     all_messages: list[dict[str, Any]] = []
     for index, size in enumerate(sizes):
         fan_id = _FIRST_FAN_ID + index
-        name = f"{rng.choice(_FIRST_NAMES)} {chr(65 + rng.randrange(26))}."
+        name, username = _fan_name(rng, fan_id)
         chat_messages = _chat_messages(rng, fan_id, size, start, now, id_source)
         chat_messages.sort(key=lambda m: (m["createdAt"], m["id"]))
         chats.append(
@@ -274,7 +358,7 @@ def generate_account(
                 "withUser": {
                     "id": fan_id,
                     "name": name,
-                    "username": f"u{fan_id}",
+                    "username": username,
                     "avatar": f"https://example.invalid/avatars/{fan_id}.jpg",
                 },
                 "unreadMessagesCount": rng.randint(0, 3),

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 from ofca.persistence.keys import resolve_api_key
 from ofca.persistence.tables import ChatRow, MessageRow, SessionRow
@@ -57,3 +58,23 @@ def test_synthetic_account_is_seeded_and_realistic() -> None:
     assert any("<p>" in (m.get("text") or "") for m in first.messages)
     assert len(first.edits) == 5 and len(first.duplicates) == 5
     assert all(e["text"].endswith("(edited)") for e in first.edits)
+
+
+def test_synthetic_account_reads_like_an_inbox_with_recent_activity() -> None:
+    """Names and lines a person would believe, new fans in the last 30 days, recent chats."""
+    now = datetime.now(UTC)
+    account = generate_account(5000, seed=7, now=now)
+    names = [chat["withUser"]["name"] for chat in account.chats]
+    assert len(set(names)) > len(names) * 0.6  # varied, not ten "Alex B."
+    assert not any(re.search(r"says hi \d+", m.get("text") or "") for m in account.messages)
+    first_at: dict[int, datetime] = {}
+    last_at: dict[int, datetime] = {}
+    for message in account.messages:
+        at = datetime.fromisoformat(message["createdAt"].replace("Z", "+00:00"))
+        first_at[message["chat_id"]] = min(at, first_at.get(message["chat_id"], at))
+        last_at[message["chat_id"]] = max(at, last_at.get(message["chat_id"], at))
+    new_fans = [at for at in first_at.values() if at >= now - timedelta(days=30)]
+    assert len(new_fans) >= 10
+    assert sum(1 for at in last_at.values() if at >= now - timedelta(days=2)) >= 5
+    # The creator answers what the fan asked about (a pricing question gets a price).
+    assert any("$50" in (m.get("text") or "") for m in account.messages)
