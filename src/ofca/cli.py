@@ -168,17 +168,40 @@ def _version() -> str:
     return __version__
 
 
+DESCRIPTION = (
+    "ofca: conversational analytics for creator-fan chat. Serve the API, the live sockets and "
+    "the dashboard; manage accounts and API keys; load a demo. Settings come from OFCA_* "
+    "environment variables (see the README)."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ofca", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ofca", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"ofca {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server (migrates first)")
     serve.add_argument("--host", default=None, help="default: OFCA_HOST (127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="default: OFCA_PORT (8000)")
-    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    serve.add_argument("--demo", action="store_true", help="load demo data first (account demo)")
-    serve.add_argument("--demo-messages", type=int, default=5000)
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (1)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load a synthetic account 'demo' first and print a dashboard key for it",
+    )
+    serve.add_argument(
+        "--demo-messages",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="messages in the demo account (5000)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        metavar="IPS",
+        help="proxies trusted for X-Forwarded-* headers, comma-separated (127.0.0.1)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(
@@ -187,33 +210,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     accounts = commands.add_parser("accounts", help="manage accounts")
     accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
-    create_account = accounts_sub.add_parser("create")
-    create_account.add_argument("account_id")
-    create_account.add_argument("--name", default=None)
-    accounts_sub.add_parser("list")
+    create_account = accounts_sub.add_parser("create", help="create a creator account")
+    create_account.add_argument(
+        "account_id", help="the id used in URLs and keys (letters, digits, - and _)"
+    )
+    create_account.add_argument("--name", default=None, help="a display name")
+    accounts_sub.add_parser("list", help="list every account")
     accounts.set_defaults(handler=cmd_accounts)
 
     keys = commands.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create_key = keys_sub.add_parser("create", help="create a key (printed once)")
-    create_key.add_argument("--account", default=None)
-    create_key.add_argument("--role", required=True, choices=KEY_ROLE_CHOICES)
-    create_key.add_argument("--name", default=None)
-    create_key.add_argument("--expires-days", type=int, default=None)
-    list_keys = keys_sub.add_parser("list")
-    list_keys.add_argument("--account", default=None)
-    revoke_key = keys_sub.add_parser("revoke")
-    revoke_key.add_argument("key_id", type=int)
+    create_key.add_argument(
+        "--account", default=None, help="the account the key works for (not for admin keys)"
+    )
+    create_key.add_argument(
+        "--role",
+        required=True,
+        choices=KEY_ROLE_CHOICES,
+        help="owner: everything; dashboard: read and reply; extension: the browser extension; "
+        "integration: webhooks; admin: accounts and keys of every account",
+    )
+    create_key.add_argument("--name", default=None, help="a label to recognise the key by")
+    create_key.add_argument(
+        "--expires-days", type=int, default=None, metavar="N", help="expire after N days"
+    )
+    list_keys = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    list_keys.add_argument("--account", default=None, help="only this account's keys")
+    revoke_key = keys_sub.add_parser("revoke", help="revoke a key at once (sockets close)")
+    revoke_key.add_argument("key_id", type=int, help="the id shown by keys create / keys list")
     keys.set_defaults(handler=cmd_keys)
 
     schema = commands.add_parser("schema", help="print the WebSocket JSON Schema")
-    schema.add_argument("--direction", choices=("outgoing", "incoming"), default="outgoing")
+    schema.add_argument(
+        "--direction",
+        choices=("outgoing", "incoming"),
+        default="outgoing",
+        help="outgoing: what ofca sends to clients; incoming: what the extension sends",
+    )
     schema.set_defaults(handler=cmd_schema)
 
     demo = commands.add_parser("demo", help="load a realistic synthetic dataset")
-    demo.add_argument("--account", default="demo")
-    demo.add_argument("--messages", type=int, default=5000)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--account", default="demo", help="the account to load into (demo)")
+    demo.add_argument(
+        "--messages", type=int, default=5000, metavar="N", help="messages to generate (5000)"
+    )
+    demo.add_argument(
+        "--seed", type=int, default=7, help="the same seed gives the same account (7)"
+    )
     demo.set_defaults(handler=cmd_demo)
     return parser
 

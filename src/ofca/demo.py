@@ -58,6 +58,8 @@ async def load_demo(account_id: str, messages: int = 5000, seed: int = 7) -> str
             f"enriched and analysed in {elapsed:.1f} s",
             f"  dashboard key (shown once): {dashboard_key}",
             f"  owner key (shown once):     {owner_key}",
+            '  to sign in: open the dashboard, choose the "API key" tab, paste the dashboard',
+            f"  key and, if asked, the account id {account.account_id}",
             f"  live dashboard socket: /ws/frontend/{account.account_id}?token=<dashboard key>",
         ]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ofca.cli import build_parser
 from tests.support.server import free_port
 
 
@@ -140,3 +142,19 @@ def test_serve_offers_permessage_deflate_unless_switched_off(
     ):
         extensions = socket.response.headers.get("Sec-WebSocket-Extensions") or ""
     assert ("permessage-deflate" in extensions) is negotiated
+
+
+def test_every_command_and_option_has_plain_help() -> None:
+    """CLI help is read by people: no reST backticks, no option without a help text."""
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        text = parser.format_help()
+        assert "``" not in text, path
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction):
+                assert action.help, f"{path}: {action.option_strings or action.dest} has no help"
+
+    walk(build_parser(), "ofca")
