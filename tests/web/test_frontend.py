@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from ofca.app import create_app
 from ofca.controllers.frontend import load_entry_assets
+from ofca.domain.passwords import MIN_PASSWORD_LENGTH
 from ofca.settings import Settings
 
 ClientFactory = Callable[[Path], Any]
@@ -184,3 +185,19 @@ async def test_mounted_under_a_prefix_links_assets_and_sockets_below_it(
     config = runtime_config(html)
     assert config["apiBaseUrl"] == "/ofca"
     assert config["wsBaseUrl"].endswith("/ofca")
+
+
+def test_the_signup_form_uses_the_servers_password_rule() -> None:
+    """The form checks the password before asking (web/src/ui/Login.tsx): the same minimum."""
+    login = (Path(__file__).resolve().parents[2] / "web" / "src" / "ui" / "Login.tsx").read_text()
+    match = re.search(r"export const MIN_PASSWORD_LENGTH = (\d+);", login)
+    assert match is not None
+    assert int(match.group(1)) == MIN_PASSWORD_LENGTH
+
+
+async def test_page_config_carries_the_triage_defaults(client_for: Any, tmp_path: Path) -> None:
+    write_build(tmp_path / "dist")
+    html = (await (await client_for(tmp_path / "dist")).get("/")).text
+    config = runtime_config(html)
+    assert config["triageHorizonHours"] == 24
+    assert config["replySlaSeconds"] == 300

@@ -11,6 +11,10 @@ export interface RuntimeConfig {
   version: string;
   /** Labels of the built-in topics, by id. */
   topicLabels: Record<string, string>;
+  /** The inbox's default triage horizon (OFCA_TRIAGE_HORIZON_HOURS; 0 = none). */
+  triageHorizonHours?: number;
+  /** The reply SLA (OFCA_REPLY_SLA_SECONDS), until the analytics carry it. */
+  replySlaSeconds?: number;
 }
 
 function fromLocation(): RuntimeConfig {

@@ -4,13 +4,33 @@
 export class ApiError extends Error {
   readonly status: number;
   readonly detail: string;
+  /** A 422's problems by field name ({"password": "must be at least 10 characters"}). */
+  readonly fields: Readonly<Record<string, string>>;
 
-  constructor(status: number, detail: string) {
+  constructor(status: number, detail: string, fields: Record<string, string> = {}) {
     super(detail);
     this.name = 'ApiError';
     this.status = status;
     this.detail = detail;
+    this.fields = fields;
   }
+}
+
+/** The fields of ofca's validation errors ({errors: [{key, message}]}). */
+export function fieldErrors(body: unknown): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (!body || typeof body !== 'object') return fields;
+  const list = (body as { errors?: unknown; extra?: unknown }).errors ?? (body as { extra?: unknown }).extra;
+  if (!Array.isArray(list)) return fields;
+  for (const item of list) {
+    if (item && typeof item === 'object' && 'key' in item && 'message' in item) {
+      const message = String(item.message)
+        .replace(/^Expected `str` of length >= (\d+)$/, 'must be at least $1 characters')
+        .replace(/`/g, '');
+      fields[String(item.key)] = message;
+    }
+  }
+  return fields;
 }
 
 export interface RequestOptions {
@@ -24,13 +44,11 @@ export interface RequestOptions {
 function describe(status: number, body: unknown): string {
   if (body && typeof body === 'object' && 'detail' in body) {
     const detail = (body as { detail: unknown }).detail;
-    const extra = (body as { extra?: unknown }).extra;
     let text = typeof detail === 'string' ? detail : JSON.stringify(detail);
-    if (Array.isArray(extra) && extra.length) {
-      const fields = extra
-        .map((item) => (item && typeof item === 'object' && 'message' in item ? String(item.message) : ''))
-        .filter(Boolean);
-      if (fields.length) text += `: ${fields.join('; ')}`;
+    const fields = Object.entries(fieldErrors(body));
+    // The server's detail already names the fields ("Invalid password: ..."); older ones did not.
+    if (fields.length && !fields.every(([key]) => text.includes(key))) {
+      text += `: ${fields.map(([key, message]) => `${key} ${message}`).join('; ')}`;
     }
     return text;
   }
@@ -70,7 +88,7 @@ export function createApi(baseUrl: string) {
         body = null;
       }
     }
-    if (!response.ok) throw new ApiError(response.status, describe(response.status, body));
+    if (!response.ok) throw new ApiError(response.status, describe(response.status, body), fieldErrors(body));
     return body as T;
   }
   return { request };

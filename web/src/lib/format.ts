@@ -124,3 +124,14 @@ export function prettifyId(id: string): string {
   const words = id.replace(/[_-]+/g, ' ').trim();
   return words ? words[0]!.toUpperCase() + words.slice(1) : id;
 }
+
+/** "1 message", "2 messages", "1,204 messages" (English plurals; irregular ones given). */
+export function plural(count: number | null | undefined, one: string, many = `${one}s`): string {
+  if (count === null || count === undefined || !Number.isFinite(count)) return `${DASH} ${many}`;
+  return `${formatNumber(count)} ${count === 1 ? one : many}`;
+}
+
+/** What the 0–100 sentiment scale means, for tooltips next to every sentiment number. */
+export const SENTIMENT_SCALE =
+  'Sentiment 0–100 (0 very negative, 50 neutral, 100 very positive): the VADER score of the ' +
+  "fan's messages; negative at 47.5 and below, positive at 52.5 and above, neutral between.";

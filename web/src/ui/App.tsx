@@ -10,10 +10,21 @@ import {
 import { createApi } from '../api/client';
 import { sendThroughExtension } from '../api/commands';
 import type { RuntimeConfig } from '../config';
-import { formatDuration } from '../lib/format';
+import { formatDuration, plural } from '../lib/format';
 import { useHashRoute, useNow, useTheme, type ThemeChoice } from '../lib/hooks';
+
+const HORIZON_KEY = 'ofca.inbox.horizon';
+
+/** The chatter's last horizon choice, else the server's default (OFCA_TRIAGE_HORIZON_HOURS). */
+function loadHorizon(serverHours: number | undefined): Horizon {
+  const stored = localStorage.getItem(HORIZON_KEY);
+  if (stored === 'all') return null;
+  if (stored === '24' || stored === '168') return Number(stored) as Horizon;
+  return horizonFromHours(serverHours);
+}
 import type { LiveState, ShownError } from '../live/store';
 import { useLive } from '../live/useLive';
+import { horizonFromHours, triage, type Horizon } from '../lib/triage';
 import { EmptyState, Icon, TopicLabels } from './common';
 import { Inbox } from './Inbox';
 import { Insights } from './Insights';
@@ -182,6 +193,19 @@ function Dashboard({
   const { state: live, dismissError, reconnectNow } = useLive(config.wsBaseUrl, accountId || null, session.token);
   const topicFilter = route.params.get('topic');
   const selectedChat = route.params.get('chat');
+  const topicStart = route.params.get('start');
+  const topicEnd = route.params.get('end');
+  const topicWindow = useMemo(
+    () => (topicFilter && topicStart && topicEnd ? { start: topicStart, end: topicEnd } : null),
+    [topicFilter, topicStart, topicEnd],
+  );
+  const [horizon, setHorizon] = useState<Horizon>(() => loadHorizon(config.triageHorizonHours));
+  const chooseHorizon = (next: Horizon) => {
+    setHorizon(next);
+    localStorage.setItem(HORIZON_KEY, next === null ? 'all' : String(next));
+  };
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [route.view, accountId]);
   // The inbox's selection and filter survive a visit to the insights view.
   const [lastInbox, setLastInbox] = useState<Record<string, string>>({});
   const inboxKey = route.view === 'inbox' ? route.params.toString() : null;
@@ -195,14 +219,22 @@ function Dashboard({
     return merged;
   }, [config.topicLabels, live.analytics]);
 
-  const waiting = useMemo(
-    () => live.order.filter((id) => live.conversations[id]?.unanswered_since != null).length,
-    [live.order, live.conversations],
-  );
+  // The badge counts what the inbox lists as waiting: fans who wrote within the horizon.
+  const now = useNow(30_000);
+  const slaSeconds = live.analytics?.response_time.reply_time.sla_seconds ?? config.replySlaSeconds ?? 300;
+  const waiting = useMemo(() => {
+    const nodes = live.order.map((id) => live.conversations[id]!).filter(Boolean);
+    return triage(nodes, { now, slaSeconds, horizonSeconds: horizon === null ? null : horizon * 3600 }).waiting.length;
+  }, [live.order, live.conversations, now, slaSeconds, horizon]);
+  const waitingScope = horizon === null ? 'at any time' : horizon === 24 ? 'in the last 24 h' : 'in the last 7 days';
 
   const inboxParams = (chat: string | null, topic: string | null) => {
     const params: Record<string, string> = {};
     if (topic) params.topic = topic;
+    if (topic && topicWindow) {
+      params.start = topicWindow.start;
+      params.end = topicWindow.end;
+    }
     if (chat) params.chat = chat;
     return params;
   };
@@ -240,7 +272,7 @@ function Dashboard({
 
   return (
     <TopicLabels.Provider value={labels}>
-      <div className="app">
+      <div className={`app view-${route.view}${route.view === 'inbox' && selectedChat ? ' chat-open' : ''}`}>
         <a href="#main" className="skip-link">
           Skip to content
         </a>
@@ -266,7 +298,7 @@ function Dashboard({
               <Icon name="inbox" />
               <span>Inbox</span>
               {waiting ? (
-                <span className="nav-badge" title={`${waiting} fans waiting`}>
+                <span className="nav-badge" title={`${plural(waiting, 'fan')} waiting for an answer who wrote ${waitingScope}`}>
                   {waiting}
                 </span>
               ) : null}
@@ -286,10 +318,46 @@ function Dashboard({
           </div>
         </aside>
         <div className="main">
-          <header className="topbar">
+          <header className={`topbar${menuOpen ? ' menu-open' : ''}`}>
+            <button
+              type="button"
+              className="icon-button menu-button"
+              aria-expanded={menuOpen}
+              aria-controls="topbar-menu"
+              aria-label="Menu"
+              onClick={() => setMenuOpen(!menuOpen)}
+            >
+              <Icon name="menu" />
+              {waiting ? <span className="menu-badge" aria-hidden="true">{waiting}</span> : null}
+            </button>
             <h1 className="page-title">{route.view === 'insights' ? 'Insights' : 'Inbox'}</h1>
-            <div className="topbar-right">
-              <ConnectionPill live={live} onRetry={reconnectNow} />
+            <ConnectionPill live={live} onRetry={reconnectNow} />
+            <div className="topbar-right" id="topbar-menu">
+              <nav className="menu-nav" aria-label="Views (menu)">
+                <a
+                  href="#/inbox"
+                  className={`nav-item${route.view === 'inbox' ? ' active' : ''}`}
+                  aria-current={route.view === 'inbox' ? 'page' : undefined}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    setMenuOpen(false);
+                    navigate('inbox', route.view === 'inbox' ? inboxParams(null, topicFilter) : lastInbox);
+                  }}
+                >
+                  <Icon name="inbox" />
+                  <span>Inbox</span>
+                  {waiting ? <span className="nav-badge">{waiting} waiting</span> : null}
+                </a>
+                <a
+                  href="#/insights"
+                  className={`nav-item${route.view === 'insights' ? ' active' : ''}`}
+                  aria-current={route.view === 'insights' ? 'page' : undefined}
+                  onClick={() => setMenuOpen(false)}
+                >
+                  <Icon name="chart" />
+                  <span>Insights</span>
+                </a>
+              </nav>
               {accounts.length > 1 ? (
                 <label className="account-switch">
                   <span className="visually-hidden">Account</span>
@@ -315,16 +383,17 @@ function Dashboard({
               )}
               <button
                 type="button"
-                className="icon-button"
+                className="icon-button theme-button"
                 onClick={() => setTheme(THEME_NEXT[theme])}
                 aria-label={`Theme: ${theme}. Switch to ${THEME_NEXT[theme]}`}
                 title={`Theme: ${theme}`}
               >
                 <Icon name={THEME_ICON[theme]} />
+                <span className="menu-only">Theme: {theme}</span>
               </button>
               <button type="button" className="ghost" onClick={() => onSignOut()} title={user?.email ?? 'Sign out'}>
                 <Icon name="logout" size={16} />
-                <span className="hide-narrow">Sign out</span>
+                <span>Sign out</span>
               </button>
             </div>
           </header>
@@ -337,14 +406,20 @@ function Dashboard({
                 accountId={accountId}
                 liveAnalytics={live.analytics}
                 liveUpdateAt={live.lastUpdateAt}
-                onTopic={(topic) => navigate('inbox', { topic })}
+                onTopic={(topic, window) => navigate('inbox', { topic, ...(window ?? {}) })}
                 chat={insightsChat}
                 onClearChat={() => navigate('insights')}
               />
             ) : (
               <Inbox
                 live={live}
+                api={api}
+                token={session.token}
+                accountId={accountId}
+                horizon={horizon}
+                onHorizon={chooseHorizon}
                 topicFilter={topicFilter}
+                topicWindow={topicWindow}
                 onClearTopic={() => navigate('inbox', inboxParams(selectedChat, null))}
                 selectedChat={selectedChat}
                 onSelectChat={(chat) => navigate('inbox', inboxParams(chat, topicFilter))}

@@ -82,7 +82,9 @@ export function Composer({
           id={`reply-${chatId}`}
           rows={1}
           maxLength={MAX_LENGTH}
-          placeholder={`Reply to ${fanName}… (Enter sends, Shift+Enter for a new line)`}
+          placeholder={`Reply to ${fanName}…`}
+          title="Enter sends, Shift+Enter starts a new line"
+          enterKeyHint="send"
           value={text}
           onChange={(event) => setText(event.target.value)}
           onKeyDown={onKeyDown}

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { ApiError, type Api } from '../api/client';
 import { fetchInsights, insightsFromSnapshot, type InsightsData } from '../api/insights';
+import { fetchTrends, type ChartData, type TrendsData } from '../api/trends';
 import type { AnalyticsSnapshot, OverviewWindowValues, TopicRow } from '../generated/wss';
 import {
   DASH,
@@ -10,6 +11,8 @@ import {
   formatPercent,
   formatSentiment,
   parseTime,
+  plural,
+  SENTIMENT_SCALE,
   sentimentLabel,
   sentimentTone,
 } from '../lib/format';
@@ -24,12 +27,18 @@ import {
 } from '../lib/range';
 import { Icon, useTopicLabel } from './common';
 import { SentimentChart } from './SentimentChart';
+import { ActivityHeatmapChart, ReplyTimeChart, VolumeChart } from './TimeCharts';
+
+/** What a session is, wherever the word appears (docs/metrics.md "Sessions"). */
+const SESSION_DEFINITION =
+  'A session is a stretch of one chat without a gap of more than 30 minutes (OFCA_SESSION_GAP_MINUTES); ' +
+  'a chat (conversation) holds many sessions. A session counts in the window where its first message is.';
 
 const RANGE_KEY = 'ofca.insights.range.v1';
 const REFRESH_DEBOUNCE_MS = 800;
 
 const REASONS: Record<string, string> = {
-  no_sessions: 'No conversations started in this window.',
+  no_sessions: 'No sessions started in this window.',
   no_defined_silence: 'Every session is a single message, so silence is undefined.',
   no_inbound_text: 'No fan messages with text in these sessions.',
   no_replies: 'No fan message was answered in this window.',
@@ -100,6 +109,7 @@ function StatCard({
   value,
   reason,
   hint,
+  info,
   children,
   testId,
 }: {
@@ -107,12 +117,22 @@ function StatCard({
   value: string;
   reason?: string | undefined;
   hint?: ReactNode;
+  /** What the number means (a tooltip on the label). */
+  info?: string;
   children?: ReactNode;
   testId?: string;
 }) {
   return (
     <div className="stat-card" data-testid={testId}>
-      <div className="stat-label">{label}</div>
+      <div className="stat-label" title={info}>
+        {label}
+        {info ? (
+          <span className="info-mark" aria-hidden="true">
+            <Icon name="info" size={12} />
+          </span>
+        ) : null}
+        {info ? <span className="visually-hidden"> ({info})</span> : null}
+      </div>
       <div className="stat-value">
         <Value text={value} reason={reason} />
       </div>
@@ -122,20 +142,20 @@ function StatCard({
   );
 }
 
-const OVERVIEW_FIELDS: { key: keyof OverviewWindowValues; label: string; digits?: number }[] = [
-  { key: 'sessions', label: 'Conversations' },
-  { key: 'messages', label: 'Messages' },
-  { key: 'active_fans', label: 'Active fans' },
-  { key: 'new_fans', label: 'New fans' },
-  { key: 'average_messages_per_session', label: 'Messages / conversation', digits: 1 },
-  { key: 'inbound_messages', label: 'From fans' },
+const OVERVIEW_FIELDS: { key: keyof OverviewWindowValues; label: string; digits?: number; info?: string }[] = [
+  { key: 'sessions', label: 'Sessions', info: SESSION_DEFINITION },
+  { key: 'messages', label: 'Messages', info: 'Messages created in the window, from fans, the creator or of unknown direction.' },
+  { key: 'active_fans', label: 'Active fans', info: 'Chats with a fan message in the window.' },
+  { key: 'new_fans', label: 'New fans', info: 'Chats whose first message ever is in the window.' },
+  { key: 'average_messages_per_session', label: 'Messages / session', digits: 1, info: SESSION_DEFINITION },
+  { key: 'inbound_messages', label: 'From fans', info: 'Fan messages created in the window.' },
 ];
 
 function Overview({ data }: { data: InsightsData }) {
   const { current, previous } = data.overview;
   return (
     <section className="card-grid overview" aria-label="Overview">
-      {OVERVIEW_FIELDS.map(({ key, label, digits }) => {
+      {OVERVIEW_FIELDS.map(({ key, label, digits, info }) => {
         const value = current[key] as number | null;
         const before = previous[key] as number | null;
         return (
@@ -144,6 +164,7 @@ function Overview({ data }: { data: InsightsData }) {
             label={label}
             value={formatNumber(value, digits ?? 0)}
             reason={reasonFor(current.unavailable_reasons, key)}
+            info={info}
             testId={`overview-${key}`}
           >
             <Delta current={value} previous={before} label={label.toLowerCase()} />
@@ -161,7 +182,7 @@ function ResponseTimes({ data }: { data: InsightsData }) {
   const replyReason = reasonFor(reasons, 'reply_time', 'mean_seconds', 'reply_time.mean_seconds');
   return (
     <section className="card-grid response" aria-label="Response time">
-      <StatCard label="Mean reply time" value={formatDuration(reply.mean_seconds)} reason={replyReason} testId="reply-mean" hint={`${formatNumber(reply.count)} answered`} />
+      <StatCard label="Mean reply time" value={formatDuration(reply.mean_seconds)} reason={replyReason} testId="reply-mean" hint={`${plural(reply.count, 'reply', 'replies')}`} info="From a fan's first unanswered message to the creator's next message, for fan messages first written in the window." />
       <StatCard label="Median reply time" value={formatDuration(reply.median_seconds)} reason={replyReason} testId="reply-median" />
       <StatCard label="90th percentile" value={formatDuration(reply.p90_seconds)} reason={replyReason} testId="reply-p90" hint={reply.max_seconds != null ? `max ${formatDuration(reply.max_seconds)}` : undefined} />
       <StatCard
@@ -176,16 +197,23 @@ function ResponseTimes({ data }: { data: InsightsData }) {
           </span>
         ) : null}
       </StatCard>
-      <StatCard label="Unanswered" value={formatNumber(reply.unanswered)} testId="reply-unanswered" hint="fan messages still waiting" />
+      <StatCard
+        label="Unanswered (window)"
+        value={formatNumber(reply.unanswered)}
+        testId="reply-unanswered"
+        hint="fans still waiting who wrote in this window"
+        info="Runs of fan messages without a reply whose first message is in the window. The inbox badge counts fans waiting within its own horizon (24 h / 7 d / all)."
+      />
       <StatCard
         label="Avg handling time"
         value={formatMinutes(rt.average_handling_time_minutes)}
         reason={reasonFor(reasons, 'average_handling_time_minutes')}
         testId="aht"
-        hint={`${formatNumber(rt.sessions)} conversations`}
+        hint={plural(rt.sessions, 'session')}
+        info={`Mean session length. ${SESSION_DEFINITION}`}
       />
       <StatCard label="Silence" value={formatPercent(rt.silence_percentage)} reason={reasonFor(reasons, 'silence_percentage')} testId="silence" />
-      <StatCard label="Turns / conversation" value={formatNumber(rt.turns, 1)} reason={reasonFor(reasons, 'turns')} testId="turns" />
+      <StatCard label="Turns / session" value={formatNumber(rt.turns, 1)} reason={reasonFor(reasons, 'turns')} testId="turns" info="Mean number of speaker changes per session." />
     </section>
   );
 }
@@ -217,13 +245,13 @@ function TopicsTable({ rows, onTopic }: { rows: readonly TopicRow[]; onTopic: (t
         <thead>
           <tr>
             <th scope="col">Topic</th>
-            <th scope="col" className="num">Volume</th>
+            <th scope="col" className="num" title={`Sessions having the topic. ${SESSION_DEFINITION}`}>Sessions</th>
             <th scope="col" className="num">% of total</th>
             <th scope="col" className="num">Trend</th>
             <th scope="col" className="num" title="Average handling time">AHT</th>
             <th scope="col" className="num">Silence</th>
             <th scope="col" className="num">Turns</th>
-            <th scope="col" className="num">Sentiment</th>
+            <th scope="col" className="num" title={SENTIMENT_SCALE}>Fan sentiment</th>
           </tr>
         </thead>
         <tbody>
@@ -262,9 +290,10 @@ function TopicsTable({ rows, onTopic }: { rows: readonly TopicRow[]; onTopic: (t
                   {row.sentiment_score == null ? (
                     <Value text={DASH} reason={explainReason(reasons.sentiment_score)} />
                   ) : (
-                    <span className={`sentiment-text sentiment-${tone}`} title={sentimentLabel(row.sentiment_score)}>
+                    <span className={`sentiment-text sentiment-${tone}`} title={`${sentimentLabel(row.sentiment_score)} (0–100)`}>
                       <span className="sentiment-dot" aria-hidden="true" />
                       {formatSentiment(row.sentiment_score)}
+                      <span className="sentiment-word"> {sentimentLabel(row.sentiment_score)}</span>
                     </span>
                   )}
                 </td>
@@ -371,7 +400,8 @@ export function Insights({
   accountId: string;
   liveAnalytics: AnalyticsSnapshot | null;
   liveUpdateAt: number | null;
-  onTopic: (topic: string) => void;
+  /** Choose a topic: the inbox lists the chats with a session having it in this window. */
+  onTopic: (topic: string, window: { start: string; end: string } | null) => void;
   /** Narrow every chart and table to one fan's chat (METRICS.md "Filters"). */
   chat?: { id: string; name: string } | null;
   onClearChat?: () => void;
@@ -381,6 +411,7 @@ export function Insights({
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [restMissing, setRestMissing] = useState(false);
+  const [trends, setTrends] = useState<TrendsData | null>(null);
   const zones = useMemo(timeZones, []);
   const requestRef = useRef<AbortController | null>(null);
   const selectionKey = JSON.stringify(selection);
@@ -403,7 +434,11 @@ export function Insights({
       requestRef.current = controller;
       setLoading(true);
       const range = resolveRange(selection);
-      fetchInsights(api, token, { accountId, range, chatId: chat?.id ?? null }, controller.signal)
+      const query = { accountId, range, chatId: chat?.id ?? null };
+      fetchTrends(api, token, query, controller.signal)
+        .then(setTrends)
+        .catch(() => {});
+      fetchInsights(api, token, query, controller.signal)
         .then((result) => {
           setData(result);
           setError(null);
@@ -479,9 +514,43 @@ export function Insights({
             </div>
             <ResponseTimes data={shown} />
           </section>
+          <section className="panel" aria-labelledby="reply-trend-title">
+            <div className="panel-head">
+              <h2 id="reply-trend-title">Reply time over time</h2>
+              <span className="muted">
+                median and 90th percentile per {granularity === 'hour' ? 'hour' : granularity === 'week' ? 'week' : 'day'} ·{' '}
+                {range.timezone}
+              </span>
+            </div>
+            <ChartSlot data={trends?.replyTime} what="reply-time trend">
+              {(d) => <ReplyTimeChart trend={d.trend} granularity={granularity} timeZone={d.timezone} slaSeconds={d.sla_seconds} />}
+            </ChartSlot>
+          </section>
+          <div className="panel-pair">
+            <section className="panel" aria-labelledby="volume-title">
+              <div className="panel-head">
+                <h2 id="volume-title">Message volume</h2>
+                <span className="muted">from fans and from the creator</span>
+              </div>
+              <ChartSlot data={trends?.volume} what="message volume">
+                {(d) => <VolumeChart trend={d.trend} granularity={granularity} timeZone={d.timezone} />}
+              </ChartSlot>
+            </section>
+            <section className="panel" aria-labelledby="heatmap-title">
+              <div className="panel-head">
+                <h2 id="heatmap-title">When fans write</h2>
+                <span className="muted">hour × weekday · {range.timezone}</span>
+              </div>
+              <ChartSlot data={trends?.heatmap} what="activity heatmap">
+                {(d) => <ActivityHeatmapChart heatmap={d} />}
+              </ChartSlot>
+            </section>
+          </div>
           <section className="panel" aria-labelledby="trend-title">
             <div className="panel-head">
-              <h2 id="trend-title">Fan sentiment</h2>
+              <h2 id="trend-title" title={SENTIMENT_SCALE}>
+                Fan sentiment <span className="muted small">0–100: negative · neutral · positive</span>
+              </h2>
               <span className="muted">
                 {granularity === 'hour' ? 'hourly' : granularity === 'week' ? 'weekly' : 'daily'} ·{' '}
                 {shown.sentimentTrend.timezone}
@@ -496,9 +565,12 @@ export function Insights({
           <section className="panel" aria-labelledby="topics-title">
             <div className="panel-head">
               <h2 id="topics-title">Topics</h2>
-              <span className="muted">Choose a topic to filter the inbox</span>
+              <span className="muted">Sessions by topic; choose one to list its chats in the inbox (same window)</span>
             </div>
-            <TopicsTable rows={shown.topics.topics} onTopic={onTopic} />
+            <TopicsTable
+              rows={shown.topics.topics}
+              onTopic={(topic) => onTopic(topic, { start: shown.topics.window.start, end: shown.topics.window.end })}
+            />
           </section>
         </>
       )}
@@ -513,4 +585,23 @@ function describeWindow(data: InsightsData): string {
   if (s === null || e === null) return '';
   const fmt = (ms: number) => new Date(ms).toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
   return `${fmt(s)} – ${fmt(e - 1)}`;
+}
+
+/** A chart's data, or why it is missing (an older server without the endpoint, an error). */
+function ChartSlot<T>({
+  data,
+  what,
+  children,
+}: {
+  data: ChartData<T> | undefined;
+  what: string;
+  children: (data: T) => ReactNode;
+}) {
+  if (!data) return <div className="skeleton-block chart-skeleton" aria-busy="true" />;
+  if (data.ok) return <>{children(data.data)}</>;
+  return (
+    <p className="muted table-empty">
+      {data.missing ? `This server has no ${what} yet.` : `Could not load the ${what}: ${data.error}`}
+    </p>
+  );
 }

@@ -1,6 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { keyLogin, login, signup, type Session } from '../api/auth';
-import type { Api } from '../api/client';
+import { ApiError, type Api } from '../api/client';
+
+/** The server's rule (ofca.domain.passwords.MIN_PASSWORD_LENGTH; tests/web checks they agree). */
+export const MIN_PASSWORD_LENGTH = 10;
 import { Icon } from './common';
 
 type Mode = 'login' | 'signup' | 'key';
@@ -15,11 +18,18 @@ export function Login({ api, onSession, notice }: { api: Api; onSession: (sessio
   const [accountId, setAccountId] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [fields, setFields] = useState<Record<string, string>>({});
+  const passwordShort = mode === 'signup' && password.length > 0 && password.length < MIN_PASSWORD_LENGTH;
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (mode === 'signup' && password.length < MIN_PASSWORD_LENGTH) {
+      setFields({ password: `must be at least ${MIN_PASSWORD_LENGTH} characters` });
+      return;
+    }
     setBusy(true);
     setError(null);
+    setFields({});
     try {
       const session =
         mode === 'login'
@@ -35,6 +45,7 @@ export function Login({ api, onSession, notice }: { api: Api; onSession: (sessio
       onSession(session);
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
+      if (err instanceof ApiError) setFields({ ...err.fields });
     } finally {
       setBusy(false);
     }
@@ -106,7 +117,20 @@ export function Login({ api, onSession, notice }: { api: Api; onSession: (sessio
             <>
               <label className="field">
                 <span>Email</span>
-                <input type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+                <input
+                  type="email"
+                  autoComplete="email"
+                  required
+                  value={email}
+                  aria-invalid={fields.email ? true : undefined}
+                  aria-describedby={fields.email ? 'email-error' : undefined}
+                  onChange={(e) => setEmail(e.target.value)}
+                />
+                {fields.email ? (
+                  <span className="field-error" id="email-error">
+                    E-mail {fields.email}
+                  </span>
+                ) : null}
               </label>
               <label className="field">
                 <span>Password</span>
@@ -114,10 +138,22 @@ export function Login({ api, onSession, notice }: { api: Api; onSession: (sessio
                   type="password"
                   autoComplete={mode === 'signup' ? 'new-password' : 'current-password'}
                   required
-                  minLength={mode === 'signup' ? 8 : undefined}
+                  minLength={mode === 'signup' ? MIN_PASSWORD_LENGTH : undefined}
                   value={password}
-                  onChange={(e) => setPassword(e.target.value)}
+                  aria-invalid={fields.password || passwordShort ? true : undefined}
+                  aria-describedby={mode === 'signup' ? 'password-rule' : undefined}
+                  onChange={(e) => {
+                    setPassword(e.target.value);
+                    if (fields.password) setFields(({ password: _, ...rest }) => rest);
+                  }}
                 />
+                {mode === 'signup' ? (
+                  <span className={fields.password || passwordShort ? 'field-error' : 'field-hint muted'} id="password-rule">
+                    {fields.password
+                      ? `Password ${fields.password}`
+                      : `At least ${MIN_PASSWORD_LENGTH} characters${passwordShort ? ` (${MIN_PASSWORD_LENGTH - password.length} more)` : ''}`}
+                  </span>
+                ) : null}
               </label>
             </>
           ) : (

@@ -2,11 +2,9 @@ import { useId, useMemo, useState } from 'react';
 import type { TrendPoint } from '../generated/wss';
 import { dateFormatter, formatNumber, formatSentiment, parseTime } from '../lib/format';
 import type { Granularity } from '../lib/range';
+import { useWidth } from '../lib/useWidth';
 
-const WIDTH = 1100;
-const HEIGHT = 280;
-const PAD = { top: 16, right: 16, bottom: 34, left: 40 };
-const BARS_HEIGHT = 44;
+const PAD = { top: 16, right: 12, bottom: 34, left: 36 };
 
 function bucketLabel(date: string, granularity: Granularity, timeZone: string, long = false): string {
   const ms = parseTime(date);
@@ -33,6 +31,10 @@ export function SentimentChart({
 }) {
   const titleId = useId();
   const [hover, setHover] = useState<number | null>(null);
+  // Drawn in the container's pixels so the labels stay readable on a phone.
+  const [canvasRef, WIDTH] = useWidth<HTMLDivElement>(1100);
+  const HEIGHT = WIDTH < 520 ? 220 : 280;
+  const BARS_HEIGHT = WIDTH < 520 ? 32 : 44;
   const innerWidth = WIDTH - PAD.left - PAD.right;
   const chartBottom = HEIGHT - PAD.bottom - BARS_HEIGHT - 8;
   const innerHeight = chartBottom - PAD.top;
@@ -54,10 +56,10 @@ export function SentimentChart({
     });
     if (current) paths.push(current);
     return paths;
-  }, [trend]);
+  }, [trend, WIDTH, HEIGHT]);
 
   const scored = trend.filter((p) => p.sentiment_score != null);
-  const labelEvery = Math.max(1, Math.ceil(n / 8));
+  const labelEvery = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(innerWidth / 74))));
   const barWidth = Math.max(2, Math.min(24, (innerWidth / Math.max(n, 1)) * 0.6));
   const summary = scored.length
     ? `Fan sentiment from ${formatSentiment(Math.min(...scored.map((p) => p.sentiment_score!)))} to ${formatSentiment(
@@ -68,7 +70,10 @@ export function SentimentChart({
 
   return (
     <figure className="chart">
+      <div ref={canvasRef} className="chart-canvas">
       <svg
+        width={WIDTH}
+        height={HEIGHT}
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
         role="img"
         aria-labelledby={titleId}
@@ -132,6 +137,7 @@ export function SentimentChart({
         ))}
         {active && hover != null ? <line className="hover-line" x1={x(hover)} x2={x(hover)} y1={PAD.top} y2={HEIGHT - PAD.bottom} /> : null}
       </svg>
+      </div>
       <figcaption className="chart-caption" aria-live="polite">
         {active ? (
           <>
@@ -140,7 +146,7 @@ export function SentimentChart({
           </>
         ) : (
           <span className="legend">
-            <span className="legend-line" aria-hidden="true" /> Fan sentiment (0–100)
+            <span className="legend-line" aria-hidden="true" /> Fan sentiment (0 negative, 50 neutral, 100 positive)
             <span className="legend-bar" aria-hidden="true" /> Fan messages with text
           </span>
         )}

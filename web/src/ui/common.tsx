@@ -1,5 +1,5 @@
-import { createContext, useContext, type ReactNode } from 'react';
-import { formatSentiment, initials, prettifyId, sentimentLabel, sentimentTone } from '../lib/format';
+import { createContext, useContext, useState, type ReactNode } from 'react';
+import { SENTIMENT_SCALE, formatSentiment, initials, prettifyId, sentimentLabel, sentimentTone } from '../lib/format';
 
 /** Topic id -> label (built-ins from the page config, custom topics from the API). */
 export const TopicLabels = createContext<Record<string, string>>({});
@@ -31,10 +31,21 @@ export function Avatar({
   size?: number;
 }) {
   const hue = hueFor(seed);
+  // Platform avatar links expire: a failed image falls back to the initials.
+  const [failed, setFailed] = useState<string | null>(null);
+  const showImage = src && failed !== src;
   return (
     <span className="avatar" style={{ width: size, height: size, ['--hue' as string]: hue }} aria-hidden="true">
-      {src ? (
-        <img src={src} alt="" width={size} height={size} loading="lazy" referrerPolicy="no-referrer" />
+      {showImage ? (
+        <img
+          src={src}
+          alt=""
+          width={size}
+          height={size}
+          loading="lazy"
+          referrerPolicy="no-referrer"
+          onError={() => setFailed(src)}
+        />
       ) : (
         <span className="avatar-initials" style={{ fontSize: size * 0.38 }}>
           {initials(name)}
@@ -45,15 +56,27 @@ export function Avatar({
   );
 }
 
-export function SentimentChip({ score, compact = false }: { score: number | null | undefined; compact?: boolean }) {
+/**
+ * A sentiment score as "negative · 42" (or "42" compact). ``scope`` says whose sentiment it
+ * is (e.g. "Fan sentiment, whole chat"), since a chat row and a session can differ.
+ */
+export function SentimentChip({
+  score,
+  compact = false,
+  scope = 'Sentiment',
+}: {
+  score: number | null | undefined;
+  compact?: boolean;
+  scope?: string;
+}) {
   const tone = sentimentTone(score);
   if (tone === 'none') return null;
   const label = sentimentLabel(score);
   return (
     <span
       className={`chip sentiment sentiment-${tone}`}
-      title={`Sentiment ${formatSentiment(score)} / 100 (${label})`}
-      aria-label={`Sentiment ${formatSentiment(score)} of 100, ${label}`}
+      title={`${scope}: ${formatSentiment(score)} / 100, ${label}. ${SENTIMENT_SCALE}`}
+      aria-label={`${scope} ${formatSentiment(score)} of 100, ${label}`}
     >
       <span className="sentiment-dot" aria-hidden="true" />
       {compact ? formatSentiment(score) : `${label} · ${formatSentiment(score)}`}
@@ -180,4 +203,12 @@ const ICONS = {
   arrowUp: <path d="M10 15V5M5.8 9.2 10 5l4.2 4.2" />,
   arrowDown: <path d="M10 5v10M5.8 10.8 10 15l4.2-4.2" />,
   filter: <path d="M3.5 5h13l-5 6v4.5l-3-1.5v-3Z" />,
+  back: <path d="M12.5 4.5 7 10l5.5 5.5" />,
+  menu: <path d="M3.5 5.5h13M3.5 10h13M3.5 14.5h13" />,
+  info: (
+    <>
+      <circle cx="10" cy="10" r="6.8" />
+      <path d="M10 9v4.5M10 6.6v.2" />
+    </>
+  ),
 };
