@@ -79,7 +79,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     triage_horizon_hours: Annotated[int, Meta(ge=0, le=8760)] = 24
     """The inbox's default horizon: fans waiting longer than this are "stale" and listed in
     their own collapsed group (0: no horizon). Also decides which chats a full sync sends
-    first (docs/metrics.md, "Inbox order")."""
+    first (docs/metrics.md, "Inbox order (triage)")."""
 
     # Rate limits.
     rest_rate_limit_per_minute: PositiveInt = 1000

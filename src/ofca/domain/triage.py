@@ -11,7 +11,7 @@ A chatter answers the fans who wrote recently before those who wrote months ago:
    (older than the horizon), which the dashboard shows in their own collapsed group.
 
 Ties go by chat id, so the order is total and stable. The dashboard's ``web/src/lib/triage.ts``
-implements the same rule (docs/metrics.md, "Inbox order").
+implements the same rule (docs/metrics.md, "Inbox order (triage)").
 """
 
 from __future__ import annotations

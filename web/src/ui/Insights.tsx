@@ -225,7 +225,7 @@ function TrendCell({ row }: { row: TopicRow }) {
   }
   const direction = Math.abs(row.trend) < 0.05 ? 'flat' : row.trend > 0 ? 'up' : 'down';
   return (
-    <span className={`trend trend-${direction}`} title={`${formatNumber(row.previous_volume)} in the previous window`}>
+    <span className={`trend trend-${direction}`} title={`${plural(row.previous_volume, 'session')} in the previous window`}>
       {direction === 'up' ? <Icon name="arrowUp" size={13} /> : direction === 'down' ? <Icon name="arrowDown" size={13} /> : '→ '}
       {formatPercent(Math.abs(row.trend), 0)}
       <span className="visually-hidden">{direction === 'down' ? ' down' : direction === 'up' ? ' up' : ' flat'}</span>

@@ -1,6 +1,6 @@
 import { useId, useMemo, useState } from 'react';
 import type { TrendPoint } from '../generated/wss';
-import { dateFormatter, formatNumber, formatSentiment, parseTime } from '../lib/format';
+import { dateFormatter, formatSentiment, parseTime, plural } from '../lib/format';
 import type { Granularity } from '../lib/range';
 import { useWidth } from '../lib/useWidth';
 
@@ -64,7 +64,7 @@ export function SentimentChart({
   const summary = scored.length
     ? `Fan sentiment from ${formatSentiment(Math.min(...scored.map((p) => p.sentiment_score!)))} to ${formatSentiment(
         Math.max(...scored.map((p) => p.sentiment_score!)),
-      )} out of 100 across ${n} buckets.`
+      )} out of 100 across ${plural(n, 'bucket')}.`
     : 'No fan messages with text in this window.';
   const active = hover != null ? trend[hover] : null;
 
@@ -142,7 +142,7 @@ export function SentimentChart({
         {active ? (
           <>
             <strong>{bucketLabel(active.date, granularity, timeZone, true)}</strong>: sentiment{' '}
-            {formatSentiment(active.sentiment_score)} · {formatNumber(active.message_count)} fan messages
+            {formatSentiment(active.sentiment_score)} · {plural(active.message_count, 'fan message')}
           </>
         ) : (
           <span className="legend">
