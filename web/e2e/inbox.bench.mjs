@@ -137,7 +137,7 @@ async function main() {
     // A MutationObserver in the page resolves as soon as the text is in the list.
     await page.evaluate((needle) => {
       window.__seen = new Promise((resolveSeen) => {
-        const list = document.querySelector('.conversation-list');
+        const list = document.querySelector('.conversation-scroll'); // every group of rows
         const observer = new MutationObserver(() => {
           if (list.textContent.includes(needle)) {
             observer.disconnect();
