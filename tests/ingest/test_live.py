@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -79,9 +80,17 @@ async def test_dashboard_gets_full_sync_then_live_events_and_integration_reads_o
         nodes = final["payload"]["conversations"]
         assert sum(node["message_count"] for node in nodes) == 400
         assert all(m["enriched"] for node in nodes for m in node["messages"])
-        waiting = [n["unanswered_since"] for n in nodes if n["unanswered_since"] is not None]
-        assert waiting == sorted(waiting)  # longest-waiting unanswered chats first
-        assert nodes[0]["unanswered_since"] is not None or not waiting
+        # Issue 17: the inbox's triage order (ofca.domain.triage), no longer longest wait
+        # first: fans waiting within the horizon (24 h) first, then by last activity.
+        now = datetime.now(UTC)
+        recent = [
+            n["unanswered_since"] is not None
+            and now - datetime.fromisoformat(n["unanswered_since"]) <= timedelta(hours=24)
+            for n in nodes
+        ]
+        assert recent == sorted(recent, reverse=True)
+        rest = [n["last_activity_at"] for n, first in zip(nodes, recent, strict=True) if not first]
+        assert rest == sorted(rest, reverse=True)
         assert final["payload"]["analytics"] is not None
 
         await extension.send(_delta(9_000_001, 700_000, "hello there, I love it 😍"))
