@@ -43,7 +43,7 @@ def _rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, 
 
 
 def test_full_sync_order_is_the_inbox_triage_order() -> None:
-    assert full_sync._prioritized(*_rows(), DAY) == [
+    assert full_sync._prioritized(*_rows(), DAY, now=NOW) == [
         "about-to-miss",
         "fresh",
         "just-late",
@@ -56,7 +56,7 @@ def test_full_sync_order_is_the_inbox_triage_order() -> None:
 
 def test_without_a_horizon_every_wait_is_triaged() -> None:
     everything = Triage(horizon_seconds=None, sla_seconds=300.0)
-    assert full_sync._prioritized(*_rows(), everything)[:5] == [
+    assert full_sync._prioritized(*_rows(), everything, now=NOW)[:5] == [
         "about-to-miss",
         "fresh",
         "just-late",
@@ -69,7 +69,7 @@ def test_the_full_sync_keeps_the_first_chats_of_that_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(full_sync, "FULL_SYNC_CONVERSATIONS", 3)
-    assert full_sync._prioritized(*_rows(), DAY) == ["about-to-miss", "fresh", "just-late"]
+    assert full_sync._prioritized(*_rows(), DAY, now=NOW) == ["about-to-miss", "fresh", "just-late"]
 
 
 def test_the_sla_edge_and_a_wait_in_the_future() -> None:

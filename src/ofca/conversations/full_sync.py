@@ -303,13 +303,15 @@ def _prioritized(
     stat_rows: Sequence[Row],
     waiting_rows: Sequence[Row],
     triage: Triage = DEFAULT_TRIAGE,
+    *,
+    now: datetime | None = None,
 ) -> list[str]:
     """The :data:`FULL_SYNC_CONVERSATIONS` chats to send, in the inbox's default order
-    (``ofca.domain.triage``): the dashboard shows first what it is sent first."""
+    (``ofca.domain.triage``) at ``now``: the dashboard shows first what it is sent first."""
     waiting = {row["chat_id"]: as_datetime(row["first_inbound_at"]) for row in waiting_rows}
     last_at = {row["chat_id"]: as_datetime(row["last_at"]) for row in stat_rows}
     chat_ids = {row["chat_id"] for row in chat_rows} | set(last_at)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     return sorted(
         chat_ids,
         key=lambda chat_id: triage_key(
