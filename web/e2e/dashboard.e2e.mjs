@@ -299,8 +299,12 @@ async function run(sizeName, browser) {
   await topicButton.click();
   await page.locator('.filter-chip', { hasText: topicLabel }).waitFor();
   await page.getByTestId('list-count').filter({ hasText: '1 chat with this topic' }).waitFor();
-  await waitFor(async () => (await rows.count()) === 1, 'only the complaining fan');
-  assert((await rows.first().locator('.row-name').innerText()).startsWith('Chris'), 'Chris is the one');
+  await waitFor(
+    async () => (await rowOrder()).length === 1 && (await rowOrder())[0].startsWith('Chris'),
+    'only the complaining fan, Chris',
+  ).catch(async (error) => {
+    throw new Error(`${error.message}; rows: ${JSON.stringify(await rowOrder())}`);
+  });
   assert(/start=/.test(page.url()) && /end=/.test(page.url()), `the window travels with the topic: ${page.url()}`);
   await page.getByRole('button', { name: /Clear topic filter/ }).click();
   await waitFor(async () => (await rows.count()) === FANS.length + 1, 'filter cleared');
