@@ -418,6 +418,7 @@ function Dashboard({
                 accountId={accountId}
                 horizon={horizon}
                 onHorizon={chooseHorizon}
+                defaultSlaSeconds={config.replySlaSeconds ?? 300}
                 topicFilter={topicFilter}
                 topicWindow={topicWindow}
                 onClearTopic={() => navigate('inbox', inboxParams(selectedChat, null))}

@@ -395,6 +395,7 @@ export function Inbox({
   accountId = '',
   horizon,
   onHorizon,
+  defaultSlaSeconds = 300,
 }: {
   live: LiveState;
   topicFilter: string | null;
@@ -411,6 +412,8 @@ export function Inbox({
   accountId?: string;
   horizon: Horizon;
   onHorizon: (horizon: Horizon) => void;
+  /** The server's SLA (page config) until the live analytics carry it. */
+  defaultSlaSeconds?: number;
 }) {
   // Wait badges tick on their own; the order (wait against the SLA) is refreshed every 15 s.
   const now = useNow(15_000);
@@ -420,7 +423,7 @@ export function Inbox({
   const [sortId, setSortId] = useState('wait');
   const [showStale, setShowStale] = useState(false);
   const listRef = useRef<HTMLDivElement>(null);
-  const slaSeconds = live.analytics?.response_time.reply_time.sla_seconds ?? 300;
+  const slaSeconds = live.analytics?.response_time.reply_time.sla_seconds ?? defaultSlaSeconds;
   const query = useDebounced(search.trim(), SEARCH_DEBOUNCE_MS);
   const searching = search.trim() !== '';
   const searched = useServerSearch(api, token, accountId, query);
