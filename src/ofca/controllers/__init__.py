@@ -12,6 +12,7 @@ from ofca.controllers.conversations import ConversationsController
 from ofca.controllers.exports import AccountDataController, ExportController
 from ofca.controllers.frontend import dashboard_index
 from ofca.controllers.health import HealthController
+from ofca.controllers.insight_charts import InsightChartsController
 from ofca.controllers.insights import InsightsController
 from ofca.controllers.schemas import SchemaController, docs_redirects
 from ofca.controllers.topics import TopicsController
@@ -25,6 +26,7 @@ ROUTE_HANDLERS: list[Any] = [
     MembersController,
     AuthController,
     InsightsController,
+    InsightChartsController,
     TopicsController,
     ConversationWebhookController,
     WebhookSecretController,

@@ -6,7 +6,8 @@ module only gives them their public envelope. Field names are the public contrac
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -23,6 +24,7 @@ from ofca.domain.metrics import (
 __all__ = [
     "GRANULARITIES",
     "MAX_BUCKETS",
+    "MAX_TIME_RANGE_DAYS",
     "AnalyticsSnapshot",
     "InsightParameterError",
     "OverviewResponse",
@@ -35,6 +37,8 @@ __all__ = [
     "WindowView",
     "parse_granularity",
     "parse_instant",
+    "parse_request_window",
+    "parse_time_range",
     "parse_timezone",
     "parse_window",
 ]
@@ -183,3 +187,45 @@ def parse_window(start: str | None, end: str | None, now: datetime, default_days
         raise
     except ValueError as exc:
         raise InsightParameterError("start", f"the window is empty: {exc}") from None
+
+
+MAX_TIME_RANGE_DAYS = 366
+"""The longest ``time_range`` (``366d``): a year, leap day included. Longer windows are
+asked for with ``start``/``end``."""
+
+_TIME_RANGE = re.compile(r"^([0-9]{1,6})d$")
+
+
+def parse_time_range(value: str | None) -> timedelta | None:
+    """``time_range`` (seed 003's dashboards): ``Nd`` = the N days ending now, 1 <= N <=
+    :data:`MAX_TIME_RANGE_DAYS` (``7d``, ``30d``, ``90d``, ...); None when absent."""
+    if value is None or not value.strip():
+        return None
+    match = _TIME_RANGE.match(value.strip().lower())
+    days = int(match.group(1)) if match else 0
+    if not 1 <= days <= MAX_TIME_RANGE_DAYS:
+        raise InsightParameterError(
+            "time_range",
+            f"time_range must be a number of days from 1d to {MAX_TIME_RANGE_DAYS}d such as "
+            f"7d, 30d or 90d, not {value!r}",
+        )
+    return timedelta(days=days)
+
+
+def parse_request_window(
+    start: str | None,
+    end: str | None,
+    time_range: str | None,
+    now: datetime,
+    default_days: int,
+) -> Window:
+    """The window of a request: ``time_range`` (``[now - N days, now)``) or ``start``/``end``
+    (``parse_window``); both at once is an error naming ``time_range``."""
+    span = parse_time_range(time_range)
+    if span is None:
+        return parse_window(start, end, now, default_days)
+    if (start is not None and start.strip()) or (end is not None and end.strip()):
+        raise InsightParameterError(
+            "time_range", "time_range cannot be combined with start or end: send one or the other"
+        )
+    return Window(start=now - span, end=now)

@@ -1,0 +1,142 @@
+"""Where each part of a bucketed window is read from: hourly rollups or base rows.
+
+A chart splits its window into local buckets (``bucket_starts``). The hourly read models
+(``ofca_activity_hour``, ``ofca_session_hour``, ...) hold whole UTC hours, so a
+:class:`BucketPlan` serves every whole UTC hour that lies inside one bucket from them and
+reads base rows (messages, sessions) only for *pieces*: the partial hours at the window's
+ends and, in zones whose offset is not a whole number of hours (Asia/Kolkata), the UTC
+hours a bucket boundary cuts in two, split at that boundary. In whole-hour zones a window
+has at most two pieces whatever its length and granularity.
+
+Pieces are read in one statement: a ``VALUES`` list of ``(bucket, from, to)`` joined to
+the base table by range, so each piece is an index range scan.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from piccolo.engine.postgres import PostgresEngine
+
+from ofca.domain.metrics import Granularity, Window, bucket_starts
+from ofca.persistence.sql import MAX_PARAMS, database, fetch_rows
+
+__all__ = [
+    "BucketPlan",
+    "fetch_pieces",
+    "is_postgres",
+    "local_bucket_starts",
+    "round_float",
+]
+
+HOUR = timedelta(hours=1)
+_DIGITS = 9
+
+
+def round_float(value: float | None) -> float | None:
+    """Floats to 9 decimals, as every insight (SQL sums add in storage order, which differs
+    between engines in the last bits)."""
+    return None if value is None else round(value, _DIGITS)
+
+
+def is_postgres() -> bool:
+    return isinstance(database(), PostgresEngine)
+
+
+def _floor_hour(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(instant: datetime) -> datetime:
+    floor = _floor_hour(instant)
+    return floor if floor == instant else floor + HOUR
+
+
+def local_bucket_starts(window: Window, tz: ZoneInfo, granularity: Granularity) -> list[datetime]:
+    """``bucket_starts``, with a fast path for hours: when every UTC hour of the window is a
+    local hour boundary (whole-hour offsets), the local hours are the UTC hours (the
+    general function probes a 15-minute grid)."""
+    if granularity != "hour":
+        return bucket_starts(window, tz, granularity)
+    hours: list[datetime] = []
+    current = _floor_hour(window.start)
+    while current < window.end:
+        local = current.astimezone(tz)
+        if local.minute or local.second:
+            return bucket_starts(window, tz, granularity)
+        hours.append(local)
+        current += HOUR
+    return hours
+
+
+class BucketPlan:
+    """A window cut into buckets, and which parts of it come from hourly rows.
+
+    - ``hours``: ``[first, last)`` of whole UTC hours to read from a rollup (None: none);
+      rows at an hour in ``split_hours`` are skipped (a bucket boundary cuts them);
+    - ``pieces``: ``(bucket, from, to)`` ranges to read from base rows, each inside one
+      bucket and the window.
+    """
+
+    def __init__(self, window: Window, starts: Sequence[datetime]) -> None:
+        self.window = window
+        self.starts = list(starts)
+        self.utc_starts = [start.astimezone(UTC) for start in starts]
+        inner = [b for b in self.utc_starts if window.start < b < window.end]
+        first, last = _ceil_hour(window.start), _floor_hour(window.end)
+        ranges: list[tuple[datetime, datetime]] = []
+        self.hours: tuple[datetime, datetime] | None = None
+        self.split_hours: frozenset[datetime] = frozenset()
+        if first < last:
+            self.hours = (first, last)
+            ranges += [(a, b) for a, b in ((window.start, first), (last, window.end)) if a < b]
+            split = {_floor_hour(b) for b in inner if b != _floor_hour(b)}
+            self.split_hours = frozenset(h for h in split if first <= h < last)
+            ranges += [(hour, hour + HOUR) for hour in sorted(self.split_hours)]
+        else:
+            ranges.append((window.start, window.end))
+        self.pieces: list[tuple[int, datetime, datetime]] = []
+        for a, b in ranges:
+            cuts = inner[bisect_right(inner, a) : bisect_left(inner, b)]
+            for p, q in pairwise([a, *cuts, b]):
+                self.pieces.append((self.index(p), p, q))
+
+    def index(self, instant: datetime) -> int:
+        """The bucket holding ``instant`` (an instant inside the window)."""
+        return max(bisect_right(self.utc_starts, instant) - 1, 0)
+
+    def hour_index(self, hour: datetime) -> int | None:
+        """The bucket of a rollup row's whole UTC hour, or None when the row is not used
+        (outside ``hours``, or cut by a bucket boundary: its pieces are read instead)."""
+        if self.hours is None or not self.hours[0] <= hour < self.hours[1]:
+            return None
+        if hour in self.split_hours:
+            return None
+        return self.index(hour)
+
+
+_PIECES_PER_STATEMENT = (MAX_PARAMS - 100) // 3
+
+
+async def fetch_pieces(plan: BucketPlan, sql: str, *params: Any) -> list[Any]:
+    """Rows of ``sql`` over the plan's pieces: ``sql`` reads ``p.i`` (bucket), ``p.a`` and
+    ``p.b`` (the range) from a relation ``p`` it joins, and takes ``params`` after them."""
+    if not plan.pieces:
+        return []
+    cast = ("{}::integer", "{}::timestamptz", "{}::timestamptz") if is_postgres() else ("{}",) * 3
+    row = "(" + ", ".join(cast) + ")"
+    rows: list[Any] = []
+    for index in range(0, len(plan.pieces), _PIECES_PER_STATEMENT):
+        chunk = plan.pieces[index : index + _PIECES_PER_STATEMENT]
+        values = ", ".join([row] * len(chunk))
+        rows += await fetch_rows(
+            f"WITH p(i, a, b) AS (VALUES {values}) {sql}",
+            *[value for piece in chunk for value in piece],
+            *params,
+        )
+    return rows
