@@ -33,6 +33,7 @@ def backend_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         # limits out of the way; tests of the limits build their own settings.
         env.setdefault("OFCA_REST_RATE_LIMIT_PER_MINUTE", "1000000")
         env.setdefault("OFCA_IP_RATE_LIMIT_PER_MINUTE", "1000000")
+        env.setdefault("OFCA_WEBHOOK_RATE_LIMIT_PER_MINUTE", "1000000")
         yield env
 
 

@@ -86,6 +86,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Requests per minute per API key (or per login session)."""
     ip_rate_limit_per_minute: PositiveInt = 300
     """Requests per minute per client IP for unauthenticated requests."""
+    webhook_rate_limit_per_minute: PositiveInt = 100
+    """Requests per minute per client IP to the webhook routes (seed 004: 100), on top of
+    the per-key limit."""
     ws_frames_per_minute: PositiveInt = 1000
 
     @property

@@ -34,6 +34,17 @@ REQUESTS: list[tuple[str, dict[str, str]]] = [
     ("sentiment-trend", {**DAY, "granularity": "week", "topic": "greeting"}),
     ("overview", DAY),
     ("overview", {"start": "2026-03-02T12:03:00+01:00", "end": "2026-03-02T14:00:00Z"}),
+    ("reply-time-trend", {**DAY, "granularity": "hour", "timezone": "Asia/Kolkata"}),
+    ("reply-time-trend", {**DAY, "topic": "tips_gifts"}),
+    ("reply-time-trend", {**DAY, "chat_id": "a", "granularity": "week"}),
+    ("volume-trend", {**DAY, "granularity": "hour", "timezone": "Europe/Berlin"}),
+    ("volume-trend", {**DAY, "chat_id": "a"}),
+    ("volume-trend", {**DAY, "topic": "greeting", "timezone": "Asia/Kolkata"}),
+    ("activity-heatmap", {**DAY, "timezone": "America/New_York"}),
+    ("activity-heatmap", {**DAY, "topic": "greeting"}),
+    ("sessions", {**DAY, "granularity": "hour"}),
+    ("sessions", {**DAY, "granularity": "week", "topic": "greeting", "timezone": "Asia/Kolkata"}),
+    ("sessions", {"start": "2026-03-02T12:03:00+01:00", "end": "2026-03-02T14:00:00Z"}),
 ]
 
 

@@ -149,9 +149,13 @@ async def test_list_orders_by_latest_activity_and_rejects_bad_windows(
     )
     assert bad.status_code == 422
     assert "start must be before end" in bad.json()["detail"]
-    assert (
-        await client.get("/api/v1/conversations", params={"status": "closed"}, headers=auth(key))
-    ).status_code == 400
+    # An unknown status is a 422 naming it (issue 18; it was a generic 400 before).
+    unknown = await client.get(
+        "/api/v1/conversations", params={"status": "closed"}, headers=auth(key)
+    )
+    assert unknown.status_code == 422
+    assert [error["key"] for error in unknown.json()["errors"]] == ["status"]
+    assert "'closed'" in unknown.json()["detail"]
 
 
 async def test_detail_summary(

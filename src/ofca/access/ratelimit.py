@@ -1,4 +1,5 @@
-"""REST rate limits: per credential (API key or login session) and per IP when anonymous.
+"""REST rate limits: per credential (API key or login session) and per IP when anonymous;
+the webhook routes (seed 004's transcript webhook, Chatwoot's) also per IP, whoever calls.
 
 Fixed one-minute windows. With Redis configured the counters live there (``INCR`` +
 ``EXPIRE`` in one MULTI pipeline, keys under ``OFCA_CHANNEL_PREFIX``) so every process
@@ -35,6 +36,12 @@ REDIS_RETRY_AFTER_SECONDS = 5.0
 WARNING_INTERVAL_SECONDS = 30.0
 EXEMPT_PATHS = frozenset({"/health", "/api/v1/health"})
 EXEMPT_PREFIXES = ("/static/",)
+WEBHOOK_PREFIXES = ("/api/v1/webhook/", "/api/v1/integrations/")
+"""Routes other systems post to: limited per client IP (``OFCA_WEBHOOK_RATE_LIMIT_PER_MINUTE``)."""
+
+
+def is_webhook_path(path: str) -> bool:
+    return path.startswith(WEBHOOK_PREFIXES)
 
 
 class Decision(msgspec.Struct, frozen=True):
@@ -141,20 +148,29 @@ class RateLimitMiddleware:
             return
         settings: Settings = self.limiter.settings
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        host = connection.client.host if connection.client else "unknown"
+        buckets: list[tuple[str, int]] = []
+        webhook = is_webhook_path(path)
+        if webhook:
+            buckets.append((f"webhook-ip:{host}", settings.webhook_rate_limit_per_minute))
         principal = await principal_from_connection(connection, settings)
         if principal is not None:
-            bucket, limit = f"cred:{principal.credential_id}", settings.rest_rate_limit_per_minute
-        else:
-            host = connection.client.host if connection.client else "unknown"
-            bucket, limit = f"ip:{host}", settings.ip_rate_limit_per_minute
-        decision = await self.limiter.hit(bucket, limit)
-        if not decision.allowed:
-            await _send_429(send, decision)
-            return
+            buckets.append((f"cred:{principal.credential_id}", settings.rest_rate_limit_per_minute))
+        elif not webhook:
+            buckets.append((f"ip:{host}", settings.ip_rate_limit_per_minute))
+        decisions: list[Decision] = []
+        for bucket, limit in buckets:  # never empty: a webhook, a credential or an IP
+            decision = await self.limiter.hit(bucket, limit)
+            if not decision.allowed:
+                await _send_429(send, decision)
+                return
+            decisions.append(decision)
+        # The headers describe the limit closest to refusing this caller.
+        limited = min(decisions, key=lambda decision: decision.remaining)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *decision.headers()]
+                message["headers"] = [*message.get("headers", []), *limited.headers()]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

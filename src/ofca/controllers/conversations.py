@@ -11,24 +11,30 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.exceptions import ClientException, NotFoundException
+from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 from msgspec import Meta
 
 from ofca.access.principals import scope_account
 from ofca.channels.plugin import OfcaChannelsPlugin
+from ofca.controllers.params import TimeRangeParam, time_range_bounds
 from ofca.conversations.erasure import delete_chat
 from ofca.conversations.queries import (
-    ConversationDetail,
     ConversationFilters,
     ConversationPage,
     CursorError,
+    ListStatus,
     MessagePage,
     chat_exists,
-    conversation_detail,
     list_conversations,
     message_page,
+)
+from ofca.conversations.transcripts import (
+    SeedConversationDetail,
+    has_transcript_account,
+    resolve_chat_id,
+    seed_conversation_detail,
 )
 from ofca.domain.auth import Principal
 from ofca.errors import field_error
@@ -36,9 +42,27 @@ from ofca.ingest.commands import ExtensionCommands
 from ofca.insights.scheduler import InsightsScheduler
 from ofca.settings import Settings
 
-__all__ = ["ConversationsController", "conversation_filters"]
+__all__ = [
+    "ConversationsController",
+    "EmailParam",
+    "StatusParam",
+    "conversation_filters",
+    "list_scope",
+]
 
 MAX_LIMIT = 100
+
+StatusParam = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        description="open (the fan waits), answered, or completed (transcripts, seed 004).",
+    ),
+]
+EmailParam = Annotated[
+    str | None,
+    Parameter(max_length=200, description="Transcripts sent with this emailId (seed 004)."),
+]
 
 
 class DeleteResult(msgspec.Struct, kw_only=True):
@@ -69,29 +93,82 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
         raise field_error(name, f"{name} is out of range", source="query") from None
 
 
+_STATUSES: tuple[ListStatus, ...] = ("open", "answered", "completed")
+
+
+def _list_status(status: str | None) -> ListStatus | None:
+    if status is None or not status.strip():
+        return None
+    for known in _STATUSES:
+        if status.strip() == known:
+            return known
+    raise field_error(
+        "status", f"status must be one of open, answered, completed, not {status!r}", "query"
+    )
+
+
 def conversation_filters(
-    status: Literal["open", "answered"] | None,
+    status: str | None,
     topic: str | None,
     fan: str | None,
     q: str | None,
     start: datetime | None,
     end: datetime | None,
+    *,
+    time_range: str | None = None,
+    email_id: str | None = None,
+    transcript_account: str | None = None,
 ) -> ConversationFilters:
-    """The list filters; ``start``/``end`` without an offset are UTC; start >= end, or a
-    time that is no instant in UTC (e.g. ``0001-01-01T00:00:00+01:00``), is 422 (checked
-    here: an export must not fail after its stream has started)."""
+    """The list filters; ``start``/``end`` without an offset are UTC (or ``time_range``,
+    the N days ending now); start >= end, or a time that is no instant in UTC (e.g.
+    ``0001-01-01T00:00:00+01:00``), an unknown ``status`` or a bad ``time_range`` is 422
+    (checked here: an export must not fail after its stream has started)."""
+    start, end = time_range_bounds(time_range, start, end)
     start = _utc(start, "start")
     end = _utc(end, "end")
     if start is not None and end is not None and start >= end:
         raise field_error("start", "start must be before end", source="query")
     return ConversationFilters(
-        status=status,
+        status=_list_status(status),
         topic=topic.strip() or None if topic else None,
         fan=fan.strip() or None if fan else None,
         q=q.strip() or None if q else None,
         start=start,
         end=end,
+        email_id=email_id or None,
+        transcript_account=transcript_account,
     )
+
+
+async def list_scope(principal: Principal, account_id: str | None) -> tuple[str, str | None]:
+    """(the account, seed 004's ``account_id`` filter) of a list or export request.
+
+    ``account_id`` names the ofca account when this credential may use that account.
+    Otherwise, for a credential bound to one account, it is the ``accountId`` transcripts
+    were sent with (seed 004's list filter) when some transcript of that account has it;
+    anything else stays a 403, so nothing is learnt about other accounts.
+    """
+    try:
+        return scope_account(principal, account_id, "read"), None
+    except PermissionDeniedException:
+        if account_id is None:
+            raise
+        try:
+            own = scope_account(principal, None, "read")
+        except PermissionDeniedException:
+            own = None
+        if own is None or not await has_transcript_account(own, account_id):
+            raise
+        return own, account_id
+
+
+async def _resolved_chat(account_id: str, requested: str) -> tuple[str, bool]:
+    """The chat id a path names (a chat id, or a transcript's ``conversationId``) and
+    whether it was the latter; 404 when neither."""
+    found = await resolve_chat_id(account_id, requested)
+    if found is None:
+        raise NotFoundException("No such conversation")
+    return found
 
 
 async def _existing_chat(account_id: str, chat_id: str) -> None:
@@ -108,31 +185,51 @@ class ConversationsController(Controller):
         self,
         principal: Principal,
         account_id: str | None = None,
-        status: Literal["open", "answered"] | None = None,
+        status: StatusParam = None,
         topic: Annotated[str | None, Parameter(max_length=64)] = None,
         fan: Annotated[str | None, Parameter(max_length=200)] = None,
         q: Annotated[str | None, Parameter(max_length=500)] = None,
+        email_id: EmailParam = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        time_range: TimeRangeParam = None,
         page: Annotated[int, Parameter(ge=1, le=1_000_000)] = 1,
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 20,
     ) -> ConversationPage:
         """``status=open``: the last message with a direction is the fan's (unanswered);
-        ``answered``: it is the creator's. ``fan`` searches name/username, ``q`` the
-        messages' text (both case-insensitive substrings); ``start``/``end`` keep chats with
-        a message in ``[start, end)``; ``topic`` with a window keeps chats with a session
-        starting in it that has the topic (the Insights topic rule). Most recently active
-        first."""
-        account = scope_account(principal, account_id, "read")
-        filters = conversation_filters(status, topic, fan, q, start, end)
+        ``answered``: it is the creator's; ``completed``: transcripts (seed 004). ``fan``
+        searches name/username, ``q`` the messages' text (both case-insensitive
+        substrings); ``start``/``end`` (or ``time_range``) keep chats with a message in
+        ``[start, end)``; ``topic`` with a window keeps chats with a session starting in it
+        that has the topic (the Insights topic rule); ``email_id`` and ``account_id`` (when
+        it is not an account of this credential) keep transcripts sent with that
+        ``emailId`` / ``accountId``. Most recently active first."""
+        account, transcript_account = await list_scope(principal, account_id)
+        filters = conversation_filters(
+            status,
+            topic,
+            fan,
+            q,
+            start,
+            end,
+            time_range=time_range,
+            email_id=email_id,
+            transcript_account=transcript_account,
+        )
         return await list_conversations(account, filters, page, limit)
 
     @get("/{chat_id:str}", summary="A conversation's status summary")
     async def detail(
         self, settings: Settings, principal: Principal, chat_id: str, account_id: str | None = None
-    ) -> ConversationDetail:
+    ) -> SeedConversationDetail:
+        """``chat_id`` is a chat id or a transcript's ``conversationId`` (seed 004). The
+        summary carries seed 004's fields too; ``status`` is ``completed`` for a transcript
+        asked for by its ``conversationId``, else who spoke last."""
         account = scope_account(principal, account_id, "read")
-        found = await conversation_detail(account, chat_id, settings)
+        resolved, by_conversation_id = await _resolved_chat(account, chat_id)
+        found = await seed_conversation_detail(
+            account, resolved, settings, by_conversation_id=by_conversation_id
+        )
         if found is None:
             raise NotFoundException("No such conversation")
         return found
@@ -147,11 +244,12 @@ class ConversationsController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
     ) -> MessagePage:
         """Pages in chat order (time, then id; messages without a usable time last), each
-        message with its enrichment. Pass ``next_cursor`` as ``cursor`` for the next page."""
+        message with its enrichment. Pass ``next_cursor`` as ``cursor`` for the next page.
+        ``chat_id`` may be a transcript's ``conversationId``, as for the summary."""
         account = scope_account(principal, account_id, "read")
-        await _existing_chat(account, chat_id)
+        resolved, _ = await _resolved_chat(account, chat_id)
         try:
-            return await message_page(account, chat_id, limit, cursor)
+            return await message_page(account, resolved, limit, cursor)
         except CursorError:
             raise field_error("cursor", "Invalid cursor", source="query") from None
 
@@ -169,7 +267,8 @@ class ConversationsController(Controller):
         account_id: str | None = None,
     ) -> DeleteResult:
         account = scope_account(principal, account_id, "delete")
-        deleted = await delete_chat(account, chat_id, insights=insights, channels=channels)
+        resolved, _ = await _resolved_chat(account, chat_id)
+        deleted = await delete_chat(account, resolved, insights=insights, channels=channels)
         if deleted is None:
             raise NotFoundException("No such conversation")
         return DeleteResult(status="success", deleted_messages=deleted)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.exceptions import NotFoundException
@@ -16,7 +16,13 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from ofca.access.principals import scope_account
-from ofca.controllers.conversations import conversation_filters
+from ofca.controllers.conversations import (
+    EmailParam,
+    StatusParam,
+    conversation_filters,
+    list_scope,
+)
+from ofca.controllers.params import TimeRangeParam
 from ofca.conversations.exports import (
     export_account,
     export_messages,
@@ -66,19 +72,31 @@ class ExportController(Controller):
             str,
             Parameter(description="csv or ndjson", schema_extra={"enum": list(EXPORT_FORMATS)}),
         ] = "csv",
-        status: Literal["open", "answered"] | None = None,
+        status: StatusParam = None,
         topic: Annotated[str | None, Parameter(max_length=64)] = None,
         fan: Annotated[str | None, Parameter(max_length=200)] = None,
         q: Annotated[str | None, Parameter(max_length=500)] = None,
+        email_id: EmailParam = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        time_range: TimeRangeParam = None,
     ) -> Stream:
         """One row per session with every METRICS.md session value. Filters as in
         ``GET /api/v1/conversations``; a session is in ``[start, end)`` by its first message
         and ``topic`` keeps only sessions having the topic."""
-        account = scope_account(principal, account_id, "read")
+        account, transcript_account = await list_scope(principal, account_id)
         chosen = "csv" if _export_format(format, EXPORT_FORMATS) == "csv" else "ndjson"
-        filters = conversation_filters(status, topic, fan, q, start, end)
+        filters = conversation_filters(
+            status,
+            topic,
+            fan,
+            q,
+            start,
+            end,
+            time_range=time_range,
+            email_id=email_id,
+            transcript_account=transcript_account,
+        )
         return Stream(
             export_sessions(account, filters, settings, chosen),
             media_type=CSV if chosen == "csv" else NDJSON,
@@ -93,19 +111,31 @@ class ExportController(Controller):
         format: Annotated[
             str, Parameter(description="ndjson", schema_extra={"enum": ["ndjson"]})
         ] = "ndjson",
-        status: Literal["open", "answered"] | None = None,
+        status: StatusParam = None,
         topic: Annotated[str | None, Parameter(max_length=64)] = None,
         fan: Annotated[str | None, Parameter(max_length=200)] = None,
         q: Annotated[str | None, Parameter(max_length=500)] = None,
+        email_id: EmailParam = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        time_range: TimeRangeParam = None,
     ) -> Stream:
         """Messages of the chats matching the list filters, in chat order; with
         ``start``/``end`` only messages created in the window, with ``q`` only messages
         containing it."""
-        account = scope_account(principal, account_id, "read")
+        account, transcript_account = await list_scope(principal, account_id)
         _export_format(format, ("ndjson",))
-        filters = conversation_filters(status, topic, fan, q, start, end)
+        filters = conversation_filters(
+            status,
+            topic,
+            fan,
+            q,
+            start,
+            end,
+            time_range=time_range,
+            email_id=email_id,
+            transcript_account=transcript_account,
+        )
         return Stream(
             export_messages(account, filters),
             media_type=NDJSON,

@@ -20,10 +20,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
+from piccolo.engine.postgres import PostgresEngine
 
 from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analysis
+from ofca.domain.sources import WEBHOOK_SOURCE
 from ofca.domain.wss import FanView, MessageView
-from ofca.persistence.sql import raw_sql
+from ofca.persistence.sql import database, raw_sql
 from ofca.persistence.tables import ChatRow, MessageRow
 from ofca.settings import Settings
 
@@ -36,6 +38,7 @@ __all__ = [
     "ConversationListItem",
     "ConversationPage",
     "CursorError",
+    "ListStatus",
     "MessagePage",
     "chat_exists",
     "conversation_detail",
@@ -44,12 +47,18 @@ __all__ = [
     "load_points",
     "message_page",
     "message_view",
+    "origin_field_sql",
     "raw_sql",
 ]
 
-ChatStatus = Literal["open", "answered", "none"]
+ChatStatus = Literal["open", "answered", "none", "completed"]
 """``open``: the last message with a direction is from the fan (an unanswered run);
-``answered``: it is the creator's; ``none``: the chat has no directional message yet."""
+``answered``: it is the creator's; ``none``: the chat has no directional message yet;
+``completed``: a transcript (a finished conversation), when asked for by its seed 004
+``conversationId`` (``ofca.conversations.transcripts``)."""
+
+ListStatus = Literal["open", "answered", "completed"]
+"""The list's ``status`` filter: ``completed`` keeps transcripts (seed 004's webhook)."""
 
 # Messages without a usable time sort after every real time (chat order needs a total order).
 NO_TIME = datetime(9999, 12, 31, tzinfo=UTC)
@@ -61,12 +70,16 @@ MESSAGE_VIEW_COLUMNS = (
 
 
 class ConversationFilters(msgspec.Struct, frozen=True, kw_only=True):
-    status: Literal["open", "answered"] | None = None
+    status: ListStatus | None = None
     topic: str | None = None
     fan: str | None = None
     q: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    email_id: str | None = None
+    """Seed 004: the transcript's ``emailId``, exactly as sent."""
+    transcript_account: str | None = None
+    """Seed 004: the transcript's ``accountId``, exactly as sent."""
 
 
 class ConversationListItem(msgspec.Struct, kw_only=True):
@@ -233,9 +246,26 @@ _LAST_DIRECTION = (
 _LAST_ACTIVITY = "(SELECT MAX(m.created_at) FROM ofca_message m WHERE " + _MESSAGE_OF_CHAT + ")"
 
 
+def origin_field_sql(name: str) -> str:
+    """SQL of a field of what a transcript's sender said about it (the ``origin`` kept in
+    ``ofca_chat.raw`` of ``webhook`` chats, as text); NULL for chats of other sources,
+    whose ``raw`` is not read."""
+    if isinstance(database(), PostgresEngine):
+        value = f"CAST(c.raw AS jsonb) -> 'origin' ->> '{name}'"
+    else:
+        value = f"json_extract(c.raw, '$.origin.{name}')"
+    return f"(CASE WHEN c.source = '{WEBHOOK_SOURCE}' THEN {value} END)"
+
+
 def _chat_filter(account_id: str, filters: ConversationFilters) -> _Sql:
     sql = _Sql()
     sql.add("c.account_id = {}", account_id)
+    if filters.status == "completed":
+        sql.add("c.source = {}", WEBHOOK_SOURCE)
+    if filters.email_id is not None:
+        sql.add(f"{origin_field_sql('emailId')} = {{}}", filters.email_id)
+    if filters.transcript_account is not None:
+        sql.add(f"{origin_field_sql('accountId')} = {{}}", filters.transcript_account)
     if filters.fan:
         pattern = like_pattern(filters.fan)
         sql.add(
