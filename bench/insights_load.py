@@ -201,13 +201,29 @@ async def measure(
         ("response-time", {"topic": "tips_gifts"}),
         ("sentiment-trend", {"topic": "tips_gifts"}),
         ("topics", {"chat_id": "chat000042"}),
+        ("reply-time-trend", {}),
+        ("reply-time-trend", {"granularity": "hour", "timezone": "Europe/Berlin"}),
+        ("reply-time-trend", {"topic": "tips_gifts"}),
+        ("volume-trend", {}),
+        ("volume-trend", {"granularity": "hour", "timezone": "Europe/Berlin"}),
+        ("volume-trend", {"granularity": "hour", "timezone": "Asia/Kolkata"}),
+        ("volume-trend", {"topic": "tips_gifts"}),
+        ("activity-heatmap", {}),
+        ("activity-heatmap", {"timezone": "Asia/Kolkata"}),
+        ("activity-heatmap", {"topic": "tips_gifts"}),
+        ("sessions", {}),
+        ("sessions", {"granularity": "hour", "timezone": "Europe/Berlin"}),
+        ("sessions", {"topic": "tips_gifts"}),
+        ("volume-trend", {"chat_id": "chat000042"}),
     ]
+    if args.only:
+        cases = [case for case in cases if case[0] in args.only]
     if base_url is None:
         client_context = AsyncTestClient(app=create_app(settings, run_migrations=False))
     else:
         client_context = httpx.AsyncClient(base_url=base_url, timeout=60)
     print(f"\nload average before: {os.getloadavg()[0]:.2f} (1 min, {os.cpu_count()} CPUs)")
-    print(f"{'endpoint':<52} {'window':>6} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>7}")
+    print(f"{'endpoint':<60} {'window':>6} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>7}")
     async with client_context as client:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         headers = {"Authorization": f"Bearer {key}"}
@@ -234,7 +250,7 @@ async def measure(
                 )
                 cpu_ms = (cpu_seconds(pids) - cpu_before) * 1000 / args.requests
                 print(
-                    f"{label:<52} {window_name:>6} {percentile(timings, 0.5):8.1f} "
+                    f"{label:<60} {window_name:>6} {percentile(timings, 0.5):8.1f} "
                     f"{percentile(timings, 0.95):8.1f} {cpu_ms if pids else float('nan'):7.1f}",
                     flush=True,
                 )
@@ -249,6 +265,9 @@ async def main() -> None:
     parser.add_argument("--refresh-batch", type=int, default=1000)
     parser.add_argument("--database", help="reuse this already loaded database (skip loading)")
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
+    parser.add_argument(
+        "--only", nargs="+", metavar="ENDPOINT", help="measure these endpoints only (e.g. sessions)"
+    )
     parser.add_argument(
         "--in-process",
         action="store_true",

@@ -124,6 +124,9 @@ ACTIVITY_TOPIC_COLUMNS = (
     "hour_start",
     "sentiment_sum",
     "sentiment_count",
+    "messages",
+    "inbound",
+    "outbound",
 )
 
 READ_MODELS = (
@@ -319,10 +322,22 @@ def chat_rows(
         elif point.direction == "outbound":
             bucket[2] += 1
     for (session_start, hour), (messages, inbound, outbound, scores, scored) in buckets.items():
-        if scored and (topic_hours_from is None or hour >= topic_hours_from):
+        if topic_hours_from is None or hour >= topic_hours_from:
+            # Every hour of the session, scored or not: the topic filter of the volume
+            # trend and the heatmap counts its messages.
             for topic in topics_of[session_start]:
                 into.activity_topics.append(
-                    (account_id, topic, chat_id, hour, math.fsum(scores), scored)
+                    (
+                        account_id,
+                        topic,
+                        chat_id,
+                        hour,
+                        math.fsum(scores),
+                        scored,
+                        messages,
+                        inbound,
+                        outbound,
+                    )
                 )
         if activity_from is not None and session_start < activity_from:
             continue

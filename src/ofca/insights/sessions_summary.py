@@ -76,13 +76,19 @@ async def _rolled(account_id: str, plan: BucketPlan, filters: InsightFilters, su
             index = plan.hour_index(to_utc(row["hour"]))
             if index is not None:
                 sums.add(index, row["sessions"], row["messages"], row["duration"])
-    table, scope, params = _session_table(filters)
+    # (No chat filter here: one chat's sessions are read whole by ``_one_chat``.)
+    table, _scope, params = _session_table(filters)
+    topic_column, topic_sql = "", ""
+    if filters.topic is not None:
+        topic_column, topic_sql = ", s.topic AS topic", " AND r.topic = {}"
     rows = await fetch_pieces(
         plan,
-        "SELECT p.i AS i, count(*) AS sessions, sum(s.message_count) AS messages, "
-        f"sum(s.duration_seconds) AS duration FROM p JOIN {table} s ON s.account_id = {{}} "
-        f"AND s.start_at >= p.a AND s.start_at < p.b{scope} GROUP BY p.i",
         account_id,
+        f"{table} s",
+        "s.start_at AS start_at, s.message_count AS message_count, "
+        f"s.duration_seconds AS duration_seconds{topic_column}",
+        "SELECT r.i AS i, count(*) AS sessions, sum(r.message_count) AS messages, "
+        f"sum(r.duration_seconds) AS duration FROM r WHERE 1 = 1{topic_sql} GROUP BY r.i",
         *params,
     )
     for row in rows:

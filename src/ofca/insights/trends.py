@@ -46,16 +46,22 @@ def _view(window: Window) -> WindowView:
 
 # --------------------------------------------------------------------------- message counts
 
-_SESSION_HAS_TOPIC = (
-    "EXISTS (SELECT 1 FROM ofca_session_topic st WHERE st.account_id = {alias}.account_id "
-    "AND st.chat_id = {alias}.chat_id AND st.topic = {{}} AND {condition})"
+_IN_TOPIC_SESSION = (
+    # The session holding the message is its chat's latest starting at or before it (a
+    # one-row index probe), if it lasts until the message; it must have the topic.
+    "EXISTS (SELECT 1 FROM ofca_session_topic st WHERE st.account_id = {} "
+    "AND st.chat_id = r.chat_id AND st.topic = {} AND st.end_at >= r.created_at "
+    "AND st.start_at = (SELECT max(s.start_at) FROM ofca_session s WHERE s.account_id = {} "
+    "AND s.chat_id = r.chat_id AND s.start_at <= r.created_at))"
 )
 
 
 async def _rollup_counts(
     account_id: str, plan: BucketPlan, filters: InsightFilters
 ) -> list[tuple[Any, int, int, int]]:
-    """(hour, messages, inbound, outbound) per whole UTC hour of the plan."""
+    """(hour, messages, inbound, outbound) per whole UTC hour of the plan: the account's
+    hourly rollup, a chat's activity rows, or the per-topic copies of the activity rows of
+    sessions having the topic."""
     if plan.hours is None:
         return []
     params: list[Any] = [account_id, *plan.hours]
@@ -65,20 +71,19 @@ async def _rollup_counts(
             "WHERE account_id = {} AND hour_start >= {} AND hour_start < {}"
         )
     else:
+        table = "ofca_activity" if filters.topic is None else "ofca_activity_topic"
         sql = (
             "SELECT a.hour_start AS hour, sum(a.messages) AS messages, "
-            "sum(a.inbound) AS inbound, sum(a.outbound) AS outbound FROM ofca_activity a "
-            "WHERE a.account_id = {} AND a.hour_start >= {} AND a.hour_start < {}"
+            "sum(a.inbound) AS inbound, sum(a.outbound) AS outbound "
+            f"FROM {table} a WHERE a.account_id = {{}} AND a.hour_start >= {{}} "
+            "AND a.hour_start < {}"
         )
+        if filters.topic is not None:
+            sql += " AND a.topic = {}"
+            params.append(filters.topic)
         if filters.chat_id is not None:
             sql += " AND a.chat_id = {}"
             params.append(filters.chat_id)
-        if filters.topic is not None:
-            # The rows of sessions having the topic: each activity row names its session.
-            sql += " AND " + _SESSION_HAS_TOPIC.format(
-                alias="a", condition="st.start_at = a.session_start_at"
-            )
-            params.append(filters.topic)
         sql += " GROUP BY a.hour_start"
     rows = await fetch_rows(sql, *params)
     return [
@@ -92,22 +97,26 @@ async def _piece_counts(
 ) -> list[tuple[int, int, int, int]]:
     """(bucket, messages, inbound, outbound) of the messages in the plan's pieces."""
     sql = (
-        "SELECT p.i AS i, count(*) AS messages, "
-        "sum(CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END) AS inbound, "
-        "sum(CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END) AS outbound "
-        "FROM p JOIN ofca_message m ON m.account_id = {} AND m.created_at >= p.a "
-        "AND m.created_at < p.b"
+        "SELECT r.i AS i, count(*) AS messages, "
+        "sum(CASE WHEN r.direction = 'inbound' THEN 1 ELSE 0 END) AS inbound, "
+        "sum(CASE WHEN r.direction = 'outbound' THEN 1 ELSE 0 END) AS outbound FROM r "
+        "WHERE 1 = 1"
     )
-    params: list[Any] = [account_id]
+    params: list[Any] = []
     if filters.chat_id is not None:
-        sql += " AND m.chat_id = {}"
+        sql += " AND r.chat_id = {}"
         params.append(filters.chat_id)
     if filters.topic is not None:
-        sql += " AND " + _SESSION_HAS_TOPIC.format(
-            alias="m", condition="m.created_at >= st.start_at AND m.created_at <= st.end_at"
-        )
-        params.append(filters.topic)
-    rows = await fetch_pieces(plan, sql + " GROUP BY p.i", *params)
+        sql += " AND " + _IN_TOPIC_SESSION
+        params += [account_id, filters.topic, account_id]
+    rows = await fetch_pieces(
+        plan,
+        account_id,
+        "ofca_message m",
+        "m.created_at AS created_at, m.chat_id AS chat_id, m.direction AS direction",
+        sql + " GROUP BY r.i",
+        *params,
+    )
     return [
         (int(r["i"]), int(r["messages"] or 0), int(r["inbound"] or 0), int(r["outbound"] or 0))
         for r in rows

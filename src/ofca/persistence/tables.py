@@ -363,7 +363,8 @@ class ReplyTopicRow(Table, tablename="ofca_reply_topic"):
 
 
 class ActivityTopicRow(Table, tablename="ofca_activity_topic"):
-    """A session's hourly fan sentiment parts once per topic of the session."""
+    """A session's hourly activity (fan sentiment parts and message counts) once per topic
+    of the session (m0008 added the counts)."""
 
     account_id = Varchar(length=200)
     topic = Varchar(length=64)
@@ -371,6 +372,9 @@ class ActivityTopicRow(Table, tablename="ofca_activity_topic"):
     hour_start = Timestamptz()
     sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
+    messages = Integer(default=0)
+    inbound = Integer(default=0)
+    outbound = Integer(default=0)
 
 
 ALL_TABLES: tuple[type[Table], ...] = (
