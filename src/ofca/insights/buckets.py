@@ -8,8 +8,8 @@ ends and, in zones whose offset is not a whole number of hours (Asia/Kolkata), t
 hours a bucket boundary cuts in two, split at that boundary. In whole-hour zones a window
 has at most two pieces whatever its length and granularity.
 
-Pieces are read in one statement: a ``VALUES`` list of ``(bucket, from, to)`` joined to
-the base table by range, so each piece is an index range scan.
+Pieces are read in one statement (:func:`fetch_pieces`): the ``(bucket, from, to)`` list
+joined to the base table by range, so each piece is an index range scan.
 """
 
 from __future__ import annotations
