@@ -12,10 +12,20 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
-__all__ = ["FREE_CHUNK", "SLICE_SECONDS", "GcPause", "Slices", "free", "gc_paused"]
+T = TypeVar("T")
+
+__all__ = [
+    "FREE_CHUNK",
+    "SLICE_SECONDS",
+    "GcPause",
+    "Slices",
+    "free",
+    "gc_paused",
+    "in_own_task",
+]
 
 SLICE_SECONDS = 0.005
 """CPU work done between two yields to the event loop. Short: a request or a live event
@@ -110,3 +120,10 @@ class Slices:
         if time.perf_counter() - self.began > SLICE_SECONDS:
             await asyncio.sleep(0)
             self.began = time.perf_counter()
+
+
+async def in_own_task(work: Coroutine[Any, Any, T]) -> T:
+    """Await ``work`` in a task of its own. Context variables it leaves set (a database
+    transaction that could not be cleaned up after its connection was lost) die with that
+    task instead of staying with the caller, which may be a loop that lives for hours."""
+    return await asyncio.create_task(work)

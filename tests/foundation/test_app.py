@@ -17,7 +17,11 @@ async def test_health_reports_dependencies(client: AsyncTestClient[Litestar]) ->
         body = response.json()
         assert body["status"] == "healthy"
         assert body["version"] == __version__
-        assert body["dependencies"] == {"database": "connected", "channels": "connected"}
+        assert body["dependencies"] == {
+            "database": "connected",
+            "channels": "connected",
+            "insights": "ok",
+        }
         assert body["timestamp"].endswith("Z") or "+" in body["timestamp"]
 
 

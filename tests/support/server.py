@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
-__all__ = ["LiveServer", "free_port", "live_server"]
+__all__ = ["LiveServer", "free_port", "live_server", "ofca_serve"]
 
 
 def free_port() -> int:
@@ -60,7 +61,32 @@ def live_server(env: Mapping[str, str], *, timeout: float = 30.0) -> Iterator[Li
         ],
         env=full_env,
     )
-    server = LiveServer(port=port, process=process)
+    with _serving(LiveServer(port=port, process=process), timeout) as server:
+        yield server
+
+
+@contextmanager
+def ofca_serve(
+    env: Mapping[str, str], output: Path, *, timeout: float = 60.0
+) -> Iterator[LiveServer]:
+    """``ofca serve`` (migrations, then uvicorn as the command configures it) with ``env``,
+    its stdout and stderr both written to ``output``; waits until /health answers."""
+    port = free_port()
+    with output.open("ab") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ofca.cli", "serve", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    with _serving(LiveServer(port=port, process=process), timeout) as server:
+        yield server
+
+
+@contextmanager
+def _serving(server: LiveServer, timeout: float) -> Iterator[LiveServer]:
+    """Wait until ``server`` answers /health; terminate it on exit."""
+    process = server.process
     deadline = time.monotonic() + timeout
     try:
         while True:

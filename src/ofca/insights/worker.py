@@ -10,6 +10,12 @@ traffic gets the cores first. The worker exits with its server, even after a kil
 (``PR_SET_PDEATHSIG``, and it also watches its parent). If it cannot start or dies, the
 refresh runs in the server process as before, and the next refresh starts a new worker.
 SQLite (embedded, one process) always refreshes in-process.
+
+Each job runs in a task of its own, so a transaction left behind by a lost connection
+dies with its job. A job that failed because the database connection was lost
+(``persistence.faults.is_database_unavailable``) also retires the worker: its refresh
+falls back to the server process and a fresh worker, with a fresh pool, takes the
+refreshes after :data:`RESTART_PAUSE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -29,7 +36,9 @@ from multiprocessing.connection import Connection
 import msgspec
 
 from ofca.insights.refresh import refresh_chats
+from ofca.loop import in_own_task
 from ofca.persistence.engine import close_engine, open_engine
+from ofca.persistence.faults import is_database_unavailable
 from ofca.settings import Settings
 
 __all__ = ["InsightsWorker", "WorkerUnavailable", "worker_for"]
@@ -42,6 +51,10 @@ take ~10 s)."""
 WORKER_POOL_SIZE = 4
 WORKER_NICENESS = 10
 _PARENT_CHECK_SECONDS = 1.0
+RESTART_PAUSE_SECONDS = 5.0
+"""After a worker was retired for a lost database connection, refreshes run in the server
+process this long before a new worker is started (none is spawned per refresh while the
+database is down)."""
 
 
 class WorkerUnavailable(Exception):
@@ -58,6 +71,8 @@ class _Job(msgspec.Struct, array_like=True):
 class _Done(msgspec.Struct, array_like=True):
     id: int
     error: str | None = None
+    unavailable: bool = False
+    """The job failed because the database could not be reached."""
 
 
 _job_decoder = msgspec.json.Decoder(_Job | None)
@@ -73,6 +88,7 @@ class InsightsWorker:
         self._connection: Connection | None = None
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._ids = itertools.count(1)
+        self._restart_at = 0.0
         self.started = 0
         """Worker processes started so far (a restart after a death adds one)."""
 
@@ -104,6 +120,13 @@ class InsightsWorker:
             self._gone("the worker went away")
             return
         future = self._pending.pop(done.id, None)
+        if done.unavailable:
+            # Whatever state its pool or tasks were left in, a new worker starts clean.
+            if future is not None and not future.done():
+                future.set_exception(WorkerUnavailable(f"database connection lost: {done.error}"))
+            self._restart_at = time.monotonic() + RESTART_PAUSE_SECONDS
+            self._gone("its database connection was lost")
+            return
         if future is not None and not future.done():
             if done.error is None:
                 future.set_result(None)
@@ -140,6 +163,8 @@ class InsightsWorker:
         if not self.alive:
             if self._process is not None:
                 self._gone(f"exit code {self._process.exitcode}")
+            if time.monotonic() < self._restart_at:
+                raise WorkerUnavailable("restarting after a lost database connection")
             try:
                 self._start()
             except Exception as exc:  # e.g. no more processes allowed
@@ -217,21 +242,27 @@ async def _serve(connection: Connection, settings: Settings, parent: int) -> Non
     watcher = asyncio.create_task(watch_parent())
     try:
         while (job := await jobs.get()) is not None:
-            error: str | None = None
+            done = await in_own_task(_run(job, settings))
             try:
-                await refresh_chats(
-                    job.account_id, job.chat_ids, settings=settings, since=job.since
-                )
-            except Exception as exc:
-                log.exception("refreshing %d chats of %s failed", len(job.chat_ids), job.account_id)
-                error = f"{type(exc).__name__}: {exc}"
-            try:
-                connection.send_bytes(msgspec.json.encode(_Done(job.id, error)))
+                connection.send_bytes(msgspec.json.encode(done))
             except OSError:
                 break
     finally:
         watcher.cancel()
         await close_engine(engine)
+
+
+async def _run(job: _Job, settings: Settings) -> _Done:
+    """One refresh job, in its own task (:func:`in_own_task`)."""
+    try:
+        await refresh_chats(job.account_id, job.chat_ids, settings=settings, since=job.since)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if is_database_unavailable(exc):
+            return _Done(job.id, error, unavailable=True)  # the server logs the outage
+        log.exception("refreshing %d chats of %s failed", len(job.chat_ids), job.account_id)
+        return _Done(job.id, error)
+    return _Done(job.id)
 
 
 def worker_for(settings: Settings, *, own_engine: bool) -> InsightsWorker | None:

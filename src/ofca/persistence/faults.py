@@ -29,6 +29,9 @@ _ASYNCPG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+    # A standby that has not been promoted yet (or a database set read-only): it answers,
+    # but nothing can be written now.
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
 )
 
 

@@ -13,7 +13,9 @@ is the one way to reach it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,11 +94,69 @@ def database() -> Engine:
     return Account._meta.db
 
 
-def write_transaction(engine: Engine) -> Any:
-    """A transaction that takes SQLite's write lock up front (no upgrade deadlocks)."""
+def write_transaction(engine: Engine) -> AbstractAsyncContextManager[Any]:
+    """A transaction that takes SQLite's write lock up front (no upgrade deadlocks), and on
+    Postgres leaves nothing behind when its connection is lost (:func:`_postgres_transaction`)."""
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
+    if isinstance(engine, PostgresEngine):
+        return _postgres_transaction(engine)
     return engine.transaction()
+
+
+@asynccontextmanager
+async def _postgres_transaction(engine: PostgresEngine) -> AsyncIterator[Any]:
+    """Piccolo's Postgres transaction, cleaned up even when its connection was lost.
+
+    When the rollback (or commit) itself fails, Piccolo's ``__aexit__`` neither releases
+    the connection nor resets its ``current_transaction`` context variable: every later
+    query of that task would run on the dead transaction ("connection has been released
+    back to the pool"). When ``BEGIN`` fails it leaks the connection. Both are undone here.
+    """
+    transaction = engine.transaction()
+    if engine.current_transaction.get() is not None:
+        async with transaction as joined:  # nested: Piccolo joins the outer transaction
+            yield joined
+        return
+    try:
+        await transaction.__aenter__()
+    except BaseException:
+        await _discard(engine, getattr(transaction, "connection", None))
+        raise
+    try:
+        yield transaction
+    except BaseException as error:
+        await _end(engine, transaction, error)
+        raise
+    await _end(engine, transaction, None)
+
+
+async def _end(engine: PostgresEngine, transaction: Any, error: BaseException | None) -> None:
+    """Commit (no ``error``) or roll back; when that fails, forget the transaction and drop
+    its connection. A failed commit raises; after a failed rollback the body's ``error``
+    is the one the caller sees."""
+    try:
+        await transaction.__aexit__(
+            None if error is None else type(error),
+            error,
+            None if error is None else error.__traceback__,
+        )
+    except BaseException:
+        if engine.current_transaction.get() is transaction:
+            engine.current_transaction.reset(transaction.context)
+        await _discard(engine, transaction.connection)
+        if error is None:
+            raise
+
+
+async def _discard(engine: PostgresEngine, connection: Any) -> None:
+    """Close a connection whose state is unknown and give its pool slot back."""
+    if connection is None:
+        return
+    connection.terminate()
+    if engine.pool is not None:
+        with contextlib.suppress(Exception):  # already released, or the pool is closing
+            await engine.pool.release(connection)
 
 
 async def lock_derived_rows(engine: Engine, account_id: str) -> None:
