@@ -35,6 +35,7 @@ from ofca.ingest.context import Ingest
 from ofca.insights.scheduler import InsightsScheduler
 from ofca.persistence.engine import bind_tables, close_engine, open_engine
 from ofca.persistence.migrate import migrate
+from ofca.redaction import redact_server_logs
 from ofca.settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -60,6 +61,7 @@ def create_app(
     works from any loop instead of the app opening a pool that rebinds every table.
     """
     settings = settings or load_settings()
+    redact_server_logs()  # uvicorn logs every path with its query string (?token=...)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     channels = create_channels_plugin(settings, redis)
     monitor = ChannelsMonitor(channels)
