@@ -63,6 +63,7 @@ async def test_dashboard_socket_accepts_login_by_token_and_cookie(server: LiveSe
         by_cookie = await websockets.connect(
             f"{server.ws_url}/ws/frontend/{account_id}",
             additional_headers={"Cookie": f"ofca_session={token}"},
+            origin=server.http_url,  # as the dashboard's own page (tests/security/test_cross_site)
         )
         for socket in (by_query, by_cookie):
             ack = await _first_frame(socket)

@@ -114,7 +114,9 @@ async def test_cookie_alone_authenticates_and_logout_revokes_everywhere(
         # A second process (another app on the same database) sees the same session.
         async with AsyncTestClient(app=create_app(settings, engine=engine)) as other:
             assert (await other.get("/auth/me", headers=bearer(token))).status_code == 200
-            logout = await client.post("/auth/logout")
+            # As the dashboard's own page sends it (tests/security/test_cross_site.py).
+            same_origin = {"Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"}
+            logout = await client.post("/auth/logout", headers=same_origin)
             assert logout.status_code == 200
             assert SESSION_COOKIE in logout.headers["set-cookie"]
             assert (await other.get("/auth/me", headers=bearer(token))).status_code == 401

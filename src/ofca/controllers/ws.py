@@ -26,7 +26,11 @@ from litestar.channels import ChannelsPlugin
 from litestar.exceptions import WebSocketDisconnect
 
 from ofca import __version__
-from ofca.access.principals import authenticate_token, credential_from_connection
+from ofca.access.principals import (
+    authenticate_token,
+    credential_from_connection,
+    cross_site_refusal,
+)
 from ofca.channels.monitor import ChannelsMonitor
 from ofca.channels.names import dashboard_channel, extension_channel
 from ofca.channels.plugin import OfcaSubscriber
@@ -225,6 +229,9 @@ async def _authenticate(
             return None
     if principal is None:
         await socket.close(code=POLICY_VIOLATION, reason="missing or invalid credentials")
+        return None
+    if cross_site_refusal(socket, socket.app.state.settings) is not None:
+        await socket.close(code=POLICY_VIOLATION, reason="cross-site socket refused")
         return None
     if principal.role not in roles and principal.kind != "session":
         await socket.close(
