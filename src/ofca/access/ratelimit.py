@@ -6,11 +6,16 @@ Fixed one-minute windows. With Redis configured the counters live there (``INCR`
 shares them; otherwise, and whenever Redis fails, in this process's memory: a Redis outage
 never fails a request, it only makes limits per process until Redis answers again.
 WebSocket frames have their own per-connection limit (the live service).
+
+Login attempts have budgets of their own (:meth:`RateLimiter.login_attempt`): per client IP
+and per (IP, e-mail address). Not per address alone: then anyone could lock a user out
+with ten wrong passwords a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import time
@@ -25,7 +30,13 @@ from ofca.access.principals import principal_from_connection
 from ofca.errors import error_body
 from ofca.settings import Settings
 
-__all__ = ["Decision", "RateLimitMiddleware", "RateLimiter"]
+__all__ = [
+    "LOGIN_ATTEMPTS_PER_IP_PER_MINUTE",
+    "LOGIN_ATTEMPTS_PER_MINUTE",
+    "Decision",
+    "RateLimitMiddleware",
+    "RateLimiter",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +49,12 @@ EXEMPT_PATHS = frozenset({"/health", "/api/v1/health"})
 EXEMPT_PREFIXES = ("/static/",)
 WEBHOOK_PREFIXES = ("/api/v1/webhook/", "/api/v1/integrations/")
 """Routes other systems post to: limited per client IP (``OFCA_WEBHOOK_RATE_LIMIT_PER_MINUTE``)."""
+
+
+LOGIN_ATTEMPTS_PER_MINUTE = 10
+"""Login attempts per minute for one e-mail address from one client IP."""
+LOGIN_ATTEMPTS_PER_IP_PER_MINUTE = 30
+"""Login attempts per minute from one client IP, whatever the addresses."""
 
 
 def is_webhook_path(path: str) -> bool:
@@ -127,6 +144,16 @@ class RateLimiter:
             reset_at=reset_at,
             retry_after=max(1, math.ceil(reset_at - now)),
         )
+
+    async def login_attempt(self, client_ip: str, email: str) -> Decision | None:
+        """Count a login attempt; the refusing decision when it is over a budget (per IP,
+        then per IP and address), else None. The address is hashed in the key."""
+        decision = await self.hit(f"login-ip:{client_ip}", LOGIN_ATTEMPTS_PER_IP_PER_MINUTE)
+        if not decision.allowed:
+            return decision
+        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+        decision = await self.hit(f"login:{client_ip}:{digest}", LOGIN_ATTEMPTS_PER_MINUTE)
+        return None if decision.allowed else decision
 
 
 class RateLimitMiddleware:
