@@ -26,6 +26,7 @@ from ofca.channels.monitor import ChannelsMonitor
 from ofca.channels.plugin import create_channels_plugin
 from ofca.controllers import ROUTE_HANDLERS
 from ofca.controllers.frontend import dashboard_assets_router, template_config
+from ofca.controllers.openapi import document_auth_answers
 from ofca.controllers.schemas import apidocs_assets_router, docs_render_plugins
 from ofca.conversations.full_sync import FullSyncs
 from ofca.conversations.live_nodes import LiveFeed
@@ -106,7 +107,7 @@ def create_app(
         if settings.allowed_origins
         else None
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *ROUTE_HANDLERS,
             dashboard_assets_router(settings),
@@ -152,6 +153,8 @@ def create_app(
         ),
         debug=False,
     )
+    document_auth_answers(app)
+    return app
 
 
 def create_app_from_env() -> Litestar:

@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
@@ -24,6 +25,7 @@ from litestar.status_codes import (
 from ofca.persistence.faults import VALUE_REFUSED, is_database_unavailable
 
 __all__ = [
+    "ErrorBody",
     "UnprocessableEntity",
     "error_body",
     "http_exception_handler",
@@ -45,6 +47,14 @@ def field_error(key: str, message: str, source: str = "body") -> UnprocessableEn
     return UnprocessableEntity(
         detail=message, extra=[{"key": key, "message": message, "source": source}]
     )
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """Every HTTP error's body (:func:`error_body`), for the OpenAPI document."""
+
+    detail: str
+    status_code: int
+    timestamp: datetime
 
 
 def error_body(detail: Any, status_code: int, **extra: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLI
 from msgspec import Meta
 
 from ofca.access.principals import scope_account
+from ofca.controllers.openapi import UNAUTHORIZED
 from ofca.domain.auth import Principal
 from ofca.domain.sources import (
     CHATWOOT_SOURCE,
@@ -77,7 +78,12 @@ class ChatwootController(Controller):
     path = "/api/v1/integrations/chatwoot"
     tags = ["sources"]
 
-    @post("/{account_id:str}", summary="Receive a Chatwoot webhook event", status_code=HTTP_200_OK)
+    @post(
+        "/{account_id:str}",
+        summary="Receive a Chatwoot webhook event",
+        status_code=HTTP_200_OK,
+        responses={401: UNAUTHORIZED},  # its own token, not a credential
+    )
     async def receive(
         self, request: Request, ingest: Ingest, account_id: str, token: str | None = None
     ) -> ChatwootAck:
