@@ -18,10 +18,11 @@ are not affected: no other page can make the browser send them.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.types import HTTPScope
 
 from ofca.access.logins import SESSION_COOKIE, principal_for_token
 from ofca.domain.auth import Permission, Principal
@@ -65,9 +66,9 @@ def presented_credential(
         return header_key.strip(), "header"
     if connection.scope["type"] == "websocket" or connection.scope.get("ofca_query_auth"):
         for name in ("token", "api_key"):
-            value = connection.query_params.get(name)
-            if value:
-                return value, "query"
+            in_query = connection.query_params.get(name)
+            if in_query:
+                return in_query, "query"
     cookie = connection.cookies.get(SESSION_COOKIE)
     return (cookie, "cookie") if cookie else None
 
@@ -105,7 +106,7 @@ def cross_site_refusal(
     if presented is None or presented[1] != "cookie":
         return None
     if connection.scope["type"] == "http":
-        if connection.scope["method"] not in UNSAFE_METHODS:
+        if cast(HTTPScope, connection.scope)["method"] not in UNSAFE_METHODS:
             return None  # reads change nothing
         media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":

@@ -41,7 +41,8 @@ class HealthController(Controller):
         or while insight refreshes fail."""
         db = await database_state(database())
         channels = await channels_monitor.state()
-        refreshes = "failing" if insights.refreshes_failing else "ok"
+        refreshes: DependencyState = "failing" if insights.refreshes_failing else "ok"
+        status: Literal["healthy", "degraded", "unhealthy"]
         if db != "connected":
             status, code = "unhealthy", 503
         elif channels != "connected" or refreshes == "failing":

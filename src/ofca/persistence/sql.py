@@ -113,7 +113,7 @@ async def _postgres_transaction(engine: PostgresEngine) -> AsyncIterator[Any]:
     query of that task would run on the dead transaction ("connection has been released
     back to the pool"). When ``BEGIN`` fails it leaks the connection. Both are undone here.
     """
-    transaction = engine.transaction()
+    transaction: Any = engine.transaction()
     if engine.current_transaction.get() is not None:
         async with transaction as joined:  # nested: Piccolo joins the outer transaction
             yield joined
@@ -142,8 +142,9 @@ async def _end(engine: PostgresEngine, transaction: Any, error: BaseException | 
             None if error is None else error.__traceback__,
         )
     except BaseException:
-        if engine.current_transaction.get() is transaction:
-            engine.current_transaction.reset(transaction.context)
+        current = engine.current_transaction.get()
+        if current is not None and current is transaction:
+            engine.current_transaction.reset(current.context)
         await _discard(engine, transaction.connection)
         if error is None:
             raise
