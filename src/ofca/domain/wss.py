@@ -1,9 +1,14 @@
 """The WebSocket protocol: the single source of both tagged unions and their JSON Schema.
 
-Every frame is ``{"type": <tag>, "payload": {...}}``. ``IncomingWssMessage`` is what the
+Every frame is ``{"type": <tag>, "payload": {...}}``; the extension's data frames may also
+carry a stream sequence number ``seq`` (docs/protocol.md). ``IncomingWssMessage`` is what the
 extension (and integrations) send; ``OutgoingWssMessage`` is what ofca sends. The JSON Schema
 served at ``/api/v1/schemas/wss`` is generated from these Structs, and the dashboard's
 TypeScript types are generated from that schema, so a change here is a protocol change.
+
+Fields added after protocol v1 are optional both ways: incoming ones default to ``None``,
+outgoing ones to ``UNSET`` (left out of the JSON), so a v1 client sees exactly the frames
+it always saw until it asks for more (``?stream=``, ``seq``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from ofca.domain.insights import AnalyticsSnapshot
 from ofca.domain.normalize import Direction
@@ -38,6 +43,11 @@ __all__ = [
     "OnlineUsersUpdate",
     "OnlineUsersUpdateOut",
     "OutgoingWssMessage",
+    "PendingSnapshot",
+    "Seq",
+    "SnapshotChunk",
+    "SnapshotProgress",
+    "StreamId",
     "SystemError",
     "SystemStatus",
     "incoming_decoder",
@@ -49,19 +59,42 @@ PROTOCOL_VERSION = 1
 
 _FRAME = {"tag_field": "type", "kw_only": True}
 
+MAX_SEQ = 2**53 - 1
+"""The largest sequence number: still exact as a JavaScript number."""
+Seq = Annotated[int, Meta(ge=1, le=MAX_SEQ)]
+"""A frame's position in its stream: 1, 2, 3, ... across reconnects (docs/protocol.md)."""
+STREAM_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+StreamId = Annotated[str, Meta(pattern=STREAM_PATTERN)]
+"""One extension installation's stream of frames (``?stream=``); ``default`` if not given."""
+SnapshotId = Annotated[str, Meta(pattern=STREAM_PATTERN)]
+MAX_SNAPSHOT_CHUNKS = 100_000
+
 
 # --------------------------------------------------------------------------- incoming
+
+
+class SnapshotChunk(msgspec.Struct, kw_only=True):
+    """Which part of a chunked snapshot a ``cache_update`` is. The chunks of one ``id`` are
+    staged and applied together, atomically, when the last one has arrived."""
+
+    id: SnapshotId
+    chunk: Annotated[int, Meta(ge=0, lt=MAX_SNAPSHOT_CHUNKS)]
+    """0-based; chunks are sent in order, each in its own frame with its own ``seq``."""
+    chunks: Annotated[int, Meta(ge=1, le=MAX_SNAPSHOT_CHUNKS)]
 
 
 class CacheUpdatePayload(msgspec.Struct, kw_only=True):
     chats: list[Chat] = []
     messages: list[Message] = []
+    snapshot: SnapshotChunk | None = None
+    """Set when the snapshot comes in chunks; absent: the frame is the whole snapshot."""
 
 
 class CacheUpdate(msgspec.Struct, tag="cache_update", **_FRAME):
-    """A snapshot of the extension's IndexedDB: upserted atomically."""
+    """A snapshot of the extension's IndexedDB (or one chunk of it): upserted atomically."""
 
     payload: CacheUpdatePayload
+    seq: Seq | None = None
 
 
 class NewRawMessagePayload(msgspec.Struct, kw_only=True):
@@ -72,6 +105,7 @@ class NewRawMessage(msgspec.Struct, tag="new_raw_message", **_FRAME):
     """One new or edited message (a delta)."""
 
     payload: NewRawMessagePayload
+    seq: Seq | None = None
 
 
 class KeepalivePayload(msgspec.Struct, kw_only=True):
@@ -100,6 +134,14 @@ IncomingWssMessage = CacheUpdate | NewRawMessage | Keepalive | OnlineUsersUpdate
 # --------------------------------------------------------------------------- outgoing
 
 
+class PendingSnapshot(msgspec.Struct, kw_only=True):
+    """A chunked snapshot staged in part: send chunk ``next_chunk`` of ``id`` next."""
+
+    id: str
+    next_chunk: int
+    chunks: int
+
+
 class ConnectionAckPayload(msgspec.Struct, kw_only=True):
     connection_id: str
     user_id: str
@@ -107,6 +149,13 @@ class ConnectionAckPayload(msgspec.Struct, kw_only=True):
     server_time: datetime
     version: str
     protocol: int = PROTOCOL_VERSION
+    stream: str | UnsetType = UNSET
+    """The extension socket's stream (``?stream=``, else ``default``)."""
+    committed_seq: int | UnsetType = UNSET
+    """Every frame of the stream up to this seq is durably handled (0: none yet): resend
+    from ``committed_seq + 1``."""
+    pending_snapshot: PendingSnapshot | UnsetType | None = UNSET
+    """The stream's partly staged chunked snapshot, if any."""
 
 
 class ConnectionAck(msgspec.Struct, tag="connection_ack", **_FRAME):
@@ -116,11 +165,22 @@ class ConnectionAck(msgspec.Struct, tag="connection_ack", **_FRAME):
 SystemState = Literal["PROCESSING_SNAPSHOT", "REALTIME", "ERROR"]
 
 
+class SnapshotProgress(msgspec.Struct, kw_only=True):
+    """How much of a chunked snapshot has been staged."""
+
+    id: str
+    received: int
+    """Chunks staged so far (chunk ``received`` is the next one expected)."""
+    chunks: int
+
+
 class SystemStatusPayload(msgspec.Struct, kw_only=True):
     status: SystemState
     detail: str | None = None
     progress: Annotated[float, Meta(ge=0, le=1)] | None = None
     """Fraction done (0..1) while processing a snapshot or enrichment."""
+    snapshot_progress: SnapshotProgress | UnsetType = UNSET
+    """While a chunked snapshot arrives: its chunks staged so far."""
 
 
 class SystemStatus(msgspec.Struct, tag="system_status", **_FRAME):
@@ -133,6 +193,7 @@ ErrorCode = Literal[
     "unhandled_type",
     "payload_too_large",
     "rate_limited",
+    "sequence_gap",
     "storage_unavailable",
     "unauthorized",
     "internal_error",
@@ -144,6 +205,12 @@ class SystemErrorPayload(msgspec.Struct, kw_only=True):
     code: ErrorCode
     detail: str | None = None
     retryable: bool = False
+    seq: int | UnsetType = UNSET
+    """The ``seq`` of the frame this error is about (when it had one)."""
+    retry_after_ms: int | UnsetType = UNSET
+    """``rate_limited``: resend the refused frame (and those after it) after this long."""
+    expected_seq: int | UnsetType = UNSET
+    """``sequence_gap``: the seq the stream expects next (``committed_seq + 1``)."""
 
 
 class SystemError(msgspec.Struct, tag="system_error", **_FRAME):
@@ -293,6 +360,15 @@ class IngestAckPayload(msgspec.Struct, kw_only=True):
     chats: int = 0
     rejected_items: list[RejectedItem] = []
     duration_ms: float = 0.0
+    first_seq: int | UnsetType = UNSET
+    last_seq: int | UnsetType = UNSET
+    """The frames this ack covers: ``first_seq..last_seq`` (one ack may cover a run)."""
+    committed_seq: int | UnsetType = UNSET
+    """Every frame of the stream up to this seq is durably handled."""
+    duplicate_frame: bool | UnsetType = UNSET
+    """The frame's seq was already committed: answered without doing anything."""
+    snapshot_progress: SnapshotProgress | UnsetType = UNSET
+    """A chunk of a chunked snapshot was staged (the last chunk's ack has the counts)."""
 
 
 class IngestAck(msgspec.Struct, tag="ingest_ack", **_FRAME):

@@ -51,12 +51,26 @@ export interface ConnectionAck {
  * via the `definition` "ConnectionAckPayload".
  */
 export interface ConnectionAckPayload {
+  committed_seq?: number;
   connection_id: string;
+  pending_snapshot?: PendingSnapshot | null;
   protocol?: number;
   role: string;
   server_time: string;
+  stream?: string;
   user_id: string;
   version: string;
+}
+/**
+ * A chunked snapshot staged in part: send chunk ``next_chunk`` of ``id`` next.
+ *
+ * This interface was referenced by `WssProtocol`'s JSON-Schema
+ * via the `definition` "PendingSnapshot".
+ */
+export interface PendingSnapshot {
+  chunks: number;
+  id: string;
+  next_chunk: number;
 }
 /**
  * This interface was referenced by `WssProtocol`'s JSON-Schema
@@ -73,7 +87,19 @@ export interface SystemStatus {
 export interface SystemStatusPayload {
   detail?: string | null;
   progress?: number | null;
+  snapshot_progress?: SnapshotProgress;
   status: 'ERROR' | 'PROCESSING_SNAPSHOT' | 'REALTIME';
+}
+/**
+ * How much of a chunked snapshot has been staged.
+ *
+ * This interface was referenced by `WssProtocol`'s JSON-Schema
+ * via the `definition` "SnapshotProgress".
+ */
+export interface SnapshotProgress {
+  chunks: number;
+  id: string;
+  received: number;
 }
 /**
  * A frame could not be handled; the connection stays open unless it must go.
@@ -95,13 +121,17 @@ export interface SystemErrorPayload {
     | 'json_parse_error'
     | 'payload_too_large'
     | 'rate_limited'
+    | 'sequence_gap'
     | 'storage_unavailable'
     | 'unauthorized'
     | 'unhandled_type'
     | 'validation_error';
   detail?: string | null;
   errorMessage: string;
+  expected_seq?: number;
+  retry_after_ms?: number;
   retryable?: boolean;
+  seq?: number;
 }
 /**
  * This interface was referenced by `WssProtocol`'s JSON-Schema
@@ -432,11 +462,16 @@ export interface IngestAck {
 export interface IngestAckPayload {
   accepted: number;
   chats?: number;
+  committed_seq?: number;
+  duplicate_frame?: boolean;
   duplicates: number;
   duration_ms?: number;
+  first_seq?: number;
   frame: 'cache_update' | 'new_raw_message';
+  last_seq?: number;
   rejected: number;
   rejected_items?: RejectedItem[];
+  snapshot_progress?: SnapshotProgress;
   updated: number;
 }
 /**
@@ -470,13 +505,14 @@ export interface EventBatchPayload {
   )[];
 }
 /**
- * A snapshot of the extension's IndexedDB: upserted atomically.
+ * A snapshot of the extension's IndexedDB (or one chunk of it): upserted atomically.
  *
  * This interface was referenced by `WssProtocol`'s JSON-Schema
  * via the `definition` "CacheUpdate".
  */
 export interface CacheUpdate {
   payload: CacheUpdatePayload;
+  seq?: number | null;
   type: 'cache_update';
 }
 /**
@@ -486,6 +522,7 @@ export interface CacheUpdate {
 export interface CacheUpdatePayload {
   chats?: Chat[];
   messages?: Message[];
+  snapshot?: SnapshotChunk | null;
 }
 /**
  * A chat thread with one fan. Its id is ``chat_id``, else ``id``, else the fan's id
@@ -566,6 +603,18 @@ export interface ChatUser {
   username?: string | null;
 }
 /**
+ * Which part of a chunked snapshot a ``cache_update`` is. The chunks of one ``id`` are
+ * staged and applied together, atomically, when the last one has arrived.
+ *
+ * This interface was referenced by `WssProtocol`'s JSON-Schema
+ * via the `definition` "SnapshotChunk".
+ */
+export interface SnapshotChunk {
+  chunk: number;
+  chunks: number;
+  id: string;
+}
+/**
  * One new or edited message (a delta).
  *
  * This interface was referenced by `WssProtocol`'s JSON-Schema
@@ -573,6 +622,7 @@ export interface ChatUser {
  */
 export interface NewRawMessage {
   payload: NewRawMessagePayload;
+  seq?: number | null;
   type: 'new_raw_message';
 }
 /**
