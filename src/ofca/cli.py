@@ -1,4 +1,4 @@
-"""The ``ofca`` command: serve, migrate, accounts, keys, schema, demo."""
+"""The ``ofca`` command: serve, migrate, accounts, keys, schema, demo, push."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ofca import __version__
+from ofca.client.frames import MIB
+from ofca.client.push import PushOptions, push_file
 from ofca.demo import load_demo
 from ofca.domain.wss import wss_schema
 from ofca.persistence.accounts import create_account, ensure_account, get_account, list_accounts
@@ -163,6 +166,32 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_engine(settings, work)
 
 
+def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
+    options = PushOptions(
+        path=Path(args.file),
+        url=args.url,
+        key=args.key,
+        account=args.account,
+        stream=args.stream,
+        chunk_bytes=args.chunk_bytes,
+        mode=args.mode,
+        window_frames=args.window,
+        progress=not args.no_progress,
+    )
+    try:
+        return asyncio.run(push_file(options))
+    except KeyboardInterrupt:
+        print("\nofca push: interrupted; run it again to resume", file=sys.stderr)
+        return 130
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return number
+
+
 def _version() -> str:
 
     return __version__
@@ -249,6 +278,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="outgoing: what ofca sends to clients; incoming: what the extension sends",
     )
     schema.set_defaults(handler=cmd_schema)
+
+    push = commands.add_parser(
+        "push",
+        help="send a snapshot file or an NDJSON export to a server (chunked, resumable)",
+        description="Send FILE (a cache_update snapshot file, an account export or a messages "
+        "export) to a server's extension socket, with chunking, back-pressure and resume: "
+        "run the same command again after an interruption to send only what is missing.",
+    )
+    push.add_argument("file", help="snapshot JSON file or NDJSON export")
+    push.add_argument("--url", required=True, help="the server, e.g. https://ofca.example")
+    push.add_argument("--key", required=True, help="an extension or owner API key")
+    push.add_argument("--account", default=None, help="default: the export's or the key's")
+    push.add_argument("--stream", default=None, help="default: one named after the file")
+    push.add_argument(
+        "--chunk-bytes", type=_positive, default=MIB, help="snapshot chunk size (1 MiB)"
+    )
+    push.add_argument(
+        "--as",
+        dest="mode",
+        choices=("auto", "snapshot", "deltas"),
+        default="auto",
+        help="auto: a messages export as deltas, anything else as a snapshot",
+    )
+    push.add_argument("--window", type=_positive, default=256, help="frames unacknowledged")
+    push.add_argument("--no-progress", action="store_true", help="no progress bar")
+    push.set_defaults(handler=cmd_push)
 
     demo = commands.add_parser("demo", help="load a realistic synthetic dataset")
     demo.add_argument("--account", default="demo", help="the account to load into (demo)")
