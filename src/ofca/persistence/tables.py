@@ -35,6 +35,7 @@ __all__ = [
     "ExtensionPresence",
     "FanDayRow",
     "IngestLog",
+    "IngestStreamRow",
     "InstanceSetting",
     "LoginSession",
     "Membership",
@@ -45,6 +46,7 @@ __all__ = [
     "SessionHourRow",
     "SessionRow",
     "SessionTopicRow",
+    "SnapshotChunkRow",
     "TopicSet",
     "User",
 ]
@@ -377,6 +379,38 @@ class ActivityTopicRow(Table, tablename="ofca_activity_topic"):
     outbound = Integer(default=0)
 
 
+class IngestStreamRow(Table, tablename="ofca_ingest_stream"):
+    """One extension stream (docs/protocol.md): every frame up to ``committed_seq`` is
+    durably handled; ``writer`` is the connection that may write it now (a newer one
+    supersedes it); ``snapshot_*`` describe its partly staged chunked snapshot."""
+
+    account_id = Varchar(length=200)
+    stream = Varchar(length=64)
+    committed_seq = BigInt(default=0)
+    writer = Varchar(length=64, null=True, default=None)
+    writer_since = Timestamptz(null=True, default=None)
+    snapshot_id = Varchar(length=64, null=True, default=None)
+    snapshot_chunks = Integer(null=True, default=None)
+    snapshot_next_chunk = Integer(null=True, default=None)
+    """Chunks staged so far: the next one expected."""
+    snapshot_expires_at = Timestamptz(null=True, default=None)
+    """The staged chunks are dropped when no chunk came for ``OFCA_SNAPSHOT_TTL_SECONDS``."""
+    updated_at = Timestamptz()
+
+
+class SnapshotChunkRow(Table, tablename="ofca_snapshot_chunk"):
+    """A staged chunk of a chunked snapshot: its ``cache_update`` payload as received,
+    invisible to every reader until the last chunk applies the whole snapshot."""
+
+    account_id = Varchar(length=200)
+    stream = Varchar(length=64)
+    snapshot_id = Varchar(length=64)
+    chunk = Integer()
+    seq = BigInt()
+    data = Text()
+    received_at = Timestamptz()
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Account,
     ApiKey,
@@ -403,6 +437,8 @@ ALL_TABLES: tuple[type[Table], ...] = (
     FanDayRow,
     ReplyTopicRow,
     ActivityTopicRow,
+    IngestStreamRow,
+    SnapshotChunkRow,
 )
 
 
