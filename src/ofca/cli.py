@@ -292,7 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--account", default=None, help="default: the export's or the key's")
     push.add_argument("--stream", default=None, help="default: one named after the file")
     push.add_argument(
-        "--chunk-bytes", type=_positive, default=MIB, help="snapshot chunk size (1 MiB)"
+        "--chunk-bytes",
+        type=_positive,
+        default=MIB,
+        metavar="N",
+        help="snapshot chunk size in bytes (1048576)",
     )
     push.add_argument(
         "--as",
@@ -301,7 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: a messages export as deltas, anything else as a snapshot",
     )
-    push.add_argument("--window", type=_positive, default=256, help="frames unacknowledged")
+    push.add_argument(
+        "--window",
+        type=_positive,
+        default=256,
+        metavar="N",
+        help="frames sent and not yet acknowledged, at most (256)",
+    )
     push.add_argument("--no-progress", action="store_true", help="no progress bar")
     push.set_defaults(handler=cmd_push)
 
