@@ -16,7 +16,7 @@ import pytest
 
 from ofca.client import AuthenticationFailed, ExtensionClient
 from ofca.client.push import PushOptions, push_file
-from ofca.persistence.tables import MessageRow
+from ofca.persistence.tables import ChatRow, MessageRow
 from ofca.synthetic import cache_update_frame, generate_account
 from tests.support.server import LiveServer, live_server
 
@@ -62,7 +62,7 @@ async def test_push_snapshot_file_in_chunks(server, make_key, account_id, tmp_pa
     )
 
     assert result.returncode == 0, result.stderr
-    assert "100.0%" in result.stderr and "chunks" in result.stderr
+    assert "100.0%" in result.stderr and "frames" in result.stderr
     stored = await _stored(account_id)
     assert set(stored) == {str(m["id"]) for m in account.messages}
     again = _cli(
@@ -125,6 +125,27 @@ async def test_messages_export_pushed_as_deltas(server, make_key, account_id, tm
     assert {mid: chat for mid, (chat, _) in copied.items()} == {
         mid: chat for mid, (chat, _) in source.items()
     }
+
+
+async def test_snapshot_file_as_deltas_sends_its_chats_first(
+    server, make_key, account_id, tmp_path
+) -> None:
+    key = await make_key(account_id, "extension")
+    account = generate_account(40, seed=25, fans=3)
+    path = tmp_path / "snapshot.json"
+    path.write_bytes(cache_update_frame(account))
+
+    result = _cli(server, str(path), "--key", key, "--account", account_id, "--as", "deltas")
+
+    assert result.returncode == 0, result.stderr
+    assert "(deltas)" in result.stderr
+    names = await ChatRow.select(ChatRow.chat_id, ChatRow.fan_name).where(
+        ChatRow.account_id == account_id
+    )
+    assert {row["chat_id"]: row["fan_name"] for row in names} == {
+        str(chat["withUser"]["id"]): chat["withUser"]["name"] for chat in account.chats
+    }
+    assert set(await _stored(account_id)) == {str(m["id"]) for m in account.messages}
 
 
 async def test_bad_file_and_bad_key(server, make_key, account_id, tmp_path) -> None:

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Literal, TextIO
 
 from ofca.client.extension import ClientError, ExtensionClient, extension_url
 from ofca.client.files import PushFileError, PushInput, read_push_file
@@ -162,19 +162,18 @@ async def _push(
         window_frames=options.window_frames,
         chunk_bytes=options.chunk_bytes,
     )
-    frames: list[Any]
-    if mode == "deltas":
-        frames = source.messages
-        unit = "messages"
-    else:
-        plan = plan_snapshot(_chats_for(source), source.messages, options.chunk_bytes)
-        frames = plan.chunks
-        unit = "chunks"
-    bar = ProgressBar(len(frames), unit, err, enabled=options.progress)
+    # The frames of the push, in order: a snapshot's chunks (in deltas mode, the file's
+    # chats only, when it has any), then (deltas mode) one frame per message.
+    deltas = source.messages if mode == "deltas" else []
+    chats = _chats_for(source) if mode == "snapshot" else source.chats
+    plan = plan_snapshot(chats, source.messages if mode == "snapshot" else [], options.chunk_bytes)
+    chunks = plan.chunks if mode == "snapshot" or chats else []
+    total = len(chunks) + len(deltas)
+    bar = ProgressBar(total, "frames", err, enabled=options.progress)
     async with client:
         # On a stream named after the file, frame n is seq n: what is committed is done.
-        skipped = min(client.committed_seq, len(frames)) if derived_stream else 0
-        queued = 0
+        committed = min(client.committed_seq, total) if derived_stream else 0
+        skipped = queued = 0
 
         def note() -> str:
             stats = client.stats
@@ -190,26 +189,27 @@ async def _push(
             bar.update(done, client.stats.bytes_sent, note(), force=force)
 
         client.on_event = lambda kind, detail: draw()
-        if mode == "deltas":
-            for message in source.messages[skipped:]:
-                await client.send_delta(message)
-                queued += 1
-        else:
+        if chunks:
             pending = client.pending_snapshot
             resuming = (
-                pending is not None and pending.id == plan.id and pending.chunks == len(plan.chunks)
+                pending is not None and pending.id == plan.id and pending.chunks == len(chunks)
             )
-            if derived_stream and not resuming and client.committed_seq >= len(frames):
-                skipped = len(frames)  # applied by an earlier run of this push
+            if derived_stream and not resuming and committed >= len(chunks):
+                skipped = len(chunks)  # applied by an earlier run of this push
             else:
                 skipped = pending.next_chunk if resuming and pending is not None else 0
-                start = skipped
+                first = skipped
 
                 def chunk_queued(count: int) -> None:
                     nonlocal queued
-                    queued = count - start
+                    queued = count - first
 
                 await client.send_snapshot(plan, progress=chunk_queued)
+        done_deltas = max(committed - len(chunks), 0)
+        skipped += done_deltas
+        for message in deltas[done_deltas:]:
+            await client.send_delta(message)
+            queued += 1
         await client.drain()
         draw(force=True)
         bar.finish()
