@@ -71,6 +71,7 @@ def create_app(
     ingest = Ingest(settings, channels, insights=insights, feed=LiveFeed())
     full_syncs = FullSyncs(insights.analytics, settings.triage)
     commands = ExtensionCommands(settings, channels, redis)
+    monitor.on_recovery(commands.register_again)
     given_engine = engine
 
     @asynccontextmanager

@@ -3,7 +3,8 @@
 Validation errors list the bad fields under ``errors`` (``[{key, message, source}]``):
 malformed input (bad JSON, bad query or path parameters) is a 400; a well-formed JSON body
 whose fields break the rules is a 422, as in the seed API. An unreachable database is a
-503 with a clear, retryable detail instead of a 500.
+503 with a clear, retryable detail instead of a 500; so is an unreachable Redis, with a
+detail that names it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
+from ofca.channels.faults import is_redis_unavailable
 from ofca.persistence.faults import VALUE_REFUSED, is_database_unavailable
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
 log = logging.getLogger("ofca.errors")
 
 DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable; retry later"
+REDIS_UNAVAILABLE_DETAIL = "Live delivery (Redis) is unavailable; retry later"
 
 
 class UnprocessableEntity(ValidationException):
@@ -136,19 +139,25 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
             ),
             status_code=HTTP_422_UNPROCESSABLE_ENTITY,
         )
-    if is_database_unavailable(exc):
-        # No traceback: an outage is not a bug, and one line per request is enough.
-        log.warning(
-            "database unavailable on %s %s: %s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-        )
-        return Response(
-            content=error_body(DATABASE_UNAVAILABLE_DETAIL, HTTP_503_SERVICE_UNAVAILABLE),
-            status_code=HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
-        )
+    # Redis first: its connection errors wrap OSErrors the database test also accepts.
+    for unavailable, what, detail in (
+        (is_redis_unavailable, "redis", REDIS_UNAVAILABLE_DETAIL),
+        (is_database_unavailable, "database", DATABASE_UNAVAILABLE_DETAIL),
+    ):
+        if unavailable(exc):
+            # No traceback: an outage is not a bug, and one line per request is enough.
+            log.warning(
+                "%s unavailable on %s %s: %s",
+                what,
+                request.method,
+                request.url.path,
+                type(exc).__name__,
+            )
+            return Response(
+                content=error_body(detail, HTTP_503_SERVICE_UNAVAILABLE),
+                status_code=HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "5"},
+            )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Response(
         content=error_body("Internal server error", HTTP_500_INTERNAL_SERVER_ERROR),

@@ -38,11 +38,15 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(env: Mapping[str, str], *, timeout: float = 30.0) -> Iterator[LiveServer]:
-    """Start ``ofca`` under uvicorn with ``env`` and wait until /health answers."""
+def live_server(
+    env: Mapping[str, str], *, timeout: float = 30.0, log_file: Path | None = None
+) -> Iterator[LiveServer]:
+    """Start ``ofca`` under uvicorn with ``env`` and wait until /health answers; its log
+    (stderr: warnings and above) goes to ``log_file`` when given."""
     port = free_port()
     full_env = {**os.environ, **env}
     max_ws = full_env.get("OFCA_MAX_WS_MESSAGE_BYTES", str(64 * 1024 * 1024))
+    log = None if log_file is None else log_file.open("ab")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -60,6 +64,7 @@ def live_server(env: Mapping[str, str], *, timeout: float = 30.0) -> Iterator[Li
             "warning",
         ],
         env=full_env,
+        stderr=log,
     )
     with _serving(LiveServer(port=port, process=process), timeout) as server:
         yield server
@@ -108,3 +113,5 @@ def _serving(server: LiveServer, timeout: float) -> Iterator[LiveServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if log is not None:
+            log.close()

@@ -1,10 +1,11 @@
-"""Health of the live channels backend, and its recovery.
+"""Health of live delivery, as dashboards and ``/health`` see it.
 
-:class:`ChannelsMonitor` probes the backend (Redis ping, worker liveness, publish errors).
-When it fails, local dashboards get ``system_status`` ERROR and ``/health`` shows
-``channels: unavailable``; when it answers again the backend is re-created, channels are
-re-subscribed and dashboards get REALTIME plus a fresh full sync (events published during
-the outage could not reach them). Ingestion never waits for any of this.
+:class:`ChannelsMonitor` reads the backend's public health (``channels.backends``) and
+pings the broker. When live delivery fails, local dashboards get ``system_status`` ERROR
+and ``/health`` shows ``channels: unavailable``; once the backend has reconnected by
+itself, dashboards get REALTIME plus a fresh full sync (events published during the
+outage could not reach them) and the recovery hooks run (e.g. extension presence is
+written to Redis again). Ingestion never waits for any of this.
 """
 
 from __future__ import annotations
@@ -12,31 +13,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
 
 from ofca.channels.plugin import OfcaChannelsPlugin
 from ofca.channels.publish import ControlEvent, encode_control, status_frame
 
-__all__ = ["PROBE_TIMEOUT_SECONDS", "ChannelsMonitor"]
+__all__ = ["PROBE_TIMEOUT_SECONDS", "ChannelsMonitor", "RecoveryHook"]
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_SECONDS = 2.0
-"""``/health`` waits at most this long for Redis."""
+"""``/health`` and each probe wait at most this long for the broker."""
+
+RecoveryHook = Callable[[], Awaitable[None]]
+"""Runs after an outage, once the broker answers again (before dashboards are told)."""
 
 
 class ChannelsMonitor:
-    """Health of the channels backend, and its recovery (``app.state.channels_monitor``)."""
+    """Health of the channels backend and the recovery of its dashboards (built once by
+    the app, injected)."""
 
     def __init__(self, plugin: OfcaChannelsPlugin) -> None:
         self.plugin = plugin
+        self.backend = plugin.live_backend
         self.healthy = True
         self.detail: str | None = None
         self.recoveries = 0
         self.changed_at = datetime.now(UTC)
+        self._hooks: list[RecoveryHook] = []
         self._task: asyncio.Task[None] | None = None
-        self._seen_publish_errors = 0
+        self._seen_outages = 0
+        self._down_at = 0.0
+
+    def on_recovery(self, hook: RecoveryHook) -> None:
+        """Run ``hook`` after each outage, once the broker answers again."""
+        self._hooks.append(hook)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ofca-channels-monitor")
@@ -52,64 +66,70 @@ class ChannelsMonitor:
         interval = self.plugin.settings.channels_probe_seconds
         while True:
             await asyncio.sleep(interval)
-            if not self.plugin.running:
-                continue
             try:
                 await self.check()
             except Exception:  # the monitor itself must never die
                 log.exception("channels monitor check failed")
 
     async def _unreachable(self) -> str | None:
-        redis = self.plugin.redis
-        if redis is None:
-            return None
         try:
-            await asyncio.wait_for(redis.ping(), 1.0)
+            await asyncio.wait_for(self.backend.ping(), PROBE_TIMEOUT_SECONDS)
         except Exception as exc:
             return f"Redis unreachable ({type(exc).__name__})"
         return None
 
     async def _problem(self) -> str | None:
-        plugin = self.plugin
-        unreachable = await self._unreachable()
-        if unreachable is not None:
-            return unreachable
-        errors = plugin.publish_errors
-        if errors != self._seen_publish_errors:
-            self._seen_publish_errors = errors
-            return f"publishing failed ({plugin.last_publish_error})"
-        if plugin.subscriber_error is not None or not plugin.workers_alive:
-            return f"subscriber stopped ({plugin.subscriber_error or 'worker ended'})"
-        return None
+        health = self.backend.health
+        if not health.connected:
+            return f"Redis unreachable ({health.last_error})"
+        if health.outages != self._seen_outages:
+            # An outage began and ended between two probes: events were lost all the same.
+            self._seen_outages = health.outages
+            return f"Redis connection lost ({health.last_error})"
+        return await self._unreachable()
 
     async def check(self) -> None:
-        """One probe; marks the backend down, or recovers it once it answers again."""
+        """One probe: marks live delivery down, or recovers it once the backend has
+        reconnected and the broker answers."""
         if self.healthy:
             problem = await self._problem()
-            if problem is None:
-                return
-            self._set(False, problem)
-            log.warning("live channels unavailable: %s", problem)
-            self.plugin.deliver_local(status_frame("ERROR", f"Live updates interrupted: {problem}"))
+            if problem is not None:
+                self._down(problem)
             return
-        # Down: recover as soon as the backend answers (the broken workers and subscriptions
-        # are replaced by the restart, so they are not a reason to wait).
-        unreachable = await self._unreachable()
-        if unreachable is not None:
-            self.detail = unreachable
+        health = self.backend.health
+        problem = (
+            f"Redis unreachable ({health.last_error})"
+            if not health.connected
+            else await self._unreachable()
+        )
+        if problem is not None:
+            self.detail = problem
             return
-        try:
-            await asyncio.wait_for(self.plugin.restart_backend(), 5.0)
-        except Exception as exc:
-            self.detail = f"recovery failed ({type(exc).__name__})"
-            log.warning("live channels recovery failed: %s", exc)
-            return
-        self._seen_publish_errors = self.plugin.publish_errors
+        await self._recover()
+
+    def _down(self, problem: str) -> None:
+        self._set(False, problem)
+        self._down_at = time.monotonic()
+        log.warning("live updates interrupted: %s", problem)
+        self.plugin.deliver_local(status_frame("ERROR", f"Live updates interrupted: {problem}"))
+
+    async def _recover(self) -> None:
+        self._seen_outages = self.backend.health.outages
+        for hook in self._hooks:
+            try:
+                await hook()
+            except Exception as exc:
+                log.warning("channels recovery hook failed: %s", type(exc).__name__)
         self.recoveries += 1
         self._set(True, None)
-        log.warning("live channels recovered (recovery #%d)", self.recoveries)
+        log.info(
+            "live updates restored after %.1f s (recovery #%d, %d events dropped so far)",
+            time.monotonic() - self._down_at,
+            self.recoveries,
+            self.backend.health.dropped_events,
+        )
         self.plugin.deliver_local(status_frame("REALTIME", "Live updates restored"))
-        for channel in self.plugin.active_channels():
+        for channel in self.backend.channels:
             account_id = _account_of(channel)
             if account_id is not None:
                 self.plugin.deliver_local(
@@ -118,22 +138,17 @@ class ChannelsMonitor:
                 )
 
     async def state(self) -> Literal["connected", "unavailable"]:
-        """For ``/health``: the last verdict, and Redis answering a ping right now."""
+        """For ``/health``: the last verdict, and the broker answering a ping right now."""
         if not self.healthy:
             return "unavailable"
-        redis = self.plugin.redis
-        if redis is None:
-            return "connected"  # in-memory channels live as long as the process
-        try:
-            await asyncio.wait_for(redis.ping(), PROBE_TIMEOUT_SECONDS)
-        except Exception as exc:
-            log.warning("redis probe failed: %s", type(exc).__name__)
+        unreachable = await self._unreachable()
+        if unreachable is not None:
+            log.info("channels probe for /health failed: %s", unreachable)
             return "unavailable"
         return "connected"
 
     def _set(self, healthy: bool, detail: str | None) -> None:
         self.healthy = healthy
-        self.plugin.healthy = healthy
         self.detail = detail
         self.changed_at = datetime.now(UTC)
 

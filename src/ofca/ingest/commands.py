@@ -4,7 +4,9 @@ Presence must hold across processes: an extension socket on process A and a dash
 POST on process B. With Redis, each connection is a member of a per-account sorted set
 scored by its expiry (refreshed by keepalives); without Redis (one process by definition)
 the same lives in ``ofca_extension_presence``. A connection that dies without saying goodbye
-simply expires.
+simply expires. Each process also remembers its own connections, to write them to Redis
+again when Redis returns after an outage (:meth:`ExtensionCommands.register_again`), not
+only at the extension's next keepalive.
 
 A command is stored with the hash of its cleaned text; the extension's later outbound
 ``new_raw_message`` with that text in that chat is linked to the oldest unlinked command
@@ -55,6 +57,8 @@ class ExtensionCommands:
         self.settings = settings
         self.channels = channels
         self.redis = redis
+        self._connected: set[tuple[str, str]] = set()
+        """(account id, connection id) of this process's extension sockets."""
 
     def _presence_key(self, account_id: str) -> str:
         return f"{self.settings.channel_prefix}:acct:{account_id}:ext_presence"
@@ -63,6 +67,10 @@ class ExtensionCommands:
         self, account_id: str, connection_id: str, ttl: float = PRESENCE_TTL_SECONDS
     ) -> None:
         """Call on connect and on every keepalive of an extension socket."""
+        self._connected.add((account_id, connection_id))
+        await self._store_presence(account_id, connection_id, ttl)
+
+    async def _store_presence(self, account_id: str, connection_id: str, ttl: float) -> None:
         now = datetime.now(UTC)
         expires = now + timedelta(seconds=ttl)
         if self.redis is not None:
@@ -93,6 +101,7 @@ class ExtensionCommands:
 
     async def mark_absent(self, account_id: str, connection_id: str) -> None:
         """Call when an extension socket closes."""
+        self._connected.discard((account_id, connection_id))
         if self.redis is not None:
             await self.redis.zrem(self._presence_key(account_id), connection_id)
             return
@@ -104,6 +113,17 @@ class ExtensionCommands:
             )
             .run()
         )
+
+    async def register_again(self) -> None:
+        """Write this process's connections to Redis again (after an outage: a restarted
+        Redis has lost them, and a long outage let them expire)."""
+        if self.redis is None:
+            return
+        for account_id, connection_id in list(self._connected):
+            if (account_id, connection_id) in self._connected:  # not closed meanwhile
+                await self._store_presence(account_id, connection_id, PRESENCE_TTL_SECONDS)
+        if self._connected:
+            log.info("extension presence written again: %d connections", len(self._connected))
 
     async def present(self, account_id: str) -> bool:
         """Whether an extension of the account is connected (in any process)."""
