@@ -11,6 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ofca.domain.aggregates import (
+    overview_values,
+    reply_stats,
+    sentiment_trend,
+    summarize_sessions,
+    topic_rows,
+)
 from ofca.domain.metrics import (
     MessagePoint,
     ReplyRun,
@@ -22,18 +29,13 @@ from ofca.domain.metrics import (
     bucket_starts,
     chat_analysis,
     order_key,
-    overview_values,
     reply_runs,
-    reply_stats,
     resolve_window,
     runs_in_sessions,
     runs_in_window,
-    sentiment_trend,
     session_stats,
     sessions_in_window,
     split_sessions,
-    summarize_sessions,
-    topic_rows,
 )
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # a Monday

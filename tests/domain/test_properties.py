@@ -9,12 +9,14 @@ import pytest
 from polyfactory import Use
 from polyfactory.factories.msgspec_factory import MsgspecFactory
 
+from ofca.domain.aggregates import (
+    overview_values,
+)
 from ofca.domain.metrics import (
     MessagePoint,
     Window,
     chat_analysis,
     order_key,
-    overview_values,
     sessions_in_window,
 )
 

@@ -17,6 +17,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from ofca.domain.aggregates import (
+    overview_values,
+    reply_stats,
+    sentiment_trend,
+    summarize_sessions,
+    topic_rows,
+)
 from ofca.domain.enrichment import DEFAULT_MATCHER
 from ofca.domain.metrics import (
     MessagePoint,
@@ -24,14 +31,9 @@ from ofca.domain.metrics import (
     SessionStats,
     Window,
     chat_analysis,
-    overview_values,
-    reply_stats,
     runs_in_sessions,
     runs_in_window,
-    sentiment_trend,
     sessions_in_window,
-    summarize_sessions,
-    topic_rows,
 )
 from ofca.settings import Settings
 from tests.insights.support import Msg, points_of, store

@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from ofca.domain.metrics import (
-    Granularity,
+from ofca.domain.aggregates import (
     ReplyStats,
     TopicRow,
     TrendPoint,
+)
+from ofca.domain.metrics import (
+    Granularity,
     Window,
     resolve_window,
 )
