@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -44,7 +44,6 @@ __all__ = [
     "conversation_detail",
     "iter_chat_ids",
     "list_conversations",
-    "load_points",
     "message_page",
     "message_view",
     "origin_field_sql",
@@ -193,7 +192,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def fan_view(row: dict[str, Any]) -> FanView:
+def fan_view(row: Mapping[str, Any]) -> FanView:
     return FanView(
         id=row.get("fan_id") or row["chat_id"],
         name=row.get("fan_name"),
@@ -474,13 +473,14 @@ async def chat_exists(account_id: str, chat_id: str) -> bool:
 
 async def chat_messages(account_id: str, chat_id: str) -> list[dict[str, Any]]:
     """All stored messages of one chat in chat order (untimed last)."""
-    return await raw_sql(
+    rows: list[dict[str, Any]] = await raw_sql(
         f"SELECT {MESSAGE_VIEW_COLUMNS} FROM ofca_message "
         "WHERE account_id = {} AND chat_id = {} ORDER BY COALESCE(created_at, {}), message_id",
         account_id,
         chat_id,
         NO_TIME,
     ).run()
+    return rows
 
 
 def points_of(rows: Sequence[dict[str, Any]]) -> list[MessagePoint]:
@@ -499,10 +499,6 @@ def points_of(rows: Sequence[dict[str, Any]]) -> list[MessagePoint]:
             )
         )
     return points
-
-
-async def load_points(account_id: str, chat_id: str) -> list[MessagePoint]:
-    return points_of(await chat_messages(account_id, chat_id))
 
 
 def analyse(

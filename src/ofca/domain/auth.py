@@ -7,8 +7,6 @@ from typing import Literal
 import msgspec
 
 __all__ = [
-    "KEY_ROLES",
-    "MEMBERSHIP_ROLES",
     "ROLE_PERMISSIONS",
     "Permission",
     "Principal",
@@ -30,12 +28,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # Admin keys manage accounts and keys; they read no chat data by themselves.
     "admin": frozenset({"admin"}),
 }
-
-KEY_ROLES: tuple[Role, ...] = ("owner", "extension", "dashboard", "integration")
-"""Roles an account's API key can have (admin keys come from OFCA_ADMIN_KEY or the CLI)."""
-
-MEMBERSHIP_ROLES: tuple[Role, ...] = ("owner", "dashboard")
-"""Roles a human user can have in an account."""
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):

@@ -41,7 +41,7 @@ _WORD_RUN = re.compile(r"\w+")
 _TRAILING_WORD_RUN = re.compile(r"\w+\Z")
 
 
-class _FastVader(SentimentIntensityAnalyzer):
+class _FastVader(SentimentIntensityAnalyzer):  # type: ignore[misc]  # VADER has no types
     """VADER 3.3.2's compound score, same results, several times faster.
 
     ``compound`` ports ``polarity_scores`` but computes only the compound score,
@@ -98,7 +98,8 @@ class _FastVader(SentimentIntensityAnalyzer):
             sum_s += punct_emph_amplifier
         elif sum_s < 0:
             sum_s -= punct_emph_amplifier
-        return round(normalize(sum_s), 4)
+        compound: float = normalize(sum_s)
+        return round(compound, 4)
 
     def _describe_emoji(self, text: str) -> str:
         """Each emoji character -> its description, spaced exactly as the original does.
@@ -138,7 +139,30 @@ class _FastVader(SentimentIntensityAnalyzer):
         ``negated([w])``: it lower-cases again, a no-op on lower-cased text.
         """
         lexicon = self.lexicon
-        valence = lexicon[item_lower]
+        valence = self._own_valence(item_lower, i, words, lowers, is_cap_diff)
+        if i > 0 and lowers[i - 1] not in lexicon:
+            valence = _one_word_before(valence, i, words, lowers, is_cap_diff)
+        if i > 1 and lowers[i - 2] not in lexicon:
+            valence = _two_words_before(valence, i, words, lowers, is_cap_diff)
+        if i > 2 and lowers[i - 3] not in lexicon:
+            valence = _three_words_before(valence, i, words, lowers, is_cap_diff)
+        # _least_check(); "least" is not in the 3.3.2 lexicon, so the lexicon test is kept
+        # only for fidelity.
+        if (
+            i > 0
+            and lowers[i - 1] == "least"
+            and "least" not in lexicon
+            and (i == 1 or (lowers[i - 2] != "at" and lowers[i - 2] != "very"))
+        ):
+            valence = valence * N_SCALAR
+        return valence
+
+    def _own_valence(
+        self, item_lower: str, i: int, words: list[str], lowers: list[str], is_cap_diff: bool
+    ) -> float:
+        """The word's lexicon valence after the "no" rules and the caps emphasis."""
+        lexicon = self.lexicon
+        valence: float = lexicon[item_lower]
         if item_lower == "no" and i != len(words) - 1 and lowers[i + 1] in lexicon:
             valence = 0.0
         if (
@@ -152,64 +176,57 @@ class _FastVader(SentimentIntensityAnalyzer):
                 valence += C_INCR
             else:
                 valence -= C_INCR
-        # start_i == 0: the word right before.
-        if i > 0 and (before := lowers[i - 1]) not in lexicon:
-            s = (
-                _booster_scalar(words[i - 1], before, valence, is_cap_diff)
-                if before in BOOSTER_DICT
-                else 0.0
-            )
-            valence = valence + s
-            if before in _NEGATE or "n't" in before:
-                valence = valence * N_SCALAR
-        # start_i == 1: two words before.
-        if i > 1 and (before := lowers[i - 2]) not in lexicon:
-            s = (
-                _booster_scalar(words[i - 2], before, valence, is_cap_diff)
-                if before in BOOSTER_DICT
-                else 0.0
-            )
-            if s != 0:
-                s = s * 0.95
-            valence = valence + s
-            if before == "never" and (lowers[i - 1] == "so" or lowers[i - 1] == "this"):
-                valence = valence * 1.25
-            elif before == "without" and lowers[i - 1] == "doubt":
-                pass
-            elif before in _NEGATE or "n't" in before:
-                valence = valence * N_SCALAR
-        # start_i == 2: three words before, then the idiom rule.
-        if i > 2 and (before := lowers[i - 3]) not in lexicon:
-            s = (
-                _booster_scalar(words[i - 3], before, valence, is_cap_diff)
-                if before in BOOSTER_DICT
-                else 0.0
-            )
-            if s != 0:
-                s = s * 0.9
-            valence = valence + s
-            if (before == "never" and (lowers[i - 2] == "so" or lowers[i - 2] == "this")) or (
-                lowers[i - 1] == "so" or lowers[i - 1] == "this"
-            ):
-                valence = valence * 1.25
-            elif before == "without" and (lowers[i - 2] == "doubt" or lowers[i - 1] == "doubt"):
-                pass
-            elif before in _NEGATE or "n't" in before:
-                valence = valence * N_SCALAR
-            # Every n-gram the idiom rule looks up holds word i or word i-2, and an n-gram
-            # can only be a phrase if all its words are phrase words.
-            if lowers[i] in _PHRASE_WORDS or lowers[i - 2] in _PHRASE_WORDS:
-                valence = _special_idioms_check(valence, lowers, i)
-        # _least_check(); "least" is not in the 3.3.2 lexicon, so the lexicon test is kept
-        # only for fidelity.
-        if (
-            i > 0
-            and lowers[i - 1] == "least"
-            and "least" not in lexicon
-            and (i == 1 or (lowers[i - 2] != "at" and lowers[i - 2] != "very"))
-        ):
-            valence = valence * N_SCALAR
         return valence
+
+
+def _one_word_before(
+    valence: float, i: int, words: list[str], lowers: list[str], is_cap_diff: bool
+) -> float:
+    """``start_i == 0``: the word right before (not in the lexicon)."""
+    before = lowers[i - 1]
+    if before in BOOSTER_DICT:
+        valence = valence + _booster_scalar(words[i - 1], before, valence, is_cap_diff)
+    if before in _NEGATE or "n't" in before:
+        valence = valence * N_SCALAR
+    return valence
+
+
+def _two_words_before(
+    valence: float, i: int, words: list[str], lowers: list[str], is_cap_diff: bool
+) -> float:
+    """``start_i == 1``: two words before (not in the lexicon)."""
+    before = lowers[i - 2]
+    if before in BOOSTER_DICT:
+        valence = valence + _booster_scalar(words[i - 2], before, valence, is_cap_diff) * 0.95
+    if before == "never" and (lowers[i - 1] == "so" or lowers[i - 1] == "this"):
+        valence = valence * 1.25
+    elif before == "without" and lowers[i - 1] == "doubt":
+        pass
+    elif before in _NEGATE or "n't" in before:
+        valence = valence * N_SCALAR
+    return valence
+
+
+def _three_words_before(
+    valence: float, i: int, words: list[str], lowers: list[str], is_cap_diff: bool
+) -> float:
+    """``start_i == 2``: three words before (not in the lexicon), then the idiom rule."""
+    before = lowers[i - 3]
+    if before in BOOSTER_DICT:
+        valence = valence + _booster_scalar(words[i - 3], before, valence, is_cap_diff) * 0.9
+    if (before == "never" and (lowers[i - 2] == "so" or lowers[i - 2] == "this")) or (
+        lowers[i - 1] == "so" or lowers[i - 1] == "this"
+    ):
+        valence = valence * 1.25
+    elif before == "without" and (lowers[i - 2] == "doubt" or lowers[i - 1] == "doubt"):
+        pass
+    elif before in _NEGATE or "n't" in before:
+        valence = valence * N_SCALAR
+    # Every n-gram the idiom rule looks up holds word i or word i-2, and an n-gram can only
+    # be a phrase if all its words are phrase words.
+    if lowers[i] in _PHRASE_WORDS or lowers[i - 2] in _PHRASE_WORDS:
+        valence = _special_idioms_check(valence, lowers, i)
+    return valence
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -217,7 +234,7 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 def _booster_scalar(word: str, word_lower: str, valence: float, is_cap_diff: bool) -> float:
     """VADER's ``scalar_inc_dec`` for a word known to be in BOOSTER_DICT."""
-    scalar = BOOSTER_DICT[word_lower]
+    scalar: float = BOOSTER_DICT[word_lower]
     if valence < 0:
         scalar *= -1
     if word.isupper() and is_cap_diff:

@@ -13,7 +13,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-__all__ = ["Chat", "ChatThread", "ChatUser", "FromUser", "Media", "Message", "PlatformId"]
+__all__ = ["Chat", "ChatUser", "FromUser", "Media", "Message", "PlatformId"]
 
 PlatformId = Annotated[int, Meta(ge=0)] | Annotated[str, Meta(min_length=1, max_length=200)]
 """An OnlyFans id: a non-negative integer, or a non-empty string."""
@@ -91,7 +91,3 @@ class Chat(msgspec.Struct, kw_only=True):
             if value is not None:
                 return str(value)
         raise AssertionError("withUser.id is required")  # pragma: no cover
-
-
-ChatThread = Chat
-"""The seeds call a chat a thread; one shape serves both names."""

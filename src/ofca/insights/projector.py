@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from piccolo.table import Table
 
 from ofca.domain.metrics import (
     MessagePoint,
@@ -61,6 +62,19 @@ class DerivedRows(msgspec.Struct):
     fan_days: list[tuple[Any, ...]] = []
     reply_topics: list[tuple[Any, ...]] = []
     activity_topics: list[tuple[Any, ...]] = []
+
+    def by_read_model(self) -> tuple[list[tuple[Any, ...]], ...]:
+        """The row lists in the order of :data:`READ_MODELS`."""
+        return (
+            self.sessions,
+            self.session_topics,
+            self.replies,
+            self.activity,
+            self.chat_first,
+            self.fan_days,
+            self.reply_topics,
+            self.activity_topics,
+        )
 
 
 SESSION_COLUMNS = (
@@ -129,7 +143,7 @@ ACTIVITY_TOPIC_COLUMNS = (
     "outbound",
 )
 
-READ_MODELS = (
+READ_MODELS: tuple[tuple[type[Table], tuple[str, ...], set[str]], ...] = (
     (SessionRow, SESSION_COLUMNS, {"topics"}),
     (SessionTopicRow, SESSION_TOPIC_COLUMNS, set()),
     (ReplyRow, REPLY_COLUMNS, set()),
@@ -240,6 +254,22 @@ def chat_rows(
         runs = reply_runs(chat_id, own)
     else:
         runs = _tail_runs(chat_id, tail, ordered, own, sessions)
+    _session_rows(account_id, chat_id, sessions, into)
+    known = sorted({*earlier, *((s.start_at, s.topics) for s in sessions)})
+    if not known:
+        return
+    starts = [start for start, _ in known]
+    topics_of = dict(known)
+    _reply_rows(account_id, chat_id, runs, starts, topics_of, into)
+    _activity_rows(account_id, chat_id, ordered, starts, topics_of, tail, into)
+    if tail is None:
+        into.chat_first.append((account_id, chat_id, ordered[0].created_at))
+    _fan_day_rows(account_id, chat_id, ordered, previous_day, into)
+
+
+def _session_rows(
+    account_id: str, chat_id: str, sessions: Sequence[SessionStats], into: DerivedRows
+) -> None:
     for s in sessions:
         into.sessions.append(
             (
@@ -277,11 +307,17 @@ def chat_rows(
                     s.sentiment_score,
                 )
             )
-    known = sorted({*earlier, *((s.start_at, s.topics) for s in sessions)})
-    if not known:
-        return
-    starts = [start for start, _ in known]
-    topics_of = dict(known)
+
+
+def _reply_rows(
+    account_id: str,
+    chat_id: str,
+    runs: Sequence[ReplyRun],
+    starts: Sequence[datetime],
+    topics_of: Mapping[datetime, tuple[str, ...]],
+    into: DerivedRows,
+) -> None:
+    """Each reply run, filed under the session its first inbound message belongs to."""
     for run in runs:
         session_start = _session_start(starts, run.first_inbound_at)
         into.replies.append(
@@ -299,9 +335,20 @@ def chat_rows(
             into.reply_topics.append(
                 (account_id, topic, chat_id, run.first_inbound_at, run.reply_seconds)
             )
-    # Hourly activity per session: sessions partition the chat's messages in time order.
-    # (A tail keeps the activity of earlier sessions, and their topic activity before the
-    # cut's hour, whose rows were not deleted.)
+
+
+def _activity_rows(
+    account_id: str,
+    chat_id: str,
+    ordered: Sequence[MessagePoint],
+    starts: Sequence[datetime],
+    topics_of: Mapping[datetime, tuple[str, ...]],
+    tail: TailCut | None,
+    into: DerivedRows,
+) -> None:
+    """Hourly activity per session: sessions partition the chat's messages in time order.
+    (A tail keeps the activity of earlier sessions, and their topic activity before the
+    cut's hour, whose rows were not deleted.)"""
     activity_from = tail.session_from if tail is not None else None
     topic_hours_from = hour_floor(tail.session_from) if tail is not None else None
     index = 0
@@ -354,8 +401,16 @@ def chat_rows(
                 scored,
             )
         )
-    if tail is None:
-        into.chat_first.append((account_id, chat_id, ordered[0].created_at))
+
+
+def _fan_day_rows(
+    account_id: str,
+    chat_id: str,
+    ordered: Sequence[MessagePoint],
+    previous_day: datetime | None,
+    into: DerivedRows,
+) -> None:
+    """Each day the fan wrote, with the day they wrote before it."""
     for point in ordered:
         if point.direction != "inbound":
             continue

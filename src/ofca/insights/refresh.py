@@ -76,7 +76,7 @@ async def _read_points(
     account_id: str,
     chat_ids: Sequence[str],
     slices: Slices | None = None,
-    read_from: dict[str, tuple[datetime, ...]] | None = None,
+    read_from: Mapping[str, tuple[datetime, ...]] | None = None,
 ) -> dict[str, list[MessagePoint]]:
     """The timed messages of these chats: all of them, or of the chats in ``read_from``
     those from their instant on."""
@@ -407,7 +407,7 @@ _TAIL_DELETE_FROM = {
 def _tail_bound(cut: TailCut, name: str) -> datetime:
     if name == "topic_hours_from":
         return hour_floor(cut.session_from)
-    bound = getattr(cut, name)
+    bound: datetime | None = getattr(cut, name)
     assert bound is not None, name  # reply_from: set by chat_rows before the deletes
     return bound
 
@@ -415,8 +415,6 @@ def _tail_bound(cut: TailCut, name: str) -> datetime:
 async def _refresh(
     account_id: str, ids: list[str], settings: Settings, since: dict[str, datetime]
 ) -> DerivedRows:
-    gap = timedelta(minutes=settings.session_gap_minutes)
-    silence = timedelta(seconds=settings.silence_threshold_seconds)
     engine = database()
     derived = DerivedRows()
     slices = Slices()
@@ -426,67 +424,95 @@ async def _refresh(
         marks = await read_marks(account_id, ids, since)
         tails = await _tail_cuts(account_id, {c: since[c] for c in ids if c in since}, topics_of)
         whole = [chat_id for chat_id in ids if chat_id not in tails]
-        for batch in chunks(ids, READ_BATCH_CHATS):
-            read_from = {c: (tails[c].read_from,) for c in batch if c in tails}
-            points = await _read_points(account_id, batch, slices, read_from)
-            for chat_id in batch:
-                tail = tails.get(chat_id)
-                chat_rows(account_id, chat_id, points[chat_id], gap, silence, derived, tail)
-                await slices.tick()
+        await _derive(account_id, ids, tails, settings, derived, slices)
         rollups = Rollups()
         for table, _columns, _json in READ_MODELS:
             name = table._meta.tablename
-            returning = _RETURNING.get(name, "")
-            old = []
-            if whole:
-                old += await fetch_for_chats(
-                    f"DELETE FROM {name} WHERE account_id = {{}} AND chat_id CHATS" + returning,
-                    account_id,
-                    whole,
-                )
-            if tails and name in _TAIL_DELETE_FROM:
-                column, bound = _TAIL_DELETE_FROM[name]
-                old += await fetch_bounded(
-                    f"DELETE FROM {name} t USING BOUNDS WHERE t.chat_id = b.chat_id "
-                    f"AND t.{column} >= b.bound AND t.account_id = {{}}" + returning,
-                    account_id,
-                    {chat_id: (_tail_bound(cut, bound),) for chat_id, cut in tails.items()},
-                    ("bound",),
-                    per_chat=f"DELETE FROM {name} WHERE chat_id = {{}} AND {column} >= {{}} "
-                    f"AND account_id = {{}}" + returning,
-                )
-            if name == "ofca_session":
-                for index, row in enumerate(old):
-                    rollups.add_session(-1, row, topics_of)
-                    if index % 256 == 255:
-                        await slices.tick()
-            elif name == "ofca_activity":
-                for index, row in enumerate(old):
-                    rollups.add_activity(-1, row)
-                    if index % 256 == 255:
-                        await slices.tick()
-        for index, row in enumerate(derived.sessions):
-            rollups.add_session(1, row[2:3] + row[6:7] + row[9:10] + row[11:13] + row[15:17])
-            if index % 256 == 255:
-                await slices.tick()
-        for row in derived.activity:
-            rollups.add_activity(1, row[3:9])
-        await slices.tick()
+            old = await _delete_replaced(name, account_id, whole, tails)
+            await _subtract_old(rollups, name, old, topics_of, slices)
+        await _add_derived(rollups, derived, slices)
         for (table, columns, json_columns), rows in zip(
-            READ_MODELS,
-            (
-                derived.sessions,
-                derived.session_topics,
-                derived.replies,
-                derived.activity,
-                derived.chat_first,
-                derived.fan_days,
-                derived.reply_topics,
-                derived.activity_topics,
-            ),
-            strict=True,
+            READ_MODELS, derived.by_read_model(), strict=True
         ):
             await insert_rows(table._meta.tablename, columns, rows, json_columns)
         await rollups.apply(account_id, slices)
         await clear_marks(account_id, marks)
     return derived
+
+
+async def _derive(
+    account_id: str,
+    ids: list[str],
+    tails: dict[str, TailCut],
+    settings: Settings,
+    derived: DerivedRows,
+    slices: Slices,
+) -> None:
+    """Read the chats' messages (a tail's from its cut) and project their rows."""
+    gap = timedelta(minutes=settings.session_gap_minutes)
+    silence = timedelta(seconds=settings.silence_threshold_seconds)
+    for batch in chunks(ids, READ_BATCH_CHATS):
+        read_from = {c: (tails[c].read_from,) for c in batch if c in tails}
+        points = await _read_points(account_id, batch, slices, read_from)
+        for chat_id in batch:
+            tail = tails.get(chat_id)
+            chat_rows(account_id, chat_id, points[chat_id], gap, silence, derived, tail)
+            await slices.tick()
+
+
+async def _delete_replaced(
+    name: str, account_id: str, whole: list[str], tails: dict[str, TailCut]
+) -> list[Any]:
+    """Delete the rows of table ``name`` that the refresh replaces (all of a whole chat's,
+    a tail's from its cut); returns what the rollups need of them."""
+    returning = _RETURNING.get(name, "")
+    old: list[Any] = []
+    if whole:
+        old += await fetch_for_chats(
+            f"DELETE FROM {name} WHERE account_id = {{}} AND chat_id CHATS" + returning,
+            account_id,
+            whole,
+        )
+    if tails and name in _TAIL_DELETE_FROM:
+        column, bound = _TAIL_DELETE_FROM[name]
+        old += await fetch_bounded(
+            f"DELETE FROM {name} t USING BOUNDS WHERE t.chat_id = b.chat_id "
+            f"AND t.{column} >= b.bound AND t.account_id = {{}}" + returning,
+            account_id,
+            {chat_id: (_tail_bound(cut, bound),) for chat_id, cut in tails.items()},
+            ("bound",),
+            per_chat=f"DELETE FROM {name} WHERE chat_id = {{}} AND {column} >= {{}} "
+            f"AND account_id = {{}}" + returning,
+        )
+    return old
+
+
+async def _subtract_old(
+    rollups: Rollups,
+    name: str,
+    old: list[Any],
+    topics_of: TopicTuples,
+    slices: Slices,
+) -> None:
+    """Take deleted session and activity rows out of the rollups."""
+    if name == "ofca_session":
+        for index, row in enumerate(old):
+            rollups.add_session(-1, row, topics_of)
+            if index % 256 == 255:
+                await slices.tick()
+    elif name == "ofca_activity":
+        for index, row in enumerate(old):
+            rollups.add_activity(-1, row)
+            if index % 256 == 255:
+                await slices.tick()
+
+
+async def _add_derived(rollups: Rollups, derived: DerivedRows, slices: Slices) -> None:
+    """Put the new session and activity rows into the rollups."""
+    for index, row in enumerate(derived.sessions):
+        rollups.add_session(1, row[2:3] + row[6:7] + row[9:10] + row[11:13] + row[15:17])
+        if index % 256 == 255:
+            await slices.tick()
+    for row in derived.activity:
+        rollups.add_activity(1, row[3:9])
+    await slices.tick()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -51,7 +52,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _info(row: dict) -> ApiKeyInfo:
+def _info(row: dict[str, Any]) -> ApiKeyInfo:
     return msgspec.convert(row, ApiKeyInfo, from_attributes=False, strict=False)
 
 
@@ -94,11 +95,6 @@ async def list_api_keys(account_id: str | None = None) -> list[ApiKeyInfo]:
     if account_id is not None:
         query = query.where(ApiKey.account_id == account_id)
     return [_info(row) for row in await query.run()]
-
-
-async def get_api_key(key_id: int) -> ApiKeyInfo | None:
-    row = await ApiKey.select().where(ApiKey.id == key_id).first().run()
-    return None if row is None else _info(row)
 
 
 async def revoke_api_key(key_id: int, account_id: str | None = None) -> bool:

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -53,7 +54,7 @@ class LoginSessionRecord(msgspec.Struct, kw_only=True):
     expires_at: datetime
 
 
-def _user(row: dict) -> UserInfo:
+def _user(row: dict[str, Any]) -> UserInfo:
     return UserInfo(
         user_id=row["user_id"], email=row["email"], name=row["name"], created_at=row["created_at"]
     )
@@ -175,17 +176,6 @@ async def revoke_login_session(session_row_id: int) -> bool:
         .run()
     )
     return bool(updated)
-
-
-async def revoke_user_sessions(user_id: str) -> int:
-    """Revoke every live session of a user (password change, compromise)."""
-    updated = (
-        await LoginSession.update({LoginSession.revoked_at: datetime.now(UTC)})
-        .where((LoginSession.user_id == user_id) & LoginSession.revoked_at.is_null())
-        .returning(LoginSession.id)
-        .run()
-    )
-    return len(updated)
 
 
 async def instance_setting(name: str, default: Callable[[], str]) -> str:
