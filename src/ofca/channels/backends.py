@@ -9,7 +9,7 @@ plugin is used as published:
 - :meth:`RedisPubSubBackend.publish` never raises: it hands the event to the backend's own
   sender, which sends what piled up in one pipeline round trip (a single event alone),
   drops events while Redis is down (counted, logged once per outage) and keeps going;
-- :meth:`LiveBackend.stream_events` never ends: the reader reconnects after an outage,
+- :meth:`RedisPubSubBackend.stream_events` never ends: it reconnects after an outage,
   with backoff, and subscribes every channel that has local subscribers again;
 - subscribing and unsubscribing never raise either: during an outage the channel is only
   recorded, and the reconnect subscribes it.
@@ -30,6 +30,7 @@ from abc import abstractmethod
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from litestar.channels.backends.base import ChannelsBackend
 from redis.asyncio import Redis
@@ -51,12 +52,13 @@ OUTBOX_MAX = 10_000
 """Events waiting to be sent; beyond this the oldest are dropped (Redis that slow is down
 for live purposes, and dashboards are resynced when it recovers)."""
 LOCAL_EVENTS_MAX = 10_000
-"""Events received and not yet handed to subscribers (the plugin's worker hands them out
-without waiting, so this only fills if the event loop itself is starved)."""
+"""Events delivered in-process and not yet handed to subscribers (the plugin's worker
+hands them out without waiting, so this only fills if the event loop itself is starved)."""
 REDIS_TIMEOUT_SECONDS = 3.0
 """One Redis command (publish batch, subscribe, ping) gives up after this long."""
-READ_TIMEOUT_SECONDS = 1.0
-"""The reader wakes at least this often to notice a reconnect is due."""
+READ_TIMEOUT_SECONDS = 0.5
+"""The reader wakes at least this often (to hand on local deliveries, or notice that a
+publish or subscribe failed and a reconnect is due)."""
 RECONNECT_FIRST_SECONDS = 0.25
 RECONNECT_MAX_SECONDS = 2.0
 
@@ -78,14 +80,12 @@ class BackendHealth:
 
 
 class LiveBackend(ChannelsBackend):
-    """A ``ChannelsBackend`` whose event stream also carries local deliveries and whose
-    health is public. Events for this process's subscribers go through one queue, read by
-    :meth:`stream_events` (the plugin's subscriber worker)."""
+    """A ``ChannelsBackend`` whose health is public and whose event stream (read by the
+    plugin's subscriber worker) can also carry events delivered locally."""
 
     def __init__(self) -> None:
         self.health = BackendHealth()
         self._channels: set[str] = set()
-        self._events: asyncio.Queue[tuple[str, bytes]] | None = None
 
     @property
     def channels(self) -> frozenset[str]:
@@ -93,38 +93,13 @@ class LiveBackend(ChannelsBackend):
         the last)."""
         return frozenset(self._channels)
 
-    async def on_startup(self) -> None:
-        self._events = asyncio.Queue(maxsize=LOCAL_EVENTS_MAX)
+    async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
+        raise NotImplementedError("ofca's channels keep no history")
 
-    async def on_shutdown(self) -> None:
-        self._events = None
-
-    async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
-        events = self._events
-        if events is None:
-            raise RuntimeError("the backend is not started")
-        while True:
-            channel, data = await events.get()
-            # A channel may have lost its last subscriber since the event was queued.
-            if channel in self._channels:
-                yield channel, data
-
+    @abstractmethod
     def deliver_local(self, data: bytes, channels: Iterable[str] | None = None) -> None:
         """Hand ``data`` to this process's subscribers of ``channels`` (default: every
         channel with local subscribers) without the broker."""
-        events = self._events
-        if events is None:
-            return
-        for channel in self._channels if channels is None else channels:
-            if channel in self._channels:
-                try:
-                    events.put_nowait((channel, data))
-                except asyncio.QueueFull:
-                    log.warning("local live event dropped: the event queue is full")
-                    return
-
-    async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
-        raise NotImplementedError("ofca's channels keep no history")
 
     @abstractmethod
     async def ping(self) -> None:
@@ -134,8 +109,30 @@ class LiveBackend(ChannelsBackend):
 class MemoryBackend(LiveBackend):
     """One process: publishing is local delivery, and there is nothing to lose."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._events: asyncio.Queue[tuple[str, bytes]] | None = None
+
+    async def on_startup(self) -> None:
+        self._events = asyncio.Queue(maxsize=LOCAL_EVENTS_MAX)
+
+    async def on_shutdown(self) -> None:
+        self._events = None
+
     async def publish(self, data: bytes, channels: Iterable[str]) -> None:
         self.deliver_local(data, channels)
+
+    def deliver_local(self, data: bytes, channels: Iterable[str] | None = None) -> None:
+        events = self._events
+        if events is None:
+            return
+        for channel in self._channels if channels is None else channels:
+            if channel in self._channels:
+                try:
+                    events.put_nowait((channel, data))
+                except asyncio.QueueFull:
+                    log.warning("live event dropped: the event queue is full")
+                    return
 
     async def subscribe(self, channels: Iterable[str]) -> None:
         self._channels.update(channels)
@@ -143,13 +140,28 @@ class MemoryBackend(LiveBackend):
     async def unsubscribe(self, channels: Iterable[str]) -> None:
         self._channels.difference_update(channels)
 
+    async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
+        events = self._events
+        if events is None:
+            raise RuntimeError("the backend is not started")
+        while True:
+            channel, data = await events.get()
+            # The channel may have lost its last subscriber since the event was queued.
+            if channel in self._channels:
+                yield channel, data
+
     async def ping(self) -> None:
         return None
 
 
 class RedisPubSubBackend(LiveBackend):
     """Redis pub/sub (no history; channel names go to Redis as they are, so ofca prefixes
-    them itself, ``channels.names``), resilient as the module says."""
+    them itself, ``channels.names``), resilient as the module says.
+
+    :meth:`stream_events` reads Redis itself (no extra hop per event); local deliveries
+    wait in a deque it drains between reads, so they reach subscribers within
+    :data:`READ_TIMEOUT_SECONDS` while Redis is up, and at once while it is down.
+    """
 
     def __init__(self, redis: Redis) -> None:
         super().__init__()
@@ -157,31 +169,35 @@ class RedisPubSubBackend(LiveBackend):
         self._pubsub: PubSub | None = None
         self._outbox: deque[tuple[bytes, list[str]]] = deque()
         self._outbox_ready: asyncio.Event | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._local: deque[tuple[str, bytes]] = deque(maxlen=LOCAL_EVENTS_MAX)
+        self._local_ready: asyncio.Event | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def on_startup(self) -> None:
-        await super().on_startup()
         self._outbox_ready = asyncio.Event()
+        self._local_ready = asyncio.Event()
         self._pubsub = self.redis.pubsub()
-        self._tasks = [
-            asyncio.create_task(self._read_loop(), name="ofca-channels-reader"),
-            asyncio.create_task(self._send_loop(), name="ofca-channels-sender"),
-        ]
+        self._sender = asyncio.create_task(self._send_loop(), name="ofca-channels-sender")
 
     async def on_shutdown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        if self._sender is not None:
+            self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+                await self._sender
+            self._sender = None
         if self._outbox and self.health.connected:
             with contextlib.suppress(Exception):  # best effort: the process is leaving
                 await self._send(self._take(len(self._outbox)))
         await self._close_pubsub()
-        await super().on_shutdown()
+
+    def deliver_local(self, data: bytes, channels: Iterable[str] | None = None) -> None:
+        for channel in self._channels if channels is None else channels:
+            if channel in self._channels:
+                self._local.append((channel, data))
+        if self._local_ready is not None:
+            self._local_ready.set()
 
     # ------------------------------------------------------------------ publishing
 
@@ -264,9 +280,15 @@ class RedisPubSubBackend(LiveBackend):
 
     # ------------------------------------------------------------------ reading
 
-    async def _read_loop(self) -> None:
+    async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
+        """Events of the subscribed channels, for as long as the plugin reads: an outage
+        only pauses it (reconnect with backoff, subscribe again, carry on)."""
         delay = RECONNECT_FIRST_SECONDS
         while True:
+            while self._local:
+                channel, data = self._local.popleft()
+                if channel in self._channels:
+                    yield channel, data
             if not self.health.connected:
                 try:
                     await self._reconnect()
@@ -274,33 +296,45 @@ class RedisPubSubBackend(LiveBackend):
                     raise
                 except Exception as exc:
                     self._mark_down(exc)
-                    await asyncio.sleep(delay)
+                    await self._wait_local(delay)
                     delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                     continue
                 delay = RECONNECT_FIRST_SECONDS
                 self._mark_up()
+                continue
             try:
-                await self._read_once()
+                message = await self._next_message()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._mark_down(exc)
+                continue
+            if message is not None:
+                channel = message["channel"].decode()
+                if channel in self._channels:
+                    yield channel, message["data"]
 
-    async def _read_once(self) -> None:
-        """Hand on the next message (waits at most :data:`READ_TIMEOUT_SECONDS`)."""
+    async def _next_message(self) -> dict[str, Any] | None:
+        """The next published message (waits at most :data:`READ_TIMEOUT_SECONDS`)."""
         pubsub = self._pubsub
-        events = self._events
-        if pubsub is None or events is None or not pubsub.subscribed:
-            await asyncio.sleep(READ_TIMEOUT_SECONDS / 10)  # nothing subscribed yet
-            return
-        message = await pubsub.get_message(
+        if pubsub is None or not pubsub.subscribed:
+            await self._wait_local(READ_TIMEOUT_SECONDS)  # nothing subscribed yet
+            return None
+        message: dict[str, Any] | None = await pubsub.get_message(
             ignore_subscribe_messages=True, timeout=READ_TIMEOUT_SECONDS
         )
         if message is None or message.get("type") != "message":
+            return None
+        return message
+
+    async def _wait_local(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when an event is delivered locally meanwhile."""
+        ready = self._local_ready
+        if ready is None or self._local:
             return
-        channel = message["channel"].decode()
-        if channel in self._channels:
-            await events.put((channel, message["data"]))
+        ready.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), seconds)
 
     async def _reconnect(self) -> None:
         """A fresh pub/sub connection subscribed to exactly the wanted channels."""
