@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -53,7 +54,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     run_migrations: bool = True,
-    engine: Engine | None = None,
+    engine: Engine[Any] | None = None,
 ) -> Litestar:
     """Build the application for ``settings`` (default: from the environment).
 

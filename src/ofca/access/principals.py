@@ -21,6 +21,7 @@ import secrets
 from typing import Any, Literal, cast
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.types import HTTPScope
 
@@ -64,9 +65,9 @@ def presented_credential(
     header_key = connection.headers.get("x-api-key")
     if header_key:
         return header_key.strip(), "header"
-    if connection.scope["type"] == "websocket" or connection.scope.get("ofca_query_auth"):
+    if connection.scope["type"] == ScopeType.WEBSOCKET or connection.scope.get("ofca_query_auth"):
         for name in ("token", "api_key"):
-            in_query = connection.query_params.get(name)
+            in_query: str | None = connection.query_params.get(name)
             if in_query:
                 return in_query, "query"
     cookie = connection.cookies.get(SESSION_COOKIE)
@@ -105,7 +106,7 @@ def cross_site_refusal(
     presented = presented_credential(connection)
     if presented is None or presented[1] != "cookie":
         return None
-    if connection.scope["type"] == "http":
+    if connection.scope["type"] == ScopeType.HTTP:
         if cast(HTTPScope, connection.scope)["method"] not in UNSAFE_METHODS:
             return None  # reads change nothing
         media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -155,7 +156,7 @@ async def principal_from_connection(
     Cached in the connection's scope, so middleware and handlers authenticate once.
     """
     state = connection.scope.setdefault("state", {})
-    cached = state.get(PRINCIPAL_SCOPE_KEY)
+    cached: Principal | None = state.get(PRINCIPAL_SCOPE_KEY)
     if cached is not None:
         return cached
     token = credential_from_connection(connection)

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 
@@ -166,7 +167,7 @@ class RateLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if (
-            scope["type"] != "http"
+            scope["type"] != ScopeType.HTTP
             or scope.get("method") == "OPTIONS"
             or path in EXEMPT_PATHS
             or path.startswith(EXEMPT_PREFIXES)

@@ -100,7 +100,9 @@ _SQLITE_SUMMARY = _SUMMARY.replace("CHATS", "IN (SELECT value FROM json_each({})
 )
 
 
-async def _summaries(engine: Engine, account_id: str, chat_ids: Sequence[str]) -> Sequence[Row]:
+async def _summaries(
+    engine: Engine[Any], account_id: str, chat_ids: Sequence[str]
+) -> Sequence[Row]:
     chats: Any = list(chat_ids)
     if isinstance(engine, PostgresEngine):
         return await fetch_rows(
@@ -148,7 +150,7 @@ def _session(row: Mapping[str, Any]) -> SessionView | None:
 
 
 async def live_nodes(
-    engine: Engine, account_id: str, chat_ids: Sequence[str]
+    engine: Engine[Any], account_id: str, chat_ids: Sequence[str]
 ) -> dict[str, ConversationNode]:
     """The current nodes of these chats, read after their batch is committed, with empty
     ``messages`` (the caller puts in the messages it just wrote). A chat deleted meanwhile

@@ -423,7 +423,8 @@ class _IncomingDecoder:
 
     def decode(self, data: bytes | str) -> IncomingWssMessage:
         try:
-            return self._decoder.decode(data)
+            decoded: IncomingWssMessage = self._decoder.decode(data)
+            return decoded
         except UnicodeDecodeError as exc:
             raise msgspec.ValidationError(f"Invalid UTF-8 in frame: {exc.reason}") from None
 

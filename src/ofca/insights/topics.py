@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from piccolo.engine.postgres import PostgresEngine
@@ -327,7 +327,7 @@ async def _message_count(account_id: str) -> int:
     return int(rows[0]["n"])
 
 
-async def schedule_retag(account_id: str, settings: Settings) -> str:
+async def schedule_retag(account_id: str, settings: Settings) -> Literal["done", "scheduled"]:
     """Re-tag now (``"done"``) or, for large accounts, in a background task
     (``"scheduled"``)."""
     if await _message_count(account_id) <= RETAG_INLINE_LIMIT:

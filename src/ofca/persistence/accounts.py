@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -28,7 +29,7 @@ class AccountInfo(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
-def _info(row: dict) -> AccountInfo:
+def _info(row: dict[str, Any]) -> AccountInfo:
     return AccountInfo(account_id=row["account_id"], name=row["name"], created_at=row["created_at"])
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -36,7 +36,7 @@ PROBE_TIMEOUT_SECONDS = 2.0
 """``/health`` waits at most this long for the database."""
 
 
-def create_engine(settings: Settings) -> Engine:
+def create_engine(settings: Settings) -> Engine[Any]:
     if settings.is_postgres:
         return PostgresEngine(config={"dsn": settings.database_url}, log_queries=False)
     path = Path(settings.sqlite_path)
@@ -58,7 +58,7 @@ def ofca_tables() -> list[type[Table]]:
     return found
 
 
-def bind_tables(engine: Engine) -> None:
+def bind_tables(engine: Engine[Any]) -> None:
     for table in ofca_tables():
         table._meta.db = engine
 
@@ -71,7 +71,7 @@ async def _keep_session(connection: object) -> None:
     transaction is still rolled back by asyncpg before this is called)."""
 
 
-async def open_engine(settings: Settings, *, pool_max_size: int = POOL_MAX_SIZE) -> Engine:
+async def open_engine(settings: Settings, *, pool_max_size: int = POOL_MAX_SIZE) -> Engine[Any]:
     """Create the engine, bind the tables and (on Postgres) start a connection pool."""
     engine = create_engine(settings)
     bind_tables(engine)
@@ -80,12 +80,12 @@ async def open_engine(settings: Settings, *, pool_max_size: int = POOL_MAX_SIZE)
     return engine
 
 
-async def close_engine(engine: Engine) -> None:
+async def close_engine(engine: Engine[Any]) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
 
 
-async def database_state(engine: Engine) -> Literal["connected", "unavailable"]:
+async def database_state(engine: Engine[Any]) -> Literal["connected", "unavailable"]:
     """For ``/health``: whether the database answers a trivial query right now."""
     try:
         await asyncio.wait_for(engine.run_ddl("SELECT 1"), PROBE_TIMEOUT_SECONDS)

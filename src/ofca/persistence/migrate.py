@@ -14,6 +14,7 @@ import logging
 import pkgutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -25,7 +26,7 @@ __all__ = ["applied_migrations", "available_migrations", "migrate"]
 
 log = logging.getLogger(__name__)
 
-Migration = Callable[[Engine], Awaitable[None]]
+Migration = Callable[[Engine[Any]], Awaitable[None]]
 
 # Any constant works; it only has to be the same in every ofca process.
 _ADVISORY_LOCK_ID = 0x0FCA_0001
@@ -46,19 +47,19 @@ def available_migrations() -> list[tuple[str, Migration]]:
     return sorted(found, key=lambda item: item[0])
 
 
-async def applied_migrations(engine: Engine) -> list[str]:
+async def applied_migrations(engine: Engine[Any]) -> list[str]:
     await engine.run_ddl(_CREATE_LEDGER)
     rows = await engine.run_ddl("SELECT name FROM ofca_schema_migration ORDER BY name")
     return [row["name"] for row in rows]
 
 
-def _transaction(engine: Engine):  # type: ignore[no-untyped-def]
+def _transaction(engine: Engine[Any]):  # type: ignore[no-untyped-def]
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
 
 
-async def migrate(engine: Engine) -> list[str]:
+async def migrate(engine: Engine[Any]) -> list[str]:
     """Apply pending migrations; returns the names applied now."""
     if isinstance(engine, SQLiteEngine):
         # WAL lets readers (dashboards, insights) run while ingestion writes.

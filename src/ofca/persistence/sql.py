@@ -73,8 +73,10 @@ async def fetch_rows(sql: str, *args: Any, prepared: str | None = None) -> Seque
         and engine.pool is not None
         and engine.current_transaction.get() is None
     ):
-        return await engine.pool.fetch(prepared or numbered(sql), *args)
-    return await raw_sql(sql, *args).run()
+        records: Sequence[Row] = await engine.pool.fetch(prepared or numbered(sql), *args)
+        return records
+    rows: Sequence[Row] = await raw_sql(sql, *args).run()
+    return rows
 
 
 # asyncpg allows 32767 bind parameters per statement; stay well below on both engines.
@@ -89,12 +91,12 @@ for 5000; smaller calls cost a round trip each, which slowed large refreshes dow
 _LOCK_NAMESPACE = 0x0FCA
 
 
-def database() -> Engine:
+def database() -> Engine[Any]:
     """The engine the ofca tables are bound to."""
     return Account._meta.db
 
 
-def write_transaction(engine: Engine) -> AbstractAsyncContextManager[Any]:
+def write_transaction(engine: Engine[Any]) -> AbstractAsyncContextManager[Any]:
     """A transaction that takes SQLite's write lock up front (no upgrade deadlocks), and on
     Postgres leaves nothing behind when its connection is lost (:func:`_postgres_transaction`)."""
     if isinstance(engine, SQLiteEngine):
@@ -160,7 +162,7 @@ async def _discard(engine: PostgresEngine, connection: Any) -> None:
             await engine.pool.release(connection)
 
 
-async def lock_derived_rows(engine: Engine, account_id: str) -> None:
+async def lock_derived_rows(engine: Engine[Any], account_id: str) -> None:
     """Serialize derived-row writers of one account until the transaction ends."""
     if isinstance(engine, PostgresEngine):
         await raw_sql("SELECT pg_advisory_xact_lock({}, hashtext({}))", _LOCK_NAMESPACE, account_id)
@@ -182,7 +184,7 @@ def to_utc(value: datetime | str) -> datetime:
     return value.astimezone(UTC)
 
 
-def own_connection(engine: Engine) -> Any:
+def own_connection(engine: Engine[Any]) -> Any:
     """The current transaction's connection (asyncpg or aiosqlite), or None."""
     transaction = engine.current_transaction.get()
     return None if transaction is None else transaction.connection
@@ -209,7 +211,7 @@ async def fetch_for_chats(sql: str, account_id: str, chat_ids: Sequence[str]) ->
 async def fetch_bounded(
     sql: str,
     account_id: str,
-    bounds: dict[str, tuple[datetime, ...]],
+    bounds: Mapping[str, tuple[datetime, ...]],
     names: Sequence[str],
     *,
     per_chat: str | None = None,

@@ -7,6 +7,8 @@ account, and every such table is indexed by it first.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from piccolo.columns import (
     JSON,
     BigInt,
@@ -14,6 +16,7 @@ from piccolo.columns import (
     DoublePrecision,
     Integer,
     Real,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -55,6 +58,11 @@ __all__ = [
 class Account(Table, tablename="ofca_account"):
     """A creator account; ``account_id`` is the ``user_id`` of the WebSocket paths."""
 
+    if TYPE_CHECKING:
+        # Piccolo adds this primary key itself; declared for type checkers only (a real
+        # declaration would change which columns Piccolo treats as defaulted on insert).
+        id = Serial(primary_key=True)
+
     account_id = Varchar(length=200, unique=True, index=True)
     name = Varchar(length=200, default="")
     created_at = Timestamptz()
@@ -63,6 +71,11 @@ class Account(Table, tablename="ofca_account"):
 
 class ApiKey(Table, tablename="ofca_api_key"):
     """An API key, stored as the SHA-256 of the key (keys are random, 256-bit)."""
+
+    if TYPE_CHECKING:
+        # Piccolo adds this primary key itself; declared for type checkers only (a real
+        # declaration would change which columns Piccolo treats as defaulted on insert).
+        id = Serial(primary_key=True)
 
     key_hash = Varchar(length=64, unique=True, index=True)
     prefix = Varchar(length=16)
@@ -85,7 +98,7 @@ class ChatRow(Table, tablename="ofca_chat"):
     fan_username = Text(null=True, default=None)
     fan_avatar = Text(null=True, default=None)
     source = Varchar(length=20, default="onlyfans")
-    raw = Text(null=True, default=None)
+    raw = Text(null=True, default=None)  # type: ignore[assignment]  # shadows Table.raw (unused on this table)
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
@@ -101,7 +114,7 @@ class MessageRow(Table, tablename="ofca_message"):
     changed_at = Timestamptz(null=True, default=None)
     text = Text(null=True, default=None)
     """The cleaned text both enrichers see (METRICS.md "Text")."""
-    raw = Text()
+    raw = Text()  # type: ignore[assignment]  # shadows Table.raw (unused on this table)
     """The message's JSON exactly as received."""
     content_hash = Varchar(length=64)
     """Hash of ``raw``: a resend with the same hash is a duplicate, another hash an edit."""
@@ -144,6 +157,11 @@ class InstanceSetting(Table, tablename="ofca_instance_setting"):
 class ChatwootToken(Table, tablename="ofca_chatwoot_token"):
     """An account's Chatwoot webhook token, stored as SHA-256 (shown once when generated)."""
 
+    if TYPE_CHECKING:
+        # Piccolo adds this primary key itself; declared for type checkers only (a real
+        # declaration would change which columns Piccolo treats as defaulted on insert).
+        id = Serial(primary_key=True)
+
     account_id = Varchar(length=200, unique=True)
     token_hash = Varchar(length=64, unique=True)
     prefix = Varchar(length=16)
@@ -155,6 +173,11 @@ class ChatwootToken(Table, tablename="ofca_chatwoot_token"):
 
 class CommandRow(Table, tablename="ofca_command"):
     """A ``command_to_execute`` sent to the extension; linked to the message it produced."""
+
+    if TYPE_CHECKING:
+        # Piccolo adds this primary key itself; declared for type checkers only (a real
+        # declaration would change which columns Piccolo treats as defaulted on insert).
+        id = Serial(primary_key=True)
 
     command_id = Varchar(length=64, unique=True)
     account_id = Varchar(length=200)
@@ -169,6 +192,11 @@ class CommandRow(Table, tablename="ofca_command"):
 
 class ExtensionPresence(Table, tablename="ofca_extension_presence"):
     """Connected extension sockets when Redis is not configured (else Redis keys with TTL)."""
+
+    if TYPE_CHECKING:
+        # Piccolo adds this primary key itself; declared for type checkers only (a real
+        # declaration would change which columns Piccolo treats as defaulted on insert).
+        id = Serial(primary_key=True)
 
     account_id = Varchar(length=200)
     connection_id = Varchar(length=100)
@@ -191,6 +219,11 @@ class User(Table, tablename="ofca_user"):
 class Membership(Table, tablename="ofca_membership"):
     """A user's role in one account (``owner`` or ``dashboard``); unique per user+account."""
 
+    if TYPE_CHECKING:
+        # Piccolo adds this primary key itself; declared for type checkers only (a real
+        # declaration would change which columns Piccolo treats as defaulted on insert).
+        id = Serial(primary_key=True)
+
     user_id = Varchar(length=40, index=True)
     account_id = Varchar(length=200, index=True)
     role = Varchar(length=20)
@@ -199,6 +232,11 @@ class Membership(Table, tablename="ofca_membership"):
 
 class LoginSession(Table, tablename="ofca_login_session"):
     """A login; the token carries the session id, stored here only as its SHA-256."""
+
+    if TYPE_CHECKING:
+        # Piccolo adds this primary key itself; declared for type checkers only (a real
+        # declaration would change which columns Piccolo treats as defaulted on insert).
+        id = Serial(primary_key=True)
 
     session_hash = Varchar(length=64, unique=True, index=True)
     user_id = Varchar(length=40, index=True)

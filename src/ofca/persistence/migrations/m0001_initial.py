@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import JSON, BigInt, Boolean, Integer, Real, Text, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
@@ -34,7 +36,7 @@ class ChatRow(Table, tablename="ofca_chat"):
     fan_username = Text(null=True, default=None)
     fan_avatar = Text(null=True, default=None)
     source = Varchar(length=20, default="onlyfans")
-    raw = Text(null=True, default=None)
+    raw = Text(null=True, default=None)  # type: ignore[assignment]  # shadows Table.raw
     created_at = Timestamptz()
     updated_at = Timestamptz()
 
@@ -47,7 +49,7 @@ class MessageRow(Table, tablename="ofca_message"):
     created_at = Timestamptz(null=True, default=None)
     changed_at = Timestamptz(null=True, default=None)
     text = Text(null=True, default=None)
-    raw = Text()
+    raw = Text()  # type: ignore[assignment]  # shadows Table.raw
     content_hash = Varchar(length=64)
     from_user_id = Varchar(length=200, null=True, default=None)
     is_tip = Boolean(default=False)
@@ -90,7 +92,7 @@ INDEXES = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for table in (Account, ApiKey, ChatRow, MessageRow, IngestLog, InstanceSetting):
         table._meta.db = engine
         await table.create_table(if_not_exists=True).run()

@@ -6,6 +6,8 @@ Seconds, percentages and sentiment sums are double precision: Postgres ``REAL`` 
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import JSON, BigInt, DoublePrecision, Integer, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
@@ -119,7 +121,7 @@ INDEXES = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for table in (
         TopicSet,
         CustomTopic,

@@ -4,6 +4,8 @@ window ends from the hourly rollups and messages."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import DoublePrecision, Integer, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -54,7 +56,7 @@ _SESSION_DAY = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for table in (SessionDayRow, FanDayRow):
         table._meta.db = engine
         await table.create_table(if_not_exists=True).run()

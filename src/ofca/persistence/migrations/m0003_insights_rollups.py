@@ -4,6 +4,8 @@ activity), kept by delta in the same locked transaction that replaces a chat's r
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import DoublePrecision, Integer, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -70,7 +72,7 @@ def _backfill(hour_of_start: str) -> tuple[str, ...]:
     )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for table in (SessionHourRow, ActivityHourRow):
         table._meta.db = engine
         await table.create_table(if_not_exists=True).run()

@@ -4,6 +4,8 @@ hours, by chat, or to test a topic, so covering indexes there only slowed ingest
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.engine.base import Engine
 
 STATEMENTS = (
@@ -19,6 +21,6 @@ STATEMENTS = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for statement in STATEMENTS:
         await engine.run_ddl(statement)

@@ -3,6 +3,8 @@ filter of the response-time and sentiment-trend insights is an index range, not 
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import DoublePrecision, Integer, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
@@ -49,7 +51,7 @@ BACKFILL = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for table in (ReplyTopicRow, ActivityTopicRow):
         table._meta.db = engine
         await table.create_table(if_not_exists=True).run()

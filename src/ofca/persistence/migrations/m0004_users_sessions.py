@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
@@ -37,7 +39,7 @@ INDEXES = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for table in (User, Membership, LoginSession):
         table._meta.db = engine
         await table.create_table(if_not_exists=True).run()

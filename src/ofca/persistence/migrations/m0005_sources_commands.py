@@ -3,6 +3,8 @@ presence (when Redis is not configured)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import Text, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
@@ -43,7 +45,7 @@ INDEXES = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for table in (ChatwootToken, CommandRow, ExtensionPresence):
         table._meta.db = engine
         await table.create_table(if_not_exists=True).run()

@@ -7,11 +7,13 @@ engines. SQLite's REAL is already double precision: nothing to do there.
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     if not isinstance(engine, PostgresEngine):
         return
     await engine.run_ddl(

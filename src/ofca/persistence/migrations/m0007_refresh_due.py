@@ -4,6 +4,8 @@ and any process's sweeper re-derives the chat (``ofca.insights.scheduler``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import BigInt, Boolean, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
@@ -25,7 +27,7 @@ INDEXES = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     RefreshDueRow._meta.db = engine
     await RefreshDueRow.create_table(if_not_exists=True).run()
     for statement in INDEXES:
