@@ -6,14 +6,16 @@ account's ``owner`` (key or login) manages that account's keys and nothing else.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import Meta
 
@@ -97,7 +99,9 @@ class AccountsController(Controller):
     tags = ["accounts"]
 
     @post("/", summary="Create an account (admin)", status_code=HTTP_201_CREATED)
-    async def create(self, principal: Principal, data: AccountCreate) -> AccountInfo:
+    async def create(
+        self, principal: NamedDependency[Principal], data: JSONBody[AccountCreate]
+    ) -> AccountInfo:
         _require_admin(principal)
         if await get_account(data.account_id) is not None:
             raise field_error("account_id", "An account with this id exists already")
@@ -106,14 +110,16 @@ class AccountsController(Controller):
         return account
 
     @get("/", summary="List accounts (admin: all; others: their own)")
-    async def list(self, principal: Principal) -> list[AccountInfo]:
+    async def list(self, principal: NamedDependency[Principal]) -> list[AccountInfo]:
         accounts = await list_accounts()
         if principal.is_admin:
             return accounts
         return [account for account in accounts if principal.role_in(account.account_id)]
 
     @get("/{account_id:str}", summary="One account")
-    async def show(self, principal: Principal, account_id: str) -> AccountInfo:
+    async def show(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str]
+    ) -> AccountInfo:
         if not principal.is_admin and principal.role_in(account_id) is None:
             raise PermissionDeniedException("This credential has no access to that account")
         return await _existing(account_id)
@@ -124,7 +130,10 @@ class AccountsController(Controller):
         status_code=HTTP_201_CREATED,
     )
     async def create_key(
-        self, principal: Principal, account_id: str, data: KeyCreate
+        self,
+        principal: NamedDependency[Principal],
+        account_id: FromPath[str],
+        data: JSONBody[KeyCreate],
     ) -> KeyCreated:
         _require_manage(principal, account_id)
         await _existing(account_id)
@@ -145,7 +154,9 @@ class AccountsController(Controller):
         return KeyCreated(key=key, info=info)
 
     @get("/{account_id:str}/keys", summary="List an account's API keys (never the keys)")
-    async def list_keys(self, principal: Principal, account_id: str) -> list[ApiKeyInfo]:
+    async def list_keys(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str]
+    ) -> builtins.list[ApiKeyInfo]:
         _require_manage(principal, account_id)
         await _existing(account_id)
         return await list_api_keys(account_id)
@@ -157,11 +168,11 @@ class AccountsController(Controller):
     )
     async def revoke_key(
         self,
-        request: Request,
-        channels: OfcaChannelsPlugin,
-        principal: Principal,
-        account_id: str,
-        key_id: Annotated[int, Parameter(ge=1)],
+        request: Request[Any, Any, Any],
+        channels: NamedDependency[OfcaChannelsPlugin],
+        principal: NamedDependency[Principal],
+        account_id: FromPath[str],
+        key_id: Annotated[int, PathParameter(ge=1)],
     ) -> None:
         _require_manage(principal, account_id)
         if not await revoke_api_key(key_id, account_id):
@@ -175,7 +186,10 @@ class AccountsController(Controller):
         status_code=HTTP_200_OK,
     )
     async def delete_account(
-        self, channels: OfcaChannelsPlugin, principal: Principal, account_id: str
+        self,
+        channels: NamedDependency[OfcaChannelsPlugin],
+        principal: NamedDependency[Principal],
+        account_id: FromPath[str],
     ) -> AccountDeleted:
         """Removes the account's rows from every table (chats, messages, insights, topics,
         commands, keys, memberships, the account itself). Irreversible. Sockets of the
@@ -208,14 +222,19 @@ class MembersController(Controller):
     tags = ["accounts"]
 
     @get("/", summary="The account's users and their roles")
-    async def members(self, principal: Principal, account_id: str) -> list[MemberInfo]:
+    async def members(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str]
+    ) -> list[MemberInfo]:
         _require_manage(principal, account_id)
         await _existing(account_id)
         return await list_members(account_id)
 
     @put("/", summary="Give an existing user a role in the account (owner or dashboard)")
     async def set_member(
-        self, principal: Principal, account_id: str, data: MemberSet
+        self,
+        principal: NamedDependency[Principal],
+        account_id: FromPath[str],
+        data: JSONBody[MemberSet],
     ) -> MemberInfo:
         _require_manage(principal, account_id)
         await _existing(account_id)
@@ -234,7 +253,11 @@ class MembersController(Controller):
         status_code=HTTP_204_NO_CONTENT,
     )
     async def remove_member(
-        self, channels: OfcaChannelsPlugin, principal: Principal, account_id: str, user_id: str
+        self,
+        channels: NamedDependency[OfcaChannelsPlugin],
+        principal: NamedDependency[Principal],
+        account_id: FromPath[str],
+        user_id: FromPath[str],
     ) -> None:
         _require_manage(principal, account_id)
         await _refuse_last_owner(account_id, user_id)

@@ -8,12 +8,14 @@ and as ``?token=`` on the dashboard WebSocket.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Meta
 
@@ -82,7 +84,7 @@ class LogoutResponse(msgspec.Struct, kw_only=True):
 
 
 def _with_cookie(
-    request: Request, settings: Settings, result: LoginResult, status_code: int
+    request: Request[Any, Any, Any], settings: Settings, result: LoginResult, status_code: int
 ) -> Response[AuthResponse]:
     body = AuthResponse(
         token=result.token,
@@ -108,7 +110,10 @@ class AuthController(Controller):
 
     @post("/signup", summary="Create a user (and optionally an account they own); logs in")
     async def signup(
-        self, request: Request, settings: Settings, data: SignupRequest
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        data: JSONBody[SignupRequest],
     ) -> Response[AuthResponse]:
         try:
             result = await signup(
@@ -130,7 +135,11 @@ class AuthController(Controller):
 
     @post("/login", summary="Log in with e-mail and password", status_code=HTTP_200_OK)
     async def login(
-        self, request: Request, settings: Settings, rate_limiter: RateLimiter, data: LoginRequest
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        rate_limiter: NamedDependency[RateLimiter],
+        data: JSONBody[LoginRequest],
     ) -> Response[AuthResponse]:
         # Per client IP, and per IP and address: not per address alone, or anyone could
         # lock its owner out (issue 16).
@@ -149,7 +158,7 @@ class AuthController(Controller):
 
     @post("/logout", summary="End this login session everywhere", status_code=HTTP_200_OK)
     async def logout(
-        self, channels: OfcaChannelsPlugin, principal: Principal
+        self, channels: NamedDependency[OfcaChannelsPlugin], principal: NamedDependency[Principal]
     ) -> Response[LogoutResponse]:
         if principal.kind != "session":
             raise HTTPException(
@@ -164,7 +173,7 @@ class AuthController(Controller):
         return response
 
     @get("/me", summary="The logged-in user and their accounts with roles", cache=False)
-    async def me(self, principal: Principal) -> MeResponse:
+    async def me(self, principal: NamedDependency[Principal]) -> MeResponse:
         if principal.kind == "session":
             user = await current_user(principal)
             accounts = [] if user is None else await list_memberships(user.user_id)

@@ -13,11 +13,13 @@ event is acknowledged with 200 and ignored, so Chatwoot never retries it.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_409_CONFLICT
 from msgspec import Meta
 
@@ -85,7 +87,11 @@ class ChatwootController(Controller):
         responses={401: UNAUTHORIZED},  # its own token, not a credential
     )
     async def receive(
-        self, request: Request, ingest: Ingest, account_id: str, token: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        ingest: NamedDependency[Ingest],
+        account_id: FromPath[str],
+        token: FromQuery[str | None] = None,
     ) -> ChatwootAck:
         presented = request.headers.get(TOKEN_HEADER) or token
         auth = await chatwoot_auth(account_id, presented)
@@ -147,7 +153,9 @@ class ChatwootTokenController(Controller):
         summary="(Re)generate the Chatwoot webhook token (owner); shown once",
         status_code=HTTP_201_CREATED,
     )
-    async def generate(self, principal: Principal, account_id: str) -> ChatwootTokenCreated:
+    async def generate(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str]
+    ) -> ChatwootTokenCreated:
         scope_account(principal, account_id, "manage")
         if await get_account(account_id) is None:
             raise NotFoundException("No such account")
@@ -159,7 +167,10 @@ class ChatwootTokenController(Controller):
 
     @put("/signing-secret", summary="Require Chatwoot's webhook signature (owner)")
     async def signing_secret(
-        self, principal: Principal, account_id: str, data: SigningSecretInput
+        self,
+        principal: NamedDependency[Principal],
+        account_id: FromPath[str],
+        data: JSONBody[SigningSecretInput],
     ) -> SigningSecretSet:
         scope_account(principal, account_id, "manage")
         if not await set_chatwoot_signing_secret(account_id, data.secret):

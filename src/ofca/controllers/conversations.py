@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 from msgspec import Meta
 
@@ -54,14 +55,14 @@ MAX_LIMIT = 100
 
 StatusParam = Annotated[
     str | None,
-    Parameter(
+    QueryParameter(
         max_length=40,
         description="open (the fan waits), answered, or completed (transcripts, seed 004).",
     ),
 ]
 EmailParam = Annotated[
     str | None,
-    Parameter(max_length=200, description="Transcripts sent with this emailId (seed 004)."),
+    QueryParameter(max_length=200, description="Transcripts sent with this emailId (seed 004)."),
 ]
 
 
@@ -183,18 +184,18 @@ class ConversationsController(Controller):
     @get("/", summary="List conversations with filters and pagination")
     async def list_(
         self,
-        principal: Principal,
-        account_id: str | None = None,
+        principal: NamedDependency[Principal],
+        account_id: FromQuery[str | None] = None,
         status: StatusParam = None,
-        topic: Annotated[str | None, Parameter(max_length=64)] = None,
-        fan: Annotated[str | None, Parameter(max_length=200)] = None,
-        q: Annotated[str | None, Parameter(max_length=500)] = None,
+        topic: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        fan: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=500)] = None,
         email_id: EmailParam = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: FromQuery[datetime | None] = None,
+        end: FromQuery[datetime | None] = None,
         time_range: TimeRangeParam = None,
-        page: Annotated[int, Parameter(ge=1, le=1_000_000)] = 1,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 20,
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 20,
     ) -> ConversationPage:
         """``status=open``: the last message with a direction is the fan's (unanswered);
         ``answered``: it is the creator's; ``completed``: transcripts (seed 004). ``fan``
@@ -220,7 +221,11 @@ class ConversationsController(Controller):
 
     @get("/{chat_id:str}", summary="A conversation's status summary")
     async def detail(
-        self, settings: Settings, principal: Principal, chat_id: str, account_id: str | None = None
+        self,
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        chat_id: FromPath[str],
+        account_id: FromQuery[str | None] = None,
     ) -> SeedConversationDetail:
         """``chat_id`` is a chat id or a transcript's ``conversationId`` (seed 004). The
         summary carries seed 004's fields too; ``status`` is ``completed`` for a transcript
@@ -237,11 +242,11 @@ class ConversationsController(Controller):
     @get("/{chat_id:str}/messages", summary="A conversation's messages, oldest first")
     async def messages(
         self,
-        principal: Principal,
-        chat_id: str,
-        account_id: str | None = None,
-        cursor: Annotated[str | None, Parameter(max_length=1000)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
+        principal: NamedDependency[Principal],
+        chat_id: FromPath[str],
+        account_id: FromQuery[str | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=1000)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
     ) -> MessagePage:
         """Pages in chat order (time, then id; messages without a usable time last), each
         message with its enrichment. Pass ``next_cursor`` as ``cursor`` for the next page.
@@ -260,11 +265,11 @@ class ConversationsController(Controller):
     )
     async def delete_(
         self,
-        principal: Principal,
-        insights: InsightsScheduler,
-        channels: OfcaChannelsPlugin,
-        chat_id: str,
-        account_id: str | None = None,
+        principal: NamedDependency[Principal],
+        insights: NamedDependency[InsightsScheduler],
+        channels: NamedDependency[OfcaChannelsPlugin],
+        chat_id: FromPath[str],
+        account_id: FromQuery[str | None] = None,
     ) -> DeleteResult:
         account = scope_account(principal, account_id, "delete")
         resolved, _ = await _resolved_chat(account, chat_id)
@@ -280,11 +285,11 @@ class ConversationsController(Controller):
     )
     async def send(
         self,
-        commands: ExtensionCommands,
-        principal: Principal,
-        chat_id: str,
-        data: CommandInput,
-        account_id: str | None = None,
+        commands: NamedDependency[ExtensionCommands],
+        principal: NamedDependency[Principal],
+        chat_id: FromPath[str],
+        data: JSONBody[CommandInput],
+        account_id: FromQuery[str | None] = None,
     ) -> CommandQueued:
         """Publishes ``command_to_execute`` to the account's extension sockets; 409 when no
         extension is connected. The extension's later outbound message with this text in

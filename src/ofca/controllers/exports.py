@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
 from ofca.access.principals import scope_account
@@ -65,20 +66,22 @@ class ExportController(Controller):
     @get("/conversations", summary="Export sessions (CSV or NDJSON, streamed)")
     async def conversations(
         self,
-        settings: Settings,
-        principal: Principal,
-        account_id: str | None = None,
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        account_id: FromQuery[str | None] = None,
         format: Annotated[
             str,
-            Parameter(description="csv or ndjson", schema_extra={"enum": list(EXPORT_FORMATS)}),
+            QueryParameter(
+                description="csv or ndjson", schema_extra={"enum": list(EXPORT_FORMATS)}
+            ),
         ] = "csv",
         status: StatusParam = None,
-        topic: Annotated[str | None, Parameter(max_length=64)] = None,
-        fan: Annotated[str | None, Parameter(max_length=200)] = None,
-        q: Annotated[str | None, Parameter(max_length=500)] = None,
+        topic: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        fan: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=500)] = None,
         email_id: EmailParam = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: FromQuery[datetime | None] = None,
+        end: FromQuery[datetime | None] = None,
         time_range: TimeRangeParam = None,
     ) -> Stream:
         """One row per session with every METRICS.md session value. Filters as in
@@ -106,18 +109,18 @@ class ExportController(Controller):
     @get("/messages", summary="Export messages with enrichment (NDJSON, streamed)")
     async def messages(
         self,
-        principal: Principal,
-        account_id: str | None = None,
+        principal: NamedDependency[Principal],
+        account_id: FromQuery[str | None] = None,
         format: Annotated[
-            str, Parameter(description="ndjson", schema_extra={"enum": ["ndjson"]})
+            str, QueryParameter(description="ndjson", schema_extra={"enum": ["ndjson"]})
         ] = "ndjson",
         status: StatusParam = None,
-        topic: Annotated[str | None, Parameter(max_length=64)] = None,
-        fan: Annotated[str | None, Parameter(max_length=200)] = None,
-        q: Annotated[str | None, Parameter(max_length=500)] = None,
+        topic: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        fan: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=500)] = None,
         email_id: EmailParam = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
+        start: FromQuery[datetime | None] = None,
+        end: FromQuery[datetime | None] = None,
         time_range: TimeRangeParam = None,
     ) -> Stream:
         """Messages of the chats matching the list filters, in chat order; with
@@ -148,7 +151,9 @@ class AccountDataController(Controller):
     tags = ["accounts"]
 
     @get("/export", summary="Everything stored for the account (owner; NDJSON, streamed)")
-    async def export(self, principal: Principal, account_id: str) -> Stream:
+    async def export(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str]
+    ) -> Stream:
         """One ``{"table": ..., "row": {...}}`` object per line, for every table holding the
         account's data. Credentials (key hashes, secrets) are never exported."""
         scope_account(principal, account_id, "manage")

@@ -7,6 +7,7 @@ from typing import Literal
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from ofca import __version__
 from ofca.channels.monitor import ChannelsMonitor
@@ -35,7 +36,9 @@ class HealthController(Controller):
 
     @get(["/health", "/api/v1/health"], summary="Service health", cache=False)
     async def health(
-        self, channels_monitor: ChannelsMonitor, insights: InsightsScheduler
+        self,
+        channels_monitor: NamedDependency[ChannelsMonitor],
+        insights: NamedDependency[InsightsScheduler],
     ) -> Response[HealthReport]:
         """503 when the database is unreachable; ``degraded`` (200) when live delivery is,
         or while insight refreshes fail."""

@@ -9,6 +9,7 @@ local hours), ``chat_id`` and ``topic``; every bad value is a 422 naming the par
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from ofca.access.principals import scope_account
 from ofca.controllers.params import (
@@ -45,8 +46,8 @@ class InsightChartsController(Controller):
     @get("/reply-time-trend", summary="Fan wait time (median, p90, within SLA) per time bucket")
     async def reply_time_trend(
         self,
-        principal: Principal,
-        settings: Settings,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
@@ -74,8 +75,8 @@ class InsightChartsController(Controller):
     @get("/volume-trend", summary="Messages (inbound, outbound) created per time bucket")
     async def volume_trend(
         self,
-        principal: Principal,
-        settings: Settings,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
@@ -96,8 +97,8 @@ class InsightChartsController(Controller):
     @get("/activity-heatmap", summary="Fan messages by weekday and local hour")
     async def activity_heatmap(
         self,
-        principal: Principal,
-        settings: Settings,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
@@ -120,8 +121,8 @@ class InsightChartsController(Controller):
     @get("/sessions", summary="Sessions, their mean size and duration, per time bucket")
     async def sessions(
         self,
-        principal: Principal,
-        settings: Settings,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,

@@ -9,6 +9,7 @@ message).
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from ofca.access.principals import scope_account
 from ofca.controllers.params import (
@@ -45,8 +46,8 @@ class InsightsController(Controller):
     @get("/topics", summary="Topic volumes, share, trend and session means")
     async def topics(
         self,
-        principal: Principal,
-        settings: Settings,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
@@ -64,8 +65,8 @@ class InsightsController(Controller):
     @get("/sentiment-trend", summary="Mean fan sentiment per time bucket")
     async def sentiment_trend(
         self,
-        principal: Principal,
-        settings: Settings,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
@@ -86,8 +87,8 @@ class InsightsController(Controller):
     @get("/response-time", summary="Handling time, silence, turns and fan wait time")
     async def response_time(
         self,
-        principal: Principal,
-        settings: Settings,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,
@@ -107,8 +108,8 @@ class InsightsController(Controller):
     @get("/overview", summary="Headline counts for the window and the previous window")
     async def overview(
         self,
-        principal: Principal,
-        settings: Settings,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         account_id: AccountParam = None,
         start: StartParam = None,
         end: EndParam = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from ofca.domain.insights import (
     MAX_BUCKETS,
@@ -46,34 +46,37 @@ __all__ = [
 
 AccountParam = Annotated[
     str | None,
-    Parameter(
-        query="account_id",
+    QueryParameter(
         description="The account; required when the credential is not bound to one account.",
     ),
 ]
 StartParam = Annotated[
     str | None,
-    Parameter(description="Window start, ISO 8601 with offset (naive = UTC); default end - 30d."),
+    QueryParameter(
+        description="Window start, ISO 8601 with offset (naive = UTC); default end - 30d."
+    ),
 ]
 EndParam = Annotated[
     str | None,
-    Parameter(description="Window end (exclusive), ISO 8601 with offset; default now."),
+    QueryParameter(description="Window end (exclusive), ISO 8601 with offset; default now."),
 ]
 TimeRangeParam = Annotated[
     str | None,
-    Parameter(
+    QueryParameter(
         description=f"Shorthand for the N days ending now: 7d, 30d, 90d, ... up to "
         f"{MAX_TIME_RANGE_DAYS}d (not with start/end)."
     ),
 ]
 TimezoneParam = Annotated[
-    str | None, Parameter(description="IANA zone for bucket boundaries (default UTC).")
+    str | None, QueryParameter(description="IANA zone for bucket boundaries (default UTC).")
 ]
 GranularityParam = Annotated[
-    str | None, Parameter(description="Trend bucket: hour, day (default) or week.")
+    str | None, QueryParameter(description="Trend bucket: hour, day (default) or week.")
 ]
-TopicParam = Annotated[str | None, Parameter(description="Keep the sessions having this topic.")]
-ChatParam = Annotated[str | None, Parameter(description="Keep this chat only.")]
+TopicParam = Annotated[
+    str | None, QueryParameter(description="Keep the sessions having this topic.")
+]
+ChatParam = Annotated[str | None, QueryParameter(description="Keep this chat only.")]
 
 
 def request_window(

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi.plugins import OpenAPIRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
@@ -41,11 +41,13 @@ class SchemaController(Controller):
     @get("/wss", summary="JSON Schema of the WebSocket messages")
     async def wss(
         self,
-        direction: Literal["outgoing", "incoming"] = Parameter(
-            default="outgoing",
-            description="outgoing: OutgoingWssMessage (ofca -> clients); "
-            "incoming: IncomingWssMessage (extension -> ofca)",
-        ),
+        direction: Annotated[
+            Literal["outgoing", "incoming"],
+            QueryParameter(
+                description="outgoing: OutgoingWssMessage (ofca -> clients); "
+                "incoming: IncomingWssMessage (extension -> ofca)",
+            ),
+        ] = "outgoing",
     ) -> dict[str, Any]:
         """The tagged union of one direction, with ``discriminator.mapping`` over ``type``."""
         return _cached_schema(direction)

@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
 
 from ofca.access.principals import scope_account
@@ -37,8 +38,7 @@ __all__ = ["TopicChange", "TopicsController"]
 
 AccountParam = Annotated[
     str | None,
-    Parameter(
-        query="account_id",
+    QueryParameter(
         description="The account; required when the credential is not bound to one account.",
     ),
 ]
@@ -62,7 +62,7 @@ class TopicsController(Controller):
 
     @get("/", summary="Built-in and custom topics with their keywords")
     async def index(
-        self, principal: Principal, account_id: AccountParam = None
+        self, principal: NamedDependency[Principal], account_id: AccountParam = None
     ) -> TopicListResponse:
         account = scope_account(principal, account_id, "read")
         return TopicListResponse(topics=await list_topics(account))
@@ -70,9 +70,9 @@ class TopicsController(Controller):
     @post("/", summary="Create a custom topic", status_code=HTTP_201_CREATED)
     async def create(
         self,
-        principal: Principal,
-        settings: Settings,
-        data: TopicInput,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        data: JSONBody[TopicInput],
         account_id: AccountParam = None,
     ) -> TopicChange:
         account = scope_account(principal, account_id, "manage")
@@ -87,10 +87,10 @@ class TopicsController(Controller):
     @put("/{topic_id:str}", summary="Replace a custom topic's label and keywords")
     async def replace(
         self,
-        principal: Principal,
-        settings: Settings,
-        topic_id: str,
-        data: TopicInput,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        topic_id: FromPath[str],
+        data: JSONBody[TopicInput],
         account_id: AccountParam = None,
     ) -> TopicChange:
         account = scope_account(principal, account_id, "manage")
@@ -107,9 +107,9 @@ class TopicsController(Controller):
     @delete("/{topic_id:str}", summary="Delete a custom topic", status_code=200)
     async def remove(
         self,
-        principal: Principal,
-        settings: Settings,
-        topic_id: str,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        topic_id: FromPath[str],
         account_id: AccountParam = None,
     ) -> TopicChange:
         account = scope_account(principal, account_id, "manage")

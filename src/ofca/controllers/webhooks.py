@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from msgspec import Meta
 
@@ -85,7 +87,11 @@ class ConversationWebhookController(Controller):
         status_code=HTTP_200_OK,
     )
     async def receive(
-        self, request: Request, ingest: Ingest, principal: Principal, account_id: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        ingest: NamedDependency[Ingest],
+        principal: NamedDependency[Principal],
+        account_id: FromQuery[str | None] = None,
     ) -> WebhookResponse:
         """Idempotent: the same conversationId/messageIds again change nothing and are
         reported as duplicates. ``speaker`` ``user`` is the fan (inbound), ``agent`` the
@@ -131,7 +137,10 @@ class WebhookSecretController(Controller):
 
     @put("/", summary="Set or generate the webhook HMAC secret (owner); shown once")
     async def set_secret(
-        self, principal: Principal, account_id: str, data: WebhookSecretInput | None = None
+        self,
+        principal: NamedDependency[Principal],
+        account_id: FromPath[str],
+        data: JSONBody[WebhookSecretInput | None] = None,
     ) -> WebhookSecretSet:
         scope_account(principal, account_id, "manage")
         secret = (data.secret if data else None) or secrets.token_urlsafe(32)
@@ -143,7 +152,9 @@ class WebhookSecretController(Controller):
     @delete(
         "/", summary="Stop requiring webhook signatures (owner)", status_code=HTTP_204_NO_CONTENT
     )
-    async def clear_secret(self, principal: Principal, account_id: str) -> None:
+    async def clear_secret(
+        self, principal: NamedDependency[Principal], account_id: FromPath[str]
+    ) -> None:
         scope_account(principal, account_id, "manage")
         if not await set_webhook_secret(account_id, None):
             raise NotFoundException("No such account")

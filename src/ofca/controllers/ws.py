@@ -23,7 +23,9 @@ from typing import Any
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.channels import ChannelsPlugin
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
 
 from ofca import __version__
 from ofca.access.principals import (
@@ -499,7 +501,10 @@ async def _mark_present(
 
 @websocket("/ws/extension/{user_id:str}")
 async def extension_socket(
-    socket: WebSocket[Any, Any, Any], user_id: str, ingest: Ingest, commands: ExtensionCommands
+    socket: WebSocket[Any, Any, Any],
+    user_id: FromPath[str],
+    ingest: NamedDependency[Ingest],
+    commands: NamedDependency[ExtensionCommands],
 ) -> None:
     """The Agent: ``cache_update``, ``new_raw_message``, ``keepalive``, ``online_users_update``
     in; ``connection_ack``, ``system_status``, ``ingest_ack``, ``system_error`` and
@@ -715,9 +720,9 @@ async def _outgoing_socket(
 @websocket("/ws/frontend/{user_id:str}")
 async def frontend_socket(
     socket: WebSocket[Any, Any, Any],
-    user_id: str,
-    full_syncs: FullSyncs,
-    channels_monitor: ChannelsMonitor,
+    user_id: FromPath[str],
+    full_syncs: NamedDependency[FullSyncs],
+    channels_monitor: NamedDependency[ChannelsMonitor],
 ) -> None:
     """The Bridge dashboard: ``connection_ack``, ``full_sync_response``, then live events."""
     await _outgoing_socket(
@@ -728,9 +733,9 @@ async def frontend_socket(
 @websocket("/ws/chatwoot/{user_id:str}")
 async def chatwoot_socket(
     socket: WebSocket[Any, Any, Any],
-    user_id: str,
-    full_syncs: FullSyncs,
-    channels_monitor: ChannelsMonitor,
+    user_id: FromPath[str],
+    full_syncs: NamedDependency[FullSyncs],
+    channels_monitor: NamedDependency[ChannelsMonitor],
 ) -> None:
     """Integrations: the dashboards' outgoing stream, read-only (keepalive accepted)."""
     await _outgoing_socket(
