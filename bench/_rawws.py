@@ -64,24 +64,8 @@ class RawWebSocket(asyncio.Protocol):
         now = _monotonic_ns()
         buffer = self.buffer
         buffer += data
-        if not self._upgraded:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = bytes(buffer[:end]).lower()
-            status = bytes(buffer[: buffer.find(b"\r\n")])
-            del buffer[: end + 4]
-            if b" 101 " not in status:
-                self.handshake_done.set_exception(ConnectionError(status.decode()))
-                return
-            if self.deflate and b"permessage-deflate" in head:
-                self._inflater = zlib.decompressobj(-15)
-                self._fresh_inflater_each_message = b"server_no_context_takeover" in head
-            elif self.deflate:
-                self.handshake_done.set_exception(ConnectionError("no permessage-deflate"))
-                return
-            self._upgraded = True
-            self.handshake_done.set_result(None)
+        if not self._upgraded and not self._finish_handshake(buffer):
+            return
         position = 0
         size = len(buffer)
         view = memoryview(buffer)
@@ -101,22 +85,45 @@ class RawWebSocket(asyncio.Protocol):
                 start += 8
             if size - start < length:
                 break
-            payload = bytes(view[start : start + length])
             position = start + length
-            opcode = first & 0x0F
-            if first & 0x40 and self._inflater is not None:  # RSV1: a compressed message
-                if self._fresh_inflater_each_message:
-                    self._inflater = zlib.decompressobj(-15)
-                payload = self._inflater.decompress(payload + b"\x00\x00\xff\xff")
-            if opcode == OP_PING:
-                self.send(payload, OP_PONG)
-            elif opcode == OP_CLOSE:
-                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
-            else:
-                self.on_frame(opcode, payload, now)
+            self._frame(first, bytes(view[start:position]), now)
         view.release()
         if position:
             del buffer[:position]
+
+    def _finish_handshake(self, buffer: bytearray) -> bool:
+        """Consume the HTTP 101 answer; whether frames may follow in ``buffer``."""
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = bytes(buffer[:end]).lower()
+        status = bytes(buffer[: buffer.find(b"\r\n")])
+        del buffer[: end + 4]
+        if b" 101 " not in status:
+            self.handshake_done.set_exception(ConnectionError(status.decode()))
+            return False
+        if self.deflate and b"permessage-deflate" in head:
+            self._inflater = zlib.decompressobj(-15)
+            self._fresh_inflater_each_message = b"server_no_context_takeover" in head
+        elif self.deflate:
+            self.handshake_done.set_exception(ConnectionError("no permessage-deflate"))
+            return False
+        self._upgraded = True
+        self.handshake_done.set_result(None)
+        return True
+
+    def _frame(self, first: int, payload: bytes, now: int) -> None:
+        opcode = first & 0x0F
+        if first & 0x40 and self._inflater is not None:  # RSV1: a compressed message
+            if self._fresh_inflater_each_message:
+                self._inflater = zlib.decompressobj(-15)
+            payload = self._inflater.decompress(payload + b"\x00\x00\xff\xff")
+        if opcode == OP_PING:
+            self.send(payload, OP_PONG)
+        elif opcode == OP_CLOSE:
+            self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+        else:
+            self.on_frame(opcode, payload, now)
 
     # -- sending
     def send(self, payload: bytes, opcode: int = OP_TEXT) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import multiprocessing
 import os
 import random
@@ -127,65 +128,72 @@ def _receiver_main(urls: list[str], control: Connection, deflate: bool = False) 
     asyncio.run(_receiver(urls, control, deflate))
 
 
-async def _receiver(urls: list[str], control: Connection, deflate: bool = False) -> None:
-    """Hold dashboards ``urls``; answer ``("stats", step)`` and ``("stop",)`` on ``control``."""
-    steps: dict[int, _StepStats] = {}
-    synced = [asyncio.get_running_loop().create_future() for _ in urls]
-    sockets: list[RawWebSocket] = []
-    others = [0]
+class _Dashboards:
+    """The dashboards of one receiver process: latencies per step, and the control pipe."""
 
-    def handler(index: int) -> Any:
-        def on_append(payload: bytes | msgspec.Raw, received_ns: int) -> None:
-            message_id = _append_decoder.decode(payload).payload.message.id
-            parsed = _parse_id(message_id) if isinstance(message_id, str) else None
-            if parsed is None:
-                return
-            step, sent_ns = parsed
-            stats = steps.get(step)
-            if stats is None:
-                stats = steps[step] = _StepStats(len(urls))
-            stats.counts[index] += 1
-            stats.latencies_ms.append((received_ns - sent_ns) / 1e6)
+    def __init__(self, count: int, control: Connection) -> None:
+        loop = asyncio.get_running_loop()
+        self.count = count
+        self.control = control
+        self.steps: dict[int, _StepStats] = {}
+        self.synced = [loop.create_future() for _ in range(count)]
+        self.sockets: list[RawWebSocket] = []
+        self.others = 0
+        self.done = loop.create_future()
 
-        def on_frame(opcode: int, payload: bytes, received_ns: int) -> None:
-            if opcode != OP_TEXT:
-                return
-            if payload.startswith(APPEND_PREFIX):
-                on_append(payload, received_ns)
-            elif payload.startswith(BATCH_PREFIX):
-                for event in _batch_decoder.decode(payload).payload.events:
-                    if memoryview(event)[: len(APPEND_PREFIX)] == APPEND_PREFIX:
-                        on_append(event, received_ns)
-            elif payload.startswith(b'{"type":"full_sync_response"'):
-                if not synced[index].done():
-                    synced[index].set_result(None)
-            else:
-                others[0] += 1
+    def _on_append(self, index: int, payload: bytes | msgspec.Raw, received_ns: int) -> None:
+        message_id = _append_decoder.decode(payload).payload.message.id
+        parsed = _parse_id(message_id) if isinstance(message_id, str) else None
+        if parsed is None:
+            return
+        step, sent_ns = parsed
+        stats = self.steps.get(step)
+        if stats is None:
+            stats = self.steps[step] = _StepStats(self.count)
+        stats.counts[index] += 1
+        stats.latencies_ms.append((received_ns - sent_ns) / 1e6)
 
-        return on_frame
+    def on_frame(self, index: int, opcode: int, payload: bytes, received_ns: int) -> None:
+        if opcode != OP_TEXT:
+            return
+        if payload.startswith(APPEND_PREFIX):
+            self._on_append(index, payload, received_ns)
+        elif payload.startswith(BATCH_PREFIX):
+            for event in _batch_decoder.decode(payload).payload.events:
+                if memoryview(event)[: len(APPEND_PREFIX)] == APPEND_PREFIX:
+                    self._on_append(index, event, received_ns)
+        elif payload.startswith(b'{"type":"full_sync_response"'):
+            if not self.synced[index].done():
+                self.synced[index].set_result(None)
+        else:
+            self.others += 1
 
-    for index, url in enumerate(urls):
-        sockets.append(await connect(url, handler(index), deflate=deflate))
-    await asyncio.wait_for(asyncio.gather(*synced), 120)
-    done = asyncio.get_running_loop().create_future()
-
-    def on_control() -> None:
+    def on_control(self) -> None:
+        control = self.control
         while control.poll():
             command = control.recv()
             if command[0] == "stats":
-                stats = steps.pop(command[1], None) or _StepStats(len(urls))
-                closed = sum(1 for s in sockets if s.closed.done())
+                stats = self.steps.pop(command[1], None) or _StepStats(self.count)
+                closed = sum(1 for s in self.sockets if s.closed.done())
                 control.send((stats.counts, stats.latencies_ms.tobytes(), closed))
             elif command[0] == "peek":
-                stats = steps.get(command[1])
+                stats = self.steps.get(command[1])
                 control.send(sum(stats.counts) if stats else 0)
-            elif command[0] == "stop" and not done.done():
-                done.set_result(None)
+            elif command[0] == "stop" and not self.done.done():
+                self.done.set_result(None)
 
-    asyncio.get_running_loop().add_reader(control.fileno(), on_control)
+
+async def _receiver(urls: list[str], control: Connection, deflate: bool = False) -> None:
+    """Hold dashboards ``urls``; answer ``("stats", step)`` and ``("stop",)`` on ``control``."""
+    dashboards = _Dashboards(len(urls), control)
+    for index, url in enumerate(urls):
+        on_frame = functools.partial(dashboards.on_frame, index)
+        dashboards.sockets.append(await connect(url, on_frame, deflate=deflate))
+    await asyncio.wait_for(asyncio.gather(*dashboards.synced), 120)
+    asyncio.get_running_loop().add_reader(control.fileno(), dashboards.on_control)
     control.send("ready")
-    await done
-    for sock in sockets:
+    await dashboards.done
+    for sock in dashboards.sockets:
         sock.close()
 
 
@@ -344,19 +352,14 @@ async def _collect(
     return counts, sorted(latencies), closed
 
 
-async def bench(
+async def _seed_accounts(
     args: argparse.Namespace,
     dash_urls: list[str],
     ext_urls: list[str],
-    pid: Any,
-    dash_socket: list[int] | None = None,
-    database_url: str | None = None,
-):
-    """``dash_socket[i]``: the extension socket (in ``ext_urls``) of dashboard i's account.
-    With ``database_url`` the database is analyzed after the seed, as autovacuum would do
-    on a server that has been running for a while (a fresh database has no statistics and
-    the planner guesses)."""
-    dash_socket = dash_socket or [0] * len(dash_urls)
+    dash_socket: list[int],
+    database_url: str | None,
+) -> list[dict]:
+    """Seed each account once (through its first extension socket); the delta templates."""
     seeded: set[str] = set()
     templates: list[dict] = []
     for index, url in enumerate(ext_urls):
@@ -373,7 +376,13 @@ async def bench(
             await connection.execute("ANALYZE")
         finally:
             await connection.close()
-    await asyncio.sleep(args.settle)
+    return templates
+
+
+def _start_receivers(
+    args: argparse.Namespace, dash_urls: list[str]
+) -> tuple[list[Connection], list[Any]]:
+    """The receiver processes holding the dashboards, once every dashboard is synced."""
     context = multiprocessing.get_context("spawn")
     receivers: list[Connection] = []
     processes = []
@@ -392,6 +401,37 @@ async def bench(
         if not control.poll(180):
             raise RuntimeError("dashboards did not connect")
         assert control.recv() == "ready"
+    return receivers, processes
+
+
+def _expected(
+    stored_by_socket: list[int], ext_urls: list[str], dash_socket: list[int]
+) -> list[int]:
+    """Deltas each dashboard should receive: everything stored for its account (two
+    extension sockets of one account both reach all its dashboards)."""
+    account_of = [u.split("/ws/extension/", 1)[1] for u in ext_urls]
+    stored_by_account: dict[str, int] = {}
+    for account, count in zip(account_of, stored_by_socket, strict=True):
+        stored_by_account[account] = stored_by_account.get(account, 0) + count
+    return [stored_by_account[account_of[socket]] for socket in dash_socket]
+
+
+async def bench(
+    args: argparse.Namespace,
+    dash_urls: list[str],
+    ext_urls: list[str],
+    pid: Any,
+    dash_socket: list[int] | None = None,
+    database_url: str | None = None,
+):
+    """``dash_socket[i]``: the extension socket (in ``ext_urls``) of dashboard i's account.
+    With ``database_url`` the database is analyzed after the seed, as autovacuum would do
+    on a server that has been running for a while (a fresh database has no statistics and
+    the planner guesses)."""
+    dash_socket = dash_socket or [0] * len(dash_urls)
+    templates = await _seed_accounts(args, dash_urls, ext_urls, dash_socket, database_url)
+    await asyncio.sleep(args.settle)
+    receivers, processes = _start_receivers(args, dash_urls)
     sender = _Sender()
     await sender.open(ext_urls)
     rows: dict[float, list[dict[str, float]]] = {}
@@ -428,14 +468,7 @@ async def bench(
                     now - before
                     for now, before in zip(sender.stored_by_socket, by_socket_before, strict=True)
                 ]
-                # Two extension sockets of one account both reach all its dashboards.
-                account_of = [u.split("/ws/extension/", 1)[1] for u in ext_urls]
-                stored_by_account: dict[str, int] = {}
-                for account, count in zip(account_of, stored_by_socket, strict=True):
-                    stored_by_account[account] = stored_by_account.get(account, 0) + count
-                expected = [
-                    stored_by_account[account_of[dash_socket[i]]] for i in range(len(dash_urls))
-                ]
+                expected = _expected(stored_by_socket, ext_urls, dash_socket)
                 counts, latencies, closed = await _collect(receivers, step, expected, args.drain)
                 delivered_all = (
                     all(c >= e for c, e in zip(counts, expected, strict=True))
