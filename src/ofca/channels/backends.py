@@ -170,14 +170,14 @@ class RedisPubSubBackend(LiveBackend):
         self._outbox: deque[tuple[bytes, list[str]]] = deque()
         self._outbox_ready: asyncio.Event | None = None
         self._local: deque[tuple[str, bytes]] = deque(maxlen=LOCAL_EVENTS_MAX)
-        self._local_ready: asyncio.Event | None = None
+        self._wakeup: asyncio.Event | None = None
         self._sender: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def on_startup(self) -> None:
         self._outbox_ready = asyncio.Event()
-        self._local_ready = asyncio.Event()
+        self._wakeup = asyncio.Event()
         self._pubsub = self.redis.pubsub()
         self._sender = asyncio.create_task(self._send_loop(), name="ofca-channels-sender")
 
@@ -196,8 +196,8 @@ class RedisPubSubBackend(LiveBackend):
         for channel in self._channels if channels is None else channels:
             if channel in self._channels:
                 self._local.append((channel, data))
-        if self._local_ready is not None:
-            self._local_ready.set()
+        if self._wakeup is not None:
+            self._wakeup.set()
 
     # ------------------------------------------------------------------ publishing
 
@@ -261,6 +261,8 @@ class RedisPubSubBackend(LiveBackend):
             raise
         except Exception as exc:
             self._mark_down(exc)  # the reader's reconnect subscribes them
+        if self._wakeup is not None:
+            self._wakeup.set()  # a reader idling without subscriptions starts reading now
 
     async def unsubscribe(self, channels: Iterable[str]) -> None:
         gone = [channel for channel in channels if channel in self._channels]
@@ -328,8 +330,9 @@ class RedisPubSubBackend(LiveBackend):
         return message
 
     async def _wait_local(self, seconds: float) -> None:
-        """Sleep ``seconds``, or less when an event is delivered locally meanwhile."""
-        ready = self._local_ready
+        """Sleep ``seconds``, or less when an event is delivered locally or a channel is
+        subscribed meanwhile."""
+        ready = self._wakeup
         if ready is None or self._local:
             return
         ready.clear()
