@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,11 +182,17 @@ class _Socket:
         self.url = f"{server.ws_url}/ws/{socket}/{account_id}?token={key}"
         self.connection: ClientConnection | None = None
         self.closes: list[int | None] = []
+        self._open = ExitStack()  # the current connection's context (reopened on close)
+
+    def close(self) -> None:
+        self._open.close()
+        self.connection = None
 
     def send(self, data: bytes) -> None:
         for _ in range(2):
             if self.connection is None:
-                self.connection = connect(self.url, open_timeout=10)
+                self._open.close()
+                self.connection = self._open.enter_context(connect(self.url, open_timeout=10))
                 ack = json.loads(self.connection.recv(timeout=10))
                 assert ack["type"] == "connection_ack", ack
             try:
@@ -236,8 +243,7 @@ def test_live_server_keeps_serving_under_garbage(
         )
         assert httpx.get(f"{server.http_url}/health", timeout=10).status_code == 200
     finally:
-        if socket.connection is not None:
-            socket.connection.close()
+        socket.close()
 
 
 def test_invalid_utf8_in_the_type_gets_a_system_error(
