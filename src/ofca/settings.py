@@ -71,7 +71,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """On Postgres, recompute insight rows in a worker process per server process (off:
     in the server's own event loop, as SQLite always does)."""
 
-    # Analytics (../shared/METRICS.md).
+    # Analytics (docs/metrics.md).
     session_gap_minutes: PositiveFloat = 30.0
     silence_threshold_seconds: PositiveFloat = 120.0
     reply_sla_seconds: PositiveFloat = 300.0

@@ -1,4 +1,4 @@
-"""Human login for the dashboard (seed 003): signup, login, logout, me.
+"""Human login for the dashboard: signup, login, logout, me.
 
 Login answers ``{token, user, session_id}`` and sets the token as an HttpOnly, SameSite=Lax
 cookie (Secure over https). The token works as ``Authorization: Bearer``, as the cookie,

@@ -84,7 +84,7 @@ class ExportController(Controller):
         end: FromQuery[datetime | None] = None,
         time_range: TimeRangeParam = None,
     ) -> Stream:
-        """One row per session with every METRICS.md session value. Filters as in
+        """One row per session with every session value of docs/metrics.md. Filters as in
         ``GET /api/v1/conversations``; a session is in ``[start, end)`` by its first message
         and ``topic`` keeps only sessions having the topic."""
         account, transcript_account = await list_scope(principal, account_id)

@@ -83,7 +83,7 @@ class ConversationWebhookController(Controller):
 
     @post(
         "/",
-        summary="Receive a conversation transcript (seed 004)",
+        summary="Receive a conversation transcript",
         status_code=HTTP_200_OK,
     )
     async def receive(

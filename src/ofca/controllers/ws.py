@@ -4,9 +4,9 @@
 Plain ``@websocket`` handlers with their own receive loop: frames of one connection are
 handled strictly in arrival order (a delta sent during a snapshot is applied after it),
 and every frame is decoded with the one module-level decoder (``websocket_listener`` does
-not validate typed data, STACK_NOTES). Authentication failures accept first and then close
-with 1008, so browsers can read the code. A bad frame gets a ``system_error`` with a
-stable ``code`` and the connection stays open.
+not validate typed data: docs/architecture.md, "Measured behaviour"). Authentication
+failures accept first and then close with 1008, so browsers can read the code. A bad
+frame gets a ``system_error`` with a stable ``code`` and the connection stays open.
 """
 
 from __future__ import annotations

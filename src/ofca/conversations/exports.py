@@ -61,7 +61,7 @@ SESSION_COLUMNS = (
     "sentiment_score",
     "topics",
 )
-"""One export row per session: every per-session value of METRICS.md, plus who and when."""
+"""One export row per session: every per-session value of docs/metrics.md, plus who and when."""
 
 SECRET_COLUMNS = frozenset(
     {"key_hash", "token_hash", "session_hash", "password_hash", "webhook_secret"}
@@ -144,7 +144,7 @@ async def export_sessions(
 ) -> AsyncIterator[bytes]:
     """Sessions of the matching chats, derived from their messages a batch of chats at a
     time; a session is in ``[start, end)`` by its first message and, with ``topic``, only
-    sessions having that topic are kept (METRICS.md "Filters")."""
+    sessions having that topic are kept (docs/metrics.md, "Insights": Filters)."""
     if fmt == "csv":
         yield _csv_line(list(SESSION_COLUMNS))
     rows = 0

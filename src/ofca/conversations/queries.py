@@ -3,7 +3,7 @@
 Every query is scoped to one account and written in SQL that means the same on SQLite and
 Postgres (``lower(...) LIKE lower(...) ESCAPE``, correlated subqueries, ``NULLS LAST``).
 Sessions and replies are derived from the chat's messages with the pure functions of
-``ofca.domain.metrics``, so the numbers here are METRICS.md's by construction.
+``ofca.domain.metrics``, so the numbers here are those of docs/metrics.md by construction.
 
 SQLite's ``lower()`` folds ASCII letters only; Postgres folds all of Unicode. Fan and text
 searches are therefore case-insensitive for ASCII on both engines and for every script on
@@ -106,7 +106,7 @@ class MessageCounts(msgspec.Struct, kw_only=True):
     outbound: int
     unknown: int
     excluded: int
-    """Stored without a usable time: excluded from every metric (METRICS.md "Time")."""
+    """Stored without a usable time: excluded from every metric (docs/metrics.md "Messages")."""
 
 
 class SessionSummary(msgspec.Struct, kw_only=True):
@@ -145,7 +145,7 @@ class ConversationDetail(msgspec.Struct, kw_only=True):
     """Mean score of the fan's messages with text, over the whole chat; null without any."""
     topics: list[str]
     reply_count: int
-    """Answered runs over the whole chat (METRICS.md "Replies")."""
+    """Answered runs over the whole chat (docs/metrics.md "Replies")."""
 
 
 class MessagePage(msgspec.Struct, kw_only=True):

@@ -1,4 +1,4 @@
-"""The insights of METRICS.md over a window, as pure functions over in-memory sessions,
+"""The insights of docs/metrics.md over a window, as pure functions over in-memory sessions,
 reply runs and messages: the reference oracle the SQL of ``ofca.insights`` is tested
 against (tests/insights/test_oracle.py), and the Structs the endpoints answer with.
 
@@ -52,7 +52,7 @@ __all__ = [
 
 
 class ReplyStats(msgspec.Struct, kw_only=True):
-    """Fan wait time over the reply runs of a window (METRICS.md "Replies")."""
+    """Fan wait time over the reply runs of a window (docs/metrics.md "Replies")."""
 
     count: int
     mean_seconds: float | None
@@ -284,7 +284,7 @@ def sentiment_trend(
 
 
 class OverviewValues(msgspec.Struct, kw_only=True):
-    """Headline counts of one window (METRICS.md "Overview")."""
+    """Headline counts of one window (docs/metrics.md "Insights": Overview)."""
 
     sessions: int
     messages: int

@@ -393,7 +393,8 @@ class TopicMatcher:
         return {rule.id: rule.label for rule in self.rules}
 
     def match(self, text: str | None) -> tuple[str, ...]:
-        """Sorted ids of the topics with a keyword in ``text`` (METRICS.md boundary rule)."""
+        """Sorted ids of the topics with a keyword in ``text`` (the boundary rule of
+        docs/metrics.md "Text, sentiment and topics")."""
         if not text:
             return ()
         return self._cached_match(text)

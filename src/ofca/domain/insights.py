@@ -1,6 +1,6 @@
 """Response shapes of the insights API, shared by REST and the live ``analytics_update``.
 
-The numbers come from ``ofca.domain.metrics`` (definitions in ../shared/METRICS.md); this
+The numbers come from ``ofca.domain.metrics`` (definitions in docs/metrics.md); this
 module only gives them their public envelope. Field names are the public contract.
 """
 
@@ -180,7 +180,7 @@ def parse_granularity(value: str | None) -> Granularity:
 
 
 def parse_window(start: str | None, end: str | None, now: datetime, default_days: int) -> Window:
-    """The requested half-open window; METRICS.md defaults (the 30 days ending now)."""
+    """The requested half-open window; docs/metrics.md defaults (the 30 days ending now)."""
     try:
         return resolve_window(
             parse_instant("start", start), parse_instant("end", end), now, default_days

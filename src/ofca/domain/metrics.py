@@ -1,5 +1,5 @@
-"""The numbers of METRICS.md for one chat, as pure functions over in-memory messages:
-sessions, reply runs, windows and time buckets (docs/metrics.md).
+"""The numbers of docs/metrics.md for one chat, as pure functions over in-memory messages:
+sessions, reply runs, windows and time buckets.
 
 Everything here is deterministic and free of I/O: the insights projector uses it to derive
 one chat's read-model rows, the conversations API to show a chat's sessions, and
@@ -104,7 +104,7 @@ def split_sessions(points: Iterable[MessagePoint], gap: timedelta) -> list[list[
 
 
 class SessionStats(msgspec.Struct, kw_only=True):
-    """Per-session numbers of METRICS.md "Sessions".
+    """Per-session numbers of docs/metrics.md "Sessions".
 
     ``sentiment_sum``/``sentiment_count`` keep the parts of ``sentiment_score`` so that
     message-weighted means can be rebuilt without the messages.

@@ -1,4 +1,5 @@
-"""Normalization of captured messages into the columns metrics work on (METRICS.md "Data")."""
+"""Normalization of captured messages into the columns metrics work on
+(docs/metrics.md "Messages")."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def parse_timestamp(value: str | float | None) -> datetime | None:
 
 
 def message_direction(message: Message, fan_id: str | None) -> Direction:
-    """Direction by the first rule of METRICS.md that applies."""
+    """Direction by the first rule that applies (docs/metrics.md "Messages")."""
     if message.is_inbound is not None:
         return "inbound" if message.is_inbound else "outbound"
     if message.is_creator is not None:

@@ -2,10 +2,10 @@
 
 Two sources exist besides the browser extension:
 
-* the conversation webhook of seed 004 (``POST /api/v1/webhook/conversation``): a whole
+* the conversation webhook (``POST /api/v1/webhook/conversation``): a whole
   transcript per request;
 * Chatwoot's account webhooks (``POST /api/v1/integrations/chatwoot/{account_id}``), in
-  the shapes listed in INTEGRATIONS.md.
+  the shapes real senders use (tests/sources/payloads.py).
 
 Both are mapped onto :class:`ofca.domain.onlyfans.Chat` / :class:`Message` with an explicit
 ``is_inbound``, so they go through exactly the same ingest path (storage, enrichment,
@@ -67,7 +67,7 @@ class MappedBatch(msgspec.Struct, kw_only=True):
     with the stored chat."""
 
 
-# --------------------------------------------------------------------------- seed 004
+# --------------------------------------------------------------------------- conversation webhook
 
 
 class TranscriptMessage(msgspec.Struct, kw_only=True):

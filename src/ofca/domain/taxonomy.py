@@ -1,7 +1,7 @@
 """Topic rules and the built-in taxonomy for creator–fan chat.
 
 Topics are data, not code: a rule is an id, a label and keywords, matched by
-:class:`ofca.domain.enrichment.TopicMatcher` under METRICS.md's boundary rule (a keyword
+:class:`ofca.domain.enrichment.TopicMatcher` under the boundary rule of docs/metrics.md (a keyword
 that starts or ends with a word character needs a non-word neighbour on that side, so
 ``tip`` matches "a tip!" but not "tips"; emoji keywords match anywhere). Keywords are
 stored case-folded. Per-account custom topics use the same shape with ``builtin=False``.

@@ -1,4 +1,4 @@
-"""The text that sentiment and topics see (METRICS.md "Text seen by both").
+"""The text that sentiment and topics see (docs/metrics.md "Text, sentiment and topics").
 
 OnlyFans sends message text as small HTML fragments (``<p>Hi&nbsp;babe <br/>😘</p>``).
 Scoring the markup would skew sentiment and let tag names match topic keywords, so every

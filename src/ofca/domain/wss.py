@@ -245,7 +245,7 @@ class MessageView(msgspec.Struct, kw_only=True):
 
 
 class SessionView(msgspec.Struct, kw_only=True):
-    """The chat's latest session (METRICS.md "Sessions")."""
+    """The chat's latest session (docs/metrics.md "Sessions")."""
 
     start_at: datetime
     end_at: datetime

@@ -1,4 +1,4 @@
-"""The insights of METRICS.md computed in SQL over the read models of
+"""The insights of docs/metrics.md computed in SQL over the read models of
 ``ofca.insights.projector``.
 
 No request scans messages. A window is cut into whole UTC days (daily rollups), whole
@@ -85,7 +85,8 @@ __all__ = [
 
 
 class InsightFilters(msgspec.Struct, frozen=True, kw_only=True):
-    """METRICS.md "Filters": ``chat_id`` keeps one chat, ``topic`` the sessions with it."""
+    """Filters (docs/metrics.md "Insights"): ``chat_id`` keeps one chat, ``topic`` the
+    sessions having it."""
 
     chat_id: str | None = None
     topic: str | None = None

@@ -358,7 +358,7 @@ async def refresh_chats(
 ) -> None:
     """Recompute the read-model rows of exactly these chats from their stored messages.
 
-    Messages without a usable ``created_at`` are excluded (METRICS.md "Time"). One
+    Messages without a usable ``created_at`` are excluded (docs/metrics.md "Messages"). One
     transaction replaces the old rows of all the chats; reads happen inside it, after the
     account lock, so the rows always match committed messages. ``settings`` gives the
     session gap and silence threshold (default: from the environment).

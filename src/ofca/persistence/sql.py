@@ -252,7 +252,8 @@ async def insert_rows(
     is_postgres = isinstance(engine, PostgresEngine)
     connection = own_connection(engine)
     if connection is not None and is_postgres:
-        # COPY on the transaction's connection: ~10x a multi-row INSERT (STACK_NOTES.md).
+        # COPY on the transaction's connection: ~10x a multi-row INSERT
+        # (docs/architecture.md, "Measured behaviour").
         for chunk in chunks(rows, COPY_ROWS):
             await connection.copy_records_to_table(table, records=chunk, columns=list(columns))
         return

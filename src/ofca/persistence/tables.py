@@ -108,12 +108,12 @@ class MessageRow(Table, tablename="ofca_message"):
     message_id = Varchar(length=200)
     chat_id = Varchar(length=200)
     direction = Varchar(length=8)
-    """``inbound``, ``outbound`` or ``unknown`` (METRICS.md "Direction")."""
+    """``inbound``, ``outbound`` or ``unknown`` (docs/metrics.md "Messages")."""
     created_at = Timestamptz(null=True, default=None)
     """``None`` when the platform's time was unusable: stored, excluded from metrics."""
     changed_at = Timestamptz(null=True, default=None)
     text = Text(null=True, default=None)
-    """The cleaned text both enrichers see (METRICS.md "Text")."""
+    """The cleaned text both enrichers see (docs/metrics.md "Text, sentiment and topics")."""
     raw = Text()  # type: ignore[assignment]  # shadows Table.raw (unused on this table)
     """The message's JSON exactly as received."""
     content_hash = Varchar(length=64)
@@ -266,7 +266,7 @@ class CustomTopic(Table, tablename="ofca_custom_topic"):
 
 
 class SessionRow(Table, tablename="ofca_session"):
-    """One session of a chat (METRICS.md "Sessions"), recomputed per chat at ingest."""
+    """One session of a chat (docs/metrics.md "Sessions"), recomputed per chat at ingest."""
 
     account_id = Varchar(length=200)
     chat_id = Varchar(length=200)

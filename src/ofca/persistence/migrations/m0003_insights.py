@@ -1,8 +1,8 @@
 """Insights read models: custom topics, sessions, session topics, replies, hourly activity,
-first message per chat (METRICS.md; maintained per chat by ``ofca.insights.projector``).
+first message per chat (docs/metrics.md; maintained per chat by ``ofca.insights.projector``).
 
 Seconds, percentages and sentiment sums are double precision: Postgres ``REAL`` is a
-4-byte float, too coarse for METRICS.md's 1e-6 agreement."""
+4-byte float, too coarse for the 1e-6 agreement the metrics are tested to."""
 
 from __future__ import annotations
 
