@@ -322,9 +322,12 @@ class RedisPubSubBackend(LiveBackend):
         if pubsub is None or not pubsub.subscribed:
             await self._wait_local(READ_TIMEOUT_SECONDS)  # nothing subscribed yet
             return None
-        message: dict[str, Any] | None = await pubsub.get_message(
-            ignore_subscribe_messages=True, timeout=READ_TIMEOUT_SECONDS
-        )
+        # Bounded: redis-py retries a lost connection with backoff inside this call, and
+        # local deliveries (the news that Redis is down) must not wait for that.
+        async with asyncio.timeout(READ_TIMEOUT_SECONDS + REDIS_TIMEOUT_SECONDS):
+            message: dict[str, Any] | None = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=READ_TIMEOUT_SECONDS
+            )
         if message is None or message.get("type") != "message":
             return None
         return message
