@@ -8,71 +8,17 @@ runs on both backends."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from ofca.synthetic import new_raw_message_frame
 from tests.ingest.wsclient import open_socket
-from tests.support.server import free_port, live_server
+from tests.support.redis import ThrowawayRedis
+from tests.support.server import live_server
 
 pytestmark = pytest.mark.slow
-
-
-class ThrowawayRedis:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("throwaway redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
-@pytest.fixture
-def throwaway_redis() -> Iterator[ThrowawayRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is needed for the outage test")
-    redis = ThrowawayRedis(free_port())
-    redis.start()
-    try:
-        yield redis
-    finally:
-        redis.kill()
 
 
 def _delta(message_id: int, text: str) -> bytes:

@@ -59,6 +59,8 @@ REDIS_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 0.5
 """The reader wakes at least this often (to hand on local deliveries, or notice that a
 publish or subscribe failed and a reconnect is due)."""
+SHUTDOWN_FLUSH_SECONDS = 2.0
+"""At shutdown, events still waiting are sent for at most this long."""
 RECONNECT_FIRST_SECONDS = 0.25
 RECONNECT_MAX_SECONDS = 2.0
 
@@ -172,6 +174,7 @@ class RedisPubSubBackend(LiveBackend):
         self._local: deque[tuple[str, bytes]] = deque(maxlen=LOCAL_EVENTS_MAX)
         self._wakeup: asyncio.Event | None = None
         self._sender: asyncio.Task[None] | None = None
+        self._sending = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -182,14 +185,18 @@ class RedisPubSubBackend(LiveBackend):
         self._sender = asyncio.create_task(self._send_loop(), name="ofca-channels-sender")
 
     async def on_shutdown(self) -> None:
+        # The plugin has handed over every event published before shutdown: let the
+        # sender finish them (briefly; the process is leaving), then stop it.
+        deadline = time.monotonic() + SHUTDOWN_FLUSH_SECONDS
+        while (self._outbox or self._sending) and self.health.connected:
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.01)
         if self._sender is not None:
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
             self._sender = None
-        if self._outbox and self.health.connected:
-            with contextlib.suppress(Exception):  # best effort: the process is leaving
-                await self._send(self._take(len(self._outbox)))
         await self._close_pubsub()
 
     def deliver_local(self, data: bytes, channels: Iterable[str] | None = None) -> None:
@@ -227,6 +234,7 @@ class RedisPubSubBackend(LiveBackend):
                     # resynced when Redis is back.
                     self.health.dropped_events += len(batch)
                     continue
+                self._sending = True
                 try:
                     await self._send(batch)
                 except asyncio.CancelledError:
@@ -234,17 +242,20 @@ class RedisPubSubBackend(LiveBackend):
                 except Exception as exc:
                     self.health.dropped_events += len(batch)
                     self._mark_down(exc)
+                finally:
+                    self._sending = False
 
     async def _send(self, batch: list[tuple[bytes, list[str]]]) -> None:
-        if len(batch) == 1 and len(batch[0][1]) == 1:
-            data, (channel,) = batch[0]
-            await asyncio.wait_for(self.redis.publish(channel, data), REDIS_TIMEOUT_SECONDS)
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for data, channels in batch:
-            for channel in dict.fromkeys(channels):
-                pipe.publish(channel, data)
-        await asyncio.wait_for(pipe.execute(), REDIS_TIMEOUT_SECONDS)
+        async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+            if len(batch) == 1 and len(batch[0][1]) == 1:
+                data, (channel,) = batch[0]
+                await self.redis.publish(channel, data)
+                return
+            pipe = self.redis.pipeline(transaction=False)
+            for data, channels in batch:
+                for channel in dict.fromkeys(channels):
+                    pipe.publish(channel, data)
+            await pipe.execute()
 
     # ------------------------------------------------------------------ subscribing
 
