@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -88,7 +88,9 @@ class ExportController(Controller):
         ``GET /api/v1/conversations``; a session is in ``[start, end)`` by its first message
         and ``topic`` keeps only sessions having the topic."""
         account, transcript_account = await list_scope(principal, account_id)
-        chosen = "csv" if _export_format(format, EXPORT_FORMATS) == "csv" else "ndjson"
+        chosen: Literal["csv", "ndjson"] = (
+            "csv" if _export_format(format, EXPORT_FORMATS) == "csv" else "ndjson"
+        )
         filters = conversation_filters(
             status,
             topic,

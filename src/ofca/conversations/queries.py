@@ -289,7 +289,7 @@ def _chat_filter(account_id: str, filters: ConversationFilters) -> _Sql:
             "EXISTS (SELECT 1 FROM ofca_session s WHERE s.account_id = c.account_id "
             "AND s.chat_id = c.chat_id AND CAST(s.topics AS TEXT) LIKE {} ESCAPE '\\'"
         )
-        args = [like_pattern(json.dumps(filters.topic))]
+        args: list[Any] = [like_pattern(json.dumps(filters.topic))]
         if filters.start is not None:
             clause += " AND s.start_at >= {}"
             args.append(filters.start.astimezone(UTC))
@@ -307,14 +307,14 @@ def _chat_filter(account_id: str, filters: ConversationFilters) -> _Sql:
         )
     if filters.start is not None or filters.end is not None:
         clause = "EXISTS (SELECT 1 FROM ofca_message m WHERE " + _MESSAGE_OF_CHAT
-        args = []
+        bounds: list[Any] = []
         if filters.start is not None:
             clause += " AND m.created_at >= {}"
-            args.append(filters.start.astimezone(UTC))
+            bounds.append(filters.start.astimezone(UTC))
         if filters.end is not None:
             clause += " AND m.created_at < {}"
-            args.append(filters.end.astimezone(UTC))
-        sql.add(clause + ")", *args)
+            bounds.append(filters.end.astimezone(UTC))
+        sql.add(clause + ")", *bounds)
     return sql
 
 

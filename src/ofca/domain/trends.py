@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from ofca.domain.aggregates import reply_stats
 from ofca.domain.insights import WindowView
 from ofca.domain.metrics import (
     NO_SESSIONS,
@@ -27,7 +28,6 @@ from ofca.domain.metrics import (
     Window,
     bucket_locator,
     bucket_starts,
-    reply_stats,
 )
 
 __all__ = [
@@ -134,7 +134,7 @@ def reply_trend_point(
     date: datetime, values: list[float], unanswered: int, sla_seconds: float
 ) -> ReplyTrendPoint:
     """A bucket from its answered waits (any order) and its unanswered count: the
-    statistics of METRICS.md "Replies" (``reply_stats``)."""
+    statistics of docs/metrics.md "Replies" (``reply_stats``)."""
     runs = [
         ReplyRun(
             chat_id="",

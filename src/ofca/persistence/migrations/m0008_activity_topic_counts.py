@@ -7,6 +7,8 @@ derives them from), and the covering index gains the counts."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.engine.base import Engine
 
 REBUILD = (
@@ -31,6 +33,6 @@ STATEMENTS = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for statement in STATEMENTS:
         await engine.run_ddl(statement)
