@@ -83,7 +83,7 @@ class ConversationWebhookController(Controller):
 
     @post(
         "/",
-        summary="Receive a conversation transcript",
+        summary="Receive a conversation transcript (seed 004)",
         status_code=HTTP_200_OK,
     )
     async def receive(
