@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,26 +46,27 @@ def live_server(
     port = free_port()
     full_env = {**os.environ, **env}
     max_ws = full_env.get("OFCA_MAX_WS_MESSAGE_BYTES", str(64 * 1024 * 1024))
-    log = None if log_file is None else log_file.open("ab")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "ofca.app:create_app_from_env",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ws-max-size",
-            max_ws,
-            "--log-level",
-            "warning",
-        ],
-        env=full_env,
-        stderr=log,
-    )
+    with ExitStack() as files:  # the server keeps its own copy of the file
+        log = None if log_file is None else files.enter_context(log_file.open("ab"))
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "ofca.app:create_app_from_env",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ws-max-size",
+                max_ws,
+                "--log-level",
+                "warning",
+            ],
+            env=full_env,
+            stderr=log,
+        )
     with _serving(LiveServer(port=port, process=process), timeout) as server:
         yield server
 
@@ -113,5 +114,3 @@ def _serving(server: LiveServer, timeout: float) -> Iterator[LiveServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if log is not None:
-            log.close()

@@ -18,12 +18,11 @@ are not affected: no other page can make the browser send them.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.types import HTTPScope
 
 from ofca.access.logins import SESSION_COOKIE, principal_for_token
 from ofca.domain.auth import Permission, Principal
@@ -107,7 +106,7 @@ def cross_site_refusal(
     if presented is None or presented[1] != "cookie":
         return None
     if connection.scope["type"] == ScopeType.HTTP:
-        if cast(HTTPScope, connection.scope)["method"] not in UNSAFE_METHODS:
+        if connection.scope["method"] not in UNSAFE_METHODS:
             return None  # reads change nothing
         media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":

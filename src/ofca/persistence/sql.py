@@ -103,7 +103,8 @@ def write_transaction(engine: Engine[Any]) -> AbstractAsyncContextManager[Any]:
         return engine.transaction(transaction_type=TransactionType.immediate)
     if isinstance(engine, PostgresEngine):
         return _postgres_transaction(engine)
-    return engine.transaction()
+    transaction: AbstractAsyncContextManager[Any] = engine.transaction()
+    return transaction
 
 
 @asynccontextmanager

@@ -5,6 +5,8 @@ carries, so the committed seq never runs ahead of, nor behind, what is stored.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from piccolo.columns import BigInt, Integer, Text, Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.table import Table
@@ -43,7 +45,7 @@ INDEXES = (
 )
 
 
-async def forwards(engine: Engine) -> None:
+async def forwards(engine: Engine[Any]) -> None:
     for table in (IngestStreamRow, SnapshotChunkRow):
         table._meta.db = engine
         await table.create_table(if_not_exists=True).run()
