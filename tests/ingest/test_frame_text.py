@@ -3,7 +3,7 @@ and what is kept for that stays bounded (a full sync is megabytes)."""
 
 from __future__ import annotations
 
-from ofca.controllers import ws
+from ofca.controllers import sockets as ws
 
 
 def test_the_same_frame_is_decoded_once_and_the_cache_stays_bounded() -> None:

@@ -410,27 +410,12 @@ OutgoingWssMessage = (
 )
 
 
-class _IncomingDecoder:
-    """msgspec's decoder, except that invalid UTF-8 inside a tag value, which msgspec 0.22
-    lets out as ``UnicodeDecodeError``, becomes a ``ValidationError`` (as it already is in
-    other positions): callers only ever have msgspec errors to handle."""
-
-    __slots__ = ("_decoder", "type")
-
-    def __init__(self, type_: Any) -> None:
-        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(type_)
-        self.type = type_
-
-    def decode(self, data: bytes | str) -> IncomingWssMessage:
-        try:
-            decoded: IncomingWssMessage = self._decoder.decode(data)
-            return decoded
-        except UnicodeDecodeError as exc:
-            raise msgspec.ValidationError(f"Invalid UTF-8 in frame: {exc.reason}") from None
-
-
 # One decoder/encoder per process: building them is the expensive part.
-incoming_decoder = _IncomingDecoder(IncomingWssMessage)
+incoming_decoder: msgspec.json.Decoder[IncomingWssMessage] = msgspec.json.Decoder(
+    IncomingWssMessage
+)
+"""The protocol's incoming union as it is specified (tests, benches). The extension socket
+reads frames with ``ofca.domain.frames.decode_frame``, which keeps a snapshot's items raw."""
 outgoing_encoder = msgspec.json.Encoder()
 
 

@@ -14,14 +14,15 @@ import logging
 import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 from piccolo.engine.base import Engine
 
 from ofca.channels.plugin import OfcaChannelsPlugin
 from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher
-from ofca.domain.wss import MessageView
+from ofca.domain.frames import FrameError
+from ofca.domain.wss import ErrorCode, MessageView
 from ofca.persistence import topic_rules
 from ofca.persistence.refresh_marks import RefreshScheduler
 from ofca.persistence.sql import database
@@ -48,11 +49,9 @@ _FAN_CACHE_MAX = 200_000
 class FrameRejected(Exception):
     """The frame is invalid; nothing of it was stored."""
 
-    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, detail: str | None = None) -> None:
         super().__init__(message)
-        self.code = code
-        self.message = message
-        self.detail = detail
+        self.error = FrameError(code, message, detail)
 
 
 class ConversationFeed(Protocol):
@@ -65,19 +64,13 @@ class ConversationFeed(Protocol):
         chat's node as it now is (read after the change was committed)."""
         ...
 
-    async def stored_views(
-        self, account_id: str, message_ids: Sequence[str]
-    ) -> dict[str, MessageView]:
-        """The stored messages among ``message_ids``, as dashboards see them."""
-        ...
-
 
 class IngestContext(msgspec.Struct, kw_only=True):
     """One account's ingest: where it writes and whom it tells."""
 
     account_id: str
     settings: Settings
-    engine: Engine
+    engine: Engine[Any]
     channels: OfcaChannelsPlugin
     insights: RefreshScheduler
     feed: ConversationFeed

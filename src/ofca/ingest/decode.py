@@ -1,52 +1,28 @@
-"""Decoding the extension's frames without holding the event loop.
+"""Decoding a snapshot's items without holding the event loop.
 
-A ``cache_update`` (snapshot) is decoded in chunks (a 20 MB frame takes ~0.5 s to decode
-in one go, far beyond the ~50 ms the event loop may be held), each message's raw JSON kept
-exactly as received and hashed: the hash tells a duplicate (same hash as stored) from an
-edit (another hash).
+A ``cache_update`` arrives with its chats and messages still raw JSON
+(``ofca.domain.frames.RawSnapshotPayload``): decoding 100k messages in one go takes ~0.5 s,
+far beyond the ~50 ms the event loop may be held, so they are decoded in chunks, each
+message's raw JSON kept exactly as received (its hash tells a duplicate from an edit).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
+from ofca.domain.frames import RawSnapshotPayload
 from ofca.domain.onlyfans import Chat, Message
 from ofca.ingest.context import FrameRejected
 
-__all__ = ["content_hash", "decode_snapshot", "raw_delta_message"]
+__all__ = ["decode_snapshot"]
 
 DECODE_CHUNK = 1000
 """Messages decoded per slice (~4 ms each)."""
-
-
-class _RawSnapshotPayload(msgspec.Struct):
-    chats: list[msgspec.Raw] = []
-    messages: list[msgspec.Raw] = []
-
-
-class _RawSnapshot(msgspec.Struct):
-    payload: _RawSnapshotPayload
-
-
-class _RawDeltaPayload(msgspec.Struct):
-    message: msgspec.Raw
-
-
-class _RawDelta(msgspec.Struct):
-    payload: _RawDeltaPayload
-
-
-_raw_snapshot_decoder = msgspec.json.Decoder(_RawSnapshot)
-
-
-_raw_delta_decoder = msgspec.json.Decoder(_RawDelta)
-
 
 _chats_decoder = msgspec.json.Decoder(list[Chat])
 
@@ -55,6 +31,11 @@ _messages_decoder = msgspec.json.Decoder(list[Message])
 
 
 _PATH_INDEX = re.compile(r"`\$\[(\d+)\]")
+
+
+def _frame_path(field: str, offset: int) -> Any:
+    """Rewrites a chunk's ``$[i]`` as the whole frame's ``$.payload.<field>[offset + i]``."""
+    return lambda match: f"`$.payload.{field}[{offset + int(match.group(1))}]"
 
 
 async def _decode_items(
@@ -67,35 +48,18 @@ async def _decode_items(
             items.extend(decoder.decode(b"[" + b",".join(chunk) + b"]"))
         except msgspec.ValidationError as exc:
             # Name the field as the whole frame would: $.payload.<field>[<index>]...
-            offset = start
-            detail = _PATH_INDEX.sub(
-                lambda m, offset=offset: f"`$.payload.{field}[{offset + int(m.group(1))}]",
-                str(exc),
-            )
+            detail = _PATH_INDEX.sub(_frame_path(field, start), str(exc))
             raise FrameRejected("validation_error", "Invalid cache_update", detail) from None
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise FrameRejected("json_parse_error", "Malformed JSON", str(exc)) from None
         await asyncio.sleep(0)
     return items
 
 
-async def decode_snapshot(data: bytes) -> tuple[list[Chat], list[Message], list[msgspec.Raw]]:
+async def decode_snapshot(
+    payload: RawSnapshotPayload,
+) -> tuple[list[Chat], list[Message], list[msgspec.Raw]]:
     """Chats, messages and each message's raw JSON, validated as ``CacheUpdate`` would be."""
-    try:
-        raw = _raw_snapshot_decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise FrameRejected("validation_error", "Invalid cache_update", str(exc)) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise FrameRejected("json_parse_error", "Malformed JSON", str(exc)) from None
-    await asyncio.sleep(0)
-    chats = await _decode_items(raw.payload.chats, _chats_decoder, "chats")
-    messages = await _decode_items(raw.payload.messages, _messages_decoder, "messages")
-    return chats, messages, raw.payload.messages
-
-
-def raw_delta_message(data: bytes | str) -> bytes:
-    return bytes(_raw_delta_decoder.decode(data).payload.message)
-
-
-def content_hash(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    chats: list[Chat] = await _decode_items(payload.chats, _chats_decoder, "chats")
+    messages: list[Message] = await _decode_items(payload.messages, _messages_decoder, "messages")
+    return chats, messages, payload.messages

@@ -24,7 +24,9 @@ from ofca.channels.publish import (
     publish_to_dashboards,
     status_frame,
 )
+from ofca.domain.frames import FrameError, RawSnapshotPayload, SnapshotFrame, decode_frame
 from ofca.domain.normalize import normalize_chat, normalize_message
+from ofca.domain.records import StoredChat, StoredMessage, chat_record, message_record
 from ofca.domain.wss import (
     EnrichmentResult,
     EnrichmentResultPayload,
@@ -32,13 +34,14 @@ from ofca.domain.wss import (
     MessageEnrichment,
     RejectedItem,
 )
-from ofca.ingest.context import IngestContext, account_writer, log_frame, matcher_for, remember_fan
-from ofca.ingest.decode import content_hash, decode_snapshot
+from ofca.ingest.context import FrameRejected, IngestContext, log_frame, matcher_for, remember_fan
+from ofca.ingest.decode import decode_snapshot
 from ofca.ingest.enrich import SpeculativeEnrichment
-from ofca.ingest.store import chat_record, known_chats, upsert_frame, write_enrichment
+from ofca.ingest.store import EnrichmentRow, known_chats, write_enrichment
+from ofca.ingest.write import store
 from ofca.loop import SLICE_SECONDS, GcPause, free, gc_paused
 
-__all__ = ["ingest_snapshot", "wait_enriched"]
+__all__ = ["ingest_snapshot", "store_snapshot", "wait_enriched"]
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +53,6 @@ INLINE_ENRICHMENT_LIMIT = 1000
 """Snapshots changing at most this many messages report each enrichment individually."""
 
 Progress = Callable[[float], Awaitable[None]]
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-# --------------------------------------------------------------------------- snapshot
-
-
-class _Pending(msgspec.Struct, array_like=True):
-    message_id: str
-    content_hash: str
-    chat_id: str
-    raw_text: str | None
 
 
 _pending_jobs: set[asyncio.Task[None]] = set()
@@ -80,16 +67,31 @@ async def wait_enriched() -> None:
 async def ingest_snapshot(
     ctx: IngestContext, data: bytes, progress: Progress | None = None
 ) -> IngestAckPayload:
+    """Store an encoded ``cache_update`` frame (the demo, benches): see :func:`store_snapshot`."""
+    decoded = decode_frame(data)
+    if isinstance(decoded, FrameError):
+        raise FrameRejected(decoded.code, decoded.message, decoded.detail)
+    if not isinstance(decoded.frame, SnapshotFrame):
+        raise FrameRejected("unhandled_type", "Not a snapshot", "expected a cache_update")
+    return await store_snapshot(ctx, decoded.frame.payload, len(data), progress)
+
+
+async def store_snapshot(
+    ctx: IngestContext,
+    payload: RawSnapshotPayload,
+    frame_bytes: int,
+    progress: Progress | None = None,
+) -> IngestAckPayload:
     """Store a ``cache_update`` atomically; returns the ack (enrichment continues after)."""
     # A turn of the loop first: the frame's arrival already cost this turn tens of ms (the
-    # socket layer's UTF-8 round trip of the whole frame, the envelope's scan of it).
+    # socket layer's UTF-8 round trip of the whole frame, its decoding into raw items).
     await asyncio.sleep(0)
     with gc_paused():
-        return await _ingest_snapshot(ctx, data, progress)
+        return await _store_snapshot(ctx, payload, frame_bytes, progress)
 
 
-async def _ingest_snapshot(
-    ctx: IngestContext, data: bytes, progress: Progress | None
+async def _store_snapshot(
+    ctx: IngestContext, payload: RawSnapshotPayload, frame_bytes: int, progress: Progress | None
 ) -> IngestAckPayload:
     began = time.perf_counter()
     account_id = ctx.account_id
@@ -98,16 +100,17 @@ async def _ingest_snapshot(
         if progress is not None:
             await progress(fraction)
 
-    chats, messages, raws = await decode_snapshot(data)
+    chats, messages, raws = await decode_snapshot(payload)
     await report(0.2)
     now = datetime.now(UTC)
 
-    chat_records: dict[str, tuple] = {}
+    chat_records: dict[str, StoredChat] = {}
     fans: dict[str, str | None] = {}
     for chat in chats:
-        normalized = normalize_chat(chat)
-        chat_records[normalized.chat_id] = chat_record(account_id, normalized, None, now)
-        fans[normalized.chat_id] = normalized.fan_id
+        normalized_chat = normalize_chat(chat)
+        chat_id = normalized_chat.chat_id
+        chat_records[chat_id] = chat_record(account_id, normalized_chat, now, "onlyfans")
+        fans[chat_id] = normalized_chat.fan_id
     referenced: set[str] = set()
     for start in range(0, len(messages), SCAN_CHUNK):
         for message in messages[start : start + SCAN_CHUNK]:
@@ -117,8 +120,10 @@ async def _ingest_snapshot(
     if referenced:
         fans.update(await known_chats(ctx.engine, account_id, sorted(referenced)))
 
-    rows: dict[str, tuple] = {}
-    pending: dict[str, _Pending] = {}
+    records: dict[str, StoredMessage] = {}
+    # The platform's text of each message, for its enrichment (its record's ``text`` is
+    # written with the enrichment, off the ack path).
+    raw_texts: dict[str, str | None] = {}
     texts: dict[str | None, None] = {}
     rejected: list[RejectedItem] = []
     duplicates_in_frame = 0
@@ -133,32 +138,12 @@ async def _ingest_snapshot(
             rejected.append(RejectedItem(message_id=message_id, reason=f"unknown chat {chat_id}"))
             continue
         normalized = normalize_message(message, chat_id, fans[chat_id])
-        raw = bytes(raws[index])
-        digest = content_hash(raw)
-        if message_id in rows:
+        if message_id in records:
             duplicates_in_frame += 1  # the later copy in the frame wins
-        rows[message_id] = (
-            account_id,
-            message_id,
-            chat_id,
-            normalized.direction,
-            normalized.created_at,
-            normalized.changed_at,
-            None,  # the cleaned text is written with the enrichment, off the ack path
-            raw.decode("utf-8"),
-            digest,
-            normalized.from_user_id,
-            normalized.is_tip,
-            normalized.price,
-            normalized.media_count,
-            "onlyfans",
-            None,
-            "[]",
-            False,
-            now,
-            1,
+        records[message_id] = message_record(
+            account_id, normalized, bytes(raws[index]), "onlyfans", now
         )
-        pending[message_id] = _Pending(message_id, digest, chat_id, normalized.raw_text)
+        raw_texts[message_id] = normalized.raw_text
         texts[normalized.raw_text] = None
         if index % 256 == 0 and time.perf_counter() - slice_start > SLICE_SECONDS:
             await report(0.2 + 0.4 * index / max(len(messages), 1))
@@ -173,18 +158,14 @@ async def _ingest_snapshot(
     speculative = SpeculativeEnrichment(list(texts), await matcher_for(account_id))
     del texts
 
-    async with account_writer(account_id):
-        outcome = await upsert_frame(
-            ctx.engine, account_id, chats=list(chat_records.values()), messages=list(rows.values())
-        )
+    outcome = await store(ctx, list(records.values()), chats=list(chat_records.values()))
     for chat_id, fan_id in fans.items():
         remember_fan(account_id, chat_id, fan_id)
     await report(1.0)
 
-    changed = [pending[mid] for mid in (*outcome.inserted, *outcome.updated)]
-    stored_rows = len(rows)
-    await free(rows)
-    await free(pending)
+    changed = [records[mid] for mid in (*outcome.inserted, *outcome.updated)]
+    stored_rows = len(records)
+    await free(records)
     ack = IngestAckPayload(
         frame="cache_update",
         accepted=len(outcome.inserted),
@@ -212,7 +193,7 @@ async def _ingest_snapshot(
         duplicates=ack.duplicates,
         updated=ack.updated,
         rejected=ack.rejected,
-        frame_bytes=len(data),
+        frame_bytes=frame_bytes,
         duration_ms=ack.duration_ms,
     )
     if changed or chat_records:
@@ -226,7 +207,7 @@ async def _ingest_snapshot(
         gc_pause = GcPause().hold()
         try:
             job = asyncio.create_task(
-                _enrich_snapshot(ctx, changed, set(chat_records), speculative, gc_pause)
+                _enrich_snapshot(ctx, changed, raw_texts, outcome.due, speculative, gc_pause)
             )
         except BaseException:
             gc_pause.release()
@@ -239,28 +220,30 @@ async def _ingest_snapshot(
 
 async def _enrich_snapshot(
     ctx: IngestContext,
-    changed: list[_Pending],
-    chats: set[str],
+    changed: list[StoredMessage],
+    raw_texts: dict[str, str | None],
+    due: dict[str, datetime | None],
     speculative: SpeculativeEnrichment,
     gc_pause: GcPause,
 ) -> None:
-    """Enrich, store and report the changed messages, then refresh the touched chats'
-    insight rows. ``gc_pause`` is held for this job, which releases it."""
+    """Enrich, store and report the ``changed`` messages (``raw_texts``: the platform's text
+    of each), then refresh the insight rows of the chats the snapshot marked ``due``.
+    ``gc_pause`` is held for this job, which releases it."""
     account_id = ctx.account_id
     total = len(changed)
     began = time.perf_counter()
     try:
         enriched_texts = await speculative.results()
-        batch: list[tuple[str, str, str | None, float | None, str]] = []
+        batch: list[EnrichmentRow] = []
         inline: list[MessageEnrichment] = []
         slice_start = time.perf_counter()
-        for done, item in enumerate(changed, start=1):
-            text, sentiment, topic_ids = enriched_texts[item.raw_text]
+        for done, record in enumerate(changed, start=1):
+            text, sentiment, topic_ids = enriched_texts[raw_texts[record.message_id]]
             topics = list(topic_ids)
             batch.append(
                 (
-                    item.message_id,
-                    item.content_hash,
+                    record.message_id,
+                    record.content_hash,
                     text,
                     sentiment,
                     msgspec.json.encode(topics).decode(),
@@ -269,8 +252,8 @@ async def _enrich_snapshot(
             if total <= INLINE_ENRICHMENT_LIMIT:
                 inline.append(
                     MessageEnrichment(
-                        message_id=item.message_id,
-                        chat_id=item.chat_id,
+                        message_id=record.message_id,
+                        chat_id=record.chat_id,
                         sentiment=sentiment,
                         topics=topics,
                     )
@@ -304,10 +287,9 @@ async def _enrich_snapshot(
                 )
             ),
         )
-        # Then the insight rows of the touched chats, in small batches: each is one short
-        # transaction, so deltas and other accounts are not held up behind one huge one.
-        touched = sorted(chats | {item.chat_id for item in changed})
-        for done_with in (changed, enriched_texts, speculative.distinct, inline, batch):
+        # Then the insight rows of the chats it marked due, in small batches: each is one
+        # short transaction, so deltas and other accounts are not held up behind one huge one.
+        for done_with in (changed, raw_texts, enriched_texts, speculative.distinct, inline, batch):
             await free(done_with)
         batches = 0
 
@@ -321,9 +303,7 @@ async def _enrich_snapshot(
                     status_frame("PROCESSING_SNAPSHOT", "updating insights", fraction),
                 )
 
-        await ctx.insights.refresh_now(
-            account_id, dict.fromkeys(touched), publish=False, progress=report_refresh
-        )
+        await ctx.insights.refresh_now(account_id, due, publish=False, progress=report_refresh)
         gc_pause.release()
         await ctx.insights.publish_analytics(account_id)
         publish_control(

@@ -1,5 +1,6 @@
-"""Writing what the other sources send (seed-004 webhook, Chatwoot) through the same path
-as the extension: storage, enrichment, insights read models, live events, command links.
+"""Writing what the other sources send (seed-004 webhook, Chatwoot) through the write path
+of the extension's deltas (``ingest.write``): storage, enrichment, insights read models,
+command links, live events.
 
 Also the per-account credentials of those sources: the webhook HMAC secret and the
 Chatwoot token (stored as SHA-256, shown once).
@@ -17,15 +18,12 @@ from typing import Any
 
 import msgspec
 
-from ofca.channels.publish import publish_events
-from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.normalize import normalize_chat, normalize_message
-from ofca.domain.onlyfans import Chat, Message
+from ofca.domain.onlyfans import Chat
+from ofca.domain.records import StoredChat, chat_record
 from ofca.domain.sources import MappedBatch
-from ofca.ingest import commands
-from ofca.ingest.context import Ingest, IngestContext, account_writer, log_frame, matcher_for
-from ofca.ingest.decode import content_hash
-from ofca.ingest.store import CHAT_COLUMNS, MESSAGE_COLUMNS, upsert_frame
+from ofca.ingest.context import Ingest, log_frame
+from ofca.ingest.write import Change, Received, link_commands, publish_changes, store_enriched
 from ofca.persistence.tables import Account, ChatwootToken
 
 __all__ = [
@@ -190,116 +188,58 @@ def verify_chatwoot_signature(
 
 def _chat_record(
     account_id: str, source: str, chat: Chat, origin: Any, now: datetime
-) -> tuple[Any, ...]:
-    """The chat row; ``raw`` keeps the chat and what the source said about it (origin)."""
-    normalized = normalize_chat(chat)
-    values = {
-        "account_id": account_id,
-        "chat_id": normalized.chat_id,
-        "fan_id": normalized.fan_id,
-        "fan_name": normalized.fan_name,
-        "fan_username": normalized.fan_username,
-        "fan_avatar": normalized.fan_avatar,
-        "source": source,
-        "raw": msgspec.json.encode({"chat": chat, "origin": origin}).decode("utf-8"),
-        "created_at": now,
-        "updated_at": now,
-    }
-    return tuple(values[column] for column in CHAT_COLUMNS)
-
-
-def _message_record(
-    account_id: str,
-    source: str,
-    message: Message,
-    fan_id: str | None,
-    matcher: TopicMatcher,
-    now: datetime,
-) -> tuple[Any, ...]:
-    """The row ingest stores for an extension delta, enriched inline (sources send few
-    messages per request, so nothing waits for a background pass)."""
-    chat_id = str(message.chat_id)
-    normalized = normalize_message(message, chat_id, fan_id)
-    raw = msgspec.json.encode(message)
-    enrichment = enrich(normalized.raw_text, matcher)
-    values = {
-        "account_id": account_id,
-        "message_id": normalized.message_id,
-        "chat_id": chat_id,
-        "direction": normalized.direction,
-        "created_at": normalized.created_at,
-        "changed_at": normalized.changed_at,
-        "text": enrichment.text,
-        "raw": raw.decode("utf-8"),
-        "content_hash": content_hash(raw),
-        "from_user_id": normalized.from_user_id,
-        "is_tip": normalized.is_tip,
-        "price": normalized.price,
-        "media_count": normalized.media_count,
-        "source": source,
-        "sentiment": enrichment.sentiment,
-        "topics": msgspec.json.encode(list(enrichment.topics)).decode("utf-8"),
-        "enriched": True,
-        "ingested_at": now,
-        "version": 1,
-    }
-    return tuple(values[column] for column in MESSAGE_COLUMNS)
-
-
-async def _publish_appends(ctx: IngestContext, message_ids: list[str], edited: set[str]) -> None:
-    """``append_message`` per new/edited message, in the order received, all in one channel
-    message, with its chat's node (read after the whole batch is stored)."""
-    views = await ctx.feed.stored_views(ctx.account_id, message_ids)
-    frames = await ctx.feed.append_frames(
-        ctx.account_id, [(views[m], m in edited) for m in message_ids if m in views]
-    )
-    publish_events(ctx.channels, ctx.account_id, frames)
+) -> StoredChat:
+    """The chat's record; ``raw`` keeps the chat and what the source said about it."""
+    raw = msgspec.json.encode({"chat": chat, "origin": origin}).decode("utf-8")
+    return chat_record(account_id, normalize_chat(chat), now, source, raw)
 
 
 async def store_batch(
     ingest: Ingest, account_id: str, source: str, kind: str, batch: MappedBatch, frame_bytes: int
 ) -> StoreResult:
-    """Store a mapped batch with ingest's storage (one atomic upsert, duplicates unwritten),
-    then refresh the touched chats' insights, link commands, publish ``append_message`` per
-    new/edited message and schedule ``analytics_update``, exactly as for extension deltas."""
+    """Store a mapped batch through the write path of extension deltas (``ingest.write``:
+    one atomic upsert, duplicates unwritten, enriched inline: sources send few messages
+    per request), refresh the insight rows it made due before answering, then link
+    commands, publish ``append_message`` per new or edited message (with the refreshed
+    nodes) and schedule ``analytics_update``."""
     began = time.perf_counter()
     now = datetime.now(UTC)
     ctx = ingest.context(account_id)
     fans = {chat.chat_id: chat.fan_id for chat in map(normalize_chat, batch.chats)}
-    matcher = await matcher_for(account_id)
     chats = [
         _chat_record(account_id, source, chat, batch.origin.get(chat.resolved_id), now)
         for chat in batch.chats
     ]
-    rows = [
-        _message_record(account_id, source, m, fans.get(str(m.chat_id)), matcher, now)
-        for m in batch.messages
-    ]
-    async with account_writer(account_id):
-        outcome = await upsert_frame(ctx.engine, account_id, chats=chats, messages=rows)
+    received: list[Received] = []
+    for message in batch.messages:
+        chat_id = str(message.chat_id)
+        normalized = normalize_message(message, chat_id, fans.get(chat_id))
+        received.append((normalized, msgspec.json.encode(message)))
+    outcome, records = await store_enriched(ctx, received, source=source, now=now, chats=chats)
     inserted, updated = set(outcome.inserted), set(outcome.updated)
     result = StoreResult(
         accepted=len(inserted), updated=len(updated), ignored=batch.ignored, chats=len(chats)
     )
-    for message in batch.messages:
-        message_id = str(message.id)
+    changes: list[Change] = []
+    for index, record in enumerate(records):
+        message_id = record.message_id
         if message_id in inserted or message_id in updated:
             result.changed_message_ids.append(message_id)
+            changes.append((index, record, outcome.command_ids.get(message_id)))
         else:
             result.duplicates += 1
             result.duplicate_message_ids.append(message_id)
     result.edited_message_ids = [m for m in result.changed_message_ids if m in updated]
-    chat_of = {str(m.id): str(m.chat_id) for m in batch.messages}
-    touched = sorted({chat_of[m] for m in result.changed_message_ids})
-    if touched:
-        await ctx.insights.refresh_now(account_id, dict.fromkeys(touched), publish=False)
+    if changes:
+        await ctx.insights.refresh_now(account_id, outcome.due, publish=False)
         # The batch is committed: what follows must not turn it into an error (the sender
         # would retry, and a retry is a duplicate that publishes nothing).
         try:
-            await commands.link_messages(account_id, result.changed_message_ids)
-            await _publish_appends(ctx, result.changed_message_ids, updated)
+            changes = await link_commands(ctx, changes)
+            edited = {index for index, record, _ in changes if record.message_id in updated}
+            await publish_changes(ctx, changes, edited)
         except Exception:
-            log.exception("%s batch of %s stored; linking or publishing failed", source, account_id)
+            log.exception("%s batch of %s stored; publishing failed", source, account_id)
         ctx.insights.schedule_analytics(account_id)
     duration_ms = (time.perf_counter() - began) * 1000
     await log_frame(

@@ -10,7 +10,10 @@ serialize. Frames of up to :data:`UNNEST_ROWS` messages (deltas) skip the stagin
 SQLite: one ``BEGIN IMMEDIATE`` transaction on its own connection, existing
 hashes looked up in chunks, then ``executemany`` inserts and updates.
 
-Rows are tuples in :data:`MESSAGE_COLUMNS` / :data:`CHAT_COLUMNS` order.
+Messages and chats come as the records of ``ofca.domain.records`` (one per row); they are
+handed to the drivers as tuples in column order. The transaction that stores messages also
+marks their chats' insight rows due (``persistence.refresh_marks``); the outcome says which
+(:attr:`UpsertOutcome.due`), for the writer to hand to the ``RefreshScheduler``.
 """
 
 from __future__ import annotations
@@ -19,61 +22,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
-from ofca.domain.normalize import NormalizedChat
+from ofca.domain.records import CHAT_COLUMNS, MESSAGE_COLUMNS, StoredChat, StoredMessage
 from ofca.persistence.faults import StorageUnavailable, as_storage_error
-from ofca.persistence.refresh_marks import SQLITE_MARK_DUE, Mark, pg_mark_due, widen_since
+from ofca.persistence.refresh_marks import SQLITE_MARK_DUE, pg_mark_due, widen_since
 from ofca.persistence.tables import ChatRow
 
 __all__ = [
-    "CHAT_COLUMNS",
-    "MESSAGE_COLUMNS",
     "StorageUnavailable",
     "TopicsChanged",
     "UpsertOutcome",
-    "bare_chat_record",
-    "chat_record",
-    "due_marks",
     "known_chats",
     "upsert_frame",
     "write_enrichment",
 ]
 
-MESSAGE_COLUMNS = (
-    "account_id",
-    "message_id",
-    "chat_id",
-    "direction",
-    "created_at",
-    "changed_at",
-    "text",
-    "raw",
-    "content_hash",
-    "from_user_id",
-    "is_tip",
-    "price",
-    "media_count",
-    "source",
-    "sentiment",
-    "topics",
-    "enriched",
-    "ingested_at",
-    "version",
-)
-CHAT_COLUMNS = (
-    "account_id",
-    "chat_id",
-    "fan_id",
-    "fan_name",
-    "fan_username",
-    "fan_avatar",
-    "source",
-    "raw",
-    "created_at",
-    "updated_at",
-)
+_astuple = msgspec.structs.astuple
+
 _MESSAGE_TYPES = (
     "varchar",
     "varchar",
@@ -108,10 +76,6 @@ _CHAT_TYPES = (
     "timestamptz",
     "timestamptz",
 )
-_MESSAGE_ID = MESSAGE_COLUMNS.index("message_id")
-_CONTENT_HASH = MESSAGE_COLUMNS.index("content_hash")
-_CHAT_ID = MESSAGE_COLUMNS.index("chat_id")
-_CREATED_AT = MESSAGE_COLUMNS.index("created_at")
 _UPDATED_ON_EDIT = [c for c in MESSAGE_COLUMNS if c not in ("account_id", "message_id", "version")]
 _CHAT_UPDATE = ("fan_id", "fan_name", "fan_username", "fan_avatar", "raw", "updated_at")
 
@@ -138,13 +102,16 @@ class TopicsChanged(Exception):
 
 
 class UpsertOutcome:
-    __slots__ = ("command_ids", "inserted", "updated")
+    __slots__ = ("command_ids", "due", "inserted", "updated")
 
     def __init__(self) -> None:
         self.inserted: list[str] = []
         self.updated: list[str] = []
         self.command_ids: dict[str, str] = {}
         """Commands already linked to updated (edited) messages: an edit keeps its link."""
+        self.due: dict[str, datetime | None] = {}
+        """The chats this write marked due, each from the instant its changes start at, or
+        None (whole): what the writer hands to the ``RefreshScheduler``."""
 
     def add(self, message_id: str, inserted: bool, command_id: str | None) -> None:
         (self.inserted if inserted else self.updated).append(message_id)
@@ -215,9 +182,13 @@ _PG_APPLY_ENRICHMENT = (
 )
 
 
-def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+def _columns(
+    records: Sequence[StoredMessage] | Sequence[StoredChat], width: int
+) -> list[list[Any]]:
     """One list per column (``unnest`` takes an array per column)."""
-    return [[row[i] for row in rows] for i in range(width)] if rows else [[]] * width
+    if not records:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*map(_astuple, records), strict=True)]
 
 
 def _check_topics(found: Any, expected: int | None) -> None:
@@ -228,9 +199,9 @@ def _check_topics(found: Any, expected: int | None) -> None:
 async def _pg_upsert(
     engine: PostgresEngine,
     account_id: str,
-    chats: Sequence[tuple[Any, ...]],
-    new_chats: Sequence[tuple[Any, ...]],
-    messages: Sequence[tuple[Any, ...]],
+    chats: Sequence[StoredChat],
+    new_chats: Sequence[StoredChat],
+    messages: Sequence[StoredMessage],
     topic_version: int | None,
 ) -> UpsertOutcome:
     assert engine.pool is not None, "the Postgres engine needs its connection pool"
@@ -241,7 +212,7 @@ async def _pg_upsert(
         if chats:
             await connection.execute(_PG_STAGE_CHATS)
             await connection.copy_records_to_table(
-                "ofca_stage_chat", records=chats, columns=CHAT_COLUMNS
+                "ofca_stage_chat", records=map(_astuple, chats), columns=CHAT_COLUMNS
             )
             await connection.execute(_PG_MERGE_CHATS)
         if new_chats:
@@ -254,7 +225,7 @@ async def _pg_upsert(
             )
             for row in merged:
                 outcome.add(row["message_id"], row["inserted"], row["command_id"])
-            await pg_mark_due(connection, account_id, due_marks(messages, outcome))
+            await pg_mark_due(connection, account_id, _mark_due(messages, outcome))
             return outcome
         # Under the account lock nobody else writes this account's messages, so what is
         # stored now tells new rows (COPY straight into the table) from edits (staged and
@@ -262,36 +233,38 @@ async def _pg_upsert(
         # In chunks, yielding between them: encoding 100k ids, and reading as many
         # hashes back, held the loop for ~60 ms in one go.
         stored: dict[str, str] = {}
-        fresh: list[tuple[Any, ...]] = []
-        changed: list[tuple[Any, ...]] = []
+        fresh: list[StoredMessage] = []
+        changed: list[StoredMessage] = []
         for start in range(0, len(messages), LOOKUP_CHUNK):
             chunk = messages[start : start + LOOKUP_CHUNK]
             for row in await connection.fetch(
-                _PG_STORED_HASHES, account_id, [row[_MESSAGE_ID] for row in chunk]
+                _PG_STORED_HASHES, account_id, [record.message_id for record in chunk]
             ):
                 stored[row["message_id"]] = row["content_hash"]
-            for row in chunk:
-                previous = stored.get(row[_MESSAGE_ID])
+            for record in chunk:
+                previous = stored.get(record.message_id)
                 if previous is None:
-                    fresh.append(row)
-                elif previous != row[_CONTENT_HASH]:
-                    changed.append(row)
+                    fresh.append(record)
+                elif previous != record.content_hash:
+                    changed.append(record)
         for start in range(0, len(fresh), COPY_CHUNK):
             await connection.copy_records_to_table(
-                "ofca_message", records=fresh[start : start + COPY_CHUNK], columns=MESSAGE_COLUMNS
+                "ofca_message",
+                records=map(_astuple, fresh[start : start + COPY_CHUNK]),
+                columns=MESSAGE_COLUMNS,
             )
-        outcome.inserted = [row[_MESSAGE_ID] for row in fresh]
+        outcome.inserted = [record.message_id for record in fresh]
         if changed:
             await connection.execute(_PG_STAGE_MESSAGES)
             for start in range(0, len(changed), COPY_CHUNK):
                 await connection.copy_records_to_table(
                     "ofca_stage_message",
-                    records=changed[start : start + COPY_CHUNK],
+                    records=map(_astuple, changed[start : start + COPY_CHUNK]),
                     columns=MESSAGE_COLUMNS,
                 )
             for row in await connection.fetch(_PG_MERGE_MESSAGES):
                 outcome.add(row["message_id"], row["inserted"], row["command_id"])
-        await pg_mark_due(connection, account_id, due_marks(messages, outcome))
+        await pg_mark_due(connection, account_id, _mark_due(messages, outcome))
     return outcome
 
 
@@ -312,23 +285,25 @@ async def _pg_enrichment(
 # --------------------------------------------------------------------------- refresh marks
 
 
-def due_marks(messages: Sequence[tuple[Any, ...]], outcome: UpsertOutcome) -> list[Mark]:
-    """(chat, since, whole) of the chats whose insight rows the written messages make due:
-    new messages from their earliest time on; an edit (its old time is not known here)
-    the whole chat. Messages without a time count in no metric.
+def _mark_due(
+    messages: Sequence[StoredMessage], outcome: UpsertOutcome
+) -> list[tuple[str, datetime | None, bool]]:
+    """(chat, since, whole) of the chats whose insight rows the written messages make due
+    (also kept in ``outcome.due``): new messages from their earliest time on; an edit (its
+    old time is not known here) the whole chat. Messages without a time count in no metric.
 
     A snapshot's background enrichment does not mark again (marking its ~2000 chats per
     5000-row batch cost 1.4 s of a 100k snapshot's 8 s budget): the snapshot's own refresh
     follows the enrichment, and a crash that stops that refresh stops the enrichment too,
     which is not resumed either."""
     inserted, updated = set(outcome.inserted), set(outcome.updated)
-    since: dict[str, datetime | None] = {}
-    for row in messages:
-        message_id = row[_MESSAGE_ID]
+    since = outcome.due
+    for record in messages:
+        message_id = record.message_id
         if message_id in updated:
-            widen_since(since, row[_CHAT_ID], None)
-        elif message_id in inserted and row[_CREATED_AT] is not None:
-            widen_since(since, row[_CHAT_ID], row[_CREATED_AT])
+            widen_since(since, record.chat_id, None)
+        elif message_id in inserted and record.created_at is not None:
+            widen_since(since, record.chat_id, record.created_at)
     return [(chat_id, at, at is None) for chat_id, at in since.items()]
 
 
@@ -362,11 +337,11 @@ _UPDATE_INDEXES = [MESSAGE_COLUMNS.index(c) for c in _UPDATED_ON_EDIT]
 
 
 async def _sqlite_upsert(
-    engine: Engine,
+    engine: Engine[Any],
     account_id: str,
-    chats: Sequence[tuple[Any, ...]],
-    new_chats: Sequence[tuple[Any, ...]],
-    messages: Sequence[tuple[Any, ...]],
+    chats: Sequence[StoredChat],
+    new_chats: Sequence[StoredChat],
+    messages: Sequence[StoredMessage],
     topic_version: int | None,
 ) -> UpsertOutcome:
     outcome = UpsertOutcome()
@@ -381,12 +356,12 @@ async def _sqlite_upsert(
                 found = await cursor.fetchone()
                 _check_topics(found["version"] if found else None, topic_version)
             if chats:
-                await connection.executemany(_SQLITE_CHAT_UPSERT, chats)
+                await connection.executemany(_SQLITE_CHAT_UPSERT, map(_astuple, chats))
             if new_chats:
-                await connection.executemany(_SQLITE_CHAT_IF_MISSING, new_chats)
+                await connection.executemany(_SQLITE_CHAT_IF_MISSING, map(_astuple, new_chats))
             stored: dict[str, str] = {}
             linked: dict[str, str | None] = {}
-            ids = [row[_MESSAGE_ID] for row in messages]
+            ids = [record.message_id for record in messages]
             for start in range(0, len(ids), SQLITE_CHUNK):
                 chunk = ids[start : start + SQLITE_CHUNK]
                 cursor = await connection.execute(
@@ -399,13 +374,14 @@ async def _sqlite_upsert(
                     linked[row["message_id"]] = row["command_id"]
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
-            for row in messages:
-                message_id = row[_MESSAGE_ID]
+            for record in messages:
+                message_id = record.message_id
                 previous = stored.get(message_id)
                 if previous is None:
-                    inserts.append(row)
+                    inserts.append(_astuple(record))
                     outcome.add(message_id, True, None)
-                elif previous != row[_CONTENT_HASH]:
+                elif previous != record.content_hash:
+                    row = _astuple(record)
                     updates.append((*(row[i] for i in _UPDATE_INDEXES), account_id, message_id))
                     outcome.add(message_id, False, linked.get(message_id))
             if inserts:
@@ -417,7 +393,7 @@ async def _sqlite_upsert(
                 SQLITE_MARK_DUE,
                 [
                     (account_id, chat_id, at, whole, now)
-                    for chat_id, at, whole in due_marks(messages, outcome)
+                    for chat_id, at, whole in _mark_due(messages, outcome)
                 ],
             )
             await connection.commit()
@@ -430,7 +406,7 @@ async def _sqlite_upsert(
 
 
 async def _sqlite_enrichment(
-    engine: Engine, account_id: str, rows: Sequence[EnrichmentRow]
+    engine: Engine[Any], account_id: str, rows: Sequence[EnrichmentRow]
 ) -> None:
     connection = await engine.get_connection()  # type: ignore[attr-defined]
     try:
@@ -455,17 +431,18 @@ async def _sqlite_enrichment(
 
 
 async def upsert_frame(
-    engine: Engine,
+    engine: Engine[Any],
     account_id: str,
     *,
-    chats: Sequence[tuple[Any, ...]] = (),
-    new_chats: Sequence[tuple[Any, ...]] = (),
-    messages: Sequence[tuple[Any, ...]] = (),
+    chats: Sequence[StoredChat] = (),
+    new_chats: Sequence[StoredChat] = (),
+    messages: Sequence[StoredMessage] = (),
     topic_version: int | None = None,
 ) -> UpsertOutcome:
     """Atomically upsert ``chats`` (full rows), ``new_chats`` (created only when missing)
-    and ``messages`` (unique ids). Returns the ids inserted and updated; the rest were
-    identical duplicates and were not written.
+    and ``messages`` (unique ids), marking the changed chats due for an insight refresh.
+    Returns the ids inserted and updated (the rest were identical duplicates and were not
+    written) and the marks.
 
     With ``topic_version`` (the topic set the rows were tagged with), the account's current
     version is read under the account's lock first and :class:`TopicsChanged` is raised,
@@ -480,7 +457,9 @@ async def upsert_frame(
         raise as_storage_error(exc) from exc
 
 
-async def write_enrichment(engine: Engine, account_id: str, rows: Sequence[EnrichmentRow]) -> None:
+async def write_enrichment(
+    engine: Engine[Any], account_id: str, rows: Sequence[EnrichmentRow]
+) -> None:
     """Store ``(message_id, content_hash, text, sentiment, topics_json)``; a row whose message
     changed since (another hash) is left alone: its own ingest enriches it."""
     if not rows:
@@ -495,7 +474,7 @@ async def write_enrichment(engine: Engine, account_id: str, rows: Sequence[Enric
 
 
 async def known_chats(
-    engine: Engine, account_id: str, chat_ids: Sequence[str]
+    engine: Engine[Any], account_id: str, chat_ids: Sequence[str]
 ) -> dict[str, str | None]:
     """Stored chats among ``chat_ids``: chat id -> fan id (None when unknown)."""
     found: dict[str, str | None] = {}
@@ -513,23 +492,3 @@ async def known_chats(
     except Exception as exc:
         raise as_storage_error(exc) from exc
     return found
-
-
-def chat_record(account_id: str, chat: NormalizedChat, raw: str | None, now: datetime) -> tuple:
-    return (
-        account_id,
-        chat.chat_id,
-        chat.fan_id,
-        chat.fan_name,
-        chat.fan_username,
-        chat.fan_avatar,
-        "onlyfans",
-        raw,
-        now,
-        now,
-    )
-
-
-def bare_chat_record(account_id: str, chat_id: str, now: datetime) -> tuple:
-    """A chat known only by its id (a delta of a chat no snapshot has brought yet)."""
-    return (account_id, chat_id, None, None, None, None, "onlyfans", None, now, now)
