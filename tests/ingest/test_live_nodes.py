@@ -17,6 +17,7 @@ import pytest
 
 from ofca.conversations.full_sync import conversation_nodes
 from ofca.conversations.live_nodes import live_nodes
+from ofca.conversations.queries import conversation_detail
 from ofca.persistence.tables import CustomTopic, MessageRow, TopicSet
 from ofca.synthetic import cache_update_frame, generate_account, new_raw_message_frame
 from tests.ingest.wsclient import Socket, open_socket
@@ -90,6 +91,52 @@ async def test_live_nodes_summarize_chats_as_the_full_sync_does(
     wire = {n["chat_id"]: _summary(n) for n in sync["payload"]["conversations"]}
     for chat_id in chat_ids:
         assert wire[chat_id] == json.loads(msgspec.json.encode(_summary_of(live[chat_id])))
+
+
+async def test_node_summaries_are_what_the_chat_detail_derives(
+    server, make_key, account_id, engine, settings
+) -> None:
+    """Nodes (live and full sync) come from one statement; this holds it to the REST detail,
+    which derives the same values from the chat's messages with the metrics oracle."""
+    await _seeded(server, make_key, account_id)
+    chat_ids = sorted(
+        {
+            row["chat_id"]
+            for row in await MessageRow.select(MessageRow.chat_id).where(
+                MessageRow.account_id == account_id
+            )
+        }
+    )
+    nodes = await live_nodes(engine, account_id, chat_ids)
+    assert sorted(nodes) == chat_ids
+    for chat_id in chat_ids:
+        node, detail = nodes[chat_id], await conversation_detail(account_id, chat_id, settings)
+        assert detail is not None
+        assert node.fan == detail.fan
+        assert node.message_count == detail.message_counts.total
+        assert detail.message_counts.excluded == 0  # so the last message is the last timed one
+        assert node.last_message == detail.last_message
+        assert node.last_message is not None
+        assert node.last_activity_at == node.last_message.created_at
+        assert node.sentiment_score == pytest.approx(detail.sentiment_score, abs=1e-8)
+        wait = detail.open_reply_wait
+        assert node.unanswered_since == (None if wait is None else wait.since)
+        latest = detail.sessions[-1]
+        assert node.session is not None
+        assert (
+            node.session.start_at,
+            node.session.end_at,
+            node.session.message_count,
+            node.session.turns,
+            node.session.topics,
+        ) == (latest.start_at, latest.end_at, latest.message_count, latest.turns, latest.topics)
+        for field in ("duration_seconds", "silence_seconds", "silence_percentage"):
+            assert getattr(node.session, field) == pytest.approx(getattr(latest, field))
+        assert node.session.sentiment_score == pytest.approx(latest.sentiment_score, abs=1e-8)
+        assert node.topics == sorted({topic for s in detail.sessions for topic in s.topics})
+    # Something was waiting and something had topics: the comparisons compared something.
+    assert any(node.unanswered_since is not None for node in nodes.values())
+    assert any(node.topics for node in nodes.values())
 
 
 async def test_append_message_node_is_the_chat_now_with_only_the_changed_message(

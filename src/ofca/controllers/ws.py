@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import WebSocket, websocket
-from litestar.channels import ChannelsPlugin
+from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -170,6 +170,12 @@ async def _forward_live(
         await _send_live(connection, live, batched)
 
 
+def _ofca_subscriber(subscriber: Subscriber) -> OfcaSubscriber:
+    """The app's channels plugin makes every subscriber an :class:`OfcaSubscriber`."""
+    assert isinstance(subscriber, OfcaSubscriber), type(subscriber)
+    return subscriber
+
+
 _BATCH_VALUES = {"1": True, "true": True, "0": False, "false": False}
 
 
@@ -237,7 +243,8 @@ async def _outgoing_socket(
     try:
         async with channels.start_subscription(
             [dashboard_channel(settings.channel_prefix, user_id)]
-        ) as subscriber:
+        ) as subscription:
+            subscriber = _ofca_subscriber(subscription)
             # Events arriving while the full sync is built wait in the subscriber's backlog.
             await _send_full_sync(connection, full_syncs)
             if not monitor.healthy:

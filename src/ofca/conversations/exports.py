@@ -22,15 +22,12 @@ from ofca.conversations.queries import (
     NO_TIME,
     ConversationFilters,
     analyse,
-    as_datetime,
-    as_score,
-    as_topics,
-    fan_view,
     iter_chat_ids,
     like_pattern,
     points_of,
 )
 from ofca.domain.metrics import SessionStats
+from ofca.domain.views import as_datetime, as_score, as_topics, fan_view
 from ofca.persistence.sql import raw_sql
 from ofca.settings import Settings
 

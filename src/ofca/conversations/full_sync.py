@@ -1,18 +1,14 @@
-"""Conversation nodes and the dashboards' ``full_sync_response``, built from storage.
-
-Nodes are built for many chats at once (the full sync) or one (``append_message``) with
-the same handful of set queries: counts and last activity per chat, the latest
-:data:`FULL_SYNC_MESSAGES` messages per chat (a window function), and the latest
-session and open reply run from the insight read models that ingest keeps current
-(``ofca.insights.projector``).
+"""The dashboards' ``full_sync_response``, built from storage.
 
 Conversations are sent in the inbox's default order (``ofca.domain.triage``): fans waiting
 within the triage horizon first, ranked by their wait against the SLA, then the rest by last
 activity. At most :data:`FULL_SYNC_CONVERSATIONS` are sent, so they are the chats a chatter
-sees first; the REST API pages the rest. The full sync reads the per-chat summaries first
-and the messages and sessions of the chosen chats only, as asyncpg records straight from
-the pool on a served Postgres (Piccolo turns every row into a dict first: that alone held
-the event loop for 100+ ms per build).
+sees first; the REST API pages the rest. A build reads what it needs to choose them for
+every chat of the account (last activity, the open reply waits), then, for the chosen chats
+only and at once, their summaries (``conversations.nodes``: the same statement live
+``append_message`` nodes use) and their latest :data:`FULL_SYNC_MESSAGES` messages (a
+window function), as asyncpg records straight from the pool on a served Postgres (Piccolo
+turns every row into a dict first: that alone held the event loop for 100+ ms per build).
 
 Builds of one account run one at a time, and every dashboard asking while one runs shares
 the next one (see :func:`full_sync`): 50 dashboards connecting at once cost two builds, not
@@ -30,25 +26,18 @@ from typing import Any
 import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
-from ofca.conversations.queries import (
-    as_datetime,
-    as_score,
-    as_topics,
-    fan_view,
-)
+from ofca.conversations.nodes import chat_summaries, summarized_node
 from ofca.domain.insights import AnalyticsSnapshot
 from ofca.domain.triage import DEFAULT_TRIAGE, Triage, triage_key
+from ofca.domain.views import as_datetime, as_topics, message_view
 from ofca.domain.wss import (
     ConversationNode,
     FullSyncPayload,
     FullSyncResponse,
-    MessageView,
-    SessionView,
     outgoing_encoder,
 )
 from ofca.loop import GcPause
-from ofca.persistence.sql import Row, fetch_rows
-from ofca.persistence.tables import Account
+from ofca.persistence.sql import Row, database, fetch_rows
 from ofca.settings import Settings
 
 __all__ = [
@@ -64,8 +53,7 @@ log = logging.getLogger(__name__)
 FULL_SYNC_MESSAGES = 50
 """Latest messages per conversation in a full sync."""
 LIVE_NODE_MESSAGES = 20
-"""Latest messages in the node of an ``append_message``: the dashboard has the history from
-its full sync, and every dashboard receives every live node, so they are kept small."""
+"""Latest messages in a node asked for by chat (:func:`conversation_nodes`)."""
 FULL_SYNC_CONVERSATIONS = 500
 """Conversations in a full sync (highest priority first)."""
 
@@ -79,15 +67,15 @@ _FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 async def conversation_node(
     account_id: str, chat_id: str, settings: Settings | None = None
 ) -> ConversationNode | None:
-    """One chat's node (for ``append_message``), or ``None`` when the chat is unknown."""
-    nodes, _ = await _nodes(account_id, chat_id, messages=LIVE_NODE_MESSAGES)
-    return nodes[0] if nodes else None
+    """One chat's node with its latest messages, or ``None`` when the chat is unknown."""
+    nodes = await conversation_nodes(account_id, [chat_id])
+    return nodes.get(chat_id)
 
 
 def _chat_filter(chat_ids: Sequence[str]) -> tuple[str, Any]:
     """``chat_id`` is one of ``chat_ids``, and its one parameter: one statement text for any
     number of chats (prepared once on Postgres)."""
-    if isinstance(Account._meta.db, PostgresEngine):
+    if isinstance(database(), PostgresEngine):
         return "chat_id = ANY({}::varchar[])", list(chat_ids)
     return "chat_id IN (SELECT value FROM json_each({}))", msgspec.json.encode(
         list(chat_ids)
@@ -97,7 +85,7 @@ def _chat_filter(chat_ids: Sequence[str]) -> tuple[str, Any]:
 async def _together(*calls: Awaitable[Sequence[Row]]) -> list[Sequence[Row]]:
     """At once, each on its own pool connection; one after the other inside a caller's
     transaction (its one connection cannot run two queries at a time)."""
-    if Account._meta.db.current_transaction.get() is not None:
+    if database().current_transaction.get() is not None:
         return [await call for call in calls]
     return list(await asyncio.gather(*calls))
 
@@ -127,175 +115,80 @@ class _Topics:
         return list(known)
 
 
-def _message_view(row: Row, topics: _Topics) -> MessageView:
-    """``message_view`` of a full-sync row (every column selected), with cached topics."""
-    return MessageView(
-        id=row["message_id"],
-        chat_id=row["chat_id"],
-        text=row["text"],
-        created_at=as_datetime(row["created_at"]),
-        changed_at=as_datetime(row["changed_at"]),
-        direction=row["direction"],
-        sentiment=row["sentiment"],
-        topics=topics(row["topics"]),
-        is_tip=bool(row["is_tip"]),
-        price=row["price"],
-        media_count=int(row["media_count"] or 0),
-        enriched=bool(row["enriched"]),
-        command_id=row["command_id"],
-    )
-
-
-def _session_view(row: Row, topics: _Topics | None = None) -> SessionView:
-    return SessionView(
-        start_at=as_datetime(row["start_at"]) or _FAR_PAST,
-        end_at=as_datetime(row["end_at"]) or _FAR_PAST,
-        message_count=int(row["message_count"]),
-        duration_seconds=float(row["duration_seconds"]),
-        silence_seconds=float(row["silence_seconds"]),
-        silence_percentage=as_score(row["silence_percentage"]),
-        turns=int(row["turns"]),
-        sentiment_score=as_score(row["sentiment_score"]),
-        topics=(topics or as_topics)(row["topics"]),
-    )
-
-
 async def conversation_nodes(
     account_id: str, chat_ids: Sequence[str]
 ) -> dict[str, ConversationNode]:
-    """The nodes of several chats with the same few queries as one (batches of deltas)."""
+    """The nodes of these chats, each with its latest :data:`LIVE_NODE_MESSAGES` messages."""
     unique = list(dict.fromkeys(chat_ids))
-    if len(unique) == 1:
-        node = await conversation_node(account_id, unique[0])
-        return {} if node is None else {node.chat_id: node}
     nodes: dict[str, ConversationNode] = {}
     for start in range(0, len(unique), FULL_SYNC_CONVERSATIONS):
-        found, _ = await _nodes(
-            account_id, unique[start : start + FULL_SYNC_CONVERSATIONS], messages=LIVE_NODE_MESSAGES
+        found = await _nodes(
+            account_id, unique[start : start + FULL_SYNC_CONVERSATIONS], LIVE_NODE_MESSAGES
         )
         nodes.update((node.chat_id, node) for node in found)
     return nodes
 
 
-_CHATS_SQL = "SELECT chat_id, fan_id, fan_name, fan_username, fan_avatar FROM ofca_chat WHERE "
+_CHATS_SQL = "SELECT chat_id FROM ofca_chat WHERE account_id = {}"
 _STATS_SQL = (
-    "SELECT chat_id, COUNT(*) AS total, MAX(created_at) AS last_at, "
-    "AVG(CASE WHEN direction = 'inbound' THEN sentiment END) AS fan_sentiment, "
+    "SELECT chat_id, MAX(created_at) AS last_at, "
     "SUM(CASE WHEN created_at IS NULL THEN 1 ELSE 0 END) AS untimed "
-    "FROM ofca_message WHERE {where} GROUP BY chat_id"
+    "FROM ofca_message WHERE account_id = {} GROUP BY chat_id"
 )
 _WAITING_SQL = (
-    "SELECT chat_id, first_inbound_at FROM ofca_reply WHERE {where} AND replied_at IS NULL"
+    "SELECT chat_id, first_inbound_at FROM ofca_reply WHERE account_id = {} AND replied_at IS NULL"
 )
 _LATEST_SQL = (
     f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, ROW_NUMBER() OVER ("
     "PARTITION BY chat_id ORDER BY (CASE WHEN created_at IS NULL THEN 1 ELSE 0 END), "
     "created_at DESC, message_id DESC) AS position "
-    "FROM ofca_message WHERE {where}) ranked WHERE position <= {{}}"
-)
-_SESSIONS_SQL = (
-    "SELECT chat_id, start_at, end_at, message_count, duration_seconds, "
-    "silence_seconds, silence_percentage, turns, sentiment_score, topics "
-    "FROM ofca_session WHERE {where}"
+    "FROM ofca_message WHERE account_id = {{}} AND {chats}) ranked WHERE position <= {{}}"
 )
 # Conversations built between two yields to the event loop (~10 ms of work).
 _YIELD_EVERY = 25
 
 
-async def _nodes(
-    account_id: str,
-    only_chat: str | Sequence[str] | None = None,
-    *,
-    messages: int = FULL_SYNC_MESSAGES,
-    triage: Triage = DEFAULT_TRIAGE,
-) -> tuple[list[ConversationNode], int]:
-    """Nodes of the account's highest-priority chats (or of ``only_chat``: one id or at
-    most :data:`FULL_SYNC_CONVERSATIONS` ids), and the number of messages without a usable
-    time (excluded from metrics)."""
-    where = "account_id = {}"
-    args: list[Any] = [account_id]
-    if isinstance(only_chat, str):
-        where += " AND chat_id = {}"
-        args.append(only_chat)
-    elif only_chat is not None:
-        condition, value = _chat_filter(only_chat)
-        where += f" AND {condition}"
-        args.append(value)
-    summaries = (
-        fetch_rows(_CHATS_SQL + where, *args),
-        fetch_rows(_STATS_SQL.format(where=where), *args),
-        _optional(_WAITING_SQL.format(where=where), *args),
+async def _chosen(account_id: str, triage: Triage = DEFAULT_TRIAGE) -> tuple[list[str], int]:
+    """The account's chats to send, in the inbox's order, and the number of its messages
+    without a usable time (excluded from metrics)."""
+    chat_rows, stat_rows, waiting_rows = await _together(
+        fetch_rows(_CHATS_SQL, account_id),
+        fetch_rows(_STATS_SQL, account_id),
+        _optional(_WAITING_SQL, account_id),
     )
-    if only_chat is not None:
-        # A few given chats: all five queries at once (one round trip of waiting).
-        chat_rows, stat_rows, waiting_rows, latest_rows, session_rows = await _together(
-            *summaries,
-            fetch_rows(_LATEST_SQL.format(where=where), *args, messages),
-            _optional(_SESSIONS_SQL.format(where=where), *args),
-        )
-        chosen = _prioritized(chat_rows, stat_rows, waiting_rows, triage)
-    else:
-        # The whole account: per-chat summaries first, then messages and sessions of the
-        # chosen chats only (reading every chat's latest messages cost 4x the rows).
-        chat_rows, stat_rows, waiting_rows = await _together(*summaries)
-        chosen = _prioritized(chat_rows, stat_rows, waiting_rows, triage)
-        latest_rows, session_rows = [], []
-        if chosen:
-            condition, value = _chat_filter(chosen)
-            only = f"account_id = {{}} AND {condition}"
-            latest_rows, session_rows = await _together(
-                fetch_rows(_LATEST_SQL.format(where=only), account_id, value, messages),
-                _optional(_SESSIONS_SQL.format(where=only), account_id, value),
-            )
-    chats = {row["chat_id"]: row for row in chat_rows}
-    stats = {row["chat_id"]: row for row in stat_rows}
-    waiting = {row["chat_id"]: as_datetime(row["first_inbound_at"]) for row in waiting_rows}
-    chosen_set = set(chosen)
-    latest: dict[str, list[Row]] = {chat_id: [] for chat_id in chosen}
-    for row in latest_rows:
-        if row["chat_id"] in chosen_set:
-            latest[row["chat_id"]].append(row)
-    sessions: dict[str, tuple[datetime, Row]] = {}
-    chat_topics: dict[str, set[str]] = {}
-    topics = _Topics()
-    for row in session_rows:
-        chat_id = row["chat_id"]
-        if chat_id not in chosen_set:
-            continue
-        chat_topics.setdefault(chat_id, set()).update(topics(row["topics"]))
-        start = as_datetime(row["start_at"]) or _FAR_PAST
-        current = sessions.get(chat_id)
-        if current is None or start > current[0]:
-            sessions[chat_id] = (start, row)
+    excluded = sum(int(row["untimed"] or 0) for row in stat_rows)
+    return _prioritized(chat_rows, stat_rows, waiting_rows, triage), excluded
 
-    conversations: list[ConversationNode] = []
-    excluded = sum(int(row["untimed"] or 0) for row in stats.values())
-    for position, chat_id in enumerate(chosen):
+
+async def _nodes(
+    account_id: str, chat_ids: Sequence[str], messages: int = FULL_SYNC_MESSAGES
+) -> list[ConversationNode]:
+    """The nodes of these chats (at most :data:`FULL_SYNC_CONVERSATIONS`, in this order),
+    each with its latest ``messages`` messages; none for a chat not stored."""
+    if not chat_ids:
+        return []
+    condition, value = _chat_filter(chat_ids)
+    summary_rows, latest_rows = await _together(
+        chat_summaries(database(), account_id, chat_ids),
+        fetch_rows(_LATEST_SQL.format(chats=condition), account_id, value, messages),
+    )
+    summaries = {row["chat_id"]: row for row in summary_rows}
+    latest: dict[str, list[Row]] = {chat_id: [] for chat_id in chat_ids}
+    for row in latest_rows:
+        if row["chat_id"] in latest:
+            latest[row["chat_id"]].append(row)
+    topics = _Topics()
+    nodes: list[ConversationNode] = []
+    for position, chat_id in enumerate(chat_ids):
         if position % _YIELD_EVERY == _YIELD_EVERY - 1:
             await asyncio.sleep(0)  # a full sync builds thousands of views: let others run
-        views = [_message_view(row, topics) for row in latest[chat_id]]
-        views.sort(
-            key=lambda v: (v.created_at is None, v.created_at or _FAR_PAST, v.id),
-        )
-        timed = [view for view in views if view.created_at is not None]
-        stat = stats.get(chat_id)
-        chat = chats.get(chat_id)
-        session = sessions.get(chat_id)
-        conversations.append(
-            ConversationNode(
-                chat_id=chat_id,
-                fan=fan_view(chat) if chat is not None else fan_view({"chat_id": chat_id}),
-                messages=views,
-                message_count=int(stat["total"] or 0) if stat is not None else 0,
-                last_message=timed[-1] if timed else None,
-                last_activity_at=as_datetime(stat["last_at"]) if stat is not None else None,
-                unanswered_since=waiting.get(chat_id),
-                sentiment_score=as_score(stat["fan_sentiment"]) if stat is not None else None,
-                topics=sorted(chat_topics.get(chat_id, ())),
-                session=_session_view(session[1], topics) if session is not None else None,
-            )
-        )
-    return conversations, excluded
+        summary = summaries.get(chat_id)
+        if summary is None:
+            continue  # deleted meanwhile
+        views = [message_view(row, topics) for row in latest[chat_id]]
+        views.sort(key=lambda v: (v.created_at is None, v.created_at or _FAR_PAST, v.id))
+        nodes.append(summarized_node(summary, views, topics))
+    return nodes
 
 
 def _prioritized(
@@ -310,7 +203,7 @@ def _prioritized(
     (``ofca.domain.triage``) at ``now``: the dashboard shows first what it is sent first."""
     waiting = {row["chat_id"]: as_datetime(row["first_inbound_at"]) for row in waiting_rows}
     last_at = {row["chat_id"]: as_datetime(row["last_at"]) for row in stat_rows}
-    chat_ids = {row["chat_id"] for row in chat_rows} | set(last_at)
+    chat_ids = {row["chat_id"] for row in chat_rows}  # every write stores its chat first
     now = now or datetime.now(UTC)
     return sorted(
         chat_ids,
@@ -327,7 +220,8 @@ Analytics = Callable[[str], Awaitable[AnalyticsSnapshot | None]]
 async def _build(
     account_id: str, analytics_of: Analytics, triage: Triage = DEFAULT_TRIAGE
 ) -> FullSyncResponse:
-    conversations, excluded = await _nodes(account_id, triage=triage)
+    chosen, excluded = await _chosen(account_id, triage)
+    conversations = await _nodes(account_id, chosen)
     analytics = await analytics_of(account_id)
     return FullSyncResponse(
         payload=FullSyncPayload(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from ofca.domain.metrics import MessagePoint, ReplyRun, SessionStats, chat_analysis
 from ofca.domain.sources import WEBHOOK_SOURCE
+from ofca.domain.views import as_datetime, as_score, as_topics, fan_view, message_view
 from ofca.domain.wss import FanView, MessageView
 from ofca.persistence.sql import database, raw_sql
 from ofca.persistence.tables import ChatRow, MessageRow
@@ -45,7 +46,6 @@ __all__ = [
     "iter_chat_ids",
     "list_conversations",
     "message_page",
-    "message_view",
     "origin_field_sql",
     "raw_sql",
 ]
@@ -161,62 +161,10 @@ class CursorError(ValueError):
 # --------------------------------------------------------------------------- helpers
 
 
-def as_datetime(value: Any) -> datetime | None:
-    """A column value as an aware datetime (SQLite returns expressions as text)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def as_score(value: Any) -> float | None:
-    """A mean computed in SQL, to 9 decimals (as the insights round them): the last bits of
-    a floating-point mean depend on the order the rows were summed in, which differs
-    between engines and between queries."""
-    return None if value is None else round(float(value), 9)
-
-
-def as_topics(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = json.loads(value) if value else []
-    return [str(item) for item in value]
-
-
 def like_pattern(text: str) -> str:
     """``%text%`` with LIKE's wildcards in ``text`` escaped (``ESCAPE '\\'``)."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def fan_view(row: Mapping[str, Any]) -> FanView:
-    return FanView(
-        id=row.get("fan_id") or row["chat_id"],
-        name=row.get("fan_name"),
-        username=row.get("fan_username"),
-        avatar=row.get("fan_avatar"),
-    )
-
-
-def message_view(row: dict[str, Any]) -> MessageView:
-    return MessageView(
-        id=row["message_id"],
-        chat_id=row["chat_id"],
-        text=row["text"],
-        created_at=as_datetime(row["created_at"]),
-        changed_at=as_datetime(row.get("changed_at")),
-        direction=row["direction"],
-        sentiment=row.get("sentiment"),
-        topics=as_topics(row.get("topics")),
-        is_tip=bool(row.get("is_tip")),
-        price=row.get("price"),
-        media_count=int(row.get("media_count") or 0),
-        enriched=bool(row.get("enriched")),
-        command_id=row.get("command_id"),
-    )
 
 
 class _Sql:

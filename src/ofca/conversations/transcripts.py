@@ -19,13 +19,13 @@ import msgspec
 
 from ofca.conversations.queries import (
     ConversationDetail,
-    as_datetime,
     chat_exists,
     chat_row,
     conversation_detail,
     origin_field_sql,
 )
 from ofca.domain.sources import WEBHOOK_SOURCE, webhook_chat_id
+from ofca.domain.views import as_datetime
 from ofca.persistence.sql import raw_sql
 from ofca.settings import Settings
 

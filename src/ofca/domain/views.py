@@ -96,8 +96,8 @@ def session_view(row: Mapping[str, Any], topics: TopicsOf = as_topics) -> Sessio
         message_count=int(row["message_count"]),
         duration_seconds=float(row["duration_seconds"]),
         silence_seconds=float(row["silence_seconds"]),
-        silence_percentage=row["silence_percentage"],
+        silence_percentage=as_score(row["silence_percentage"]),
         turns=int(row["turns"]),
-        sentiment_score=row["sentiment_score"],
+        sentiment_score=as_score(row["sentiment_score"]),
         topics=topics(row["topics"]),
     )

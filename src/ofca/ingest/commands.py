@@ -87,7 +87,7 @@ class ExtensionCommands:
                 (ExtensionPresence.account_id == account_id)
                 & (ExtensionPresence.connection_id == connection_id)
             )
-            .returning(ExtensionPresence.id)
+            .returning(ExtensionPresence._meta.primary_key)
             .run()
         )
         if not updated:
@@ -219,7 +219,7 @@ async def link_outbound(account_id: str, candidates: Sequence[LinkCandidate]) ->
     now = datetime.now(UTC)
     pending = (
         await CommandRow.select(
-            CommandRow.id,
+            CommandRow._meta.primary_key,
             CommandRow.command_id,
             CommandRow.chat_id,
             CommandRow.text_hash,
@@ -258,8 +258,11 @@ async def link_outbound(account_id: str, candidates: Sequence[LinkCandidate]) ->
             await CommandRow.update(
                 {CommandRow.linked_message_id: candidate.message_id, CommandRow.linked_at: now}
             )
-            .where((CommandRow.id == command["id"]) & CommandRow.linked_message_id.is_null())
-            .returning(CommandRow.id)
+            .where(
+                (CommandRow._meta.primary_key == command["id"])
+                & CommandRow.linked_message_id.is_null()
+            )
+            .returning(CommandRow._meta.primary_key)
             .run()
         )
         if not claimed:

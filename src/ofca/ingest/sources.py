@@ -74,7 +74,7 @@ async def set_webhook_secret(account_id: str, secret: str | None) -> bool:
     updated = (
         await Account.update({Account.webhook_secret: secret})
         .where(Account.account_id == account_id)
-        .returning(Account.id)
+        .returning(Account._meta.primary_key)
         .run()
     )
     return bool(updated)
@@ -99,21 +99,24 @@ async def generate_chatwoot_token(account_id: str) -> str:
     """A new token for the account's Chatwoot webhook; the previous one stops working (a
     configured signing secret is kept)."""
     token = CHATWOOT_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    values = {
-        ChatwootToken.token_hash: _hash_token(token),
-        ChatwootToken.prefix: token[: len(CHATWOOT_TOKEN_PREFIX) + 6],
-        ChatwootToken.created_at: datetime.now(UTC),
-    }
+    token_hash, prefix = _hash_token(token), token[: len(CHATWOOT_TOKEN_PREFIX) + 6]
+    created_at = datetime.now(UTC)
     updated = (
-        await ChatwootToken.update(values)
+        await ChatwootToken.update(
+            {
+                ChatwootToken.token_hash: token_hash,
+                ChatwootToken.prefix: prefix,
+                ChatwootToken.created_at: created_at,
+            }
+        )
         .where(ChatwootToken.account_id == account_id)
-        .returning(ChatwootToken.id)
+        .returning(ChatwootToken._meta.primary_key)
         .run()
     )
     if not updated:
         await (
             ChatwootToken(
-                account_id=account_id, **{column._meta.name: v for column, v in values.items()}
+                account_id=account_id, token_hash=token_hash, prefix=prefix, created_at=created_at
             )
             .save()
             .run()
@@ -127,7 +130,7 @@ async def set_chatwoot_signing_secret(account_id: str, secret: str | None) -> bo
     updated = (
         await ChatwootToken.update({ChatwootToken.signing_secret: secret})
         .where(ChatwootToken.account_id == account_id)
-        .returning(ChatwootToken.id)
+        .returning(ChatwootToken._meta.primary_key)
         .run()
     )
     return bool(updated)

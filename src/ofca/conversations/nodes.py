@@ -1,0 +1,146 @@
+"""A chat's :class:`ConversationNode`: the one statement that summarizes chats, and the one
+builder of a node from its row.
+
+The summary is what the inbox shows of a chat besides its messages: fan, message count,
+last message and activity, fan sentiment, the open reply wait, the latest session and the
+session topics. One statement reads it for any number of chats, the same on both engines
+(Postgres runs it as a prepared statement on a pool connection; SQLite through Piccolo).
+The full sync (``conversations.full_sync``: with each chat's latest messages) and live
+``append_message`` (``conversations.live_nodes``: with the message the change brought)
+both build their nodes here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import msgspec
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+
+from ofca.domain.views import (
+    TopicsOf,
+    as_datetime,
+    as_score,
+    as_topics,
+    fan_view,
+    message_view,
+    session_view,
+)
+from ofca.domain.wss import ConversationNode, MessageView
+from ofca.persistence.sql import Row, fetch_rows, numbered
+
+__all__ = ["chat_summaries", "summarized_node"]
+
+_LAST = (
+    "message_id",
+    "text",
+    "created_at",
+    "changed_at",
+    "direction",
+    "sentiment",
+    "topics",
+    "is_tip",
+    "price",
+    "media_count",
+    "enriched",
+    "command_id",
+)
+_SESSION = (
+    "start_at",
+    "end_at",
+    "message_count",
+    "duration_seconds",
+    "silence_seconds",
+    "silence_percentage",
+    "turns",
+    "sentiment_score",
+    "topics",
+)
+
+# ``{}`` are parameters in order; CHATS is the engine's "chat_id is one of a list" test.
+_SUMMARY = (
+    "SELECT c.chat_id, c.fan_id, c.fan_name, c.fan_username, c.fan_avatar, "
+    "s.total, s.last_at, s.fan_sentiment, "
+    "(SELECT MIN(r.first_inbound_at) FROM ofca_reply r WHERE r.account_id = c.account_id "
+    "AND r.chat_id = c.chat_id AND r.replied_at IS NULL) AS unanswered_since, "
+    "(SELECT TOPICS FROM ofca_session_topic t WHERE t.account_id = c.account_id "
+    "AND t.chat_id = c.chat_id) AS chat_topics, "
+    + ", ".join(f"l.{column} AS l_{column}" for column in _LAST)
+    + ", "
+    + ", ".join(f"x.{column} AS x_{column}" for column in _SESSION)
+    + " FROM ofca_chat c "
+    "LEFT JOIN (SELECT chat_id, COUNT(*) AS total, MAX(created_at) AS last_at, "
+    "AVG(CASE WHEN direction = 'inbound' THEN sentiment END) AS fan_sentiment "
+    "FROM ofca_message WHERE account_id = {} AND chat_id CHATS GROUP BY chat_id) s "
+    "ON s.chat_id = c.chat_id "
+    "LEFT JOIN ofca_message l ON l.id = (SELECT m.id FROM ofca_message m "
+    "WHERE m.account_id = c.account_id AND m.chat_id = c.chat_id AND m.created_at IS NOT NULL "
+    "ORDER BY m.created_at DESC, m.message_id DESC LIMIT 1) "
+    "LEFT JOIN ofca_session x ON x.id = (SELECT y.id FROM ofca_session y "
+    "WHERE y.account_id = c.account_id AND y.chat_id = c.chat_id ORDER BY y.start_at DESC LIMIT 1) "
+    "WHERE c.account_id = {} AND c.chat_id CHATS"
+)
+_PG_SUMMARY = _SUMMARY.replace("CHATS", "= ANY({}::varchar[])").replace(
+    "TOPICS", "string_agg(DISTINCT t.topic, ',')"
+)
+_PG_SUMMARY_NUMBERED = numbered(_PG_SUMMARY)
+_SQLITE_SUMMARY = _SUMMARY.replace("CHATS", "IN (SELECT value FROM json_each({}))").replace(
+    "TOPICS", "group_concat(DISTINCT t.topic)"
+)
+
+
+async def chat_summaries(
+    engine: Engine[Any], account_id: str, chat_ids: Sequence[str]
+) -> Sequence[Row]:
+    """One summary row per stored chat among ``chat_ids`` (no row for an unknown chat)."""
+    if isinstance(engine, PostgresEngine):
+        chats = list(chat_ids)
+        return await fetch_rows(
+            _PG_SUMMARY, account_id, chats, account_id, chats, prepared=_PG_SUMMARY_NUMBERED
+        )
+    encoded = msgspec.json.encode(list(chat_ids)).decode()
+    return await fetch_rows(_SQLITE_SUMMARY, account_id, encoded, account_id, encoded)
+
+
+class _Prefixed(Mapping[str, Any]):
+    """The columns of a summary row named ``<prefix><column>``, as ``<column>`` (the row's
+    last message and latest session), with the row's ``chat_id``."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Row, prefix: str) -> None:
+        self._row = row
+        self._prefix = prefix
+
+    def __getitem__(self, key: str) -> Any:
+        return self._row["chat_id" if key == "chat_id" else self._prefix + key]
+
+    def __iter__(self) -> Iterator[str]:
+        size = len(self._prefix)
+        keys = self._row.keys()
+        return (key[size:] for key in keys if key.startswith(self._prefix))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def summarized_node(
+    row: Row, messages: list[MessageView], topics: TopicsOf = as_topics
+) -> ConversationNode:
+    """The node of a chat from its summary row, holding ``messages``."""
+    last = _Prefixed(row, "l_")
+    chat_topics = row["chat_topics"]
+    return ConversationNode(
+        chat_id=row["chat_id"],
+        fan=fan_view(row),
+        messages=messages,
+        message_count=int(row["total"] or 0),
+        last_message=None if last["message_id"] is None else message_view(last, topics),
+        last_activity_at=as_datetime(row["last_at"]),
+        unanswered_since=as_datetime(row["unanswered_since"]),
+        sentiment_score=as_score(row["fan_sentiment"]),
+        topics=sorted(chat_topics.split(",")) if chat_topics else [],
+        session=session_view(_Prefixed(row, "x_"), topics),
+    )
