@@ -279,11 +279,12 @@ class RunPublisher:
             self._task.add_done_callback(_publishing.discard)
 
     async def _publish_pending(self) -> None:
-        while self._pending:
+        while self._pending or (self._log is not None and self._log.due()):
+            if not self._pending:
+                await self._write_log()  # never raises; runs stored meanwhile come next
+                continue
             runs, self._pending = self._pending, []
             await publish_run(self._ctx, merged_runs(runs))  # never raises
-        if self._log is not None and self._log.due():
-            await self._write_log()
 
     async def _write_log(self) -> None:
         line, self._log = self._log, None

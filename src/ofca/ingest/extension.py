@@ -111,7 +111,12 @@ def _failure(exc: Exception, what: str, account_id: str) -> FrameError:
 
 
 class ExtensionSession:
-    """The frames of one extension socket, from :meth:`receive` to their answers."""
+    """The frames of one extension socket, from :meth:`receive` to their answers.
+
+    Each frame is one :class:`~ofca.domain.frames.Inbound` (or the ``FrameError`` it was
+    refused with) from decoding to its answer; deltas wait in :attr:`_run` until the run's
+    commit. Every answer leaves through :meth:`_acknowledge` or :meth:`_refuse`, in frame
+    order: the place for what an answer must carry of its frame."""
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ from ofca.channels.publish import (
 )
 from ofca.domain.frames import FrameError, RawSnapshotPayload, SnapshotFrame, decode_frame
 from ofca.domain.normalize import normalize_chat, normalize_message
+from ofca.domain.onlyfans import Message
 from ofca.domain.records import StoredChat, StoredMessage, chat_record, message_record
 from ofca.domain.wss import (
     EnrichmentResult,
@@ -120,43 +121,17 @@ async def _store_snapshot(
     if referenced:
         fans.update(await known_chats(ctx.engine, account_id, sorted(referenced)))
 
-    records: dict[str, StoredMessage] = {}
-    # The platform's text of each message, for its enrichment (its record's ``text`` is
-    # written with the enrichment, off the ack path).
-    raw_texts: dict[str, str | None] = {}
-    texts: dict[str | None, None] = {}
-    rejected: list[RejectedItem] = []
-    duplicates_in_frame = 0
-    slice_start = time.perf_counter()
-    for index, message in enumerate(messages):
-        message_id = str(message.id)
-        if message.chat_id is None:
-            rejected.append(RejectedItem(message_id=message_id, reason="missing chat_id"))
-            continue
-        chat_id = str(message.chat_id)
-        if chat_id not in fans:
-            rejected.append(RejectedItem(message_id=message_id, reason=f"unknown chat {chat_id}"))
-            continue
-        normalized = normalize_message(message, chat_id, fans[chat_id])
-        if message_id in records:
-            duplicates_in_frame += 1  # the later copy in the frame wins
-        records[message_id] = message_record(
-            account_id, normalized, bytes(raws[index]), "onlyfans", now
-        )
-        raw_texts[message_id] = normalized.raw_text
-        texts[normalized.raw_text] = None
-        if index % 256 == 0 and time.perf_counter() - slice_start > SLICE_SECONDS:
-            await report(0.2 + 0.4 * index / max(len(messages), 1))
-            await asyncio.sleep(0)
-            slice_start = time.perf_counter()
+    built = await _message_records(account_id, messages, raws, fans, now, report)
     # The decoded frame is freed a slice at a time: freeing its million objects at once
     # (when this function returned) held the loop for ~40 ms.
     await free(messages)
     await free(raws)
     await report(0.6)
     # The worker process enriches while this one waits on the database.
-    speculative = SpeculativeEnrichment(list(texts), await matcher_for(account_id))
-    del texts
+    speculative = SpeculativeEnrichment(list(built.texts), await matcher_for(account_id))
+    records, raw_texts, rejected = built.records, built.raw_texts, built.rejected
+    built_duplicates = built.duplicates
+    del built
 
     outcome = await store(ctx, list(records.values()), chats=list(chat_records.values()))
     for chat_id, fan_id in fans.items():
@@ -169,7 +144,7 @@ async def _store_snapshot(
     ack = IngestAckPayload(
         frame="cache_update",
         accepted=len(outcome.inserted),
-        duplicates=stored_rows - len(changed) + duplicates_in_frame,
+        duplicates=stored_rows - len(changed) + built_duplicates,
         updated=len(outcome.updated),
         rejected=len(rejected),
         chats=len(chat_records),
@@ -201,21 +176,86 @@ async def _store_snapshot(
         publish_control(
             ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
         )
-        # The job's pause of garbage collection starts now, before this one ends: else the
-        # collection that re-enabling triggers walks every object of the snapshot still
-        # held for enrichment (100+ ms holding the loop) just before the job pauses it.
-        gc_pause = GcPause().hold()
-        try:
-            job = asyncio.create_task(
-                _enrich_snapshot(ctx, changed, raw_texts, outcome.due, speculative, gc_pause)
-            )
-        except BaseException:
-            gc_pause.release()
-            raise
-        _pending_jobs.add(job)
-        job.add_done_callback(_pending_jobs.discard)
-        job.add_done_callback(lambda _: gc_pause.release())  # also if cancelled unstarted
+        _start_enrichment(ctx, changed, raw_texts, outcome.due, speculative)
     return ack
+
+
+class _Records(msgspec.Struct):
+    """A snapshot's messages as records (the later copy of an id in the frame wins)."""
+
+    records: dict[str, StoredMessage] = {}
+    raw_texts: dict[str, str | None] = {}
+    """The platform's text of each message, for its enrichment (its record's ``text`` is
+    written with the enrichment, off the ack path)."""
+    texts: dict[str | None, None] = {}
+    """The distinct texts, in order."""
+    rejected: list[RejectedItem] = []
+    duplicates: int = 0
+    """Copies of an id already in the frame."""
+
+
+async def _message_records(
+    account_id: str,
+    messages: list[Message],
+    raws: list[msgspec.Raw],
+    fans: dict[str, str | None],
+    now: datetime,
+    report: Progress,
+) -> _Records:
+    built = _Records()
+    records, raw_texts, texts, rejected = (
+        built.records,
+        built.raw_texts,
+        built.texts,
+        built.rejected,
+    )
+    slice_start = time.perf_counter()
+    for index, message in enumerate(messages):
+        message_id = str(message.id)
+        if message.chat_id is None:
+            rejected.append(RejectedItem(message_id=message_id, reason="missing chat_id"))
+            continue
+        chat_id = str(message.chat_id)
+        if chat_id not in fans:
+            rejected.append(RejectedItem(message_id=message_id, reason=f"unknown chat {chat_id}"))
+            continue
+        normalized = normalize_message(message, chat_id, fans[chat_id])
+        if message_id in records:
+            built.duplicates += 1
+        records[message_id] = message_record(
+            account_id, normalized, bytes(raws[index]), "onlyfans", now
+        )
+        raw_texts[message_id] = normalized.raw_text
+        texts[normalized.raw_text] = None
+        if index % 256 == 0 and time.perf_counter() - slice_start > SLICE_SECONDS:
+            await report(0.2 + 0.4 * index / max(len(messages), 1))
+            await asyncio.sleep(0)
+            slice_start = time.perf_counter()
+    return built
+
+
+def _start_enrichment(
+    ctx: IngestContext,
+    changed: list[StoredMessage],
+    raw_texts: dict[str, str | None],
+    due: dict[str, datetime | None],
+    speculative: SpeculativeEnrichment,
+) -> None:
+    """Enrich the snapshot's changed messages in the background (:func:`_enrich_snapshot`)."""
+    # The job's pause of garbage collection starts now, before the snapshot's ends: else
+    # the collection that re-enabling triggers walks every object of the snapshot still
+    # held for enrichment (100+ ms holding the loop) just before the job pauses it.
+    gc_pause = GcPause().hold()
+    try:
+        job = asyncio.create_task(
+            _enrich_snapshot(ctx, changed, raw_texts, due, speculative, gc_pause)
+        )
+    except BaseException:
+        gc_pause.release()
+        raise
+    _pending_jobs.add(job)
+    job.add_done_callback(_pending_jobs.discard)
+    job.add_done_callback(lambda _: gc_pause.release())  # also if cancelled unstarted
 
 
 async def _enrich_snapshot(
