@@ -117,6 +117,9 @@ class _Prefixed(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return self._row["chat_id" if key == "chat_id" else self._prefix + key]
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._row.get("chat_id" if key == "chat_id" else self._prefix + key, default)
+
     def __iter__(self) -> Iterator[str]:
         size = len(self._prefix)
         keys = self._row.keys()

@@ -154,7 +154,11 @@ async def log_frame(
     duration_ms: float | None,
     received_at: datetime | None = None,
 ) -> None:
-    """One ``ofca_ingest_log`` line per stored frame or batch (ids and counts, no text)."""
+    """Write one ``ofca_ingest_log`` line (ids and counts, no text). The rule: one line per
+    write a sender waits on (a snapshot frame, a webhook or Chatwoot request), and for an
+    extension socket's deltas one line per ``ingest.deltas.LOG_EVERY_SECONDS`` of them and
+    at its close (a line per delta cost about as much CPU as storing the delta). Written
+    after the data is committed; a failure is logged, never raised."""
     try:
         await IngestLog(
             account_id=account_id,

@@ -133,7 +133,9 @@ class MessageRow(Table, tablename="ofca_message"):
 
 
 class IngestLog(Table, tablename="ofca_ingest_log"):
-    """One row per ingested frame or webhook: counts and timings, never text."""
+    """One row per ingested snapshot, webhook or Chatwoot request, and per stretch of an
+    extension socket's deltas (``ingest.context.log_frame``): counts and timings, never
+    text."""
 
     account_id = Varchar(length=200, index=True)
     source = Varchar(length=20)
