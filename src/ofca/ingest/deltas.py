@@ -38,8 +38,6 @@ __all__ = [
     "LOG_EVERY_SECONDS",
     "RunPublisher",
     "StoredRun",
-    "ingest_delta",
-    "ingest_deltas",
     "merged_runs",
     "publish_run",
     "store_deltas",
@@ -98,16 +96,6 @@ class StoredRun(msgspec.Struct):
     due: dict[str, datetime | None] = {}
     """The chats the run marked due for an insight refresh (``UpsertOutcome.due``)."""
     frame_bytes: int = 0
-
-
-async def ingest_deltas(
-    ctx: IngestContext, items: Sequence[tuple[Message, bytes]]
-) -> list[IngestAckPayload]:
-    """Store consecutive deltas of one connection (message, its raw JSON) with one commit;
-    one ack per delta, in order, then ``append_message`` for each new or edited one."""
-    run = await store_deltas(ctx, items)
-    await publish_run(ctx, run)
-    return run.acks
 
 
 def _grouped(
@@ -317,8 +305,3 @@ def merged_runs(runs: Sequence[StoredRun]) -> StoredRun:
         for chat_id, since in run.due.items():
             widen_since(due, chat_id, since)
     return StoredRun([], changed, edited, due)
-
-
-async def ingest_delta(ctx: IngestContext, message: Message, raw: bytes) -> IngestAckPayload:
-    """One delta on its own (see :func:`ingest_deltas`)."""
-    return (await ingest_deltas(ctx, [(message, raw)]))[0]
