@@ -18,12 +18,20 @@ from ofca.domain.frames import (
     Envelope,
     FrameError,
     Inbound,
+    RawSnapshotPayload,
     SnapshotFrame,
     decode_envelope,
     decode_frame,
     rate_limited,
 )
-from ofca.domain.wss import IncomingWssMessage, Keepalive, NewRawMessage, OnlineUsersUpdate
+from ofca.domain.wss import (
+    CacheUpdate,
+    CacheUpdatePayload,
+    IncomingWssMessage,
+    Keepalive,
+    NewRawMessage,
+    OnlineUsersUpdate,
+)
 
 DEEP = b"[" * 1000 + b"]" * 1000
 """2 KB nested 1,000 levels deep: msgspec raises RecursionError, not a DecodeError."""
@@ -45,6 +53,20 @@ def test_every_protocol_tag_is_known() -> None:
             "online_users_update",
         }
     )
+
+
+def test_the_snapshot_read_off_the_socket_is_the_protocols_cache_update() -> None:
+    """Same fields at every level (only the items stay raw), so both validate alike."""
+    assert SnapshotFrame.__struct_fields__ == CacheUpdate.__struct_fields__
+    assert RawSnapshotPayload.__struct_fields__ == CacheUpdatePayload.__struct_fields__
+    assert SnapshotFrame.__struct_config__.tag == CacheUpdate.__struct_config__.tag
+    bad_seq = decode_frame(b'{"type":"cache_update","seq":0,"payload":{}}')
+    assert isinstance(bad_seq, FrameError) and bad_seq.code == "validation_error"
+    chunk = decode_frame(
+        b'{"type":"cache_update","seq":3,"payload":{"snapshot":{"id":"s1","chunk":0,"chunks":2}}}'
+    )
+    assert isinstance(chunk, Inbound) and isinstance(chunk.frame, SnapshotFrame)
+    assert chunk.frame.seq == 3 and chunk.frame.payload.snapshot is not None
 
 
 def test_a_delta_keeps_its_message_exactly_as_received() -> None:

@@ -26,6 +26,8 @@ from ofca.domain.wss import (
     Keepalive,
     NewRawMessage,
     OnlineUsersUpdate,
+    Seq,
+    SnapshotChunk,
     SystemError,
     SystemErrorPayload,
     outgoing_encoder,
@@ -129,17 +131,19 @@ def decode_envelope(data: bytes) -> Envelope | FrameError:
         return malformed(exc)
 
 
-class RawSnapshotPayload(msgspec.Struct):
-    """A ``cache_update`` payload with each chat and message kept as its raw JSON."""
+class RawSnapshotPayload(msgspec.Struct, kw_only=True):
+    """``CacheUpdatePayload`` with each chat and message kept as its raw JSON."""
 
     chats: list[msgspec.Raw] = []
     messages: list[msgspec.Raw] = []
+    snapshot: SnapshotChunk | None = None
 
 
 class SnapshotFrame(msgspec.Struct, tag="cache_update", tag_field="type", kw_only=True):
     """``CacheUpdate`` as it is read off the socket (see the module's docstring)."""
 
     payload: RawSnapshotPayload
+    seq: Seq | None = None
 
 
 ExtensionFrame = SnapshotFrame | NewRawMessage | Keepalive | OnlineUsersUpdate
