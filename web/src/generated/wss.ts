@@ -216,7 +216,7 @@ export interface ResponseTimeResponse {
   window: WindowView;
 }
 /**
- * Fan wait time over the reply runs of a window (METRICS.md "Replies").
+ * Fan wait time over the reply runs of a window (docs/metrics.md "Replies").
  *
  * This interface was referenced by `WssProtocol`'s JSON-Schema
  * via the `definition` "ReplyStats".
@@ -332,7 +332,7 @@ export interface MessageView {
   topics?: string[];
 }
 /**
- * The chat's latest session (METRICS.md "Sessions").
+ * The chat's latest session (docs/metrics.md "Sessions").
  *
  * This interface was referenced by `WssProtocol`'s JSON-Schema
  * via the `definition` "SessionView".
