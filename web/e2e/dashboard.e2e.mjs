@@ -261,8 +261,8 @@ async function run(sizeName, browser) {
   const replyMean = await page.locator('[data-testid="reply-mean"] .stat-value').innerText();
   assert(replyMean !== '—', 'mean reply time shown');
   assert((await page.locator('[data-testid="overview-sessions"] .stat-label').innerText()).startsWith('Sessions'), 'sessions are called sessions');
-  await page.locator('[data-testid="reply-time-chart"] path.line.series-median').first().waitFor();
-  await page.locator('[data-testid="reply-time-chart"] path.line.series-p90').first().waitFor();
+  await page.locator('[data-testid="reply-time-chart"] .series-median >> visible=true').first().waitFor();
+  await page.locator('[data-testid="reply-time-chart"] .series-p90 >> visible=true').first().waitFor();
   await page.locator('[data-testid="volume-chart"] rect.bar.series-inbound').first().waitFor();
   assert((await page.locator('[data-testid="activity-heatmap"] .heatmap-cell').count()) === 168, 'a 7 x 24 heatmap');
   if (size.phone) {

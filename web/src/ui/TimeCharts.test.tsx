@@ -20,6 +20,20 @@ describe('charts over time', () => {
     expect(html).toContain('4 replies in 3 buckets');
   });
 
+  it('keeps the dot of a lone value visible when a long window hides the others', () => {
+    const trend: ReplyTimePoint[] = Array.from({ length: 60 }, (_, i) => ({
+      date: new Date(Date.UTC(2026, 9, 1 + i)).toISOString(),
+      count: i === 30 || i === 40 || i === 41 ? 1 : 0,
+      median_seconds: i === 30 || i === 40 || i === 41 ? 90 : null,
+      p90_seconds: i === 30 || i === 40 || i === 41 ? 90 : null,
+      within_sla_percentage: null,
+    }));
+    const html = renderToStaticMarkup(<ReplyTimeChart trend={trend} granularity="day" timeZone="UTC" slaSeconds={300} />);
+    // Day 30 stands alone (a one-point path draws nothing): its dot keeps a radius; days 40-41 have a line.
+    const medianDots = [...html.matchAll(/class="point series-median"[^>]*r="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(medianDots).toEqual([2.5, 0, 0]);
+  });
+
   it('stacks fan and creator messages per bucket', () => {
     const trend: VolumePoint[] = DAYS.map((date, i) => ({
       date,

@@ -41,6 +41,11 @@ interface Series {
   dashed?: boolean;
 }
 
+// A value with no neighbour draws no line segment, so it must keep its dot to be seen.
+function isolated(values: readonly (number | null | undefined)[], i: number): boolean {
+  return values[i - 1] == null && values[i + 1] == null;
+}
+
 const PAD = { top: 14, right: 12, bottom: 30 };
 
 function TimeSeriesChart({
@@ -160,7 +165,7 @@ function TimeSeriesChart({
                   className={`point ${s.className}`}
                   cx={x(i)}
                   cy={y(value)}
-                  r={hover === i ? 4.5 : n > 45 ? 0 : 2.5}
+                  r={hover === i ? 4.5 : n > 45 && !isolated(s.values, i) ? 0 : 2.5}
                 />
               ),
             ),
