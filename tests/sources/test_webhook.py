@@ -210,3 +210,34 @@ async def test_exports_hold_only_the_callers_account(
             path, params={"format": "ndjson", "account_id": account_id}, headers=auth(key_b)
         )
         assert named.status_code == 403
+
+
+async def test_webhook_with_a_value_the_database_refuses_is_a_422(
+    client: Client, account_id: str, make_key: KeyMaker
+) -> None:
+    """A NUL character (Postgres text cannot hold it) is a 422 naming the message, on
+    either engine, not a 500; nothing of the transcript is stored."""
+    key = await make_key(account_id, "integration")
+    body = webhook_body(
+        "conv_nul",
+        [
+            {
+                "timestamp": "2024-01-15T10:30:00Z",
+                "speaker": "user",
+                "content": "hi",
+                "messageId": "m1",
+            },
+            {
+                "timestamp": "2024-01-15T10:31:00Z",
+                "speaker": "agent",
+                "content": "a\x00b",
+                "messageId": "m2",
+            },
+        ],
+    )
+    response = await post_webhook(client, key, body)
+    assert response.status_code == 422, response.text
+    assert "nul_character" in response.json()["detail"]
+    reader = await make_key(account_id, "dashboard")
+    listing = (await client.get("/api/v1/conversations", headers=auth(reader))).json()
+    assert listing["total"] == 0

@@ -25,13 +25,15 @@ Direction = Literal["inbound", "outbound", "unknown"]
 # Unix seconds outside this range are almost certainly milliseconds or garbage.
 _MIN_EPOCH = 0.0
 _MAX_EPOCH = 32503680000.0  # year 3000
+_MIN_TIME = datetime.fromtimestamp(_MIN_EPOCH, tz=UTC)
+_MAX_TIME = datetime.fromtimestamp(_MAX_EPOCH, tz=UTC)
 
 
 def parse_timestamp(value: str | float | None) -> datetime | None:
     """An aware UTC datetime, or ``None`` when the value is not a usable time.
 
     ISO 8601 with ``Z`` or an offset is honoured; a naive timestamp is read as UTC;
-    numbers are Unix seconds.
+    numbers are Unix seconds. Usable times lie from 1970 up to the year 3000.
     """
     if value is None or isinstance(value, bool):
         return None
@@ -51,9 +53,12 @@ def parse_timestamp(value: str | float | None) -> datetime | None:
         if text.endswith(" UTC"):
             return parse_timestamp(text[:-4])
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+01:00" is before year 1 in UTC
+        return None
+    # As for numbers: times near the calendar's ends overflow the metrics' arithmetic.
+    return instant if _MIN_TIME <= instant < _MAX_TIME else None
 
 
 def message_direction(message: Message, fan_id: str | None) -> Direction:

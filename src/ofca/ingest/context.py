@@ -34,6 +34,7 @@ __all__ = [
     "FrameRejected",
     "Ingest",
     "IngestContext",
+    "ValueRefused",
     "account_writer",
     "known_fan",
     "log_frame",
@@ -52,6 +53,16 @@ class FrameRejected(Exception):
     def __init__(self, code: ErrorCode, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.error = FrameError(code, message, detail)
+
+
+class ValueRefused(FrameRejected):
+    """The database refused a value of what was written (``persistence.faults.
+    is_value_refused``); nothing of that write was stored. Not retryable: the same value
+    fails again. A run of deltas is then written message by message, so only the message
+    carrying it is refused."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("validation_error", "A value was refused by the database", detail)
 
 
 class ConversationFeed(Protocol):

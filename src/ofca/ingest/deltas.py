@@ -27,10 +27,11 @@ import msgspec
 
 from ofca.domain.normalize import normalize_message
 from ofca.domain.onlyfans import Message
-from ofca.domain.records import StoredChat, bare_chat_record
+from ofca.domain.records import StoredChat, StoredMessage, bare_chat_record
+from ofca.domain.storable import REASON_REFUSED, message_refusal
 from ofca.domain.wss import IngestAckPayload, RejectedItem
-from ofca.ingest.context import IngestContext, known_fan, log_frame, remember_fan
-from ofca.ingest.store import known_chats
+from ofca.ingest.context import IngestContext, ValueRefused, known_fan, log_frame, remember_fan
+from ofca.ingest.store import UpsertOutcome, known_chats
 from ofca.ingest.write import Change, Received, link_commands, publish_changes, store_enriched
 from ofca.persistence.refresh_marks import widen_since
 
@@ -58,15 +59,20 @@ class _Group(msgspec.Struct):
     received: list[Received] = []
 
 
-def _rejected(message_id: str) -> IngestAckPayload:
+def _rejected(message_id: str, reason: str) -> IngestAckPayload:
     return IngestAckPayload(
         frame="new_raw_message",
         accepted=0,
         duplicates=0,
         updated=0,
         rejected=1,
-        rejected_items=[RejectedItem(message_id=message_id, reason="missing chat_id")],
+        rejected_items=[RejectedItem(message_id=message_id, reason=reason)],
     )
+
+
+def _refusal(message: Message) -> str | None:
+    """Why a delta is refused before anything is written (``domain.storable``)."""
+    return "missing chat_id" if message.chat_id is None else message_refusal(message)
 
 
 async def _fans(ctx: IngestContext, chat_ids: set[str]) -> dict[str, str | None]:
@@ -103,14 +109,16 @@ def _grouped(
     items: Sequence[tuple[Message, bytes]],
     fans: dict[str, str | None],
     now: datetime,
+    refusals: Sequence[str | None],
 ) -> tuple[list[_Group], set[int]]:
     """The run in groups of distinct ids (a repeated id starts the next group), and the
-    positions of the deltas that bring a chat not stored yet (created bare with them)."""
+    positions of the deltas that bring a chat not stored yet (created bare with them).
+    Deltas with a refusal (``refusals``, by position) are left out."""
     groups: list[_Group] = [_Group()]
     in_group: set[str] = set()
     new_chat_at: set[int] = set()
     for index, (message, raw) in enumerate(items):
-        if message.chat_id is None:
+        if refusals[index] is not None:
             continue
         chat_id, message_id = str(message.chat_id), str(message.id)
         if message_id in in_group:
@@ -127,6 +135,43 @@ def _grouped(
     return [group for group in groups if group.received], new_chat_at
 
 
+_Stored = tuple[list[int], UpsertOutcome, list[StoredMessage]]
+"""Positions in the run, what the write did, the records written."""
+
+
+async def _store_group(
+    ctx: IngestContext, group: _Group, now: datetime, refused: set[int]
+) -> list[_Stored]:
+    """Write a group in one transaction. When the database refuses a value of it (one the
+    checks of ``domain.storable`` did not foresee), nothing of it was written: then each
+    message is written on its own, so only the one carrying the value is refused (its
+    position goes to ``refused``) and the others are stored."""
+    try:
+        outcome, records = await store_enriched(
+            ctx, group.received, source="onlyfans", now=now, new_chats=group.new_chats
+        )
+        return [(group.positions, outcome, records)]
+    except ValueRefused:
+        if len(group.received) == 1:
+            refused.add(group.positions[0])
+            return []
+    log.warning(
+        "a value of %d deltas of %s was refused; writing them one by one",
+        len(group.received),
+        ctx.account_id,
+    )
+    stored: list[_Stored] = []
+    for position, received in zip(group.positions, group.received, strict=True):
+        chat_id = received[0].chat_id
+        single = _Group(
+            new_chats=[chat for chat in group.new_chats if chat.chat_id == chat_id],
+            positions=[position],
+            received=[received],
+        )
+        stored += await _store_group(ctx, single, now, refused)
+    return stored
+
+
 async def store_deltas(
     ctx: IngestContext, items: Sequence[tuple[Message, bytes]], frame_bytes: int = 0
 ) -> StoredRun:
@@ -134,31 +179,38 @@ async def store_deltas(
     in order. Publish the run with :func:`publish_run` (in the order runs were stored)."""
     began = time.perf_counter()
     now = datetime.now(UTC)
-    fans = await _fans(ctx, {str(m.chat_id) for m, _ in items if m.chat_id is not None})
-    groups, new_chat_at = _grouped(ctx.account_id, items, fans, now)
+    refusals = [_refusal(message) for message, _ in items]
+    fans = await _fans(
+        ctx, {str(m.chat_id) for (m, _), no in zip(items, refusals, strict=True) if no is None}
+    )
+    groups, new_chat_at = _grouped(ctx.account_id, items, fans, now, refusals)
     kinds: dict[int, str] = {}
     changed: list[Change] = []
     due: dict[str, datetime | None] = {}
+    refused: set[int] = set()
     for group in groups:
-        outcome, records = await store_enriched(
-            ctx, group.received, source="onlyfans", now=now, new_chats=group.new_chats
-        )
-        inserted, updated = set(outcome.inserted), set(outcome.updated)
-        for index, record in zip(group.positions, records, strict=True):
-            message_id = record.message_id
-            kind = (
-                "inserted" if message_id in inserted else "updated" if message_id in updated else ""
-            )
-            kinds[index] = kind
-            if kind:
-                changed.append((index, record, outcome.command_ids.get(message_id)))
-        for chat_id, since in outcome.due.items():
-            widen_since(due, chat_id, since)
+        for positions, outcome, records in await _store_group(ctx, group, now, refused):
+            inserted, updated = set(outcome.inserted), set(outcome.updated)
+            for index, record in zip(positions, records, strict=True):
+                message_id = record.message_id
+                kind = (
+                    "inserted"
+                    if message_id in inserted
+                    else "updated"
+                    if message_id in updated
+                    else ""
+                )
+                kinds[index] = kind
+                if kind:
+                    changed.append((index, record, outcome.command_ids.get(message_id)))
+            for chat_id, since in outcome.due.items():
+                widen_since(due, chat_id, since)
 
     acks: list[IngestAckPayload] = []
     for index, (message, _) in enumerate(items):
-        if message.chat_id is None:
-            acks.append(_rejected(str(message.id)))
+        reason = REASON_REFUSED if index in refused else refusals[index]
+        if reason is not None:
+            acks.append(_rejected(str(message.id), reason))
             continue
         kind = kinds.get(index, "")
         acks.append(

@@ -28,6 +28,7 @@ from ofca.domain.frames import FrameError, RawSnapshotPayload, SnapshotFrame, de
 from ofca.domain.normalize import normalize_chat, normalize_message
 from ofca.domain.onlyfans import Message
 from ofca.domain.records import StoredChat, StoredMessage, chat_record, message_record
+from ofca.domain.storable import chat_refusal, message_refusal
 from ofca.domain.wss import (
     EnrichmentResult,
     EnrichmentResultPayload,
@@ -107,21 +108,33 @@ async def _store_snapshot(
 
     chat_records: dict[str, StoredChat] = {}
     fans: dict[str, str | None] = {}
+    refused_chats: dict[str, str] = {}
     for chat in chats:
+        if (reason := chat_refusal(chat)) is not None:
+            refused_chats[chat.resolved_id] = reason
+            continue
         normalized_chat = normalize_chat(chat)
         chat_id = normalized_chat.chat_id
         chat_records[chat_id] = chat_record(account_id, normalized_chat, now, "onlyfans")
         fans[chat_id] = normalized_chat.fan_id
     referenced: set[str] = set()
+    refusals: dict[int, str] = {}
+    """Messages the database would refuse, by position (``domain.storable``)."""
     for start in range(0, len(messages), SCAN_CHUNK):
-        for message in messages[start : start + SCAN_CHUNK]:
-            if message.chat_id is not None and (chat_id := str(message.chat_id)) not in fans:
-                referenced.add(chat_id)
+        for index in range(start, min(start + SCAN_CHUNK, len(messages))):
+            message = messages[index]
+            if (reason := message_refusal(message)) is not None:
+                refusals[index] = reason
+            elif message.chat_id is not None and (chat_id := str(message.chat_id)) not in fans:
+                if chat_id in refused_chats:
+                    refusals[index] = f"chat {chat_id}: {refused_chats[chat_id]}"
+                else:
+                    referenced.add(chat_id)
         await asyncio.sleep(0)
     if referenced:
         fans.update(await known_chats(ctx.engine, account_id, sorted(referenced)))
 
-    built = await _message_records(account_id, messages, raws, fans, now, report)
+    built = await _message_records(account_id, messages, raws, fans, refusals, now, report)
     # The decoded frame is freed a slice at a time: freeing its million objects at once
     # (when this function returned) held the loop for ~40 ms.
     await free(messages)
@@ -199,6 +212,7 @@ async def _message_records(
     messages: list[Message],
     raws: list[msgspec.Raw],
     fans: dict[str, str | None],
+    refusals: dict[int, str],
     now: datetime,
     report: Progress,
 ) -> _Records:
@@ -214,6 +228,9 @@ async def _message_records(
         message_id = str(message.id)
         if message.chat_id is None:
             rejected.append(RejectedItem(message_id=message_id, reason="missing chat_id"))
+            continue
+        if (refusal := refusals.get(index)) is not None:
+            rejected.append(RejectedItem(message_id=message_id, reason=refusal))
             continue
         chat_id = str(message.chat_id)
         if chat_id not in fans:

@@ -22,7 +22,9 @@ from ofca.domain.normalize import normalize_chat, normalize_message
 from ofca.domain.onlyfans import Chat
 from ofca.domain.records import StoredChat, chat_record
 from ofca.domain.sources import MappedBatch
-from ofca.ingest.context import Ingest, log_frame
+from ofca.domain.storable import chat_refusal, message_refusal
+from ofca.errors import field_error
+from ofca.ingest.context import Ingest, ValueRefused, log_frame
 from ofca.ingest.write import Change, Received, link_commands, publish_changes, store_enriched
 from ofca.persistence.tables import Account, ChatwootToken
 
@@ -197,6 +199,17 @@ def _chat_record(
     return chat_record(account_id, normalize_chat(chat), now, source, raw)
 
 
+def _check_storable(batch: MappedBatch) -> None:
+    """A 422 naming the first chat or message the database would refuse (``domain.storable``:
+    a NUL character, an id too long, a count beyond its column); nothing is stored."""
+    for chat in batch.chats:
+        if (reason := chat_refusal(chat)) is not None:
+            raise field_error("body", f"chat {chat.resolved_id!r}: {reason}")
+    for message in batch.messages:
+        if (reason := message_refusal(message)) is not None:
+            raise field_error("body", f"message {str(message.id)!r}: {reason}")
+
+
 async def store_batch(
     ingest: Ingest, account_id: str, source: str, kind: str, batch: MappedBatch, frame_bytes: int
 ) -> StoreResult:
@@ -208,6 +221,7 @@ async def store_batch(
     began = time.perf_counter()
     now = datetime.now(UTC)
     ctx = ingest.context(account_id)
+    _check_storable(batch)
     fans = {chat.chat_id: chat.fan_id for chat in map(normalize_chat, batch.chats)}
     chats = [
         _chat_record(account_id, source, chat, batch.origin.get(chat.resolved_id), now)
@@ -218,7 +232,11 @@ async def store_batch(
         chat_id = str(message.chat_id)
         normalized = normalize_message(message, chat_id, fans.get(chat_id))
         received.append((normalized, msgspec.json.encode(message)))
-    outcome, records = await store_enriched(ctx, received, source=source, now=now, chats=chats)
+    try:
+        outcome, records = await store_enriched(ctx, received, source=source, now=now, chats=chats)
+    except ValueRefused as refused:
+        detail = f"a value was refused by the database ({refused.error.detail})"
+        raise field_error("body", detail) from None
     inserted, updated = set(outcome.inserted), set(outcome.updated)
     result = StoreResult(
         accepted=len(inserted), updated=len(updated), ignored=batch.ignored, chats=len(chats)

@@ -27,7 +27,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
 from ofca.domain.records import CHAT_COLUMNS, MESSAGE_COLUMNS, StoredChat, StoredMessage
-from ofca.persistence.faults import StorageUnavailable, as_storage_error
+from ofca.ingest.context import ValueRefused
+from ofca.persistence.faults import StorageUnavailable, as_storage_error, is_value_refused
 from ofca.persistence.refresh_marks import SQLITE_MARK_DUE, pg_mark_due, widen_since
 from ofca.persistence.tables import ChatRow
 
@@ -446,7 +447,8 @@ async def upsert_frame(
 
     With ``topic_version`` (the topic set the rows were tagged with), the account's current
     version is read under the account's lock first and :class:`TopicsChanged` is raised,
-    with nothing written, when it differs."""
+    with nothing written, when it differs. A value the database refuses raises
+    :class:`~ofca.ingest.context.ValueRefused`, with nothing written."""
     try:
         if isinstance(engine, PostgresEngine):
             return await _pg_upsert(engine, account_id, chats, new_chats, messages, topic_version)
@@ -454,6 +456,8 @@ async def upsert_frame(
     except (StorageUnavailable, TopicsChanged):
         raise
     except Exception as exc:
+        if is_value_refused(exc):
+            raise ValueRefused(type(exc).__name__) from exc
         raise as_storage_error(exc) from exc
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "StorageUnavailable",
     "as_storage_error",
     "is_database_unavailable",
+    "is_value_refused",
 ]
 
 # asyncpg errors that mean "cannot talk to the database now", not "bad query".
@@ -84,6 +85,23 @@ def _unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and (
         exc.errno in _NETWORK_ERRNOS or "connect call failed" in str(exc).lower()
     )
+
+
+def is_value_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the database or its driver refusing a value
+    the input carried (not an outage, not a bug): retrying the same value fails again."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, VALUE_REFUSED):
+            return True
+        if isinstance(current, OverflowError | UnicodeEncodeError):
+            # sqlite3: "Python int too large to convert to SQLite INTEGER"; either driver:
+            # a string it cannot encode as UTF-8.
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class StorageUnavailable(Exception):
