@@ -78,6 +78,23 @@ _CHAT_TYPES = (
     "timestamptz",
 )
 _UPDATED_ON_EDIT = [c for c in MESSAGE_COLUMNS if c not in ("account_id", "message_id", "version")]
+
+# ----------------------------------------------------------------- version order
+# A version of a message replaces the stored one only when it is newer: its changedAt is
+# later, or the stored version has none (then arrival order decides, as for sources that
+# send no changedAt). A late resend of an older version, one without changedAt once the
+# stored one has it, or another version with the same changedAt changes nothing and is
+# answered as a duplicate. Stated once in SQL (Postgres' ON CONFLICT) and once in Python
+# (the lookups that tell edits from duplicates before writing), kept together here.
+_NEWER_SQL = "(ofca_message.changed_at IS NULL OR excluded.changed_at > ofca_message.changed_at)"
+
+
+def _replaces(stored: datetime | None, incoming: datetime | None) -> bool:
+    """Whether a version changed at ``incoming`` replaces one stored as changed at
+    ``stored`` (their contents differ): the rule of :data:`_NEWER_SQL`."""
+    return stored is None or (incoming is not None and incoming > stored)
+
+
 _CHAT_UPDATE = ("fan_id", "fan_name", "fan_username", "fan_avatar", "raw", "updated_at")
 
 EnrichmentRow = tuple[str, str, str | None, float | None, str]
@@ -136,7 +153,7 @@ _PG_MERGE_MESSAGES = (
     "ON CONFLICT (account_id, message_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_EDIT)
     + ", version = ofca_message.version + 1 "
-    "WHERE ofca_message.content_hash <> excluded.content_hash "
+    "WHERE ofca_message.content_hash <> excluded.content_hash AND " + _NEWER_SQL + " "
     "RETURNING message_id, (xmax = 0) AS inserted, command_id"
 )
 _PG_MERGE_UNNEST = (
@@ -146,7 +163,7 @@ _PG_MERGE_UNNEST = (
     + ") ON CONFLICT (account_id, message_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_EDIT)
     + ", version = ofca_message.version + 1 "
-    "WHERE ofca_message.content_hash <> excluded.content_hash "
+    "WHERE ofca_message.content_hash <> excluded.content_hash AND " + _NEWER_SQL + " "
     "RETURNING message_id, (xmax = 0) AS inserted, command_id"
 )
 _PG_MERGE_CHATS = (
@@ -166,7 +183,7 @@ _PG_LOCK = (
     "(SELECT version FROM ofca_topic_set WHERE account_id = $1) AS topic_version"
 )
 _PG_STORED_HASHES = (
-    "SELECT message_id, content_hash, command_id FROM ofca_message "
+    "SELECT message_id, content_hash, command_id, changed_at FROM ofca_message "
     "WHERE account_id = $1 AND message_id = ANY($2::varchar[])"
 )
 _PG_STAGE_ENRICHMENT = (
@@ -233,7 +250,7 @@ async def _pg_upsert(
         # merged) from duplicates (skipped without a write).
         # In chunks, yielding between them: encoding 100k ids, and reading as many
         # hashes back, held the loop for ~60 ms in one go.
-        stored: dict[str, str] = {}
+        stored: dict[str, tuple[str, datetime | None]] = {}
         fresh: list[StoredMessage] = []
         changed: list[StoredMessage] = []
         for start in range(0, len(messages), LOOKUP_CHUNK):
@@ -241,12 +258,14 @@ async def _pg_upsert(
             for row in await connection.fetch(
                 _PG_STORED_HASHES, account_id, [record.message_id for record in chunk]
             ):
-                stored[row["message_id"]] = row["content_hash"]
+                stored[row["message_id"]] = (row["content_hash"], row["changed_at"])
             for record in chunk:
                 previous = stored.get(record.message_id)
                 if previous is None:
                     fresh.append(record)
-                elif previous != record.content_hash:
+                elif previous[0] != record.content_hash and _replaces(
+                    previous[1], record.changed_at
+                ):
                     changed.append(record)
         for start in range(0, len(fresh), COPY_CHUNK):
             await connection.copy_records_to_table(
@@ -362,17 +381,19 @@ async def _sqlite_upsert(
                 await connection.executemany(_SQLITE_CHAT_IF_MISSING, map(_astuple, new_chats))
             stored: dict[str, str] = {}
             linked: dict[str, str | None] = {}
+            changed_at: dict[str, datetime | None] = {}
             ids = [record.message_id for record in messages]
             for start in range(0, len(ids), SQLITE_CHUNK):
                 chunk = ids[start : start + SQLITE_CHUNK]
                 cursor = await connection.execute(
-                    "SELECT message_id, content_hash, command_id FROM ofca_message "
+                    "SELECT message_id, content_hash, command_id, changed_at FROM ofca_message "
                     f"WHERE account_id = ? AND message_id IN ({', '.join('?' for _ in chunk)})",
                     [account_id, *chunk],
                 )
                 for row in await cursor.fetchall():
                     stored[row["message_id"]] = row["content_hash"]
                     linked[row["message_id"]] = row["command_id"]
+                    changed_at[row["message_id"]] = row["changed_at"]
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
             for record in messages:
@@ -381,7 +402,9 @@ async def _sqlite_upsert(
                 if previous is None:
                     inserts.append(_astuple(record))
                     outcome.add(message_id, True, None)
-                elif previous != record.content_hash:
+                elif previous != record.content_hash and _replaces(
+                    changed_at[message_id], record.changed_at
+                ):
                     row = _astuple(record)
                     updates.append((*(row[i] for i in _UPDATE_INDEXES), account_id, message_id))
                     outcome.add(message_id, False, linked.get(message_id))
