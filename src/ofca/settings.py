@@ -76,6 +76,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     silence_threshold_seconds: PositiveFloat = 120.0
     reply_sla_seconds: PositiveFloat = 300.0
     default_window_days: PositiveInt = 30
+    platform_fee_percent: Annotated[float, Meta(ge=0, le=100)] = 20.0
+    """The platform's cut: net revenue = gross * (1 - fee / 100) (docs/metrics.md, "Money")."""
+    whale_spend: PositiveFloat = 100.0
+    """Lifetime spend from which a fan is a ``whale`` (below it and > 0: ``spender``)."""
+    tip_credit_hours: PositiveFloat = 24.0
+    """A tip is credited to the chatter of the chat's latest outbound message when that
+    message is at most this many hours older than the tip (docs/metrics.md, "Chatters")."""
     triage_horizon_hours: Annotated[int, Meta(ge=0, le=8760)] = 24
     """The inbox's default horizon: fans waiting longer than this are "stale" and listed in
     their own collapsed group (0: no horizon). Also decides which chats a full sync sends

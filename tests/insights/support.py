@@ -35,6 +35,14 @@ class Msg(msgspec.Struct, kw_only=True):
     """Overrides VADER's score (None: computed from text)."""
     topics: tuple[str, ...] | None = None
     """Overrides the matcher's topics."""
+    is_tip: bool = False
+    price: float | None = None
+    is_free: bool = False
+    is_opened: bool = False
+    operator: str | None = None
+    """The extension's operator id (chatter ``ext:<id>``)."""
+    operator_name: str | None = None
+    command_id: str | None = None
 
 
 async def store(
@@ -68,6 +76,13 @@ async def store(
                 topics=list(m.topics if m.topics is not None else enrichment.topics),
                 enriched=True,
                 ingested_at=now,
+                is_tip=m.is_tip,
+                price=m.price,
+                is_free=m.is_free,
+                is_opened=m.is_opened,
+                operator_id=m.operator,
+                operator_name=m.operator_name,
+                command_id=m.command_id,
             )
         )
     await MessageRow.insert(*rows).run()

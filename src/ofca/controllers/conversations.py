@@ -38,6 +38,7 @@ from ofca.conversations.transcripts import (
     seed_conversation_detail,
 )
 from ofca.domain.auth import Principal
+from ofca.domain.money import command_chatter
 from ofca.errors import field_error
 from ofca.ingest.commands import ExtensionCommands
 from ofca.insights.scheduler import InsightsScheduler
@@ -304,7 +305,9 @@ class ConversationsController(Controller):
                 "extension signed in, then retry",
                 status_code=HTTP_409_CONFLICT,
             )
-        payload = await commands.issue(account, chat_id, data.text, data.media_url)
+        key_id = principal.credential_id.removeprefix("key:")
+        issuer = command_chatter(principal.user_id, key_id if principal.kind == "api_key" else None)
+        payload = await commands.issue(account, chat_id, data.text, data.media_url, issuer)
         return CommandQueued(
             command_id=payload.command_id,
             status="queued",

@@ -205,6 +205,8 @@ class ReplyRun(msgspec.Struct, kw_only=True):
     first_inbound_message_id: str
     replied_at: datetime | None
     reply_seconds: float | None
+    reply_message_id: str | None = None
+    """The outbound message that answered the run (whose chatter replied)."""
 
 
 def reply_runs(chat_id: str, points: Iterable[MessagePoint]) -> list[ReplyRun]:
@@ -227,6 +229,7 @@ def reply_runs(chat_id: str, points: Iterable[MessagePoint]) -> list[ReplyRun]:
                     first_inbound_message_id=run_start.message_id,
                     replied_at=point.created_at,
                     reply_seconds=(point.created_at - run_start.created_at).total_seconds(),
+                    reply_message_id=point.message_id,
                 )
             )
             run_start = None

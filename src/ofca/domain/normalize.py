@@ -8,6 +8,7 @@ from typing import Literal
 
 import msgspec
 
+from ofca.domain.money import money_fields
 from ofca.domain.onlyfans import Chat, Message
 
 __all__ = [
@@ -94,6 +95,11 @@ class NormalizedMessage(msgspec.Struct, frozen=True, kw_only=True):
     is_tip: bool = False
     price: float | None = None
     media_count: int = 0
+    is_free: bool = False
+    is_opened: bool = False
+    operator_id: str | None = None
+    """The extension's ``operator`` (the agency member logged into it), if reported."""
+    operator_name: str | None = None
 
 
 def normalize_chat(chat: Chat) -> NormalizedChat:
@@ -110,6 +116,8 @@ def normalize_chat(chat: Chat) -> NormalizedChat:
 def normalize_message(message: Message, chat_id: str, fan_id: str | None) -> NormalizedMessage:
     """Normalize ``message`` of chat ``chat_id`` whose fan is ``fan_id`` (if known)."""
     sender = message.fromUser.id if message.fromUser is not None else None
+    money = money_fields(message.isTip, message.price, message.isFree, message.isOpened)
+    operator = message.operator
     return NormalizedMessage(
         message_id=str(message.id),
         chat_id=chat_id,
@@ -118,7 +126,11 @@ def normalize_message(message: Message, chat_id: str, fan_id: str | None) -> Nor
         direction=message_direction(message, fan_id),
         raw_text=message.text,
         from_user_id=None if sender is None else str(sender),
-        is_tip=message.isTip,
-        price=message.price,
+        is_tip=money.is_tip,
+        price=money.price,
         media_count=max(message.mediaCount, len(message.media)),
+        is_free=money.is_free,
+        is_opened=money.is_opened,
+        operator_id=None if operator is None else str(operator.id),
+        operator_name=None if operator is None else operator.name,
     )

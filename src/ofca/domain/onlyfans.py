@@ -8,12 +8,21 @@ from the platform and as strings from other sources; both are accepted.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
-__all__ = ["Chat", "ChatUser", "FromUser", "Media", "Message", "PlatformId"]
+__all__ = [
+    "Chat",
+    "ChatUser",
+    "FromUser",
+    "Media",
+    "Message",
+    "MoneyValue",
+    "Operator",
+    "PlatformId",
+]
 
 PlatformId = Annotated[int, Meta(ge=0)] | Annotated[str, Meta(min_length=1, max_length=200)]
 """An OnlyFans id: a non-negative integer, or a non-empty string."""
@@ -40,6 +49,23 @@ class FromUser(msgspec.Struct, kw_only=True):
     username: str | None = None
 
 
+MoneyValue = Annotated[
+    Any,
+    Meta(
+        description="A money field: price a JSON number >= 0, flags JSON booleans. Read as "
+        "any JSON value so a malformed one rejects only its message (ingest_ack "
+        "rejected_items, reason invalid_money), never the whole frame."
+    ),
+]
+
+
+class Operator(msgspec.Struct, kw_only=True):
+    """The agency member (chatter) logged into the extension when the message was sent."""
+
+    id: PlatformId
+    name: str | None = None
+
+
 class Media(msgspec.Struct, kw_only=True):
     id: PlatformId | None = None
     type: str | None = None
@@ -60,12 +86,16 @@ class Message(msgspec.Struct, kw_only=True):
     fromUser: FromUser | None = None
     is_inbound: bool | None = None
     is_creator: bool | None = None
-    isTip: bool = False
-    isFree: bool = True
-    price: Annotated[float, Meta(ge=0)] | None = None
+    isTip: MoneyValue = False
+    isFree: MoneyValue = None
+    """Absent means not true: a priced outbound message without it is a PPV offer."""
+    price: MoneyValue = None
+    """A JSON number >= 0; checked by ``ofca.domain.money.money_problem``."""
     mediaCount: Annotated[int, Meta(ge=0)] = 0
     media: list[Media] = []
-    isOpened: bool | None = None
+    isOpened: MoneyValue = None
+    """True once the fan unlocked a PPV offer (an edit of the offer)."""
+    operator: Operator | None = None
     isNew: bool | None = None
     isLiked: bool | None = None
     lockedText: bool | None = None

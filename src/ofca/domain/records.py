@@ -62,6 +62,12 @@ class StoredMessage(msgspec.Struct, gc=False):
     enriched: bool
     ingested_at: datetime
     version: int
+    is_free: bool
+    is_opened: bool
+    """Money (docs/metrics.md "Money"): absent flags are stored false."""
+    operator_id: str | None
+    operator_name: str | None
+    """The extension's ``operator`` of the message (a chatter, docs/metrics.md)."""
 
 
 class StoredChat(msgspec.Struct, gc=False):
@@ -123,6 +129,10 @@ def message_record(
         enrichment is not None,
         now,
         1,
+        message.is_free,
+        message.is_opened,
+        message.operator_id,
+        message.operator_name,
     )
 
 

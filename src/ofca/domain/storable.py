@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ofca.domain.money import invalid_money
 from ofca.domain.onlyfans import Chat, Message
 
 __all__ = [
@@ -73,7 +74,8 @@ def _text_refusal(value: str | None, limit: int | None = None) -> str | None:
 
 
 def message_refusal(message: Message) -> str | None:
-    """Why ``message`` cannot be stored as it is (a reason code), or None. About 0.3 µs
+    """Why ``message`` cannot be stored as it is (a reason code; malformed money fields:
+    ``invalid_money: ...``, ``domain.money``), or None. About 0.3 µs
     for a valid message: snapshots ask for each of their 100k messages."""
     text = message.text
     if text is not None and ("\x00" in text or len(text) > MAX_TEXT_CHARS):
@@ -81,7 +83,12 @@ def message_refusal(message: Message) -> str | None:
     if message.mediaCount > INT32_MAX:
         return REASON_OUT_OF_RANGE
     sender = message.fromUser.id if message.fromUser is not None else None
-    return _id_refusal(message.id) or _id_refusal(message.chat_id) or _id_refusal(sender)
+    return (
+        _id_refusal(message.id)
+        or _id_refusal(message.chat_id)
+        or _id_refusal(sender)
+        or invalid_money(message)
+    )
 
 
 def chat_refusal(chat: Chat) -> str | None:

@@ -138,9 +138,16 @@ class ExtensionCommands:
         )
 
     async def issue(
-        self, account_id: str, chat_id: str, text: str, media_url: str | None
+        self,
+        account_id: str,
+        chat_id: str,
+        text: str,
+        media_url: str | None,
+        issued_by: str | None = None,
     ) -> CommandPayload:
-        """Store the command and publish it to the account's extension channel."""
+        """Store the command and publish it to the account's extension channel.
+        ``issued_by``: the chatter asking (``user:<id>`` or ``key:<id>``), who is then the
+        chatter of the message it produces (docs/metrics.md, "Chatters")."""
         now = datetime.now(UTC)
         payload = CommandPayload(
             command_id=f"cmd_{secrets.token_hex(12)}",
@@ -157,6 +164,7 @@ class ExtensionCommands:
                 text_hash=text_hash(text) or "",
                 media_url=media_url,
                 created_at=now,
+                issued_by=issued_by,
             )
             .save()
             .run()

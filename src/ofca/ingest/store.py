@@ -63,6 +63,10 @@ _MESSAGE_TYPES = (
     "boolean",
     "timestamptz",
     "bigint",
+    "boolean",
+    "boolean",
+    "varchar",
+    "text",
 )
 """Postgres types of :data:`MESSAGE_COLUMNS`, for ``unnest`` of one array per column."""
 _CHAT_TYPES = (

@@ -116,6 +116,7 @@ REPLY_COLUMNS = (
     "replied_at",
     "reply_seconds",
     "session_start_at",
+    "reply_message_id",
 )
 ACTIVITY_COLUMNS = (
     "account_id",
@@ -329,6 +330,7 @@ def _reply_rows(
                 run.replied_at,
                 run.reply_seconds,
                 session_start,
+                run.reply_message_id,
             )
         )
         for topic in topics_of[session_start]:

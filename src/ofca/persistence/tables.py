@@ -129,6 +129,13 @@ class MessageRow(Table, tablename="ofca_message"):
     command_id = Varchar(length=64, null=True, default=None)
     ingested_at = Timestamptz()
     version = BigInt(default=1)
+    is_free = Boolean(default=False)
+    is_opened = Boolean(default=False)
+    """Money (docs/metrics.md "Money"); m0010 added them, filled from ``raw``."""
+    operator_id = Varchar(length=200, null=True, default=None)
+    operator_name = Text(null=True, default=None)
+    """The extension's ``operator``: the chatter of an outbound message not sent by a
+    dashboard command."""
     """Bumped on every edit."""
 
 
@@ -190,6 +197,8 @@ class CommandRow(Table, tablename="ofca_command"):
     created_at = Timestamptz()
     linked_message_id = Varchar(length=200, null=True, default=None)
     linked_at = Timestamptz(null=True, default=None)
+    issued_by = Varchar(length=250, null=True, default=None)
+    """The chatter who issued it: ``user:<user id>`` or ``key:<key id>`` (m0010)."""
 
 
 class ExtensionPresence(Table, tablename="ofca_extension_presence"):
@@ -315,6 +324,8 @@ class ReplyRow(Table, tablename="ofca_reply"):
     reply_seconds = DoublePrecision(null=True, default=None)
     session_start_at = Timestamptz()
     """Start of the session holding the run's first inbound message (topic filter)."""
+    reply_message_id = Varchar(length=200, null=True, default=None)
+    """The outbound message that answered the run (its chatter's reply; m0010)."""
 
 
 class ActivityRow(Table, tablename="ofca_activity"):

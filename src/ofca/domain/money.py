@@ -1,0 +1,478 @@
+"""Money on messages: tips, pay-per-view (PPV) offers and purchases, fans' spend and
+chatters' sales (docs/metrics.md, "Money" and "Chatters"). Pure functions, no I/O.
+
+What a message carries (``isTip``, ``price``, ``isFree``, ``isOpened``) is checked once on
+ingest (:func:`money_problem`: a malformed field rejects that message only) and stored as
+:class:`MoneyFields`. The insights read the window's tips and offers as
+:class:`MoneyEvent` rows and sum them here, always in the same order (revenue time, then
+message id), so both database engines answer identically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from ofca.domain.aggregates import ReplyStats, reply_stats
+from ofca.domain.metrics import NO_SESSIONS, ReplyRun
+from ofca.domain.onlyfans import Message
+
+__all__ = [
+    "INVALID_MONEY",
+    "NO_MESSAGES_SENT",
+    "NO_PAYING_FANS",
+    "NO_PPV_OFFERED",
+    "NO_PPV_PURCHASED",
+    "TIERS",
+    "UNASSIGNED",
+    "ChatterRow",
+    "ChatterSent",
+    "FanSpend",
+    "MoneyEvent",
+    "MoneyFields",
+    "RevenueTrendPoint",
+    "RevenueValues",
+    "Tier",
+    "chatter_rows",
+    "command_chatter",
+    "fan_spend",
+    "invalid_money",
+    "message_chatter",
+    "money_fields",
+    "money_kind",
+    "money_problem",
+    "net_of",
+    "revenue_trend",
+    "revenue_values",
+    "tier_of",
+]
+
+INVALID_MONEY = "invalid_money"
+"""Reason prefix of a message rejected for a malformed money field."""
+
+NO_PPV_OFFERED = "no_ppv_offered"
+NO_PPV_PURCHASED = "no_ppv_purchased"
+NO_PAYING_FANS = "no_paying_fans"
+NO_MESSAGES_SENT = "no_messages_sent"
+
+UNASSIGNED = "unassigned"
+"""The chatter of an outbound message nobody can be named for, and of uncredited tips."""
+
+Tier = Literal["whale", "spender", "free"]
+TIERS: tuple[Tier, ...] = ("whale", "spender", "free")
+
+Kind = Literal["tip", "offer"]
+
+
+# --------------------------------------------------------------------------- on ingest
+
+
+class MoneyFields(msgspec.Struct, frozen=True):
+    """The money columns of a stored message (absent flags are stored as false)."""
+
+    is_tip: bool = False
+    price: float | None = None
+    is_free: bool = False
+    is_opened: bool = False
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def money_problem(is_tip: Any, price: Any, is_free: Any, is_opened: Any) -> str | None:
+    """Why a message's money fields are malformed (it is then rejected alone), or None.
+
+    ``price``: absent/null or a finite JSON number >= 0; the flags: absent/null or JSON
+    booleans."""
+    if price is not None:
+        if not _is_number(price):
+            return f"{INVALID_MONEY}: price must be a number, not {type(price).__name__}"
+        if not math.isfinite(price) or price < 0:
+            return f"{INVALID_MONEY}: price must be a number >= 0, not {price!r}"
+    for name, flag in (("isTip", is_tip), ("isFree", is_free), ("isOpened", is_opened)):
+        if flag is not None and not isinstance(flag, bool):
+            return f"{INVALID_MONEY}: {name} must be true or false, not {type(flag).__name__}"
+    return None
+
+
+def invalid_money(message: Message) -> str | None:
+    """:func:`money_problem` of a captured message (the reason it is rejected alone)."""
+    return money_problem(message.isTip, message.price, message.isFree, message.isOpened)
+
+
+def money_fields(is_tip: Any, price: Any, is_free: Any, is_opened: Any) -> MoneyFields:
+    """The stored columns of fields :func:`money_problem` accepted (anything else reads as
+    absent: no money by guess)."""
+    return MoneyFields(
+        is_tip=is_tip is True,
+        price=float(price) if _is_number(price) and math.isfinite(price) and price >= 0 else None,
+        is_free=is_free is True,
+        is_opened=is_opened is True,
+    )
+
+
+def money_kind(direction: str, is_tip: bool, price: float | None, is_free: bool) -> Kind | None:
+    """``tip`` (inbound, isTip), ``offer`` (outbound PPV: not a tip, price > 0, not free), or
+    None."""
+    if direction == "inbound" and is_tip:
+        return "tip"
+    if direction == "outbound" and not is_tip and price is not None and price > 0 and not is_free:
+        return "offer"
+    return None
+
+
+def command_chatter(user_id: str | None, key_id: str | None) -> str | None:
+    """The chatter of a dashboard command: its user (login), else its API key."""
+    if user_id:
+        return f"user:{user_id}"
+    if key_id:
+        return f"key:{key_id}"
+    return None
+
+
+def message_chatter(
+    direction: str, command_chatter_id: str | None, operator_id: str | None
+) -> str | None:
+    """An outbound message's chatter: the command's user or key, else the extension's
+    operator, else ``unassigned``; None for other directions."""
+    if direction != "outbound":
+        return None
+    if command_chatter_id:
+        return command_chatter_id
+    if operator_id:
+        return f"ext:{operator_id}"
+    return UNASSIGNED
+
+
+# --------------------------------------------------------------------------- events
+
+
+class MoneyEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A tip or a PPV offer as the insights read it (its latest stored version)."""
+
+    message_id: str
+    chat_id: str
+    at: datetime
+    """Revenue time: the message's own ``createdAt`` (an offer's, for its purchase)."""
+    kind: Kind
+    price: float | None
+    purchased: bool = False
+    """An offer whose latest version has ``isOpened`` true."""
+    chatter: str = UNASSIGNED
+    """The offer's own chatter, or the chatter the tip is credited to."""
+
+    @property
+    def amount(self) -> float:
+        """The revenue it brings: a tip's price (> 0), a purchased offer's price, else 0."""
+        if self.price is None or self.price <= 0:
+            return 0.0
+        if self.kind == "tip" or self.purchased:
+            return self.price
+        return 0.0
+
+
+def ordered(events: Iterable[MoneyEvent]) -> list[MoneyEvent]:
+    return sorted(events, key=lambda e: (e.at, e.message_id))
+
+
+def net_of(gross: float, fee_percent: float) -> float:
+    return gross * (1.0 - fee_percent / 100.0)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 9)
+
+
+class RevenueValues(msgspec.Struct, kw_only=True):
+    """The revenue of one window (docs/metrics.md, "Revenue")."""
+
+    gross: float
+    net: float
+    tips: int
+    tips_amount: float
+    tips_without_amount: int
+    ppv_offered: int
+    ppv_purchased: int
+    ppv_revenue: float
+    unlock_rate: float | None
+    average_purchase: float | None
+    paying_fans: int
+    revenue_per_paying_fan: float | None
+    revenue_per_session: float | None
+    unavailable_reasons: dict[str, str]
+
+
+def revenue_values(
+    events: Iterable[MoneyEvent], sessions: int, fee_percent: float
+) -> RevenueValues:
+    """Sums of the window's events (already filtered); ``sessions``: the window's sessions
+    (the denominator of ``revenue_per_session``)."""
+    tips: list[float] = []
+    tips_without_amount = 0
+    offered = 0
+    purchases: list[float] = []
+    paying: set[str] = set()
+    for event in ordered(events):
+        if event.kind == "tip":
+            if event.amount > 0:
+                tips.append(event.amount)
+            else:
+                tips_without_amount += 1
+        else:
+            offered += 1
+            if event.purchased:
+                purchases.append(event.amount)
+        if event.amount > 0:
+            paying.add(event.chat_id)
+    tips_amount, ppv_revenue = math.fsum(tips), math.fsum(purchases)
+    gross = math.fsum([tips_amount, ppv_revenue])
+    reasons: dict[str, str] = {}
+    unlock_rate = len(purchases) / offered * 100.0 if offered else None
+    if unlock_rate is None:
+        reasons["unlock_rate"] = NO_PPV_OFFERED
+    average = ppv_revenue / len(purchases) if purchases else None
+    if average is None:
+        reasons["average_purchase"] = NO_PPV_PURCHASED
+    per_fan = gross / len(paying) if paying else None
+    if per_fan is None:
+        reasons["revenue_per_paying_fan"] = NO_PAYING_FANS
+    per_session = gross / sessions if sessions else None
+    if per_session is None:
+        reasons["revenue_per_session"] = NO_SESSIONS
+    return RevenueValues(
+        gross=round(gross, 9),
+        net=round(net_of(gross, fee_percent), 9),
+        tips=len(tips) + tips_without_amount,
+        tips_amount=round(tips_amount, 9),
+        tips_without_amount=tips_without_amount,
+        ppv_offered=offered,
+        ppv_purchased=len(purchases),
+        ppv_revenue=round(ppv_revenue, 9),
+        unlock_rate=_round(unlock_rate),
+        average_purchase=_round(average),
+        paying_fans=len(paying),
+        revenue_per_paying_fan=_round(per_fan),
+        revenue_per_session=_round(per_session),
+        unavailable_reasons=reasons,
+    )
+
+
+class RevenueTrendPoint(msgspec.Struct, kw_only=True):
+    """One bucket of the revenue trend; ``date`` is the bucket's local start."""
+
+    date: datetime
+    gross: float
+    tips_amount: float
+    ppv_revenue: float
+    ppv_offered: int
+    ppv_purchased: int
+
+
+def revenue_trend(
+    events: Iterable[MoneyEvent],
+    starts: Sequence[datetime],
+    locate: Callable[[datetime], int | None],
+) -> list[RevenueTrendPoint]:
+    """Per bucket (``starts``, every one present) of the window's events."""
+    tips: list[list[float]] = [[] for _ in starts]
+    ppv: list[list[float]] = [[] for _ in starts]
+    offered = [0] * len(starts)
+    purchased = [0] * len(starts)
+    for event in ordered(events):
+        index = locate(event.at)
+        if index is None:
+            continue
+        if event.kind == "tip":
+            tips[index].append(event.amount)
+            continue
+        offered[index] += 1
+        if event.purchased:
+            purchased[index] += 1
+            ppv[index].append(event.amount)
+    points = []
+    for index, start in enumerate(starts):
+        tip_sum, ppv_sum = math.fsum(tips[index]), math.fsum(ppv[index])
+        points.append(
+            RevenueTrendPoint(
+                date=start,
+                gross=round(math.fsum([tip_sum, ppv_sum]), 9),
+                tips_amount=round(tip_sum, 9),
+                ppv_revenue=round(ppv_sum, 9),
+                ppv_offered=offered[index],
+                ppv_purchased=purchased[index],
+            )
+        )
+    return points
+
+
+# --------------------------------------------------------------------------- fans
+
+
+def tier_of(lifetime_spend: float, whale_spend: float) -> Tier:
+    if lifetime_spend >= whale_spend:
+        return "whale"
+    return "spender" if lifetime_spend > 0 else "free"
+
+
+class FanSpend(msgspec.Struct, kw_only=True):
+    """A chat's money (lifetime, and within one window)."""
+
+    lifetime_spend: float = 0.0
+    window_spend: float = 0.0
+    tips_amount: float = 0.0
+    ppv_revenue: float = 0.0
+    last_paid_at: datetime | None = None
+
+
+def fan_spend(
+    events: Iterable[MoneyEvent], window_start: datetime, window_end: datetime
+) -> dict[str, FanSpend]:
+    """Per chat with revenue (> 0) among ``events`` (its lifetime events up to
+    ``window_end``): lifetime and window spend, tips and PPV, last paid time."""
+    parts: dict[str, tuple[list[float], list[float], list[float], list[datetime]]] = {}
+    for event in ordered(events):
+        amount = event.amount
+        if amount <= 0:
+            continue
+        tips, ppv, window, times = parts.setdefault(event.chat_id, ([], [], [], []))
+        (tips if event.kind == "tip" else ppv).append(amount)
+        if window_start <= event.at < window_end:
+            window.append(amount)
+        times.append(event.at)
+    spend: dict[str, FanSpend] = {}
+    for chat_id, (tips, ppv, window, times) in parts.items():
+        tip_sum, ppv_sum = math.fsum(tips), math.fsum(ppv)
+        spend[chat_id] = FanSpend(
+            lifetime_spend=round(math.fsum([tip_sum, ppv_sum]), 9),
+            window_spend=round(math.fsum(window), 9),
+            tips_amount=round(tip_sum, 9),
+            ppv_revenue=round(ppv_sum, 9),
+            last_paid_at=max(times),
+        )
+    return spend
+
+
+# --------------------------------------------------------------------------- chatters
+
+
+class ChatterSent(msgspec.Struct, kw_only=True):
+    """What one chatter sent in the window."""
+
+    messages_sent: int = 0
+    fans: int = 0
+
+
+class ChatterRow(msgspec.Struct, kw_only=True):
+    """One chatter's row (docs/metrics.md, "Chatters")."""
+
+    chatter: str
+    name: str | None
+    messages_sent: int
+    fans: int
+    replies: int
+    reply_time: ReplyStats
+    ppv_offered: int
+    ppv_purchased: int
+    ppv_revenue: float
+    unlock_rate: float | None
+    tips_amount: float
+    revenue: float
+    revenue_per_message: float | None
+    unavailable_reasons: dict[str, str]
+
+
+def chatter_rows(
+    sent: Mapping[str, ChatterSent],
+    replies: Iterable[tuple[str, float]],
+    events: Iterable[MoneyEvent],
+    names: Mapping[str, str | None],
+    sla_seconds: float,
+) -> list[ChatterRow]:
+    """A row per chatter with, in the window, a message sent, a reply (``(chatter,
+    reply_seconds)`` of the answered runs), an offer or a credited tip; by revenue
+    descending, then chatter."""
+    reply_values: dict[str, list[float]] = {}
+    for chatter, seconds in replies:
+        reply_values.setdefault(chatter, []).append(seconds)
+    tips: dict[str, list[float]] = {}
+    offers: dict[str, list[MoneyEvent]] = {}
+    for event in ordered(events):
+        if event.kind == "tip":
+            tips.setdefault(event.chatter, []).append(event.amount)
+        else:
+            offers.setdefault(event.chatter, []).append(event)
+    chatters = set(sent) | set(reply_values) | set(tips) | set(offers)
+    rows = [
+        _chatter_row(
+            chatter,
+            names.get(chatter),
+            sent.get(chatter, ChatterSent()),
+            reply_values.get(chatter, []),
+            offers.get(chatter, []),
+            tips.get(chatter, []),
+            sla_seconds,
+        )
+        for chatter in chatters
+    ]
+    rows.sort(key=lambda row: (-row.revenue, row.chatter))
+    return rows
+
+
+def _chatter_row(
+    chatter: str,
+    name: str | None,
+    sent: ChatterSent,
+    reply_values: Sequence[float],
+    offers: Sequence[MoneyEvent],
+    tips: Sequence[float],
+    sla_seconds: float,
+) -> ChatterRow:
+    runs = [
+        ReplyRun(
+            chat_id="",
+            first_inbound_at=datetime.min,
+            first_inbound_message_id="",
+            replied_at=None,
+            reply_seconds=value,
+        )
+        for value in sorted(reply_values)
+    ]
+    stats, reasons = reply_stats(runs, sla_seconds)
+    reasons = {f"reply_time.{key}": value for key, value in reasons.items()}
+    _round_stats(stats)
+    purchases = [offer.amount for offer in offers if offer.purchased]
+    ppv_revenue, tips_amount = math.fsum(purchases), math.fsum(tips)
+    revenue = math.fsum([ppv_revenue, tips_amount])
+    unlock_rate = len(purchases) / len(offers) * 100.0 if offers else None
+    if unlock_rate is None:
+        reasons["unlock_rate"] = NO_PPV_OFFERED
+    per_message = revenue / sent.messages_sent if sent.messages_sent else None
+    if per_message is None:
+        reasons["revenue_per_message"] = NO_MESSAGES_SENT
+    return ChatterRow(
+        chatter=chatter,
+        name=name,
+        messages_sent=sent.messages_sent,
+        fans=sent.fans,
+        replies=len(reply_values),
+        reply_time=stats,
+        ppv_offered=len(offers),
+        ppv_purchased=len(purchases),
+        ppv_revenue=round(ppv_revenue, 9),
+        unlock_rate=_round(unlock_rate),
+        tips_amount=round(tips_amount, 9),
+        revenue=round(revenue, 9),
+        revenue_per_message=_round(per_message),
+        unavailable_reasons=reasons,
+    )
+
+
+def _round_stats(stats: ReplyStats) -> None:
+    for field in ("mean_seconds", "median_seconds", "p90_seconds", "max_seconds"):
+        setattr(stats, field, _round(getattr(stats, field)))
+    stats.within_sla_percentage = _round(stats.within_sla_percentage)
