@@ -14,6 +14,7 @@ from ofca.controllers.frontend import dashboard_index
 from ofca.controllers.health import HealthController
 from ofca.controllers.insight_charts import InsightChartsController
 from ofca.controllers.insights import InsightsController
+from ofca.controllers.money import MoneyController
 from ofca.controllers.schemas import SchemaController, docs_redirects
 from ofca.controllers.topics import TopicsController
 from ofca.controllers.webhooks import ConversationWebhookController, WebhookSecretController
@@ -27,6 +28,7 @@ ROUTE_HANDLERS: list[Any] = [
     AuthController,
     InsightsController,
     InsightChartsController,
+    MoneyController,
     TopicsController,
     ConversationWebhookController,
     WebhookSecretController,

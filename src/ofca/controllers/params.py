@@ -24,25 +24,37 @@ from ofca.domain.insights import (
     parse_timezone,
 )
 from ofca.domain.metrics import Granularity, Window
+from ofca.domain.money import TIERS, Tier
 from ofca.errors import field_error
+from ofca.insights.money import MoneyFilters
 from ofca.insights.queries import InsightFilters
 from ofca.settings import Settings
 
 __all__ = [
+    "MAX_FAN_ROWS",
     "AccountParam",
     "ChatParam",
+    "ChatterParam",
     "EndParam",
     "GranularityParam",
+    "LimitParam",
     "StartParam",
+    "TierParam",
     "TimeRangeParam",
     "TimezoneParam",
     "TopicParam",
     "check_bucket_count",
+    "fan_tier",
     "insight_filters",
+    "money_filters",
     "request_window",
+    "row_limit",
     "time_range_bounds",
     "zone_and_granularity",
 ]
+
+MAX_FAN_ROWS = 500
+"""The most rows ``/insights/fans`` returns at once."""
 
 AccountParam = Annotated[
     str | None,
@@ -77,6 +89,20 @@ TopicParam = Annotated[
     str | None, QueryParameter(description="Keep the sessions having this topic.")
 ]
 ChatParam = Annotated[str | None, QueryParameter(description="Keep this chat only.")]
+ChatterParam = Annotated[
+    str | None,
+    QueryParameter(
+        description="Keep one chatter's money and messages: user:<id>, key:<id>, ext:<id> "
+        "or unassigned (docs/metrics.md, Chatters)."
+    ),
+]
+TierParam = Annotated[
+    str | None, QueryParameter(description="Keep the fans of one tier: whale, spender or free.")
+]
+LimitParam = Annotated[
+    str | None,
+    QueryParameter(description=f"At most this many rows (default 50, 1 to {MAX_FAN_ROWS})."),
+]
 
 
 def request_window(
@@ -137,6 +163,31 @@ def check_bucket_count(window: Window, granularity: Granularity, parameter: str)
                 f"(about {MAX_BUCKETS // 24} days): choose a shorter window"
             )
         raise field_error(parameter, message, "query")
+
+
+def fan_tier(tier: str | None) -> Tier | None:
+    if tier is None or not tier.strip():
+        return None
+    text = tier.strip().lower()
+    for known in TIERS:
+        if text == known:
+            return known
+    raise field_error("tier", f"tier must be one of whale, spender, free, not {tier!r}", "query")
+
+
+def row_limit(limit: str | None, default: int = 50, most: int = MAX_FAN_ROWS) -> int:
+    if limit is None or not limit.strip():
+        return default
+    text = limit.strip()
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise field_error(
+            "limit", f"limit must be a whole number from 1 to {most}, not {limit!r}", "query"
+        )
+    return int(text)
+
+
+def money_filters(topic: str | None, chat_id: str | None, chatter: str | None) -> MoneyFilters:
+    return MoneyFilters(topic=topic or None, chat_id=chat_id or None, chatter=chatter or None)
 
 
 def insight_filters(topic: str | None, chat_id: str | None) -> InsightFilters:

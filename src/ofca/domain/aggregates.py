@@ -195,6 +195,10 @@ class TopicRow(msgspec.Struct, kw_only=True):
     turns: float | None
     sentiment_score: float | None
     unavailable_reasons: dict[str, str]
+    revenue: float = 0.0
+    """Revenue of the topic's sessions in the window (docs/metrics.md, "Topics revenue")."""
+    revenue_per_session: float = 0.0
+    """``revenue / volume``."""
 
 
 def topic_rows(

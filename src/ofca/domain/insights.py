@@ -22,16 +22,20 @@ from ofca.domain.metrics import (
     Window,
     resolve_window,
 )
+from ofca.domain.money import ChatterRow, FanRow, RevenueTrendPoint, RevenueValues
 
 __all__ = [
     "GRANULARITIES",
     "MAX_BUCKETS",
     "MAX_TIME_RANGE_DAYS",
     "AnalyticsSnapshot",
+    "ChattersResponse",
+    "FansResponse",
     "InsightParameterError",
     "OverviewResponse",
     "OverviewWindowValues",
     "ResponseTimeResponse",
+    "RevenueResponse",
     "SentimentTrendResponse",
     "TopicListResponse",
     "TopicView",
@@ -110,6 +114,35 @@ class OverviewResponse(msgspec.Struct, kw_only=True):
     previous_window: WindowView
 
 
+class RevenueResponse(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/insights/revenue`` (docs/metrics.md, "Revenue")."""
+
+    current: RevenueValues
+    previous: RevenueValues
+    trend: list[RevenueTrendPoint]
+    window: WindowView
+    previous_window: WindowView
+    granularity: Granularity
+    timezone: str
+
+
+class FansResponse(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/insights/fans`` (docs/metrics.md, "Fans")."""
+
+    fans: list[FanRow]
+    spend_waiting: float
+    fans_waiting: int
+    as_of: datetime
+    window: WindowView
+
+
+class ChattersResponse(msgspec.Struct, kw_only=True):
+    """``GET /api/v1/insights/chatters`` (docs/metrics.md, "Chatters")."""
+
+    chatters: list[ChatterRow]
+    window: WindowView
+
+
 class AnalyticsSnapshot(msgspec.Struct, kw_only=True):
     """Every insight for one window: the payload of ``analytics_update``."""
 
@@ -118,6 +151,9 @@ class AnalyticsSnapshot(msgspec.Struct, kw_only=True):
     response_time: ResponseTimeResponse
     overview: OverviewResponse
     computed_at: datetime
+    revenue: RevenueValues | None = None
+    """The window's revenue summary (docs/metrics.md, "Revenue"); None only from a
+    server that does not compute it."""
 
 
 # --------------------------------------------------------------------------- query parameters

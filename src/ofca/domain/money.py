@@ -31,6 +31,9 @@ __all__ = [
     "UNASSIGNED",
     "ChatterRow",
     "ChatterSent",
+    "FanChat",
+    "FanName",
+    "FanRow",
     "FanSpend",
     "MoneyEvent",
     "MoneyFields",
@@ -39,6 +42,7 @@ __all__ = [
     "Tier",
     "chatter_rows",
     "command_chatter",
+    "fan_rows",
     "fan_spend",
     "invalid_money",
     "message_chatter",
@@ -355,6 +359,76 @@ def fan_spend(
             last_paid_at=max(times),
         )
     return spend
+
+
+class FanName(msgspec.Struct, kw_only=True):
+    name: str | None
+    username: str | None
+
+
+class FanRow(msgspec.Struct, kw_only=True):
+    """One fan (chat) of the fans insight (docs/metrics.md, "Fans")."""
+
+    chat_id: str
+    fan: FanName
+    lifetime_spend: float
+    window_spend: float
+    tips_amount: float
+    ppv_revenue: float
+    last_paid_at: datetime | None
+    tier: Tier
+    waiting_seconds: float | None
+
+
+class FanChat(msgspec.Struct, frozen=True):
+    """A chat with a message with a usable time before ``as_of``."""
+
+    chat_id: str
+    name: str | None = None
+    username: str | None = None
+
+
+def fan_rows(
+    chats: Iterable[FanChat],
+    spend: Mapping[str, FanSpend],
+    waiting_since: Mapping[str, datetime],
+    as_of: datetime,
+    *,
+    whale_spend: float,
+    sla_seconds: float,
+    tier: Tier | None = None,
+    limit: int,
+) -> tuple[list[FanRow], float, int]:
+    """(rows by lifetime spend descending then chat id, at most ``limit``; spend waiting;
+    fans waiting). Spend waiting sums the lifetime spend of the chats waiting longer than
+    ``sla_seconds`` (exactly the SLA is not over it), among those the ``tier`` keeps."""
+    rows: list[FanRow] = []
+    for chat in chats:
+        money = spend.get(chat.chat_id, FanSpend())
+        fan_tier = tier_of(money.lifetime_spend, whale_spend)
+        if tier is not None and fan_tier != tier:
+            continue
+        since = waiting_since.get(chat.chat_id)
+        rows.append(
+            FanRow(
+                chat_id=chat.chat_id,
+                fan=FanName(name=chat.name, username=chat.username),
+                lifetime_spend=money.lifetime_spend,
+                window_spend=money.window_spend,
+                tips_amount=money.tips_amount,
+                ppv_revenue=money.ppv_revenue,
+                last_paid_at=money.last_paid_at,
+                tier=fan_tier,
+                waiting_seconds=None if since is None else (as_of - since).total_seconds(),
+            )
+        )
+    rows.sort(key=lambda row: (-row.lifetime_spend, row.chat_id))
+    waiting = [
+        row.lifetime_spend
+        for row in rows
+        if row.waiting_seconds is not None and row.waiting_seconds > sla_seconds
+    ]
+    return rows[:limit], round(math.fsum(sorted(waiting)), 9), len(waiting)
 
 
 # --------------------------------------------------------------------------- chatters

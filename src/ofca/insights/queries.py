@@ -49,13 +49,14 @@ from ofca.domain.metrics import (
     bucket_starts,
     resolve_window,
 )
+from ofca.insights.money import revenue_summary, topic_revenue
 from ofca.insights.session_sums import (
-    SUMS_SQL,
     SessionSums,
     means,
     rolled_session_sums,
     session_reasons,
     sums_of,
+    window_session_sums,
 )
 from ofca.insights.windows import (
     HOUR,
@@ -95,32 +96,9 @@ class InsightFilters(msgspec.Struct, frozen=True, kw_only=True):
 # --------------------------------------------------------------------------- sessions
 
 
-async def _raw_session_sums(
-    account_id: str, window: Window, filters: InsightFilters
-) -> SessionSums:
-    """Sums over the sessions whose first message lies in the window, from session rows."""
-    params: list[Any] = [account_id]
-    if filters.topic is not None:
-        sql = f"SELECT {SUMS_SQL} FROM ofca_session_topic WHERE account_id = {{}} AND topic = {{}}"
-        params.append(filters.topic)
-    else:
-        sql = f"SELECT {SUMS_SQL} FROM ofca_session WHERE account_id = {{}}"
-    sql += " AND start_at >= {} AND start_at < {}"
-    params += [window.start, window.end]
-    if filters.chat_id is not None:
-        sql += " AND chat_id = {}"
-        params.append(filters.chat_id)
-    rows = await query(sql, *params)
-    return sums_of(rows[0])
-
-
 async def _session_sums(account_id: str, window: Window, filters: InsightFilters) -> SessionSums:
     """Sums over the sessions whose first message lies in the window (after filters)."""
-    if filters.chat_id is not None:
-        return await _raw_session_sums(account_id, window, filters)
-    topic = filters.topic or ""
-    sums = await rolled_session_sums(account_id, (window.start, window.end), topic)
-    return sums.get((1, topic), SessionSums())
+    return await window_session_sums(account_id, window, filters.chat_id, filters.topic)
 
 
 # --------------------------------------------------------------------------- topics
@@ -190,10 +168,11 @@ async def topics(
     account_id: str, window: Window, filters: InsightFilters = InsightFilters()
 ) -> TopicsResponse:
     previous = window.previous()
-    (current, before), total_sums, matcher = await together(
+    (current, before), total_sums, matcher, revenues = await together(
         _topic_sums(account_id, window, filters),
         _session_sums(account_id, window, filters),
         matcher_for(account_id),
+        topic_revenue(account_id, window, filters.chat_id, filters.topic),
     )
     total = total_sums.sessions
     labels = matcher.labels
@@ -221,6 +200,8 @@ async def topics(
                 turns=round_value(turns),
                 sentiment_score=round_value(sentiment),
                 unavailable_reasons=reasons,
+                revenue=revenues.get(topic, 0.0),
+                revenue_per_session=round(revenues.get(topic, 0.0) / sums.sessions, 9),
             )
         )
     rows.sort(key=lambda row: (-row.volume, row.topic))
@@ -612,11 +593,12 @@ async def analytics_snapshot(
     day buckets): the payload of ``analytics_update`` and ``full_sync_response``."""
     now = now or datetime.now(UTC)
     window = resolve_window(None, None, now, settings.default_window_days)
-    topic_rows, trend, response, headline = await together(
+    topic_rows, trend, response, headline, money = await together(
         topics(account_id, window),
         sentiment_trend(account_id, window, "UTC", "day"),
         response_time(account_id, window, settings),
         overview(account_id, window),
+        revenue_summary(account_id, window, settings),
     )
     return AnalyticsSnapshot(
         topics=topic_rows,
@@ -624,4 +606,5 @@ async def analytics_snapshot(
         response_time=response,
         overview=headline,
         computed_at=now,
+        revenue=money,
     )

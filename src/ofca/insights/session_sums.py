@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from ofca.domain.metrics import NO_DEFINED_SILENCE, NO_INBOUND_TEXT, NO_SESSIONS
+from ofca.domain.metrics import NO_DEFINED_SILENCE, NO_INBOUND_TEXT, NO_SESSIONS, Window
 from ofca.insights.windows import levels, query, ranges_sql
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "rolled_session_sums",
     "session_reasons",
     "sums_of",
+    "window_session_sums",
 ]
 
 
@@ -136,6 +137,37 @@ async def rolled_session_sums(
             )
         )
     return result
+
+
+async def _raw_window_sums(
+    account_id: str, window: Window, chat_id: str | None, topic: str | None
+) -> SessionSums:
+    """Sums over the sessions whose first message lies in the window, from session rows."""
+    params: list[Any] = [account_id]
+    if topic is not None:
+        sql = f"SELECT {SUMS_SQL} FROM ofca_session_topic WHERE account_id = {{}} AND topic = {{}}"
+        params.append(topic)
+    else:
+        sql = f"SELECT {SUMS_SQL} FROM ofca_session WHERE account_id = {{}}"
+    sql += " AND start_at >= {} AND start_at < {}"
+    params += [window.start, window.end]
+    if chat_id is not None:
+        sql += " AND chat_id = {}"
+        params.append(chat_id)
+    rows = await query(sql, *params)
+    return sums_of(rows[0])
+
+
+async def window_session_sums(
+    account_id: str, window: Window, chat_id: str | None, topic: str | None
+) -> SessionSums:
+    """Sums over the sessions whose first message lies in the window, of chat ``chat_id``
+    and with ``topic`` when given (rollups unless a chat is asked for)."""
+    if chat_id is not None:
+        return await _raw_window_sums(account_id, window, chat_id, topic)
+    key = topic or ""
+    sums = await rolled_session_sums(account_id, (window.start, window.end), key)
+    return sums.get((1, key), SessionSums())
 
 
 def means(sums: SessionSums) -> tuple[float | None, float | None, float | None, float | None]:

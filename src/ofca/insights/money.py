@@ -1,0 +1,430 @@
+"""Revenue, fans and chatters (docs/metrics.md, "Money" and "Chatters"): the SQL that reads
+a window's tips and PPV offers, who sent what, and who is waiting; the arithmetic is the
+pure ``ofca.domain.money``.
+
+Money is sparse (a few messages in a hundred carry any), so the tips and offers of a window
+are read from a partial index over the messages that can carry money (m0010) and summed in
+Python, always in the same order, so both engines answer identically. An outbound
+message's chatter is derived in SQL (:data:`CHATTER_SQL`): the user or key of the
+dashboard command it is linked to, else the extension's operator, else ``unassigned``. A
+tip is credited to the chatter of the chat's latest outbound message before it, when that
+is at most ``OFCA_TIP_CREDIT_HOURS`` older.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from ofca.domain.insights import ChattersResponse, FansResponse, RevenueResponse
+from ofca.domain.metrics import Granularity, Window, bucket_locator, bucket_starts
+from ofca.domain.money import (
+    UNASSIGNED,
+    ChatterSent,
+    FanChat,
+    MoneyEvent,
+    RevenueValues,
+    Tier,
+    chatter_rows,
+    fan_rows,
+    fan_spend,
+    money_kind,
+    revenue_trend,
+    revenue_values,
+)
+from ofca.insights.session_sums import window_session_sums
+from ofca.insights.windows import is_postgres, query, together, window_view
+from ofca.persistence.sql import to_utc
+from ofca.settings import Settings
+
+__all__ = [
+    "CHATTER_SQL",
+    "MoneyFilters",
+    "chatters",
+    "fans",
+    "money_events",
+    "revenue",
+    "revenue_summary",
+    "topic_revenue",
+]
+
+CHATTER_SQL = "COALESCE(c.issued_by, 'ext:' || m.operator_id, 'unassigned')"
+"""The chatter of outbound message ``m`` (``c``: its command, LEFT JOINed)."""
+_COMMAND_JOIN = "LEFT JOIN ofca_command c ON c.command_id = m.command_id"
+_MAY_CARRY = "(m.is_tip OR m.price > 0)"
+"""The partial index's condition (m0010): every tip and every offer satisfies it."""
+
+
+class MoneyFilters(msgspec.Struct, frozen=True, kw_only=True):
+    """``chat_id``, ``topic`` and ``chatter`` (docs/metrics.md, "Revenue")."""
+
+    chat_id: str | None = None
+    topic: str | None = None
+    chatter: str | None = None
+
+
+def _id_order() -> str:
+    """Message ids compare as strings by code point on both engines."""
+    return ' COLLATE "C"' if is_postgres() else ""
+
+
+def _scope(filters: MoneyFilters, alias: str = "m") -> tuple[str, list[Any]]:
+    """Conditions on messages ``alias`` for the chat and topic filters (a message is in a
+    topic when the session it lies in has the topic)."""
+    sql, params = "", []
+    if filters.chat_id is not None:
+        sql += f" AND {alias}.chat_id = {{}}"
+        params.append(filters.chat_id)
+    if filters.topic is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM ofca_session_topic st WHERE st.account_id = "
+            f"{alias}.account_id AND st.chat_id = {alias}.chat_id AND st.topic = {{}} AND "
+            f"st.start_at <= {alias}.created_at AND st.end_at >= {alias}.created_at)"
+        )
+        params.append(filters.topic)
+    return sql, params
+
+
+def _credit_sql() -> str:
+    order = _id_order()
+    return (
+        "CASE WHEN m.direction = 'inbound' AND m.is_tip THEN (SELECT o.message_id "
+        "FROM ofca_message o WHERE o.account_id = m.account_id AND o.chat_id = m.chat_id "
+        "AND o.direction = 'outbound' AND (o.created_at < m.created_at OR "
+        f"(o.created_at = m.created_at AND o.message_id{order} < m.message_id{order})) "
+        f"ORDER BY o.created_at DESC, o.message_id{order} DESC LIMIT 1) END"
+    )
+
+
+async def money_events(
+    account_id: str,
+    start: datetime | None,
+    end: datetime,
+    filters: MoneyFilters,
+    credit_hours: float,
+) -> list[MoneyEvent]:
+    """The tips and PPV offers with revenue time in ``[start, end)`` (``start`` None: from
+    the beginning), after the chat and topic filters, each with its chatter; the
+    ``chatter`` filter is left to the caller."""
+    scope, params = _scope(filters)
+    since = "" if start is None else " AND m.created_at >= {}"
+    rows = await query(
+        "SELECT m.message_id, m.chat_id, m.direction, m.created_at, m.is_tip, m.price, "
+        f"m.is_free, m.is_opened, {CHATTER_SQL} AS chatter, {_credit_sql()} AS credit_id "
+        f"FROM ofca_message m {_COMMAND_JOIN} WHERE m.account_id = {{}} AND {_MAY_CARRY}"
+        f"{since} AND m.created_at < {{}}{scope}",
+        account_id,
+        *([] if start is None else [start]),
+        end,
+        *params,
+    )
+    credits = await _credited(account_id, [r["credit_id"] for r in rows if r["credit_id"]])
+    window = timedelta(hours=credit_hours)
+    events: list[MoneyEvent] = []
+    for row in rows:
+        kind = money_kind(row["direction"], bool(row["is_tip"]), row["price"], bool(row["is_free"]))
+        if kind is None:
+            continue
+        at = to_utc(row["created_at"])
+        chatter = row["chatter"]
+        if kind == "tip":
+            credit = credits.get(row["credit_id"])
+            chatter = credit[1] if credit is not None and at - credit[0] <= window else UNASSIGNED
+        events.append(
+            MoneyEvent(
+                message_id=row["message_id"],
+                chat_id=row["chat_id"],
+                at=at,
+                kind=kind,
+                price=None if row["price"] is None else float(row["price"]),
+                purchased=kind == "offer" and bool(row["is_opened"]),
+                chatter=chatter,
+            )
+        )
+    return events
+
+
+async def _credited(account_id: str, ids: Sequence[str]) -> dict[str, tuple[datetime, str]]:
+    """Time and chatter of the outbound messages tips may be credited to."""
+    found: dict[str, tuple[datetime, str]] = {}
+    unique = sorted(set(ids))
+    for first in range(0, len(unique), 500):
+        chunk = unique[first : first + 500]
+        rows = await query(
+            f"SELECT m.message_id, m.created_at, {CHATTER_SQL} AS chatter FROM ofca_message m "
+            f"{_COMMAND_JOIN} WHERE m.account_id = {{}} AND m.message_id IN "
+            f"({', '.join('{}' for _ in chunk)})",
+            account_id,
+            *chunk,
+        )
+        for row in rows:
+            found[row["message_id"]] = (to_utc(row["created_at"]), row["chatter"])
+    return found
+
+
+def _keep(events: Sequence[MoneyEvent], chatter: str | None) -> list[MoneyEvent]:
+    return [e for e in events if chatter is None or e.chatter == chatter]
+
+
+async def _sessions(account_id: str, window: Window, filters: MoneyFilters) -> int:
+    """Sessions in the window after the filters; with ``chatter``, those in which the
+    chatter sent a message."""
+    if filters.chatter is None:
+        sums = await window_session_sums(account_id, window, filters.chat_id, filters.topic)
+        return sums.sessions
+    params: list[Any] = [account_id, window.start, window.end]
+    sql = "SELECT count(*) AS n FROM ofca_session s WHERE s.account_id = {} "
+    sql += "AND s.start_at >= {} AND s.start_at < {}"
+    if filters.chat_id is not None:
+        sql += " AND s.chat_id = {}"
+        params.append(filters.chat_id)
+    if filters.topic is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM ofca_session_topic st WHERE st.account_id = s.account_id"
+            " AND st.chat_id = s.chat_id AND st.start_at = s.start_at AND st.topic = {})"
+        )
+        params.append(filters.topic)
+    sql += (
+        f" AND EXISTS (SELECT 1 FROM ofca_message m {_COMMAND_JOIN} WHERE m.account_id = "
+        "s.account_id AND m.chat_id = s.chat_id AND m.direction = 'outbound' AND "
+        f"m.created_at >= s.start_at AND m.created_at <= s.end_at AND {CHATTER_SQL} = {{}})"
+    )
+    params.append(filters.chatter)
+    rows = await query(sql, *params)
+    return int(rows[0]["n"] or 0)
+
+
+# --------------------------------------------------------------------------- revenue
+
+
+async def revenue(
+    account_id: str,
+    window: Window,
+    zone_name: str,
+    granularity: Granularity,
+    filters: MoneyFilters,
+    settings: Settings,
+) -> RevenueResponse:
+    previous = window.previous()
+    events, current_sessions, previous_sessions = await together(
+        money_events(account_id, previous.start, window.end, filters, settings.tip_credit_hours),
+        _sessions(account_id, window, filters),
+        _sessions(account_id, previous, filters),
+    )
+    kept = _keep(events, filters.chatter)
+    now = [e for e in kept if e.at >= window.start]
+    before = [e for e in kept if e.at < window.start]
+    fee = settings.platform_fee_percent
+    starts = bucket_starts(window, ZoneInfo(zone_name), granularity)
+    return RevenueResponse(
+        current=revenue_values(now, current_sessions, fee),
+        previous=revenue_values(before, previous_sessions, fee),
+        trend=revenue_trend(now, starts, bucket_locator(starts)),
+        window=window_view(window),
+        previous_window=window_view(previous),
+        granularity=granularity,
+        timezone=zone_name,
+    )
+
+
+async def revenue_summary(account_id: str, window: Window, settings: Settings) -> RevenueValues:
+    """The window's revenue without filters (``analytics_update``)."""
+    events, sessions = await together(
+        money_events(
+            account_id, window.start, window.end, MoneyFilters(), settings.tip_credit_hours
+        ),
+        _sessions(account_id, window, MoneyFilters()),
+    )
+    return revenue_values(events, sessions, settings.platform_fee_percent)
+
+
+async def topic_revenue(
+    account_id: str, window: Window, chat_id: str | None, topic: str | None
+) -> dict[str, float]:
+    """Per topic: the revenue of its sessions in the window (a session's revenue: its own
+    messages' tips and purchases)."""
+    params: list[Any] = [account_id, window.start, window.end]
+    sql = (
+        "SELECT st.topic, m.message_id, m.direction, m.is_tip, m.price, m.is_free, m.is_opened "
+        "FROM ofca_session_topic st JOIN ofca_message m ON m.account_id = st.account_id "
+        "AND m.chat_id = st.chat_id AND m.created_at >= st.start_at "
+        f"AND m.created_at <= st.end_at AND {_MAY_CARRY} "
+        "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {}"
+    )
+    if chat_id is not None:
+        sql += " AND st.chat_id = {}"
+        params.append(chat_id)
+    if topic is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = st.account_id"
+            " AND f.chat_id = st.chat_id AND f.start_at = st.start_at AND f.topic = {})"
+        )
+        params.append(topic)
+    amounts: dict[str, list[tuple[str, float]]] = {}
+    for row in await query(sql, *params):
+        kind = money_kind(row["direction"], bool(row["is_tip"]), row["price"], bool(row["is_free"]))
+        price = float(row["price"] or 0.0)
+        if price <= 0 or kind is None or (kind == "offer" and not row["is_opened"]):
+            continue
+        amounts.setdefault(row["topic"], []).append((row["message_id"], price))
+    return {
+        topic_id: round(math.fsum(price for _, price in sorted(values)), 9)
+        for topic_id, values in amounts.items()
+    }
+
+
+# --------------------------------------------------------------------------- fans
+
+
+async def _fan_chats(account_id: str, as_of: datetime) -> list[FanChat]:
+    rows = await query(
+        "SELECT f.chat_id, ch.fan_name, ch.fan_username FROM ofca_chat_first f "
+        "LEFT JOIN ofca_chat ch ON ch.account_id = f.account_id AND ch.chat_id = f.chat_id "
+        "WHERE f.account_id = {} AND f.first_at < {}",
+        account_id,
+        as_of,
+    )
+    return [FanChat(r["chat_id"], r["fan_name"], r["fan_username"]) for r in rows]
+
+
+async def _waiting_since(account_id: str, as_of: datetime) -> dict[str, datetime]:
+    """Per chat waiting at ``as_of``: the first inbound message of its open run (a run
+    answered at or after ``as_of`` was still open then)."""
+    rows = await query(
+        "SELECT chat_id, first_inbound_at FROM ofca_reply WHERE account_id = {} "
+        "AND first_inbound_at < {} AND (replied_at IS NULL OR replied_at >= {})",
+        account_id,
+        as_of,
+        as_of,
+    )
+    return {r["chat_id"]: to_utc(r["first_inbound_at"]) for r in rows}
+
+
+async def fans(
+    account_id: str, window: Window, settings: Settings, tier: Tier | None, limit: int
+) -> FansResponse:
+    as_of = window.end
+    chats, events, waiting = await together(
+        _fan_chats(account_id, as_of),
+        money_events(account_id, None, as_of, MoneyFilters(), settings.tip_credit_hours),
+        _waiting_since(account_id, as_of),
+    )
+    rows, spend_waiting, fans_waiting = fan_rows(
+        chats,
+        fan_spend(events, window.start, window.end),
+        waiting,
+        as_of,
+        whale_spend=settings.whale_spend,
+        sla_seconds=settings.reply_sla_seconds,
+        tier=tier,
+        limit=limit,
+    )
+    return FansResponse(
+        fans=rows,
+        spend_waiting=spend_waiting,
+        fans_waiting=fans_waiting,
+        as_of=as_of,
+        window=window_view(window),
+    )
+
+
+# --------------------------------------------------------------------------- chatters
+
+
+async def _sent(account_id: str, window: Window, filters: MoneyFilters) -> dict[str, ChatterSent]:
+    scope, params = _scope(filters)
+    rows = await query(
+        f"SELECT {CHATTER_SQL} AS chatter, count(*) AS messages, "
+        f"count(DISTINCT m.chat_id) AS fans FROM ofca_message m {_COMMAND_JOIN} "
+        "WHERE m.account_id = {} AND m.direction = 'outbound' AND m.created_at >= {} "
+        f"AND m.created_at < {{}}{scope} GROUP BY {CHATTER_SQL}",
+        account_id,
+        window.start,
+        window.end,
+        *params,
+    )
+    return {
+        r["chatter"]: ChatterSent(messages_sent=int(r["messages"]), fans=int(r["fans"]))
+        for r in rows
+    }
+
+
+async def _replies(
+    account_id: str, window: Window, filters: MoneyFilters
+) -> list[tuple[str, float]]:
+    """(chatter, reply_seconds) of the answered runs of the window."""
+    params: list[Any] = [account_id, window.start, window.end]
+    sql = (
+        f"SELECT {CHATTER_SQL} AS chatter, r.reply_seconds FROM ofca_reply r "
+        "JOIN ofca_message m ON m.account_id = r.account_id "
+        f"AND m.message_id = r.reply_message_id {_COMMAND_JOIN} "
+        "WHERE r.account_id = {} AND r.first_inbound_at >= {} AND r.first_inbound_at < {} "
+        "AND r.reply_seconds IS NOT NULL"
+    )
+    if filters.chat_id is not None:
+        sql += " AND r.chat_id = {}"
+        params.append(filters.chat_id)
+    if filters.topic is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM ofca_session_topic st WHERE st.account_id = r.account_id"
+            " AND st.chat_id = r.chat_id AND st.start_at = r.session_start_at AND st.topic = {})"
+        )
+        params.append(filters.topic)
+    return [(r["chatter"], float(r["reply_seconds"])) for r in await query(sql, *params)]
+
+
+async def _names(account_id: str, chatter_ids: Sequence[str]) -> dict[str, str | None]:
+    """Users by their name, keys by theirs, extension operators by the latest name seen."""
+    names: dict[str, str | None] = {}
+    users = [c.removeprefix("user:") for c in chatter_ids if c.startswith("user:")]
+    keys = [c.removeprefix("key:") for c in chatter_ids if c.startswith("key:")]
+    operators = [c.removeprefix("ext:") for c in chatter_ids if c.startswith("ext:")]
+    if users:
+        marks = ", ".join("{}" for _ in users)
+        for row in await query(
+            f"SELECT user_id, name FROM ofca_user WHERE user_id IN ({marks})", *users
+        ):
+            names[f"user:{row['user_id']}"] = row["name"] or None
+    numeric = [int(k) for k in keys if k.isdigit()]
+    if numeric:
+        marks = ", ".join("{}" for _ in numeric)
+        for row in await query(
+            f"SELECT id, name FROM ofca_api_key WHERE id IN ({marks})", *numeric
+        ):
+            names[f"key:{row['id']}"] = row["name"] or None
+    if operators:
+        marks = ", ".join("{}" for _ in operators)
+        rows = await query(
+            "SELECT operator_id, operator_name FROM ofca_message WHERE account_id = {} "
+            f"AND operator_id IN ({marks}) AND operator_name IS NOT NULL "
+            "ORDER BY created_at, ingested_at",
+            account_id,
+            *operators,
+        )
+        for row in rows:  # the latest name wins
+            names[f"ext:{row['operator_id']}"] = row["operator_name"]
+    return names
+
+
+async def chatters(
+    account_id: str, window: Window, filters: MoneyFilters, settings: Settings
+) -> ChattersResponse:
+    sent, replies, events = await together(
+        _sent(account_id, window, filters),
+        _replies(account_id, window, filters),
+        money_events(account_id, window.start, window.end, filters, settings.tip_credit_hours),
+    )
+    if filters.chatter is not None:
+        sent = {k: v for k, v in sent.items() if k == filters.chatter}
+        replies = [r for r in replies if r[0] == filters.chatter]
+        events = _keep(events, filters.chatter)
+    ids = sorted(set(sent) | {c for c, _ in replies} | {e.chatter for e in events})
+    rows = chatter_rows(
+        sent, replies, events, await _names(account_id, ids), settings.reply_sla_seconds
+    )
+    return ChattersResponse(chatters=rows, window=window_view(window))
