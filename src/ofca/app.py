@@ -69,7 +69,7 @@ def create_app(
     monitor = ChannelsMonitor(channels)
     rate_limiter = RateLimiter(settings, redis)
     insights = InsightsScheduler(settings, channels)
-    ingest = Ingest(settings, channels, insights=insights, feed=LiveFeed())
+    ingest = Ingest(settings, channels, insights=insights, feed=LiveFeed(settings.triage))
     full_syncs = FullSyncs(insights.analytics, settings.triage)
     commands = ExtensionCommands(settings, channels, redis)
     monitor.on_recovery(commands.register_again)

@@ -40,7 +40,9 @@ async def load_demo(account_id: str, messages: int = 5000, seed: int = 7) -> str
     began = time.perf_counter()
     synthetic = generate_account(messages, seed=seed)
     channels = cast(OfcaChannelsPlugin, _NoLiveDelivery(settings))
-    ingest = Ingest(settings, channels, InsightsScheduler(settings, channels), LiveFeed())
+    ingest = Ingest(
+        settings, channels, InsightsScheduler(settings, channels), LiveFeed(settings.triage)
+    )
     ack = await ingest_snapshot(ingest.context(account.account_id), cache_update_frame(synthetic))
     await wait_enriched()
     elapsed = time.perf_counter() - began

@@ -112,7 +112,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         """The inbox's default order (``ofca.domain.triage``)."""
         hours = self.triage_horizon_hours
         return Triage(
-            horizon_seconds=hours * 3600.0 if hours else None, sla_seconds=self.reply_sla_seconds
+            horizon_seconds=hours * 3600.0 if hours else None,
+            sla_seconds=self.reply_sla_seconds,
+            whale_spend=self.whale_spend,
         )
 
     @property

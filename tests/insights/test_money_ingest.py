@@ -6,7 +6,7 @@ the new columns of rows stored before it from their raw JSON."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -149,3 +149,42 @@ async def test_m0010_fills_the_columns_from_raw(account_id: str, settings: Any) 
     }
     assert (stored["r1"]["operator_id"], stored["r1"]["operator_name"]) == ("42", "Bo")
     assert stored["r2"]["operator_id"] is None
+
+
+async def test_an_unlock_reaches_dashboards_live(server, make_key, account_id) -> None:
+    """The unlock (an edit with isOpened true) comes as an edited append_message whose node
+    has the fan's new lifetime spend and tier, then an analytics_update with the revenue."""
+    ext_key = await make_key(account_id, "extension")
+    dash_key = await make_key(account_id, "dashboard")
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    offer = {**OFFER, "createdAt": hour_ago, "price": 80}
+    tip = {**TIP, "createdAt": hour_ago, "price": 25}
+    snapshot = {
+        "type": "cache_update",
+        "payload": {"chats": [{"withUser": {"id": 11, "name": "Fan"}}], "messages": [offer, tip]},
+    }
+    async with (
+        open_socket(_url(server, account_id, ext_key)) as extension,
+        open_socket(f"{server.ws_url}/ws/frontend/{account_id}?token={dash_key}") as dashboard,
+    ):
+        await extension.next()
+        await dashboard.until("full_sync_response")
+        await extension.send(snapshot)
+        await extension.until("ingest_ack")
+        synced = await dashboard.until("full_sync_response", within=30)
+        (node,) = synced["payload"]["conversations"]
+        assert (node["lifetime_spend"], node["tier"]) == (25.0, "spender")
+
+        await extension.send(new_raw_message_frame({**offer, "isOpened": True}))
+        await extension.until("ingest_ack")
+        event = await dashboard.until("append_message", within=30)
+        assert event["payload"]["edited"] is True
+        assert event["payload"]["message"]["is_opened"] is True
+        node = event["payload"]["conversation"]
+        assert (node["lifetime_spend"], node["tier"]) == (105.0, "whale")
+        update = await dashboard.until("analytics_update", within=30)
+        revenue = update["payload"]["revenue"]
+        assert (revenue["gross"], revenue["ppv_purchased"], revenue["tips_amount"]) == (
+            105.0, 1, 25.0,
+        )  # fmt: skip
+        assert revenue["net"] == 84.0  # fee 20 %

@@ -59,7 +59,7 @@ FULL_SYNC_CONVERSATIONS = 500
 
 _COLUMNS = (
     "message_id, chat_id, text, created_at, changed_at, direction, sentiment, topics, "
-    "is_tip, price, media_count, enriched, command_id"
+    "is_tip, price, media_count, enriched, command_id, is_free, is_opened"
 )
 _FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -68,7 +68,8 @@ async def conversation_node(
     account_id: str, chat_id: str, settings: Settings | None = None
 ) -> ConversationNode | None:
     """One chat's node with its latest messages, or ``None`` when the chat is unknown."""
-    nodes = await conversation_nodes(account_id, [chat_id])
+    triage = DEFAULT_TRIAGE if settings is None else settings.triage
+    nodes = await conversation_nodes(account_id, [chat_id], triage)
     return nodes.get(chat_id)
 
 
@@ -116,14 +117,17 @@ class _Topics:
 
 
 async def conversation_nodes(
-    account_id: str, chat_ids: Sequence[str]
+    account_id: str, chat_ids: Sequence[str], triage: Triage = DEFAULT_TRIAGE
 ) -> dict[str, ConversationNode]:
     """The nodes of these chats, each with its latest :data:`LIVE_NODE_MESSAGES` messages."""
     unique = list(dict.fromkeys(chat_ids))
     nodes: dict[str, ConversationNode] = {}
     for start in range(0, len(unique), FULL_SYNC_CONVERSATIONS):
         found = await _nodes(
-            account_id, unique[start : start + FULL_SYNC_CONVERSATIONS], LIVE_NODE_MESSAGES
+            account_id,
+            unique[start : start + FULL_SYNC_CONVERSATIONS],
+            LIVE_NODE_MESSAGES,
+            triage.whale_spend,
         )
         nodes.update((node.chat_id, node) for node in found)
     return nodes
@@ -161,7 +165,10 @@ async def _chosen(account_id: str, triage: Triage = DEFAULT_TRIAGE) -> tuple[lis
 
 
 async def _nodes(
-    account_id: str, chat_ids: Sequence[str], messages: int = FULL_SYNC_MESSAGES
+    account_id: str,
+    chat_ids: Sequence[str],
+    messages: int = FULL_SYNC_MESSAGES,
+    whale_spend: float = DEFAULT_TRIAGE.whale_spend,
 ) -> list[ConversationNode]:
     """The nodes of these chats (at most :data:`FULL_SYNC_CONVERSATIONS`, in this order),
     each with its latest ``messages`` messages; none for a chat not stored."""
@@ -187,7 +194,7 @@ async def _nodes(
             continue  # deleted meanwhile
         views = [message_view(row, topics) for row in latest[chat_id]]
         views.sort(key=lambda v: (v.created_at is None, v.created_at or _FAR_PAST, v.id))
-        nodes.append(summarized_node(summary, views, topics))
+        nodes.append(summarized_node(summary, views, topics, whale_spend))
     return nodes
 
 
@@ -221,7 +228,7 @@ async def _build(
     account_id: str, analytics_of: Analytics, triage: Triage = DEFAULT_TRIAGE
 ) -> FullSyncResponse:
     chosen, excluded = await _chosen(account_id, triage)
-    conversations = await _nodes(account_id, chosen)
+    conversations = await _nodes(account_id, chosen, whale_spend=triage.whale_spend)
     analytics = await analytics_of(account_id)
     return FullSyncResponse(
         payload=FullSyncPayload(

@@ -16,6 +16,7 @@ import msgspec
 from piccolo.engine.base import Engine
 
 from ofca.conversations.nodes import chat_summaries, summarized_node
+from ofca.domain.triage import DEFAULT_TRIAGE, Triage
 from ofca.domain.wss import (
     AppendMessage,
     AppendMessagePayload,
@@ -29,7 +30,10 @@ __all__ = ["LiveFeed", "append_frames", "live_nodes"]
 
 
 async def live_nodes(
-    engine: Engine[Any], account_id: str, chat_ids: Sequence[str]
+    engine: Engine[Any],
+    account_id: str,
+    chat_ids: Sequence[str],
+    whale_spend: float = DEFAULT_TRIAGE.whale_spend,
 ) -> dict[str, ConversationNode]:
     """The current nodes of these chats, read after their batch is committed, with empty
     ``messages`` (the caller puts in the messages it just wrote). A chat deleted meanwhile
@@ -37,7 +41,7 @@ async def live_nodes(
     if not chat_ids:
         return {}
     rows = await chat_summaries(engine, account_id, chat_ids)
-    return {row["chat_id"]: summarized_node(row, []) for row in rows}
+    return {row["chat_id"]: summarized_node(row, [], whale_spend=whale_spend) for row in rows}
 
 
 def append_frames(
@@ -63,8 +67,12 @@ def append_frames(
 class LiveFeed:
     """What ingest publishes for stored messages (``ingest.context.ConversationFeed``)."""
 
+    def __init__(self, triage: Triage = DEFAULT_TRIAGE) -> None:
+        self._whale_spend = triage.whale_spend
+
     async def append_frames(
         self, account_id: str, changes: Sequence[tuple[MessageView, bool]]
     ) -> list[bytes]:
         chat_ids = sorted({view.chat_id for view, _ in changes})
-        return append_frames(await live_nodes(database(), account_id, chat_ids), changes)
+        nodes = await live_nodes(database(), account_id, chat_ids, self._whale_spend)
+        return append_frames(nodes, changes)

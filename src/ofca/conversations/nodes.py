@@ -19,6 +19,8 @@ import msgspec
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 
+from ofca.domain.money import tier_of
+from ofca.domain.triage import DEFAULT_TRIAGE
 from ofca.domain.views import (
     TopicsOf,
     as_datetime,
@@ -46,6 +48,8 @@ _LAST = (
     "media_count",
     "enriched",
     "command_id",
+    "is_free",
+    "is_opened",
 )
 _SESSION = (
     "start_at",
@@ -59,12 +63,21 @@ _SESSION = (
     "topics",
 )
 
+_SPEND = (
+    "SELECT SUM(p.price) FROM ofca_message p WHERE p.account_id = c.account_id "
+    "AND p.chat_id = c.chat_id AND (p.is_tip OR p.price > 0) AND p.price > 0 "
+    "AND p.created_at IS NOT NULL AND ((p.direction = 'inbound' AND p.is_tip) OR "
+    "(p.direction = 'outbound' AND NOT p.is_tip AND NOT p.is_free AND p.is_opened))"
+)
+"""The chat's lifetime spend: its tips' amounts and its purchased PPV offers' prices."""
+
 # ``{}`` are parameters in order; CHATS is the engine's "chat_id is one of a list" test.
 _SUMMARY = (
     "SELECT c.chat_id, c.fan_id, c.fan_name, c.fan_username, c.fan_avatar, "
     "s.total, s.last_at, s.fan_sentiment, "
     "(SELECT MIN(r.first_inbound_at) FROM ofca_reply r WHERE r.account_id = c.account_id "
     "AND r.chat_id = c.chat_id AND r.replied_at IS NULL) AS unanswered_since, "
+    f"({_SPEND}) AS lifetime_spend, "
     "(SELECT TOPICS FROM ofca_session_topic t WHERE t.account_id = c.account_id "
     "AND t.chat_id = c.chat_id) AS chat_topics, "
     + ", ".join(f"l.{column} AS l_{column}" for column in _LAST)
@@ -149,9 +162,13 @@ class _Prefixed(Mapping[str, Any]):
 
 
 def summarized_node(
-    row: Row, messages: list[MessageView], topics: TopicsOf = as_topics
+    row: Row,
+    messages: list[MessageView],
+    topics: TopicsOf = as_topics,
+    whale_spend: float = DEFAULT_TRIAGE.whale_spend,
 ) -> ConversationNode:
     """The node of a chat from its summary row, holding ``messages``."""
+    spend = round(float(row["lifetime_spend"] or 0.0), 9)
     last = _Prefixed(row, "l_")
     chat_topics = row["chat_topics"]
     return ConversationNode(
@@ -165,4 +182,6 @@ def summarized_node(
         sentiment_score=as_score(row["fan_sentiment"]),
         topics=sorted(chat_topics.split(",")) if chat_topics else [],
         session=session_view(_Prefixed(row, "x_"), topics),
+        lifetime_spend=spend,
+        tier=tier_of(spend, whale_spend),
     )

@@ -64,7 +64,7 @@ NO_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
 MESSAGE_VIEW_COLUMNS = (
     "message_id, chat_id, text, created_at, changed_at, direction, sentiment, topics, "
-    "is_tip, price, media_count, enriched, command_id, source"
+    "is_tip, price, media_count, enriched, command_id, source, is_free, is_opened"
 )
 
 

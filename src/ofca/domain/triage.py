@@ -29,6 +29,9 @@ class Triage(msgspec.Struct, frozen=True, kw_only=True):
     horizon_seconds: float | None
     """Waits that started longer ago than this are stale; ``None``: none is."""
     sla_seconds: float
+    whale_spend: float = 100.0
+    """A fan whose lifetime spend reaches this is a ``whale`` (the inbox's tier,
+    docs/metrics.md "Fans")."""
 
 
 DEFAULT_TRIAGE = Triage(horizon_seconds=24 * 3600.0, sla_seconds=300.0)

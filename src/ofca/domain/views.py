@@ -81,6 +81,8 @@ def message_view(row: Mapping[str, Any], topics: TopicsOf = as_topics) -> Messag
         media_count=int(row.get("media_count") or 0),
         enriched=bool(row.get("enriched")),
         command_id=row.get("command_id"),
+        is_free=bool(row.get("is_free")),
+        is_opened=bool(row.get("is_opened")),
     )
 
 

@@ -20,6 +20,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from ofca.domain.insights import AnalyticsSnapshot
+from ofca.domain.money import Tier
 from ofca.domain.normalize import Direction
 from ofca.domain.onlyfans import Chat, Message, PlatformId
 
@@ -242,6 +243,9 @@ class MessageView(msgspec.Struct, kw_only=True):
     media_count: int = 0
     enriched: bool = False
     command_id: str | None = None
+    is_free: bool = False
+    is_opened: bool = False
+    """A PPV offer (outbound, priced, not free) with ``is_opened`` true was bought."""
 
 
 class SessionView(msgspec.Struct, kw_only=True):
@@ -273,6 +277,10 @@ class ConversationNode(msgspec.Struct, kw_only=True):
     sentiment_score: float | None = None
     topics: list[str] = []
     session: SessionView | None = None
+    lifetime_spend: float = 0.0
+    """The fan's revenue ever: tips and PPV purchases (docs/metrics.md, "Money")."""
+    tier: Tier = "free"
+    """``whale`` (lifetime spend >= ``OFCA_WHALE_SPEND``), ``spender`` (> 0) or ``free``."""
 
 
 class FullSyncPayload(msgspec.Struct, kw_only=True):

@@ -160,6 +160,7 @@ export interface AnalyticsSnapshot {
   computed_at: string;
   overview: OverviewResponse;
   response_time: ResponseTimeResponse;
+  revenue?: RevenueValues | null;
   sentiment_trend: SentimentTrendResponse;
   topics: TopicsResponse;
 }
@@ -232,6 +233,30 @@ export interface ReplyStats {
   within_sla_percentage: number | null;
 }
 /**
+ * The revenue of one window (docs/metrics.md, "Revenue").
+ *
+ * This interface was referenced by `WssProtocol`'s JSON-Schema
+ * via the `definition` "RevenueValues".
+ */
+export interface RevenueValues {
+  average_purchase: number | null;
+  gross: number;
+  net: number;
+  paying_fans: number;
+  ppv_offered: number;
+  ppv_purchased: number;
+  ppv_revenue: number;
+  revenue_per_paying_fan: number | null;
+  revenue_per_session: number | null;
+  tips: number;
+  tips_amount: number;
+  tips_without_amount: number;
+  unavailable_reasons: {
+    [k: string]: string | undefined;
+  };
+  unlock_rate: number | null;
+}
+/**
  * This interface was referenced by `WssProtocol`'s JSON-Schema
  * via the `definition` "SentimentTrendResponse".
  */
@@ -272,6 +297,8 @@ export interface TopicRow {
   label: string;
   percentage_of_total: number;
   previous_volume: number;
+  revenue?: number;
+  revenue_per_session?: number;
   sentiment_score: number | null;
   silence_percentage: number | null;
   topic: string;
@@ -293,10 +320,12 @@ export interface ConversationNode {
   fan: FanView;
   last_activity_at?: string | null;
   last_message?: MessageView | null;
+  lifetime_spend?: number;
   message_count: number;
   messages: MessageView[];
   sentiment_score?: number | null;
   session?: SessionView | null;
+  tier?: 'free' | 'spender' | 'whale';
   topics?: string[];
   unanswered_since?: string | null;
 }
@@ -324,6 +353,8 @@ export interface MessageView {
   direction: 'inbound' | 'outbound' | 'unknown';
   enriched?: boolean;
   id: string;
+  is_free?: boolean;
+  is_opened?: boolean;
   is_tip?: boolean;
   media_count?: number;
   price?: number | null;
@@ -554,17 +585,36 @@ export interface Message {
   createdAt?: string | number | null;
   fromUser?: FromUser | null;
   id: number | string;
-  isFree?: boolean;
+  /**
+   * A money field: price a JSON number >= 0, flags JSON booleans. Read as any JSON value so a malformed one rejects only its message (ingest_ack rejected_items, reason invalid_money), never the whole frame.
+   */
+  isFree?: {
+    [k: string]: unknown | undefined;
+  };
   isLiked?: boolean | null;
   isNew?: boolean | null;
-  isOpened?: boolean | null;
+  /**
+   * A money field: price a JSON number >= 0, flags JSON booleans. Read as any JSON value so a malformed one rejects only its message (ingest_ack rejected_items, reason invalid_money), never the whole frame.
+   */
+  isOpened?: {
+    [k: string]: unknown | undefined;
+  };
+  /**
+   * A money field: price a JSON number >= 0, flags JSON booleans. Read as any JSON value so a malformed one rejects only its message (ingest_ack rejected_items, reason invalid_money), never the whole frame.
+   */
   isTip?: boolean;
   is_creator?: boolean | null;
   is_inbound?: boolean | null;
   lockedText?: boolean | null;
   media?: Media[];
   mediaCount?: number;
-  price?: number | null;
+  operator?: Operator | null;
+  /**
+   * A money field: price a JSON number >= 0, flags JSON booleans. Read as any JSON value so a malformed one rejects only its message (ingest_ack rejected_items, reason invalid_money), never the whole frame.
+   */
+  price?: {
+    [k: string]: unknown | undefined;
+  };
   text?: string | null;
 }
 /**
@@ -589,6 +639,16 @@ export interface Media {
   preview?: string | null;
   src?: string | null;
   type?: string | null;
+}
+/**
+ * The agency member (chatter) logged into the extension when the message was sent.
+ *
+ * This interface was referenced by `WssProtocol`'s JSON-Schema
+ * via the `definition` "Operator".
+ */
+export interface Operator {
+  id: number | string;
+  name?: string | null;
 }
 /**
  * The fan of a chat (``withUser``).
