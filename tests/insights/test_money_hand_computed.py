@@ -27,6 +27,8 @@ ext:8 sent o6, o7 (2 fans), tip t3 -> 5. 55 + 47 + 10 + 5 = 117 = gross.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from datetime import UTC, datetime
@@ -97,15 +99,17 @@ async def owner(account_id: str, make_key: Any, settings: Settings) -> dict[str,
             created_at=now,
             issued_by=f"user:{uma}",
         ).save()
-    await ChatRow(
-        account_id=account_id,
-        chat_id="f1",
-        fan_id="1001",
-        fan_name="Big Spender",
-        fan_username="bigspender",
-        created_at=now,
-        updated_at=now,
-    ).save()
+    for chat in ("f1", "f2", "f3", "f4", "f5"):
+        named = chat == "f1"
+        await ChatRow(
+            account_id=account_id,
+            chat_id=chat,
+            fan_id=f"10{chat}",
+            fan_name="Big Spender" if named else None,
+            fan_username="bigspender" if named else None,
+            created_at=now,
+            updated_at=now,
+        ).save()
     await store(account_id, account_messages(command), settings)
     return {"Authorization": f"Bearer {key}", "uma": f"user:{uma}", "account_id": account_id}
 
@@ -377,3 +381,55 @@ async def test_money_endpoints_give_the_committed_json(
     for name, body in bodies.items():
         assert body == expected[name], name
     assert set(bodies) == set(expected)
+
+
+async def test_chatters_export(client: AsyncTestClient[Litestar], owner: dict) -> None:
+    auth = {"Authorization": owner["Authorization"]}
+    response = await client.get("/api/v1/export/chatters", headers=auth, params={**W})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(response.text)))
+    assert lines[0][:5] == ["chatter", "name", "messages_sent", "fans", "replies"]
+    assert [(line[0], line[14]) for line in lines[1:]] == [
+        ("ext:7", "55.0"),
+        ("unassigned", "47.0"),
+        (owner["uma"], "10.0"),
+        ("ext:8", "5.0"),
+    ]
+    assert lines[4][5] == ""  # ext:8 replied to nobody: no mean
+    ndjson = await client.get(
+        "/api/v1/export/chatters",
+        headers=auth,
+        params={**W, "format": "ndjson", "chatter": "ext:8"},
+    )
+    rows = [json.loads(line) for line in ndjson.text.splitlines()]
+    assert [(r["chatter"], r["tips_amount"], r["messages_sent"]) for r in rows] == [
+        ("ext:8", 5.0, 2)
+    ]
+    bad = await client.get("/api/v1/export/chatters", headers=auth, params={"format": "xlsx"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["key"] == "format"
+
+
+async def test_sessions_export_gains_revenue(
+    client: AsyncTestClient[Litestar], owner: dict
+) -> None:
+    response = await client.get(
+        "/api/v1/export/conversations",
+        headers={"Authorization": owner["Authorization"]},
+        params={"format": "ndjson", "start": "2026-02-20T00:00:00Z", "end": "2026-03-06T00:00:00Z"},
+    )
+    assert response.status_code == 200, response.text
+    revenue = {
+        (r["chat_id"], r["start_at"][:16]): r["revenue"]
+        for r in map(json.loads, response.text.splitlines())
+    }
+    assert revenue == {
+        ("f1", "2026-03-02T10:00"): 0.0,  # S0: o1 not unlocked
+        ("f1", "2026-03-02T12:00"): 55.0,  # S1: o2 30 + t1 25 (o3 not bought)
+        ("f2", "2026-03-02T13:00"): 10.0,  # S2: o5 (t2 has no amount, o5free is free)
+        ("f3", "2026-03-02T14:00"): 0.0,
+        ("f3", "2026-03-03T14:00"): 5.0,
+        ("f4", "2026-03-02T15:00"): 0.0,
+        ("f4", "2026-03-03T15:00"): 7.0,
+        ("f5", "2026-03-05T11:55"): 40.0,
+    }

@@ -23,7 +23,17 @@ from ofca.controllers.conversations import (
     conversation_filters,
     list_scope,
 )
-from ofca.controllers.params import TimeRangeParam
+from ofca.controllers.params import (
+    AccountParam,
+    ChatParam,
+    ChatterParam,
+    EndParam,
+    StartParam,
+    TimeRangeParam,
+    TopicParam,
+    money_filters,
+    request_window,
+)
 from ofca.conversations.exports import (
     export_account,
     export_messages,
@@ -31,6 +41,7 @@ from ofca.conversations.exports import (
 )
 from ofca.domain.auth import Principal
 from ofca.errors import field_error
+from ofca.insights.money import export_chatters
 from ofca.persistence.accounts import get_account
 from ofca.settings import Settings
 
@@ -145,6 +156,40 @@ class ExportController(Controller):
             export_messages(account, filters),
             media_type=NDJSON,
             headers=_attachment("messages", "ndjson"),
+        )
+
+    @get("/chatters", summary="Export the chatters leaderboard of a window (CSV or NDJSON)")
+    async def chatters(
+        self,
+        settings: NamedDependency[Settings],
+        principal: NamedDependency[Principal],
+        account_id: AccountParam = None,
+        format: Annotated[
+            str,
+            QueryParameter(
+                description="csv or ndjson", schema_extra={"enum": list(EXPORT_FORMATS)}
+            ),
+        ] = "csv",
+        start: StartParam = None,
+        end: EndParam = None,
+        time_range: TimeRangeParam = None,
+        topic: TopicParam = None,
+        chat_id: ChatParam = None,
+        chatter: ChatterParam = None,
+    ) -> Stream:
+        """The rows of ``GET /api/v1/insights/chatters`` for the same parameters (CSV: the
+        reply time flattened into ``reply_*`` columns)."""
+        account = scope_account(principal, account_id, "read")
+        chosen: Literal["csv", "ndjson"] = (
+            "csv" if _export_format(format, EXPORT_FORMATS) == "csv" else "ndjson"
+        )
+        window = request_window(start, end, time_range, settings)
+        return Stream(
+            export_chatters(
+                account, window, money_filters(topic, chat_id, chatter), settings, chosen
+            ),
+            media_type=CSV if chosen == "csv" else NDJSON,
+            headers=_attachment("chatters", chosen),
         )
 
 

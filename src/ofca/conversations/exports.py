@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from ofca.conversations.queries import (
     points_of,
 )
 from ofca.domain.metrics import SessionStats
+from ofca.domain.money import message_revenue
 from ofca.domain.views import as_datetime, as_score, as_topics, fan_view
 from ofca.persistence.sql import raw_sql
 from ofca.settings import Settings
@@ -57,8 +59,10 @@ SESSION_COLUMNS = (
     "turns",
     "sentiment_score",
     "topics",
+    "revenue",
 )
-"""One export row per session: every per-session value of docs/metrics.md, plus who and when."""
+"""One export row per session: every per-session value of docs/metrics.md, plus who and when;
+``revenue``: the tips and PPV purchases of its messages (docs/metrics.md, "Money")."""
 
 SECRET_COLUMNS = frozenset(
     {"key_hash", "token_hash", "session_hash", "password_hash", "webhook_secret"}
@@ -72,7 +76,14 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _session_record(chat: dict[str, Any], index: int, stats: SessionStats) -> dict[str, Any]:
+def _session_revenue(stats: SessionStats, money: list[tuple[datetime, float]]) -> float:
+    """The revenue of the chat's money messages (time, amount) lying in the session."""
+    return round(math.fsum(a for t, a in money if stats.start_at <= t <= stats.end_at), 9)
+
+
+def _session_record(
+    chat: dict[str, Any], index: int, stats: SessionStats, revenue: float = 0.0
+) -> dict[str, Any]:
     fan = fan_view(chat)
     return {
         "chat_id": stats.chat_id,
@@ -91,6 +102,7 @@ def _session_record(chat: dict[str, Any], index: int, stats: SessionStats) -> di
         "turns": stats.turns,
         "sentiment_score": as_score(stats.sentiment_score),
         "topics": list(stats.topics),
+        "revenue": revenue,
     }
 
 
@@ -156,14 +168,26 @@ async def export_sessions(
             ).run()
         }
         by_chat: dict[str, list[dict[str, Any]]] = {chat_id: [] for chat_id in batch}
+        money: dict[str, list[tuple[datetime, float]]] = {}
         for row in await raw_sql(
-            "SELECT chat_id, message_id, created_at, direction, sentiment, topics "
+            "SELECT chat_id, message_id, created_at, direction, sentiment, topics, is_tip, price, "
+            "is_free, is_opened "
             f"FROM ofca_message WHERE account_id = {{}} AND chat_id IN ({_in_list(batch)}) "
             "AND created_at IS NOT NULL",
             account_id,
             *batch,
         ).run():
             by_chat[row["chat_id"]].append(row)
+            amount = message_revenue(
+                row["direction"],
+                bool(row["is_tip"]),
+                row["price"],
+                bool(row["is_free"]),
+                bool(row["is_opened"]),
+            )
+            at = as_datetime(row["created_at"])
+            if amount > 0 and at is not None:
+                money.setdefault(row["chat_id"], []).append((at, amount))
         out: list[bytes] = []
         for chat_id in batch:
             chat = chats.get(chat_id) or {"chat_id": chat_id}
@@ -173,7 +197,8 @@ async def export_sessions(
                     continue
                 if filters.topic and filters.topic not in stats.topics:
                     continue
-                record = _session_record(chat, index, stats)
+                revenue = _session_revenue(stats, money.get(chat_id, []))
+                record = _session_record(chat, index, stats, revenue)
                 if fmt == "csv":
                     out.append(_csv_line([_csv_cell(record[name]) for name in SESSION_COLUMNS]))
                 else:

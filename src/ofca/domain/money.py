@@ -46,6 +46,7 @@ __all__ = [
     "fan_spend",
     "invalid_money",
     "message_chatter",
+    "message_revenue",
     "money_fields",
     "money_kind",
     "money_problem",
@@ -128,6 +129,16 @@ def money_kind(direction: str, is_tip: bool, price: float | None, is_free: bool)
     if direction == "outbound" and not is_tip and price is not None and price > 0 and not is_free:
         return "offer"
     return None
+
+
+def message_revenue(
+    direction: str, is_tip: bool, price: float | None, is_free: bool, is_opened: bool
+) -> float:
+    """What one stored message brings: a tip's amount, a bought offer's price, else 0."""
+    kind = money_kind(direction, is_tip, price, is_free)
+    if price is None or price <= 0 or kind is None or (kind == "offer" and not is_opened):
+        return 0.0
+    return float(price)
 
 
 def command_chatter(user_id: str | None, key_id: str | None) -> str | None:

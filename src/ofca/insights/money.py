@@ -13,10 +13,12 @@ is at most ``OFCA_TIP_CREDIT_HOURS`` older.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -33,6 +35,7 @@ from ofca.domain.money import (
     chatter_rows,
     fan_rows,
     fan_spend,
+    message_revenue,
     money_kind,
     revenue_trend,
     revenue_values,
@@ -43,9 +46,11 @@ from ofca.persistence.sql import to_utc
 from ofca.settings import Settings
 
 __all__ = [
+    "CHATTER_EXPORT_COLUMNS",
     "CHATTER_SQL",
     "MoneyFilters",
     "chatters",
+    "export_chatters",
     "fans",
     "money_events",
     "revenue",
@@ -57,6 +62,7 @@ CHATTER_SQL = "COALESCE(c.issued_by, 'ext:' || m.operator_id, 'unassigned')"
 """The chatter of outbound message ``m`` (``c``: its command, LEFT JOINed)."""
 _COMMAND_JOIN = "LEFT JOIN ofca_command c ON c.command_id = m.command_id"
 _MAY_CARRY = "(m.is_tip OR m.price > 0)"
+_encode = msgspec.json.Encoder().encode
 """The partial index's condition (m0010): every tip and every offer satisfies it."""
 
 
@@ -267,11 +273,15 @@ async def topic_revenue(
         params.append(topic)
     amounts: dict[str, list[tuple[str, float]]] = {}
     for row in await query(sql, *params):
-        kind = money_kind(row["direction"], bool(row["is_tip"]), row["price"], bool(row["is_free"]))
-        price = float(row["price"] or 0.0)
-        if price <= 0 or kind is None or (kind == "offer" and not row["is_opened"]):
-            continue
-        amounts.setdefault(row["topic"], []).append((row["message_id"], price))
+        amount = message_revenue(
+            row["direction"],
+            bool(row["is_tip"]),
+            row["price"],
+            bool(row["is_free"]),
+            bool(row["is_opened"]),
+        )
+        if amount > 0:
+            amounts.setdefault(row["topic"], []).append((row["message_id"], amount))
     return {
         topic_id: round(math.fsum(price for _, price in sorted(values)), 9)
         for topic_id, values in amounts.items()
@@ -428,3 +438,73 @@ async def chatters(
         sent, replies, events, await _names(account_id, ids), settings.reply_sla_seconds
     )
     return ChattersResponse(chatters=rows, window=window_view(window))
+
+
+# --------------------------------------------------------------------------- export
+
+CHATTER_EXPORT_COLUMNS = (
+    "chatter",
+    "name",
+    "messages_sent",
+    "fans",
+    "replies",
+    "reply_mean_seconds",
+    "reply_median_seconds",
+    "reply_p90_seconds",
+    "reply_within_sla_percentage",
+    "ppv_offered",
+    "ppv_purchased",
+    "ppv_revenue",
+    "unlock_rate",
+    "tips_amount",
+    "revenue",
+    "revenue_per_message",
+)
+"""The chatters export's CSV columns: a leaderboard row, its reply time flattened."""
+
+
+def _csv(values: Sequence[Any]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue().encode("utf-8")
+
+
+async def export_chatters(
+    account_id: str,
+    window: Window,
+    filters: MoneyFilters,
+    settings: Settings,
+    fmt: Literal["csv", "ndjson"],
+) -> AsyncIterator[bytes]:
+    """The chatters leaderboard of the window as CSV (:data:`CHATTER_EXPORT_COLUMNS`) or
+    NDJSON (one ``/insights/chatters`` row per line)."""
+    rows = (await chatters(account_id, window, filters, settings)).chatters
+    if fmt == "ndjson":
+        yield b"".join(_encode(row) + b"\n" for row in rows)
+        return
+    lines = [_csv(CHATTER_EXPORT_COLUMNS)]
+    for row in rows:
+        reply = row.reply_time
+        lines.append(
+            _csv(
+                [
+                    row.chatter,
+                    row.name,
+                    row.messages_sent,
+                    row.fans,
+                    row.replies,
+                    reply.mean_seconds,
+                    reply.median_seconds,
+                    reply.p90_seconds,
+                    reply.within_sla_percentage,
+                    row.ppv_offered,
+                    row.ppv_purchased,
+                    row.ppv_revenue,
+                    row.unlock_rate,
+                    row.tips_amount,
+                    row.revenue,
+                    row.revenue_per_message,
+                ]
+            )
+        )
+    yield b"".join(lines)
