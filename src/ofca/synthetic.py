@@ -20,7 +20,9 @@ from typing import Any
 import msgspec
 
 __all__ = [
+    "CHATTERS",
     "CREATOR_ID",
+    "WHALES",
     "SyntheticAccount",
     "cache_update_frame",
     "generate_account",
@@ -366,12 +368,47 @@ def generate_account(
             }
         )
         all_messages.extend(chat_messages)
+    _add_money(all_messages, sizes, seed, now)
     edited = [
         {**original, "text": f"{original.get('text') or ''} (edited)", "changedAt": _iso(now)}
         for original in rng.sample(all_messages, min(edits, len(all_messages)))
     ]
     repeated = [dict(m) for m in rng.sample(all_messages, min(duplicates, len(all_messages)))]
     return SyntheticAccount(chats=chats, messages=all_messages, edits=edited, duplicates=repeated)
+
+
+CHATTERS = (
+    {"id": 9001, "name": "Alex"},
+    {"id": 9002, "name": "Sam"},
+    {"id": 9003, "name": "Jo"},
+)
+"""The agency's three chatters, on eight-hour shifts (UTC 0-8, 8-16, 16-24)."""
+WHALES = 3
+"""The biggest chats whose fans also tip big (their lifetime spend makes them whales)."""
+
+
+def _add_money(messages: list[dict[str, Any]], sizes: list[int], seed: int, now: datetime) -> None:
+    """Chatters, unlocks and whales, from a generator of their own (the rest of the account
+    is the same as without them): each outbound message carries the ``operator`` on shift
+    when it was sent (one in ten the creator's own, without one); a bit under half of the
+    PPV offers were unlocked, minutes to days later (``isOpened``, ``changedAt``); the
+    fans of the :data:`WHALES` biggest chats tip 50 to 200 on some of their lines."""
+    rng = random.Random(seed * 7919 + 17)
+    whales = {_FIRST_FAN_ID + i for i, _ in sorted(enumerate(sizes), key=lambda p: -p[1])[:WHALES]}
+    for message in messages:
+        created = datetime.fromisoformat(message["createdAt"].replace("Z", "+00:00"))
+        if message["fromUser"]["id"] == CREATOR_ID:
+            if rng.random() < 0.9:
+                message["operator"] = dict(CHATTERS[created.hour // 8])
+            if message.get("price") and message.get("isFree") is False:
+                unlocked = rng.random() < 0.45
+                message["isOpened"] = unlocked
+                if unlocked:
+                    later = created + timedelta(seconds=rng.uniform(600, 3 * 86400))
+                    message["changedAt"] = _iso(min(later, now))
+        elif message["chat_id"] in whales and not message.get("isTip") and rng.random() < 0.05:
+            message["isTip"] = True
+            message["price"] = float(rng.choice((50, 100, 150, 200)))
 
 
 _encoder = msgspec.json.Encoder()
