@@ -43,7 +43,6 @@ __all__ = [
     "chatter_rows",
     "command_chatter",
     "fan_rows",
-    "fan_spend",
     "invalid_money",
     "message_chatter",
     "message_revenue",
@@ -344,34 +343,6 @@ class FanSpend(msgspec.Struct, kw_only=True):
     last_paid_at: datetime | None = None
 
 
-def fan_spend(
-    events: Iterable[MoneyEvent], window_start: datetime, window_end: datetime
-) -> dict[str, FanSpend]:
-    """Per chat with revenue (> 0) among ``events`` (its lifetime events up to
-    ``window_end``): lifetime and window spend, tips and PPV, last paid time."""
-    parts: dict[str, tuple[list[float], list[float], list[float], list[datetime]]] = {}
-    for event in ordered(events):
-        amount = event.amount
-        if amount <= 0:
-            continue
-        tips, ppv, window, times = parts.setdefault(event.chat_id, ([], [], [], []))
-        (tips if event.kind == "tip" else ppv).append(amount)
-        if window_start <= event.at < window_end:
-            window.append(amount)
-        times.append(event.at)
-    spend: dict[str, FanSpend] = {}
-    for chat_id, (tips, ppv, window, times) in parts.items():
-        tip_sum, ppv_sum = math.fsum(tips), math.fsum(ppv)
-        spend[chat_id] = FanSpend(
-            lifetime_spend=round(math.fsum([tip_sum, ppv_sum]), 9),
-            window_spend=round(math.fsum(window), 9),
-            tips_amount=round(tip_sum, 9),
-            ppv_revenue=round(ppv_sum, 9),
-            last_paid_at=max(times),
-        )
-    return spend
-
-
 class FanName(msgspec.Struct, kw_only=True):
     name: str | None
     username: str | None
@@ -413,16 +384,23 @@ def fan_rows(
     """(rows by lifetime spend descending then chat id, at most ``limit``; spend waiting;
     fans waiting). Spend waiting sums the lifetime spend of the chats waiting longer than
     ``sla_seconds`` (exactly the SLA is not over it), among those the ``tier`` keeps."""
-    rows: list[FanRow] = []
+    kept: list[tuple[float, str, FanChat, Tier, float | None]] = []
     for chat in chats:
-        money = spend.get(chat.chat_id, FanSpend())
-        fan_tier = tier_of(money.lifetime_spend, whale_spend)
+        lifetime = spend[chat.chat_id].lifetime_spend if chat.chat_id in spend else 0.0
+        fan_tier = tier_of(lifetime, whale_spend)
         if tier is not None and fan_tier != tier:
             continue
         since = waiting_since.get(chat.chat_id)
+        waited = None if since is None else (as_of - since).total_seconds()
+        kept.append((-lifetime, chat.chat_id, chat, fan_tier, waited))
+    waiting = sorted(-k[0] for k in kept if k[4] is not None and k[4] > sla_seconds)
+    kept.sort(key=lambda k: (k[0], k[1]))
+    rows = []
+    for _, chat_id, chat, fan_tier, waited in kept[:limit]:
+        money = spend.get(chat_id, FanSpend())
         rows.append(
             FanRow(
-                chat_id=chat.chat_id,
+                chat_id=chat_id,
                 fan=FanName(name=chat.name, username=chat.username),
                 lifetime_spend=money.lifetime_spend,
                 window_spend=money.window_spend,
@@ -430,16 +408,10 @@ def fan_rows(
                 ppv_revenue=money.ppv_revenue,
                 last_paid_at=money.last_paid_at,
                 tier=fan_tier,
-                waiting_seconds=None if since is None else (as_of - since).total_seconds(),
+                waiting_seconds=waited,
             )
         )
-    rows.sort(key=lambda row: (-row.lifetime_spend, row.chat_id))
-    waiting = [
-        row.lifetime_spend
-        for row in rows
-        if row.waiting_seconds is not None and row.waiting_seconds > sla_seconds
-    ]
-    return rows[:limit], round(math.fsum(sorted(waiting)), 9), len(waiting)
+    return rows, round(math.fsum(waiting), 9), len(waiting)
 
 
 # --------------------------------------------------------------------------- chatters
