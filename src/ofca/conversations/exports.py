@@ -28,7 +28,7 @@ from ofca.conversations.queries import (
     points_of,
 )
 from ofca.domain.metrics import SessionStats
-from ofca.domain.money import message_revenue
+from ofca.domain.money import stored_revenue
 from ofca.domain.views import as_datetime, as_score, as_topics, fan_view
 from ofca.persistence.sql import raw_sql
 from ofca.settings import Settings
@@ -178,13 +178,7 @@ async def export_sessions(
             *batch,
         ).run():
             by_chat[row["chat_id"]].append(row)
-            amount = message_revenue(
-                row["direction"],
-                bool(row["is_tip"]),
-                row["price"],
-                bool(row["is_free"]),
-                bool(row["is_opened"]),
-            )
+            amount = stored_revenue(row)
             at = as_datetime(row["created_at"])
             if amount > 0 and at is not None:
                 money.setdefault(row["chat_id"], []).append((at, amount))

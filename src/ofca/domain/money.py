@@ -52,6 +52,7 @@ __all__ = [
     "net_of",
     "revenue_trend",
     "revenue_values",
+    "stored_revenue",
     "tier_of",
 ]
 
@@ -138,6 +139,17 @@ def message_revenue(
     if price is None or price <= 0 or kind is None or (kind == "offer" and not is_opened):
         return 0.0
     return float(price)
+
+
+def stored_revenue(row: Mapping[str, Any]) -> float:
+    """:func:`message_revenue` of a stored message's row (its money columns)."""
+    return message_revenue(
+        row["direction"],
+        bool(row["is_tip"]),
+        row["price"],
+        bool(row["is_free"]),
+        bool(row["is_opened"]),
+    )
 
 
 def command_chatter(user_id: str | None, key_id: str | None) -> str | None:

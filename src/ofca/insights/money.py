@@ -35,10 +35,10 @@ from ofca.domain.money import (
     Tier,
     chatter_rows,
     fan_rows,
-    message_revenue,
     money_kind,
     revenue_trend,
     revenue_values,
+    stored_revenue,
 )
 from ofca.insights.session_sums import window_session_sums
 from ofca.insights.windows import is_postgres, query, together, window_view
@@ -93,6 +93,24 @@ def _scope(filters: MoneyFilters, alias: str = "m") -> tuple[str, list[Any]]:
             f"st.start_at <= {alias}.created_at AND st.end_at >= {alias}.created_at)"
         )
         params.append(filters.topic)
+    return sql, params
+
+
+def _session_scope(
+    sql: str, params: list[Any], alias: str, start_column: str, filters: MoneyFilters
+) -> tuple[str, list[Any]]:
+    """``sql`` on rows ``alias`` of one session each (its start in ``start_column``) with
+    the chat and topic filters added."""
+    if filters.chat_id is not None:
+        sql += f" AND {alias}.chat_id = {{}}"
+        params = [*params, filters.chat_id]
+    if filters.topic is not None:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM ofca_session_topic ft WHERE ft.account_id = "
+            f"{alias}.account_id AND ft.chat_id = {alias}.chat_id AND ft.start_at = "
+            f"{alias}.{start_column} AND ft.topic = {{}})"
+        )
+        params = [*params, filters.topic]
     return sql, params
 
 
@@ -183,18 +201,14 @@ async def _sessions(account_id: str, window: Window, filters: MoneyFilters) -> i
     if filters.chatter is None:
         sums = await window_session_sums(account_id, window, filters.chat_id, filters.topic)
         return sums.sessions
-    params: list[Any] = [account_id, window.start, window.end]
-    sql = "SELECT count(*) AS n FROM ofca_session s WHERE s.account_id = {} "
-    sql += "AND s.start_at >= {} AND s.start_at < {}"
-    if filters.chat_id is not None:
-        sql += " AND s.chat_id = {}"
-        params.append(filters.chat_id)
-    if filters.topic is not None:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM ofca_session_topic st WHERE st.account_id = s.account_id"
-            " AND st.chat_id = s.chat_id AND st.start_at = s.start_at AND st.topic = {})"
-        )
-        params.append(filters.topic)
+    sql, params = _session_scope(
+        "SELECT count(*) AS n FROM ofca_session s WHERE s.account_id = {} "
+        "AND s.start_at >= {} AND s.start_at < {}",
+        [account_id, window.start, window.end],
+        "s",
+        "start_at",
+        filters,
+    )
     sql += (
         f" AND EXISTS (SELECT 1 FROM ofca_message m {_COMMAND_JOIN} WHERE m.account_id = "
         "s.account_id AND m.chat_id = s.chat_id AND m.direction = 'outbound' AND "
@@ -254,32 +268,20 @@ async def topic_revenue(
 ) -> dict[str, float]:
     """Per topic: the revenue of its sessions in the window (a session's revenue: its own
     messages' tips and purchases)."""
-    params: list[Any] = [account_id, window.start, window.end]
-    sql = (
-        "SELECT st.topic, m.message_id, m.direction, m.is_tip, m.price, m.is_free, m.is_opened "
-        "FROM ofca_session_topic st JOIN ofca_message m ON m.account_id = st.account_id "
-        "AND m.chat_id = st.chat_id AND m.created_at >= st.start_at "
+    sql, params = _session_scope(
+        "SELECT st.topic, m.message_id, m.direction, m.is_tip, m.price, m.is_free, "
+        "m.is_opened FROM ofca_session_topic st JOIN ofca_message m ON m.account_id = "
+        "st.account_id AND m.chat_id = st.chat_id AND m.created_at >= st.start_at "
         f"AND m.created_at <= st.end_at AND {_MAY_CARRY} "
-        "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {}"
+        "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {}",
+        [account_id, window.start, window.end],
+        "st",
+        "start_at",
+        MoneyFilters(chat_id=chat_id, topic=topic),
     )
-    if chat_id is not None:
-        sql += " AND st.chat_id = {}"
-        params.append(chat_id)
-    if topic is not None:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = st.account_id"
-            " AND f.chat_id = st.chat_id AND f.start_at = st.start_at AND f.topic = {})"
-        )
-        params.append(topic)
     amounts: dict[str, list[tuple[str, float]]] = {}
     for row in await query(sql, *params):
-        amount = message_revenue(
-            row["direction"],
-            bool(row["is_tip"]),
-            row["price"],
-            bool(row["is_free"]),
-            bool(row["is_opened"]),
-        )
+        amount = stored_revenue(row)
         if amount > 0:
             amounts.setdefault(row["topic"], []).append((row["message_id"], amount))
     return {
@@ -401,23 +403,17 @@ async def _replies(
     account_id: str, window: Window, filters: MoneyFilters
 ) -> list[tuple[str, float]]:
     """(chatter, reply_seconds) of the answered runs of the window."""
-    params: list[Any] = [account_id, window.start, window.end]
-    sql = (
+    sql, params = _session_scope(
         f"SELECT {CHATTER_SQL} AS chatter, r.reply_seconds FROM ofca_reply r "
         "JOIN ofca_message m ON m.account_id = r.account_id "
         f"AND m.message_id = r.reply_message_id {_COMMAND_JOIN} "
         "WHERE r.account_id = {} AND r.first_inbound_at >= {} AND r.first_inbound_at < {} "
-        "AND r.reply_seconds IS NOT NULL"
+        "AND r.reply_seconds IS NOT NULL",
+        [account_id, window.start, window.end],
+        "r",
+        "session_start_at",
+        filters,
     )
-    if filters.chat_id is not None:
-        sql += " AND r.chat_id = {}"
-        params.append(filters.chat_id)
-    if filters.topic is not None:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM ofca_session_topic st WHERE st.account_id = r.account_id"
-            " AND st.chat_id = r.chat_id AND st.start_at = r.session_start_at AND st.topic = {})"
-        )
-        params.append(filters.topic)
     return [(r["chatter"], float(r["reply_seconds"])) for r in await query(sql, *params)]
 
 
