@@ -67,6 +67,9 @@ class MessagePoint(msgspec.Struct, frozen=True):
     direction: Direction
     sentiment: float | None
     topics: tuple[str, ...] = ()
+    revenue: float = 0.0
+    """What it brings: a tip's amount or a bought PPV offer's price (docs/metrics.md,
+    "Money")."""
 
 
 def order_key(point: MessagePoint) -> tuple[datetime, str]:
@@ -126,6 +129,8 @@ class SessionStats(msgspec.Struct, kw_only=True):
     sentiment_count: int
     sentiment_score: float | None
     topics: tuple[str, ...]
+    revenue: float = 0.0
+    """The revenue of its own messages (docs/metrics.md, "Money")."""
 
 
 def _turns(directions: Iterable[Direction]) -> int:
@@ -187,6 +192,7 @@ def session_stats(
         sentiment_count=len(inbound_scores),
         sentiment_score=sentiment_sum / len(inbound_scores) if inbound_scores else None,
         topics=tuple(sorted(topics)),
+        revenue=math.fsum(p.revenue for p in ordered),
     )
 
 

@@ -37,9 +37,11 @@ __all__ = [
     "FanSpend",
     "MoneyEvent",
     "MoneyFields",
+    "RevenueSums",
     "RevenueTrendPoint",
     "RevenueValues",
     "Tier",
+    "TrendItem",
     "chatter_rows",
     "command_chatter",
     "fan_rows",
@@ -50,10 +52,13 @@ __all__ = [
     "money_kind",
     "money_problem",
     "net_of",
+    "revenue_of",
+    "revenue_sums",
     "revenue_trend",
     "revenue_values",
     "stored_revenue",
     "tier_of",
+    "trend_items",
 ]
 
 INVALID_MONEY = "invalid_money"
@@ -233,11 +238,20 @@ class RevenueValues(msgspec.Struct, kw_only=True):
     unavailable_reasons: dict[str, str]
 
 
-def revenue_values(
-    events: Iterable[MoneyEvent], sessions: int, fee_percent: float
-) -> RevenueValues:
-    """Sums of the window's events (already filtered); ``sessions``: the window's sessions
-    (the denominator of ``revenue_per_session``)."""
+class RevenueSums(msgspec.Struct, kw_only=True):
+    """The counts and sums behind :class:`RevenueValues` (from events, or summed in SQL)."""
+
+    tips: int = 0
+    tips_amount: float = 0.0
+    tips_without_amount: int = 0
+    ppv_offered: int = 0
+    ppv_purchased: int = 0
+    ppv_revenue: float = 0.0
+    paying_fans: int = 0
+
+
+def revenue_sums(events: Iterable[MoneyEvent]) -> RevenueSums:
+    """Sums of a window's events (already filtered), in a fixed order."""
     tips: list[float] = []
     tips_without_amount = 0
     offered = 0
@@ -255,16 +269,30 @@ def revenue_values(
                 purchases.append(event.amount)
         if event.amount > 0:
             paying.add(event.chat_id)
-    tips_amount, ppv_revenue = math.fsum(tips), math.fsum(purchases)
-    gross = math.fsum([tips_amount, ppv_revenue])
+    return RevenueSums(
+        tips=len(tips) + tips_without_amount,
+        tips_amount=math.fsum(tips),
+        tips_without_amount=tips_without_amount,
+        ppv_offered=offered,
+        ppv_purchased=len(purchases),
+        ppv_revenue=math.fsum(purchases),
+        paying_fans=len(paying),
+    )
+
+
+def revenue_of(sums: RevenueSums, sessions: int, fee_percent: float) -> RevenueValues:
+    """The values of docs/metrics.md "Revenue" from a window's sums; ``sessions``: the
+    window's sessions (the denominator of ``revenue_per_session``)."""
+    gross = math.fsum([sums.tips_amount, sums.ppv_revenue])
     reasons: dict[str, str] = {}
-    unlock_rate = len(purchases) / offered * 100.0 if offered else None
+    offered, purchased = sums.ppv_offered, sums.ppv_purchased
+    unlock_rate = purchased / offered * 100.0 if offered else None
     if unlock_rate is None:
         reasons["unlock_rate"] = NO_PPV_OFFERED
-    average = ppv_revenue / len(purchases) if purchases else None
+    average = sums.ppv_revenue / purchased if purchased else None
     if average is None:
         reasons["average_purchase"] = NO_PPV_PURCHASED
-    per_fan = gross / len(paying) if paying else None
+    per_fan = gross / sums.paying_fans if sums.paying_fans else None
     if per_fan is None:
         reasons["revenue_per_paying_fan"] = NO_PAYING_FANS
     per_session = gross / sessions if sessions else None
@@ -273,19 +301,26 @@ def revenue_values(
     return RevenueValues(
         gross=round(gross, 9),
         net=round(net_of(gross, fee_percent), 9),
-        tips=len(tips) + tips_without_amount,
-        tips_amount=round(tips_amount, 9),
-        tips_without_amount=tips_without_amount,
+        tips=sums.tips,
+        tips_amount=round(sums.tips_amount, 9),
+        tips_without_amount=sums.tips_without_amount,
         ppv_offered=offered,
-        ppv_purchased=len(purchases),
-        ppv_revenue=round(ppv_revenue, 9),
+        ppv_purchased=purchased,
+        ppv_revenue=round(sums.ppv_revenue, 9),
         unlock_rate=_round(unlock_rate),
         average_purchase=_round(average),
-        paying_fans=len(paying),
+        paying_fans=sums.paying_fans,
         revenue_per_paying_fan=_round(per_fan),
         revenue_per_session=_round(per_session),
         unavailable_reasons=reasons,
     )
+
+
+def revenue_values(
+    events: Iterable[MoneyEvent], sessions: int, fee_percent: float
+) -> RevenueValues:
+    """:func:`revenue_of` the sums of ``events``."""
+    return revenue_of(revenue_sums(events), sessions, fee_percent)
 
 
 class RevenueTrendPoint(msgspec.Struct, kw_only=True):
@@ -299,8 +334,12 @@ class RevenueTrendPoint(msgspec.Struct, kw_only=True):
     ppv_purchased: int
 
 
+TrendItem = tuple[datetime, str, bool, float]
+"""(revenue time, ``tip`` or ``offer``, bought, amount) of one event of the trend."""
+
+
 def revenue_trend(
-    events: Iterable[MoneyEvent],
+    items: Iterable[TrendItem],
     starts: Sequence[datetime],
     locate: Callable[[datetime], int | None],
 ) -> list[RevenueTrendPoint]:
@@ -309,17 +348,17 @@ def revenue_trend(
     ppv: list[list[float]] = [[] for _ in starts]
     offered = [0] * len(starts)
     purchased = [0] * len(starts)
-    for event in ordered(events):
-        index = locate(event.at)
+    for at, kind, bought, amount in sorted(items):
+        index = locate(at)
         if index is None:
             continue
-        if event.kind == "tip":
-            tips[index].append(event.amount)
+        if kind == "tip":
+            tips[index].append(amount)
             continue
         offered[index] += 1
-        if event.purchased:
+        if bought:
             purchased[index] += 1
-            ppv[index].append(event.amount)
+            ppv[index].append(amount)
     points = []
     for index, start in enumerate(starts):
         tip_sum, ppv_sum = math.fsum(tips[index]), math.fsum(ppv[index])
@@ -334,6 +373,10 @@ def revenue_trend(
             )
         )
     return points
+
+
+def trend_items(events: Iterable[MoneyEvent]) -> list[TrendItem]:
+    return [(e.at, e.kind, e.purchased, e.amount) for e in events]
 
 
 # --------------------------------------------------------------------------- fans

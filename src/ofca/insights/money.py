@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -31,14 +30,17 @@ from ofca.domain.money import (
     FanChat,
     FanSpend,
     MoneyEvent,
+    RevenueSums,
     RevenueValues,
     Tier,
+    TrendItem,
     chatter_rows,
     fan_rows,
     money_kind,
+    revenue_of,
+    revenue_sums,
     revenue_trend,
-    revenue_values,
-    stored_revenue,
+    trend_items,
 )
 from ofca.insights.session_sums import window_session_sums
 from ofca.insights.windows import is_postgres, query, together, window_view
@@ -119,7 +121,8 @@ def _credit_sql() -> str:
     return (
         "CASE WHEN m.direction = 'inbound' AND m.is_tip THEN (SELECT o.message_id "
         "FROM ofca_message o WHERE o.account_id = m.account_id AND o.chat_id = m.chat_id "
-        "AND o.direction = 'outbound' AND (o.created_at < m.created_at OR "
+        "AND o.direction = 'outbound' AND o.created_at <= m.created_at "
+        "AND (o.created_at < m.created_at OR "
         f"(o.created_at = m.created_at AND o.message_id{order} < m.message_id{order})) "
         f"ORDER BY o.created_at DESC, o.message_id{order} DESC LIMIT 1) END"
     )
@@ -130,16 +133,18 @@ async def money_events(
     start: datetime | None,
     end: datetime,
     filters: MoneyFilters,
-    credit_hours: float,
+    credit_hours: float | None,
 ) -> list[MoneyEvent]:
     """The tips and PPV offers with revenue time in ``[start, end)`` (``start`` None: from
-    the beginning), after the chat and topic filters, each with its chatter; the
-    ``chatter`` filter is left to the caller."""
+    the beginning), after the chat and topic filters, each with its chatter (tips: the
+    chatter credited within ``credit_hours``; None: not asked for, every tip
+    ``unassigned``); the ``chatter`` filter is left to the caller."""
     scope, params = _scope(filters)
     since = "" if start is None else " AND m.created_at >= {}"
+    credit_sql = "NULL" if credit_hours is None else _credit_sql()
     rows = await query(
         "SELECT m.message_id, m.chat_id, m.direction, m.created_at, m.is_tip, m.price, "
-        f"m.is_free, m.is_opened, {CHATTER_SQL} AS chatter, {_credit_sql()} AS credit_id "
+        f"m.is_free, m.is_opened, {CHATTER_SQL} AS chatter, {credit_sql} AS credit_id "
         f"FROM ofca_message m {_COMMAND_JOIN} WHERE m.account_id = {{}} AND {_MAY_CARRY}"
         f"{since} AND m.created_at < {{}}{scope}",
         account_id,
@@ -148,7 +153,7 @@ async def money_events(
         *params,
     )
     credits = await _credited(account_id, [r["credit_id"] for r in rows if r["credit_id"]])
-    window = timedelta(hours=credit_hours)
+    window = timedelta(hours=credit_hours or 0)
     events: list[MoneyEvent] = []
     for row in rows:
         kind = money_kind(row["direction"], bool(row["is_tip"]), row["price"], bool(row["is_free"]))
@@ -222,6 +227,87 @@ async def _sessions(account_id: str, window: Window, filters: MoneyFilters) -> i
 # --------------------------------------------------------------------------- revenue
 
 
+_TIP = "(m.direction = 'inbound' AND m.is_tip)"
+_OFFER = "(m.direction = 'outbound' AND NOT m.is_tip AND m.price > 0 AND NOT m.is_free)"
+
+
+async def _summed(
+    account_id: str, window: Window, filters: MoneyFilters
+) -> tuple[RevenueSums, RevenueSums]:
+    """(the window's, the previous window's) sums, summed in SQL (no chatter filter)."""
+    scope, params = _scope(filters)
+    bought = f"{_OFFER} AND m.is_opened"
+    rows = await query(
+        "SELECT CASE WHEN m.created_at >= {} THEN 1 ELSE 0 END AS cur, "
+        f"sum(CASE WHEN {_TIP} THEN 1 ELSE 0 END) AS tips, "
+        f"sum(CASE WHEN {_TIP} AND m.price > 0 THEN m.price ELSE 0 END) AS tips_amount, "
+        f"sum(CASE WHEN {_TIP} AND NOT m.price > 0 THEN 1 ELSE 0 END) AS unpriced, "
+        f"sum(CASE WHEN {_TIP} AND m.price IS NULL THEN 1 ELSE 0 END) AS unpriced_null, "
+        f"sum(CASE WHEN {_OFFER} THEN 1 ELSE 0 END) AS offered, "
+        f"sum(CASE WHEN {bought} THEN 1 ELSE 0 END) AS purchased, "
+        f"sum(CASE WHEN {bought} THEN m.price ELSE 0 END) AS ppv_revenue, "
+        f"count(DISTINCT CASE WHEN {_PAID} THEN m.chat_id END) AS paying "
+        f"FROM ofca_message m WHERE m.account_id = {{}} AND {_MAY_CARRY} "
+        f"AND m.created_at >= {{}} AND m.created_at < {{}}{scope} "
+        "GROUP BY 1",
+        window.start,
+        account_id,
+        window.previous().start,
+        window.end,
+        *params,
+    )
+    sums = {0: RevenueSums(), 1: RevenueSums()}
+    for row in rows:
+        sums[int(row["cur"])] = RevenueSums(
+            tips=int(row["tips"] or 0),
+            tips_amount=float(row["tips_amount"] or 0.0),
+            tips_without_amount=int(row["unpriced"] or 0) + int(row["unpriced_null"] or 0),
+            ppv_offered=int(row["offered"] or 0),
+            ppv_purchased=int(row["purchased"] or 0),
+            ppv_revenue=float(row["ppv_revenue"] or 0.0),
+            paying_fans=int(row["paying"] or 0),
+        )
+    return sums[1], sums[0]
+
+
+async def _trend_items(account_id: str, window: Window, filters: MoneyFilters) -> list[TrendItem]:
+    """The window's tips and offers as trend items (no chatter filter)."""
+    scope, params = _scope(filters)
+    rows = await query(
+        "SELECT m.created_at, m.direction, m.is_tip, m.price, m.is_free, m.is_opened "
+        f"FROM ofca_message m WHERE m.account_id = {{}} AND {_MAY_CARRY} "
+        f"AND m.created_at >= {{}} AND m.created_at < {{}}{scope}",
+        account_id,
+        window.start,
+        window.end,
+        *params,
+    )
+    items: list[TrendItem] = []
+    for row in rows:
+        price = row["price"]
+        kind = money_kind(row["direction"], bool(row["is_tip"]), price, bool(row["is_free"]))
+        if kind is None:
+            continue
+        amount = float(price) if price is not None and price > 0 else 0.0
+        bought = kind == "offer" and bool(row["is_opened"])
+        items.append((to_utc(row["created_at"]), kind, bought, amount))
+    return items
+
+
+async def _chatter_sums(
+    account_id: str, window: Window, filters: MoneyFilters, settings: Settings
+) -> tuple[RevenueSums, RevenueSums, list[TrendItem]]:
+    """Sums and trend items of one chatter's offers and credited tips."""
+    previous = window.previous()
+    events = await money_events(
+        account_id, previous.start, window.end, filters, settings.tip_credit_hours
+    )
+    kept = _keep(events, filters.chatter)
+    now = [e for e in kept if e.at >= window.start]
+    before = [e for e in kept if e.at < window.start]
+    return revenue_sums(now), revenue_sums(before), trend_items(now)
+
+
 async def revenue(
     account_id: str,
     window: Window,
@@ -231,20 +317,25 @@ async def revenue(
     settings: Settings,
 ) -> RevenueResponse:
     previous = window.previous()
-    events, current_sessions, previous_sessions = await together(
-        money_events(account_id, previous.start, window.end, filters, settings.tip_credit_hours),
-        _sessions(account_id, window, filters),
-        _sessions(account_id, previous, filters),
-    )
-    kept = _keep(events, filters.chatter)
-    now = [e for e in kept if e.at >= window.start]
-    before = [e for e in kept if e.at < window.start]
+    if filters.chatter is None:
+        (current, before), items, current_sessions, previous_sessions = await together(
+            _summed(account_id, window, filters),
+            _trend_items(account_id, window, filters),
+            _sessions(account_id, window, filters),
+            _sessions(account_id, previous, filters),
+        )
+    else:
+        (current, before, items), current_sessions, previous_sessions = await together(
+            _chatter_sums(account_id, window, filters, settings),
+            _sessions(account_id, window, filters),
+            _sessions(account_id, previous, filters),
+        )
     fee = settings.platform_fee_percent
     starts = bucket_starts(window, ZoneInfo(zone_name), granularity)
     return RevenueResponse(
-        current=revenue_values(now, current_sessions, fee),
-        previous=revenue_values(before, previous_sessions, fee),
-        trend=revenue_trend(now, starts, bucket_locator(starts)),
+        current=revenue_of(current, current_sessions, fee),
+        previous=revenue_of(before, previous_sessions, fee),
+        trend=revenue_trend(items, starts, bucket_locator(starts)),
         window=window_view(window),
         previous_window=window_view(previous),
         granularity=granularity,
@@ -254,40 +345,29 @@ async def revenue(
 
 async def revenue_summary(account_id: str, window: Window, settings: Settings) -> RevenueValues:
     """The window's revenue without filters (``analytics_update``)."""
-    events, sessions = await together(
-        money_events(
-            account_id, window.start, window.end, MoneyFilters(), settings.tip_credit_hours
-        ),
+    (current, _before), sessions = await together(
+        _summed(account_id, window, MoneyFilters()),
         _sessions(account_id, window, MoneyFilters()),
     )
-    return revenue_values(events, sessions, settings.platform_fee_percent)
+    return revenue_of(current, sessions, settings.platform_fee_percent)
 
 
 async def topic_revenue(
     account_id: str, window: Window, chat_id: str | None, topic: str | None
 ) -> dict[str, float]:
-    """Per topic: the revenue of its sessions in the window (a session's revenue: its own
-    messages' tips and purchases)."""
+    """Per topic: the revenue of its sessions in the window (the session-topic rows'
+    ``revenue``, kept by the refresh: a session's own messages' tips and purchases)."""
     sql, params = _session_scope(
-        "SELECT st.topic, m.message_id, m.direction, m.is_tip, m.price, m.is_free, "
-        "m.is_opened FROM ofca_session_topic st JOIN ofca_message m ON m.account_id = "
-        "st.account_id AND m.chat_id = st.chat_id AND m.created_at >= st.start_at "
-        f"AND m.created_at <= st.end_at AND {_MAY_CARRY} "
-        "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {}",
+        "SELECT st.topic AS topic, sum(st.revenue) AS revenue FROM ofca_session_topic st "
+        "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {} "
+        "AND st.revenue > 0",
         [account_id, window.start, window.end],
         "st",
         "start_at",
         MoneyFilters(chat_id=chat_id, topic=topic),
     )
-    amounts: dict[str, list[tuple[str, float]]] = {}
-    for row in await query(sql, *params):
-        amount = stored_revenue(row)
-        if amount > 0:
-            amounts.setdefault(row["topic"], []).append((row["message_id"], amount))
-    return {
-        topic_id: round(math.fsum(price for _, price in sorted(values)), 9)
-        for topic_id, values in amounts.items()
-    }
+    rows = await query(f"{sql} GROUP BY st.topic", *params)
+    return {row["topic"]: round(float(row["revenue"] or 0.0), 9) for row in rows}
 
 
 # --------------------------------------------------------------------------- fans

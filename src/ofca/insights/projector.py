@@ -95,6 +95,7 @@ SESSION_COLUMNS = (
     "sentiment_count",
     "sentiment_score",
     "topics",
+    "revenue",
 )
 SESSION_TOPIC_COLUMNS = (
     "account_id",
@@ -107,6 +108,7 @@ SESSION_TOPIC_COLUMNS = (
     "silence_percentage",
     "turns",
     "sentiment_score",
+    "revenue",
 )
 REPLY_COLUMNS = (
     "account_id",
@@ -291,6 +293,7 @@ def _session_rows(
                 s.sentiment_count,
                 s.sentiment_score,
                 _ENCODE(list(s.topics)).decode(),
+                s.revenue,
             )
         )
         for topic in s.topics:
@@ -306,6 +309,7 @@ def _session_rows(
                     s.silence_percentage,
                     s.turns,
                     s.sentiment_score,
+                    s.revenue,
                 )
             )
 

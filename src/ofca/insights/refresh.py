@@ -25,6 +25,7 @@ from typing import Any
 from piccolo.engine.postgres import PostgresEngine
 
 from ofca.domain.metrics import MessagePoint
+from ofca.domain.money import message_revenue
 from ofca.insights.projector import (
     READ_MODELS,
     DerivedRows,
@@ -60,13 +61,15 @@ READ_BATCH_CHATS = 500
 
 
 _POINTS = (
-    "SELECT chat_id, message_id, created_at, direction, sentiment, topics "
-    "FROM ofca_message WHERE account_id = {} AND created_at IS NOT NULL AND chat_id CHATS"
+    "SELECT chat_id, message_id, created_at, direction, sentiment, topics, "
+    "is_tip, price, is_free, is_opened FROM ofca_message "
+    "WHERE account_id = {} AND created_at IS NOT NULL AND chat_id CHATS"
 )
 
 
 _TAIL_POINTS = (
-    "SELECT m.chat_id, m.message_id, m.created_at, m.direction, m.sentiment, m.topics "
+    "SELECT m.chat_id, m.message_id, m.created_at, m.direction, m.sentiment, m.topics, "
+    "m.is_tip, m.price, m.is_free, m.is_opened "
     "FROM BOUNDS JOIN ofca_message m ON m.chat_id = b.chat_id "
     "WHERE m.account_id = {} AND m.created_at >= b.read_from"
 )
@@ -87,7 +90,8 @@ async def _read_points(
     slices = slices or Slices()
     topics_of = TopicTuples()
     points: dict[str, list[MessagePoint]] = {chat_id: [] for chat_id in chat_ids}
-    for index, (chat_id, message_id, created_at, direction, sentiment, topics) in enumerate(rows):
+    for index, row in enumerate(rows):
+        chat_id, message_id, created_at, direction, sentiment, topics, tip, price = row[:8]
         if index % 512 == 511:
             await slices.tick()
         points[chat_id].append(
@@ -97,6 +101,9 @@ async def _read_points(
                 direction if direction in ("inbound", "outbound") else "unknown",
                 sentiment,
                 topics_of(topics),
+                message_revenue(direction, bool(tip), price, bool(row[8]), bool(row[9]))
+                if price
+                else 0.0,
             )
         )
     return points

@@ -296,6 +296,8 @@ class SessionRow(Table, tablename="ofca_session"):
     sentiment_count = Integer()
     sentiment_score = DoublePrecision(null=True, default=None)
     topics = JSON(default="[]")
+    revenue = DoublePrecision(default=0.0)
+    """Tips and PPV purchases of its own messages (m0010)."""
 
 
 class SessionTopicRow(Table, tablename="ofca_session_topic"):
@@ -311,6 +313,7 @@ class SessionTopicRow(Table, tablename="ofca_session_topic"):
     silence_percentage = DoublePrecision(null=True, default=None)
     turns = Integer()
     sentiment_score = DoublePrecision(null=True, default=None)
+    revenue = DoublePrecision(default=0.0)
 
 
 class ReplyRow(Table, tablename="ofca_reply"):

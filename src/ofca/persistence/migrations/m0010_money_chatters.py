@@ -8,7 +8,10 @@
   fall to the operator, else ``unassigned``).
 - ``ofca_reply.reply_message_id``: the outbound message that answered a run (whose chatter
   the reply is), filled for existing rows from the run's ``replied_at``.
-- A partial index over the messages that can carry money (tips and priced messages).
+- ``ofca_session.revenue`` and ``ofca_session_topic.revenue``: the revenue of the session's
+  own messages (topic rows' revenue), filled from the stored messages.
+- Partial indexes over the messages that can carry money (tips and priced messages) and
+  the session-topic rows with revenue.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ COLUMNS = (
     "ALTER TABLE ofca_message ADD COLUMN operator_name TEXT",
     "ALTER TABLE ofca_command ADD COLUMN issued_by VARCHAR(250)",
     "ALTER TABLE ofca_reply ADD COLUMN reply_message_id VARCHAR(200)",
+    "ALTER TABLE ofca_session ADD COLUMN revenue DOUBLE PRECISION NOT NULL DEFAULT 0",
+    "ALTER TABLE ofca_session_topic ADD COLUMN revenue DOUBLE PRECISION NOT NULL DEFAULT 0",
 )
 
 _MAY_CARRY = "(raw LIKE '%\"isFree\"%' OR raw LIKE '%\"isOpened\"%' OR raw LIKE '%\"operator\"%')"
@@ -61,11 +66,36 @@ REPLY_BACKFILL = (
     "ORDER BY m.message_id LIMIT 1) WHERE replied_at IS NOT NULL"
 )
 
+_PAID = (
+    "m.price > 0 AND ((m.direction = 'inbound' AND m.is_tip) OR (m.direction = 'outbound' "
+    "AND NOT m.is_tip AND NOT m.is_free AND m.is_opened))"
+)
+SESSION_REVENUE = (
+    "UPDATE ofca_session SET revenue = (SELECT sum(m.price) FROM ofca_message m "
+    "WHERE m.account_id = ofca_session.account_id AND m.chat_id = ofca_session.chat_id "
+    "AND m.created_at >= ofca_session.start_at AND m.created_at <= ofca_session.end_at "
+    f"AND (m.is_tip OR m.price > 0) AND {_PAID}) WHERE EXISTS (SELECT 1 FROM ofca_message m "
+    "WHERE m.account_id = ofca_session.account_id AND m.chat_id = ofca_session.chat_id "
+    "AND m.created_at >= ofca_session.start_at AND m.created_at <= ofca_session.end_at "
+    f"AND (m.is_tip OR m.price > 0) AND {_PAID})"
+)
+"""A session's revenue: its own messages' tips and bought offers (after the backfill)."""
+TOPIC_REVENUE = (
+    "UPDATE ofca_session_topic SET revenue = (SELECT s.revenue FROM ofca_session s "
+    "WHERE s.account_id = ofca_session_topic.account_id AND s.chat_id = "
+    "ofca_session_topic.chat_id AND s.start_at = ofca_session_topic.start_at) "
+    "WHERE EXISTS (SELECT 1 FROM ofca_session s WHERE s.account_id = "
+    "ofca_session_topic.account_id AND s.chat_id = ofca_session_topic.chat_id "
+    "AND s.start_at = ofca_session_topic.start_at AND s.revenue > 0)"
+)
+
 INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ofca_message_money ON ofca_message "
-    "(account_id, created_at) WHERE (is_tip OR price > 0)",
+    "CREATE INDEX IF NOT EXISTS ofca_message_money ON ofca_message (account_id, created_at, "
+    "chat_id, direction, is_tip, is_free, is_opened, price) WHERE (is_tip OR price > 0)",
     "CREATE INDEX IF NOT EXISTS ofca_message_operator ON ofca_message "
     "(account_id, operator_id) WHERE operator_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS ofca_session_topic_revenue ON ofca_session_topic "
+    "(account_id, start_at, topic, chat_id, revenue) WHERE revenue > 0",
 )
 
 
@@ -75,5 +105,7 @@ async def forwards(engine: Engine[Any]) -> None:
     postgres = isinstance(engine, PostgresEngine)
     await engine.run_ddl(PG_BACKFILL if postgres else SQLITE_BACKFILL)
     await engine.run_ddl(REPLY_BACKFILL)
+    await engine.run_ddl(SESSION_REVENUE)
+    await engine.run_ddl(TOPIC_REVENUE)
     for statement in INDEXES:
         await engine.run_ddl(statement)
