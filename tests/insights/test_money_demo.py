@@ -10,9 +10,11 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from ofca.settings import SettingsError, load_settings
 from ofca.synthetic import CHATTERS, generate_account
 
 
@@ -63,3 +65,26 @@ async def test_demo_account_shows_money(
     ).json()["chatters"]
     assert {row["name"] for row in chatters} >= {"Alex", "Sam", "Jo"}
     assert round(sum(row["revenue"] for row in chatters), 6) == round(revenue["gross"], 6)
+
+
+def test_money_settings_are_validated_at_start_up() -> None:
+    settings = load_settings({}, dotenv=None)
+    assert (settings.platform_fee_percent, settings.whale_spend, settings.tip_credit_hours) == (
+        20.0, 100.0, 24.0,
+    )  # fmt: skip
+    assert settings.triage.whale_spend == 100.0
+    custom = load_settings(
+        {"OFCA_PLATFORM_FEE_PERCENT": "0", "OFCA_WHALE_SPEND": "250", "OFCA_TIP_CREDIT_HOURS": "6"},
+        dotenv=None,
+    )
+    assert (custom.platform_fee_percent, custom.whale_spend, custom.tip_credit_hours) == (
+        0.0, 250.0, 6.0,
+    )  # fmt: skip
+    for name, value in (
+        ("OFCA_PLATFORM_FEE_PERCENT", "101"),
+        ("OFCA_PLATFORM_FEE_PERCENT", "-1"),
+        ("OFCA_WHALE_SPEND", "0"),
+        ("OFCA_TIP_CREDIT_HOURS", "soon"),
+    ):
+        with pytest.raises(SettingsError, match=name):
+            load_settings({name: value}, dotenv=None)
