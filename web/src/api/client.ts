@@ -91,7 +91,35 @@ export function createApi(baseUrl: string) {
     if (!response.ok) throw new ApiError(response.status, describe(response.status, body), fieldErrors(body));
     return body as T;
   }
-  return { request };
+  /** A file answer (an export): its bytes and the name the server suggests. */
+  async function file(path: string, options: RequestOptions = {}): Promise<{ blob: Blob; filename: string | null }> {
+    const url = new URL(baseUrl + path, window.location.origin);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== null && value !== undefined && value !== '') url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = {};
+    if (options.token) headers.Authorization = `Bearer ${options.token}`;
+    let response: Response;
+    try {
+      response = await fetch(url, { headers, credentials: 'same-origin', signal: options.signal });
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') throw error;
+      throw new ApiError(0, describe(0, null));
+    }
+    if (!response.ok) {
+      let body: unknown = null;
+      try {
+        body = JSON.parse(await response.text());
+      } catch {
+        body = null;
+      }
+      throw new ApiError(response.status, describe(response.status, body), fieldErrors(body));
+    }
+    const disposition = response.headers.get('Content-Disposition') ?? '';
+    const filename = /filename="?([^";]+)"?/i.exec(disposition)?.[1] ?? null;
+    return { blob: await response.blob(), filename };
+  }
+  return { request, file };
 }
 
 export type Api = ReturnType<typeof createApi>;

@@ -9,6 +9,7 @@
 // The sort option changes the order inside each group; the groups stay.
 import type { ConversationNode } from '../generated/wss';
 import { parseTime } from './format';
+import { compareSpend } from './money';
 
 /** Hours of the horizon; null: no horizon (every wait is recent). */
 export type Horizon = 24 | 168 | null;
@@ -58,22 +59,25 @@ function slaRank(node: ConversationNode, context: TriageContext): [number, numbe
   return wait <= context.slaSeconds ? [0, -wait] : [1, wait];
 }
 
-/**
- * Sort options. Money (spend) joins later with the fans' lifetime spend on the node: add an
- * entry here, it appears in the sort menu.
- */
+/** Waiting fans against the SLA (see the top of this file); others by last activity. */
+function byWait(a: ConversationNode, b: ConversationNode, context: TriageContext): number {
+  const aWait = waitSeconds(a, context.now);
+  const bWait = waitSeconds(b, context.now);
+  if (aWait === null || bWait === null) return byActivity(a, b);
+  const [ag, av] = slaRank(a, context);
+  const [bg, bv] = slaRank(b, context);
+  return ag - bg || av - bv;
+}
+
+/** Sort options: each appears in the inbox's sort menu. */
 export const SORTS: SortOption[] = [
+  { id: 'wait', label: 'Wait vs SLA', compare: byWait },
   {
-    id: 'wait',
-    label: 'Wait vs SLA',
-    compare: (a, b, context) => {
-      const aWait = waitSeconds(a, context.now);
-      const bWait = waitSeconds(b, context.now);
-      if (aWait === null || bWait === null) return byActivity(a, b);
-      const [ag, av] = slaRank(a, context);
-      const [bg, bv] = slaRank(b, context);
-      return ag - bg || av - bv;
-    },
+    // The fan's lifetime spend (METRICS.md "Fans"), biggest first; fans of equal spend (and
+    // fans whose spend the server does not send) keep the wait order.
+    id: 'spend',
+    label: 'Spend (biggest first)',
+    compare: (a, b, context) => compareSpend(a, b) || byWait(a, b, context),
   },
   { id: 'activity', label: 'Last activity', compare: (a, b) => byActivity(a, b) },
 ];
