@@ -35,15 +35,19 @@ export function useTheme(): [ThemeChoice, (choice: ThemeChoice) => void] {
 }
 
 /** The location hash as a route: "#/insights?x=1" -> {view: "insights", params}. */
+export const VIEWS = ['inbox', 'insights', 'revenue', 'fans', 'chatters'] as const;
+export type View = (typeof VIEWS)[number];
+
 export interface Route {
-  view: 'inbox' | 'insights';
+  view: View;
   params: URLSearchParams;
 }
 
 function parseHash(): Route {
   const hash = window.location.hash.replace(/^#\/?/, '');
   const [path = '', query = ''] = hash.split('?');
-  return { view: path === 'insights' ? 'insights' : 'inbox', params: new URLSearchParams(query) };
+  const view = (VIEWS as readonly string[]).includes(path) ? (path as View) : 'inbox';
+  return { view, params: new URLSearchParams(query) };
 }
 
 export function useHashRoute(): [Route, (view: Route['view'], params?: Record<string, string>) => void] {

@@ -187,6 +187,34 @@ describe('append_message', () => {
     expect(next.conversations.b).toBe(state.conversations.b);
   });
 
+  it("carries the fan's tier and lifetime spend: an unlock's append updates them, a plain one keeps them", () => {
+    const money = (node: ConversationNode | undefined) => {
+      const m = node as ConversationNode & { lifetime_spend?: number | null; tier?: string };
+      return { spend: m.lifetime_spend, tier: m.tier };
+    };
+    const offer = message('p1', 'w', 0, 'outbound', { price: 40 });
+    const synced = apply(
+      initialLiveState(),
+      fullSync([conversation('w', [offer], { lifetime_spend: 80, tier: 'spender' } as Partial<ConversationNode>)]),
+    );
+    expect(money(synced.conversations.w)).toEqual({ spend: 80, tier: 'spender' });
+    // The unlock (an edit with isOpened) arrives with the new spend: 80 + 40 makes a whale.
+    const unlocked = apply(synced, {
+      type: 'append_message',
+      payload: {
+        conversation: conversation('w', [offer], { lifetime_spend: 120, tier: 'whale' } as Partial<ConversationNode>),
+        message: offer,
+        edited: true,
+      },
+    });
+    expect(money(unlocked.conversations.w)).toEqual({ spend: 120, tier: 'whale' });
+    // An append without the fields (not a money change) keeps the last known values.
+    const reply = message('r1', 'w', 5, 'inbound');
+    const later = apply(unlocked, append(conversation('w', [reply])));
+    expect(money(later.conversations.w)).toEqual({ spend: 120, tier: 'whale' });
+    expect(later.conversations.w!.messages.map((m) => m.id)).toEqual(['p1', 'r1']);
+  });
+
   it('replaces an edited message instead of duplicating it', () => {
     const state = base();
     const edited = message('2', 'a', 1, 'outbound', { text: 'edited text' });

@@ -191,6 +191,19 @@ function withDerivedWait(node: ConversationNode, previous?: ConversationNode): C
 
 // --------------------------------------------------------------------------- frames
 
+/**
+ * The fan's money fields of a node (``lifetime_spend``, ``tier``): an append that leaves them
+ * out keeps the last known ones instead of dropping them; one that carries them wins.
+ */
+function moneyOf(node: ConversationNode | undefined): Partial<Record<'lifetime_spend' | 'tier', unknown>> {
+  if (!node) return {};
+  const record = node as ConversationNode & { lifetime_spend?: unknown; tier?: unknown };
+  const carried: Partial<Record<'lifetime_spend' | 'tier', unknown>> = {};
+  if ('lifetime_spend' in record) carried.lifetime_spend = record.lifetime_spend;
+  if ('tier' in record) carried.tier = record.tier;
+  return carried;
+}
+
 function applyAppend(
   state: LiveState,
   conversation: ConversationNode,
@@ -199,6 +212,7 @@ function applyAppend(
   const previous = state.conversations[conversation.chat_id];
   const merged = withDerivedWait(
     {
+      ...moneyOf(previous),
       ...conversation,
       messages: mergeMessages(previous?.messages ?? [], conversation.messages, [message]),
     },

@@ -11,7 +11,7 @@ import { createApi } from '../api/client';
 import { sendThroughExtension } from '../api/commands';
 import type { RuntimeConfig } from '../config';
 import { formatDuration, plural } from '../lib/format';
-import { useHashRoute, useNow, useTheme, type ThemeChoice } from '../lib/hooks';
+import { useHashRoute, useNow, useTheme, type ThemeChoice, type View } from '../lib/hooks';
 
 const HORIZON_KEY = 'ofca.inbox.horizon';
 
@@ -26,9 +26,28 @@ import type { LiveState, ShownError } from '../live/store';
 import { useLive } from '../live/useLive';
 import { horizonFromHours, triage, type Horizon } from '../lib/triage';
 import { EmptyState, Icon, TopicLabels } from './common';
+import { Chatters } from './Chatters';
+import { Fans } from './Fans';
 import { Inbox } from './Inbox';
 import { Insights } from './Insights';
 import { Login } from './Login';
+import { Revenue } from './Revenue';
+
+/** The views after the inbox, in the sidebar and the phone menu. */
+const INSIGHT_VIEWS = [
+  { view: 'insights', label: 'Insights', icon: 'chart' },
+  { view: 'revenue', label: 'Revenue', icon: 'money' },
+  { view: 'fans', label: 'Fans', icon: 'fans' },
+  { view: 'chatters', label: 'Chatters', icon: 'headset' },
+] as const;
+
+const PAGE_TITLES: Record<View, string> = {
+  inbox: 'Inbox',
+  insights: 'Insights',
+  revenue: 'Revenue',
+  fans: 'Fans',
+  chatters: 'Chatters',
+};
 
 const ERROR_TITLES: Record<string, string> = {
   json_parse_error: 'Unreadable message',
@@ -244,6 +263,7 @@ function Dashboard({
   // Roles that may command the extension (ofca.domain.auth: owner and dashboard).
   const canSend = !account || ['owner', 'dashboard'].includes(account.role);
   const insightsChatId = route.view === 'insights' ? route.params.get('chat') : null;
+  const chatterFilter = route.view === 'insights' || route.view === 'revenue' ? route.params.get('chatter') : null;
   const insightsChatNode = insightsChatId ? live.conversations[insightsChatId] : undefined;
   const insightsChat = insightsChatId
     ? {
@@ -303,14 +323,18 @@ function Dashboard({
                 </span>
               ) : null}
             </a>
-            <a
-              href="#/insights"
-              className={`nav-item${route.view === 'insights' ? ' active' : ''}`}
-              aria-current={route.view === 'insights' ? 'page' : undefined}
-            >
-              <Icon name="chart" />
-              <span>Insights</span>
-            </a>
+            {INSIGHT_VIEWS.map((item) => (
+              <a
+                key={item.view}
+                href={`#/${item.view}`}
+                className={`nav-item${route.view === item.view ? ' active' : ''}`}
+                aria-current={route.view === item.view ? 'page' : undefined}
+                title={item.label}
+              >
+                <Icon name={item.icon} />
+                <span>{item.label}</span>
+              </a>
+            ))}
           </nav>
           <div className="sidebar-foot muted">
             <span>v{live.ack?.version ?? config.version}</span>
@@ -330,7 +354,7 @@ function Dashboard({
               <Icon name="menu" />
               {waiting ? <span className="menu-badge" aria-hidden="true">{waiting}</span> : null}
             </button>
-            <h1 className="page-title">{route.view === 'insights' ? 'Insights' : 'Inbox'}</h1>
+            <h1 className="page-title">{PAGE_TITLES[route.view]}</h1>
             <ConnectionPill live={live} onRetry={reconnectNow} />
             <div className="topbar-right" id="topbar-menu">
               <nav className="menu-nav" aria-label="Views (menu)">
@@ -348,15 +372,18 @@ function Dashboard({
                   <span>Inbox</span>
                   {waiting ? <span className="nav-badge">{waiting} waiting</span> : null}
                 </a>
-                <a
-                  href="#/insights"
-                  className={`nav-item${route.view === 'insights' ? ' active' : ''}`}
-                  aria-current={route.view === 'insights' ? 'page' : undefined}
-                  onClick={() => setMenuOpen(false)}
-                >
-                  <Icon name="chart" />
-                  <span>Insights</span>
-                </a>
+                {INSIGHT_VIEWS.map((item) => (
+                  <a
+                    key={item.view}
+                    href={`#/${item.view}`}
+                    className={`nav-item${route.view === item.view ? ' active' : ''}`}
+                    aria-current={route.view === item.view ? 'page' : undefined}
+                    onClick={() => setMenuOpen(false)}
+                  >
+                    <Icon name={item.icon} />
+                    <span>{item.label}</span>
+                  </a>
+                ))}
               </nav>
               {accounts.length > 1 ? (
                 <label className="account-switch">
@@ -399,7 +426,33 @@ function Dashboard({
           </header>
           <StatusBanner live={live} onSignOut={onSignOut} />
           <main id="main" className="content" tabIndex={-1}>
-            {route.view === 'insights' ? (
+            {route.view === 'revenue' ? (
+              <Revenue
+                api={api}
+                token={session.token}
+                accountId={accountId}
+                liveUpdateAt={live.lastUpdateAt}
+                chatter={chatterFilter}
+                onChatter={(chatter) => navigate('revenue', chatter ? { chatter } : {})}
+              />
+            ) : route.view === 'fans' ? (
+              <Fans
+                api={api}
+                token={session.token}
+                accountId={accountId}
+                liveUpdateAt={live.lastUpdateAt}
+                slaSeconds={slaSeconds}
+                onOpenChat={(chat) => navigate('inbox', { chat })}
+              />
+            ) : route.view === 'chatters' ? (
+              <Chatters
+                api={api}
+                token={session.token}
+                accountId={accountId}
+                liveUpdateAt={live.lastUpdateAt}
+                onChatter={(chatter) => navigate('revenue', { chatter })}
+              />
+            ) : route.view === 'insights' ? (
               <Insights
                 api={api}
                 token={session.token}
@@ -408,7 +461,11 @@ function Dashboard({
                 liveUpdateAt={live.lastUpdateAt}
                 onTopic={(topic, window) => navigate('inbox', { topic, ...(window ?? {}) })}
                 chat={insightsChat}
-                onClearChat={() => navigate('insights')}
+                onClearChat={() => navigate('insights', chatterFilter ? { chatter: chatterFilter } : {})}
+                chatter={chatterFilter}
+                onChatter={(chatter) =>
+                  navigate('insights', { ...(insightsChatId ? { chat: insightsChatId } : {}), ...(chatter ? { chatter } : {}) })
+                }
               />
             ) : (
               <Inbox

@@ -15,9 +15,10 @@ import {
   secondsSince,
 } from '../lib/format';
 import { useNow, useTick } from '../lib/hooks';
+import { formatMoney, nodeMoney } from '../lib/money';
 import { HORIZONS, SORTS, triage, triageOrder, type Horizon } from '../lib/triage';
 import { conversationTopics, isOnline, type LiveState } from '../live/store';
-import { Avatar, EmptyState, Icon, SentimentChip, TopicChips, useTopicLabel } from './common';
+import { Avatar, EmptyState, Icon, SentimentChip, TierChip, TopicChips, useTopicLabel } from './common';
 import { Composer, type SendMessage } from './Composer';
 
 /** Debounce of the server search while typing. */
@@ -60,6 +61,16 @@ function useFlashOnChange(value: string | null): boolean {
     return () => clearTimeout(timer);
   }, [value]);
   return flash;
+}
+
+/** The fan's tier and lifetime spend (live fields of the node); nothing from an older server. */
+function FanSpend({ node }: { node: ConversationNode }) {
+  const money = nodeMoney(node);
+  if (!money.known) return null;
+  if (money.tier === null) {
+    return money.lifetimeSpend === null ? null : <span className="chip tier">{formatMoney(money.lifetimeSpend, { compact: true })}</span>;
+  }
+  return <TierChip tier={money.tier} spend={money.lifetimeSpend} />;
 }
 
 const ConversationRow = memo(function ConversationRow({
@@ -110,6 +121,7 @@ const ConversationRow = memo(function ConversationRow({
             {node.unanswered_since ? (
               <WaitBadge since={node.unanswered_since} slaSeconds={slaSeconds} />
             ) : null}
+            <FanSpend node={node} />
             {node.sentiment_score != null ? (
               <SentimentChip score={node.sentiment_score} compact scope="Fan sentiment, whole chat" />
             ) : (
@@ -146,6 +158,29 @@ function MessageBubble({ message }: { message: MessageView }) {
         </div>
       </div>
     </li>
+  );
+}
+
+/** The chat header's money line: tier and lifetime spend, or why the spend is unknown. */
+function FanSpendLine({ node }: { node: ConversationNode }) {
+  const money = nodeMoney(node);
+  if (!money.known) return null;
+  return (
+    <p className="fan-spend-line" data-testid="chat-spend" data-value={money.lifetimeSpend ?? ''}>
+      <TierChip tier={money.tier} />
+      <span>
+        Lifetime spend{' '}
+        <strong>
+          {money.lifetimeSpend === null ? (
+            <span className="null-value" title="The server did not compute this fan's spend.">
+              {DASH}
+            </span>
+          ) : (
+            formatMoney(money.lifetimeSpend)
+          )}
+        </strong>
+      </span>
+    </p>
   );
 }
 
@@ -209,6 +244,7 @@ function ConversationView({
             {' · '}
             {plural(node.message_count, 'message')}
           </p>
+          <FanSpendLine node={node} />
         </div>
         <div className="conversation-status">
           {onInsights ? (

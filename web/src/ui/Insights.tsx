@@ -16,16 +16,12 @@ import {
   sentimentLabel,
   sentimentTone,
 } from '../lib/format';
-import {
-  browserTimeZone,
-  isoDate,
-  resolveRange,
-  timeZones,
-  type Granularity,
-  type Preset,
-  type RangeSelection,
-} from '../lib/range';
+import { resolveRange, timeZones, type Granularity } from '../lib/range';
 import { Icon, useTopicLabel } from './common';
+import { ChatterPanel } from './ChatterPanel';
+import { ChatterFilter, useChatterOptions } from './MoneyParts';
+import { RangeToolbar, useRangeSelection } from './RangeToolbar';
+import { explainReason, reasonFor, StatCard, Delta, Value } from './Stats';
 import { SentimentChart } from './SentimentChart';
 import { ActivityHeatmapChart, ReplyTimeChart, VolumeChart } from './TimeCharts';
 
@@ -34,113 +30,7 @@ const SESSION_DEFINITION =
   'A session is a stretch of one chat without a gap of more than 30 minutes (OFCA_SESSION_GAP_MINUTES); ' +
   'a chat (conversation) holds many sessions. A session counts in the window where its first message is.';
 
-const RANGE_KEY = 'ofca.insights.range.v1';
 const REFRESH_DEBOUNCE_MS = 800;
-
-const REASONS: Record<string, string> = {
-  no_sessions: 'No sessions started in this window.',
-  no_defined_silence: 'Every session is a single message, so silence is undefined.',
-  no_inbound_text: 'No fan messages with text in these sessions.',
-  no_replies: 'No fan message was answered in this window.',
-  no_previous_volume: 'The topic had no sessions in the previous window, so there is no trend.',
-  no_previous_sessions: 'No sessions in the previous window to compare with.',
-};
-
-export function explainReason(code: string | undefined | null): string | undefined {
-  if (!code) return undefined;
-  return REASONS[code] ?? code.replace(/_/g, ' ');
-}
-
-function reasonFor(reasons: { [key: string]: string | undefined } | undefined, ...keys: string[]): string | undefined {
-  if (!reasons) return undefined;
-  for (const key of keys) if (reasons[key]) return explainReason(reasons[key]);
-  return undefined;
-}
-
-/** A value, or an em dash whose tooltip says why there is no value. */
-function Value({ text, reason }: { text: string; reason?: string | undefined }) {
-  if (text !== DASH) return <>{text}</>;
-  return (
-    <span className="null-value" title={reason ?? 'Not available'}>
-      {DASH}
-      <span className="visually-hidden">{reason ? ` (${reason})` : ' (not available)'}</span>
-    </span>
-  );
-}
-
-function loadSelection(): RangeSelection {
-  const fallback: RangeSelection = {
-    preset: '30d',
-    customStart: isoDate(Date.now() - 13 * 86_400_000, browserTimeZone()),
-    customEnd: isoDate(Date.now(), browserTimeZone()),
-    timezone: browserTimeZone(),
-    granularity: 'auto',
-  };
-  try {
-    const stored = JSON.parse(localStorage.getItem(RANGE_KEY) ?? 'null') as Partial<RangeSelection> | null;
-    return stored ? { ...fallback, ...stored } : fallback;
-  } catch {
-    return fallback;
-  }
-}
-
-function Delta({ current, previous, label }: { current: number | null; previous: number | null; label: string }) {
-  if (current == null || previous == null) return <span className="delta muted">{DASH}</span>;
-  if (previous === 0) {
-    return (
-      <span className="delta muted" title="Nothing in the previous window to compare with">
-        new vs previous
-      </span>
-    );
-  }
-  const change = ((current - previous) / previous) * 100;
-  const direction = Math.abs(change) < 0.05 ? 'flat' : change > 0 ? 'up' : 'down';
-  return (
-    <span className={`delta delta-${direction}`} title={`Previous ${label}: ${formatNumber(previous, Number.isInteger(previous) ? 0 : 1)}`}>
-      {direction === 'up' ? <Icon name="arrowUp" size={12} /> : direction === 'down' ? <Icon name="arrowDown" size={12} /> : null}
-      {formatPercent(Math.abs(change))}
-      <span className="visually-hidden"> {direction === 'down' ? 'lower' : 'higher'} than the previous window</span>
-    </span>
-  );
-}
-
-function StatCard({
-  label,
-  value,
-  reason,
-  hint,
-  info,
-  children,
-  testId,
-}: {
-  label: string;
-  value: string;
-  reason?: string | undefined;
-  hint?: ReactNode;
-  /** What the number means (a tooltip on the label). */
-  info?: string;
-  children?: ReactNode;
-  testId?: string;
-}) {
-  return (
-    <div className="stat-card" data-testid={testId}>
-      <div className="stat-label" title={info}>
-        {label}
-        {info ? (
-          <span className="info-mark" aria-hidden="true">
-            <Icon name="info" size={12} />
-          </span>
-        ) : null}
-        {info ? <span className="visually-hidden"> ({info})</span> : null}
-      </div>
-      <div className="stat-value">
-        <Value text={value} reason={reason} />
-      </div>
-      {children ? <div className="stat-foot">{children}</div> : null}
-      {hint ? <div className="stat-hint muted">{hint}</div> : null}
-    </div>
-  );
-}
 
 const OVERVIEW_FIELDS: { key: keyof OverviewWindowValues; label: string; digits?: number; info?: string }[] = [
   { key: 'sessions', label: 'Sessions', info: SESSION_DEFINITION },
@@ -306,85 +196,6 @@ function TopicsTable({ rows, onTopic }: { rows: readonly TopicRow[]; onTopic: (t
   );
 }
 
-function RangeToolbar({
-  selection,
-  onChange,
-  zones,
-}: {
-  selection: RangeSelection;
-  onChange: (next: RangeSelection) => void;
-  zones: string[];
-}) {
-  const presets: { id: Preset; label: string }[] = [
-    { id: '7d', label: '7 days' },
-    { id: '30d', label: '30 days' },
-    { id: '90d', label: '90 days' },
-    { id: 'custom', label: 'Custom' },
-  ];
-  return (
-    <div className="range-toolbar" role="group" aria-label="Date range">
-      <div className="segmented" role="radiogroup" aria-label="Range preset">
-        {presets.map((preset) => (
-          <button
-            key={preset.id}
-            type="button"
-            role="radio"
-            aria-checked={selection.preset === preset.id}
-            className={selection.preset === preset.id ? 'active' : ''}
-            onClick={() => onChange({ ...selection, preset: preset.id })}
-          >
-            {preset.label}
-          </button>
-        ))}
-      </div>
-      {selection.preset === 'custom' ? (
-        <div className="custom-range">
-          <label>
-            <span>From</span>
-            <input
-              type="date"
-              value={selection.customStart}
-              max={selection.customEnd || undefined}
-              onChange={(e) => e.target.value && onChange({ ...selection, customStart: e.target.value })}
-            />
-          </label>
-          <label>
-            <span>To</span>
-            <input
-              type="date"
-              value={selection.customEnd}
-              min={selection.customStart || undefined}
-              onChange={(e) => e.target.value && onChange({ ...selection, customEnd: e.target.value })}
-            />
-          </label>
-        </div>
-      ) : null}
-      <label className="select-field">
-        <span>Timezone</span>
-        <select value={selection.timezone} onChange={(e) => onChange({ ...selection, timezone: e.target.value })}>
-          {(zones.includes(selection.timezone) ? zones : [selection.timezone, ...zones]).map((zone) => (
-            <option key={zone} value={zone}>
-              {zone.replace(/_/g, ' ')}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label className="select-field">
-        <span>Buckets</span>
-        <select
-          value={selection.granularity}
-          onChange={(e) => onChange({ ...selection, granularity: e.target.value as Granularity | 'auto' })}
-        >
-          <option value="auto">Auto</option>
-          <option value="hour">Hourly</option>
-          <option value="day">Daily</option>
-          <option value="week">Weekly</option>
-        </select>
-      </label>
-    </div>
-  );
-}
-
 export function Insights({
   api,
   token,
@@ -394,6 +205,8 @@ export function Insights({
   onTopic,
   chat = null,
   onClearChat,
+  chatter = null,
+  onChatter,
 }: {
   api: Api;
   token: string;
@@ -405,8 +218,11 @@ export function Insights({
   /** Narrow every chart and table to one fan's chat (METRICS.md "Filters"). */
   chat?: { id: string; name: string } | null;
   onClearChat?: () => void;
+  /** A chatter (METRICS.md "Chatters"): their own numbers in a panel of their own. */
+  chatter?: string | null;
+  onChatter?: (chatter: string | null) => void;
 }) {
-  const [selection, setSelection] = useState<RangeSelection>(loadSelection);
+  const [selection, setSelection] = useRangeSelection();
   const [data, setData] = useState<InsightsData | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
@@ -415,10 +231,6 @@ export function Insights({
   const zones = useMemo(timeZones, []);
   const requestRef = useRef<AbortController | null>(null);
   const selectionKey = JSON.stringify(selection);
-
-  useEffect(() => {
-    localStorage.setItem(RANGE_KEY, selectionKey);
-  }, [selectionKey]);
 
   // Fetch at once for a new window or filter; again, debounced, whenever live data changes.
   // (``selection`` is read through ``selectionKey``; ``data`` only tells first load apart.)
@@ -462,13 +274,17 @@ export function Insights({
   // Without the REST API (older server), show the live default window the socket carries.
   const shown = restMissing && liveAnalytics ? insightsFromSnapshot(liveAnalytics) : data;
   const range = resolveRange(selection);
+  const chatterOptions = useChatterOptions(api, token, accountId, range);
+  const chatterLabel = chatter ? (chatterOptions?.find((o) => o.chatter === chatter)?.label ?? chatter) : null;
   const granularity = (shown?.sentimentTrend.granularity as Granularity | undefined) ?? range.granularity;
   const updated = shown ? new Date(shown.fetchedAt).toLocaleTimeString() : null;
 
   return (
     <div className="insights">
       <div className="insights-head">
-        <RangeToolbar selection={selection} onChange={setSelection} zones={zones} />
+        <RangeToolbar selection={selection} onChange={setSelection} zones={zones}>
+          {onChatter ? <ChatterFilter options={chatterOptions} value={chatter} onChange={onChatter} /> : null}
+        </RangeToolbar>
         <div className="insights-status muted" aria-live="polite">
           {loading ? <span className="spinner" aria-hidden="true" /> : null}
           {loading ? 'Updating…' : updated ? `Updated ${updated}` : null}
@@ -486,6 +302,18 @@ export function Insights({
           <span className="muted">Topics, sentiment and response times of this fan’s chat; the overview covers the whole account.</span>
         </div>
       ) : null}
+      {chatter ? (
+        <div className="filter-bar">
+          <span className="chip topic filter-chip">
+            <Icon name="filter" size={13} />
+            Chatter: {chatterLabel}
+            <button type="button" className="chip-close" onClick={() => onChatter?.(null)} aria-label={`Clear the chatter filter ${chatterLabel}`}>
+              <Icon name="close" size={12} />
+            </button>
+          </span>
+        </div>
+      ) : null}
+      {chatter ? <ChatterPanel api={api} token={token} accountId={accountId} range={range} chatter={chatter} liveUpdateAt={liveUpdateAt} /> : null}
       {restMissing ? (
         <div className="notice" role="status">
           This server has no insights API yet: showing the live default window (last 30 days, UTC).

@@ -2,8 +2,10 @@
 // the creator) and when fans write (hour x weekday). Drawn in real pixels of their container
 // (useWidth), so labels stay readable on a phone; empty buckets are gaps, never zeros.
 import { useId, useState, type ReactNode } from 'react';
+import type { RevenuePoint } from '../api/money';
 import type { ActivityHeatmap, ReplyTimePoint, VolumePoint } from '../api/trends';
 import { dateFormatter, formatDuration, formatNumber, formatPercent, parseTime, plural } from '../lib/format';
+import { formatMoney } from '../lib/money';
 import type { Granularity } from '../lib/range';
 import { useWidth } from '../lib/useWidth';
 
@@ -296,6 +298,50 @@ export function VolumeChart({
         <>
           <span className="legend-swatch series-inbound" aria-hidden="true" /> From fans
           <span className="legend-swatch series-outbound" aria-hidden="true" /> From the creator
+        </>
+      }
+    />
+  );
+}
+
+/** Tips and PPV sales per bucket, stacked (a sale counts when its offer was sent). */
+export function RevenueChart({
+  trend,
+  granularity,
+  timeZone,
+}: {
+  trend: readonly RevenuePoint[];
+  granularity: Granularity;
+  timeZone: string;
+}) {
+  const tips = trend.reduce((sum, p) => sum + p.tips_amount, 0);
+  const ppv = trend.reduce((sum, p) => sum + p.ppv_revenue, 0);
+  return (
+    <TimeSeriesChart
+      testId="revenue-chart"
+      dates={trend.map((p) => p.date)}
+      series={[
+        { key: 'ppv', label: 'PPV', kind: 'bar', className: 'series-ppv', values: trend.map((p) => p.ppv_revenue) },
+        { key: 'tips', label: 'Tips', kind: 'bar', className: 'series-tips', values: trend.map((p) => p.tips_amount) },
+      ]}
+      granularity={granularity}
+      timeZone={timeZone}
+      yFormat={(v) => formatMoney(v, { compact: true })}
+      yStep={niceStep}
+      summary={`Gross revenue per bucket: ${formatMoney(ppv)} from pay-per-view and ${formatMoney(tips)} in tips over ${plural(trend.length, 'bucket')}.`}
+      caption={(i) => {
+        const p = trend[i]!;
+        return (
+          <>
+            {formatMoney(p.gross)} gross · PPV {formatMoney(p.ppv_revenue)} ({formatNumber(p.ppv_purchased)} of{' '}
+            {plural(p.ppv_offered, 'offer')} unlocked) · tips {formatMoney(p.tips_amount)}
+          </>
+        );
+      }}
+      legend={
+        <>
+          <span className="legend-swatch series-ppv" aria-hidden="true" /> PPV (by offer time)
+          <span className="legend-swatch series-tips" aria-hidden="true" /> Tips
         </>
       }
     />

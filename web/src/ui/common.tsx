@@ -1,5 +1,6 @@
 import { createContext, useContext, useState, type ReactNode } from 'react';
 import { SENTIMENT_SCALE, formatSentiment, initials, prettifyId, sentimentLabel, sentimentTone } from '../lib/format';
+import { formatMoney, TIER_HINTS, TIER_LABELS, type Tier } from '../lib/money';
 
 /** Topic id -> label (built-ins from the page config, custom topics from the API). */
 export const TopicLabels = createContext<Record<string, string>>({});
@@ -80,6 +81,22 @@ export function SentimentChip({
     >
       <span className="sentiment-dot" aria-hidden="true" />
       {compact ? formatSentiment(score) : `${label} · ${formatSentiment(score)}`}
+    </span>
+  );
+}
+
+/** A fan's tier (METRICS.md "Fans"), with their lifetime spend when given. */
+export function TierChip({ tier, spend }: { tier: Tier | null; spend?: number | null }) {
+  if (!tier) return null;
+  return (
+    <span
+      className={`chip tier tier-${tier}`}
+      title={spend != null ? `Lifetime spend ${formatMoney(spend)}. ${TIER_LABELS[tier]}: ${TIER_HINTS[tier]}` : TIER_HINTS[tier]}
+      data-tier={tier}
+      data-spend={spend ?? undefined}
+    >
+      {TIER_LABELS[tier]}
+      {spend != null ? <span className="tier-spend"> · {formatMoney(spend, { compact: true })}</span> : null}
     </span>
   );
 }
@@ -209,6 +226,34 @@ const ICONS = {
     <>
       <circle cx="10" cy="10" r="6.8" />
       <path d="M10 9v4.5M10 6.6v.2" />
+    </>
+  ),
+  download: (
+    <>
+      <path d="M10 3.5v9M6.2 8.8 10 12.6l3.8-3.8" />
+      <path d="M4 14.5v2h12v-2" />
+    </>
+  ),
+  money: (
+    <>
+      <circle cx="10" cy="10" r="6.8" />
+      <path d="M12.3 7.6c-.4-.8-1.3-1.2-2.3-1.2-1.3 0-2.3.7-2.3 1.7 0 2.3 4.7 1.2 4.7 3.7 0 1-1 1.8-2.4 1.8-1.1 0-2-.5-2.4-1.3M10 5v1.4M10 13.6V15" />
+    </>
+  ),
+  fans: (
+    <>
+      <circle cx="7.5" cy="7.5" r="2.6" />
+      <path d="M2.8 16c.4-2.6 2.3-4.2 4.7-4.2s4.3 1.6 4.7 4.2" />
+      <circle cx="13.8" cy="6.8" r="2.1" />
+      <path d="M13.4 11.2c2 .1 3.4 1.4 3.8 3.6" />
+    </>
+  ),
+  headset: (
+    <>
+      <path d="M4.5 11V9.5a5.5 5.5 0 0 1 11 0V11" />
+      <rect x="3.5" y="10.5" width="3" height="4.5" rx="1.2" />
+      <rect x="13.5" y="10.5" width="3" height="4.5" rx="1.2" />
+      <path d="M15 15c0 1.3-1.3 2-3 2h-1.5" />
     </>
   ),
 };
