@@ -39,6 +39,13 @@ const FEE = 0.2; // OFCA_PLATFORM_FEE_PERCENT's default
 const useFixtures = process.env.OFCA_E2E_MONEY_FIXTURES === '1';
 /** Checks a fixtures run could not make against the real server (reported, never silent). */
 const unverified = new Set();
+/** What the demo account lacks for a view to show something true (issue 14 item 7). */
+const demoGaps = new Set();
+
+function expectDemo(condition, message) {
+  if (!condition) demoGaps.add(message);
+  return condition;
+}
 
 let step = 'start';
 let currentPage = null;
@@ -180,7 +187,8 @@ async function run(sizeName, browser) {
   const revenue = (await answer).body;
   const c = revenue.current;
   await page.getByTestId('revenue-gross').waitFor();
-  assert(c.gross > 0 && c.ppv_purchased > 0 && c.tips > 0, `the demo has tips and unlocked PPV in 30 days: ${JSON.stringify(c)}`);
+  expectDemo(c.tips > 0 && c.tips_amount > 0, `tips with amounts in the last 30 days (${c.tips} tips, ${c.tips_amount})`);
+  expectDemo(c.ppv_offered > 0 && c.ppv_purchased > 0, `unlocked PPV in the last 30 days (${c.ppv_purchased} of ${c.ppv_offered} offers)`);
   assertClose(c.net, c.gross * (1 - FEE), 'net = gross less the 20% platform fee');
   assertClose(await cardValue(page, 'revenue-gross'), c.gross, 'gross card');
   assertClose(await cardValue(page, 'revenue-net'), c.net, 'net card');
@@ -216,7 +224,7 @@ async function run(sizeName, browser) {
   const rows = page.locator('[data-testid="chatters-table"] tbody tr');
   await waitFor(async () => (await rows.count()) === board.chatters.length, `${board.chatters.length} chatter rows`);
   const named = board.chatters.filter((r) => r.chatter !== 'unassigned' && r.name);
-  assert(named.length >= 3, `the demo's three chatters: ${JSON.stringify(board.chatters.map((r) => [r.chatter, r.name]))}`);
+  expectDemo(named.length >= 3, `three named chatters (${JSON.stringify(board.chatters.map((r) => [r.chatter, r.name]))})`);
   assert(
     JSON.stringify(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.chatter))) === JSON.stringify(board.chatters.map((r) => r.chatter)),
     'rows in the server order (revenue descending)',
@@ -244,7 +252,8 @@ async function run(sizeName, browser) {
   await screenshotTall(page, shot('chatters'));
 
   log('choosing a chatter shows their revenue (Revenue filtered by chatter)');
-  const pick = named[0];
+  const pick = named[0] ?? board.chatters[0];
+  pick.name = pick.name ?? (pick.chatter === 'unassigned' ? 'Unassigned' : pick.chatter);
   answer = answerOf(page, '/api/v1/insights/revenue', (q) => q.get('chatter') === pick.chatter);
   await rows.filter({ has: page.locator(`th button`, { hasText: pick.name }) }).first().locator('th button').click();
   const theirs = await answer;
@@ -273,7 +282,7 @@ async function run(sizeName, browser) {
   await waitFor(async () => (await fanRows.count()) === Math.min(25, fans.fans.length), 'the first fan rows');
   if (fans.fans.length > 25) await page.getByRole('button', { name: `Show all ${fans.fans.length} fans` }).click();
   await waitFor(async () => (await fanRows.count()) === fans.fans.length, `${fans.fans.length} fan rows`);
-  assert(fans.fans.some((r) => r.tier === 'whale'), 'the demo has whales');
+  expectDemo(fans.fans.some((r) => r.tier === 'whale'), 'a few whales');
   assertClose(await cardValue(page, 'fans-spend-waiting'), fans.spend_waiting, 'spend waiting');
   assertClose(await cardValue(page, 'fans-waiting'), fans.fans_waiting, 'fans waiting');
   assert((await page.getByTestId('fans-spend-waiting').innerText()).includes(money.format(fans.spend_waiting)), 'spend waiting in dollars');
@@ -390,12 +399,15 @@ try {
     await run(sizeName, browser);
     console.log(`✓ money ${sizeName} (${SIZES[sizeName].width}x${SIZES[sizeName].height}) passed`);
   }
+  if (demoGaps.size) {
+    failed = true;
+    console.error(`✗ the views work, but the demo account lacks (issue 14 item 7):\n  - ${[...demoGaps].join('\n  - ')}`);
+  }
   if (unverified.size) {
     failed = true;
     console.error(`✗ money e2e ran on fixtures; NOT verified against the server:\n  - ${[...unverified].join('\n  - ')}`);
-  } else {
-    console.log(`✓ money e2e passed; screenshots in ${resultsDir}`);
   }
+  if (!failed) console.log(`✓ money e2e passed; screenshots in ${resultsDir}`);
 } catch (error) {
   failed = true;
   console.error(`✗ money e2e failed at "${step}": ${error.stack ?? error}`);

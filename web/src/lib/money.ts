@@ -70,10 +70,10 @@ export function chatterKind(chatter: string): string {
  * false when the server does not send them (an older server): nothing is shown then, never 0.
  */
 export function nodeMoney(node: ConversationNode): { known: boolean; lifetimeSpend: number | null; tier: Tier | null } {
-  const record = node as ConversationNode & { lifetime_spend?: number | null; tier?: string | null };
-  const known = 'lifetime_spend' in record || 'tier' in record;
-  const spend = typeof record.lifetime_spend === 'number' && Number.isFinite(record.lifetime_spend) ? record.lifetime_spend : null;
-  return { known, lifetimeSpend: spend, tier: isTier(record.tier) ? record.tier : null };
+  const known = 'lifetime_spend' in node || 'tier' in node;
+  const value: unknown = node.lifetime_spend;
+  const spend = typeof value === 'number' && Number.isFinite(value) ? value : null;
+  return { known, lifetimeSpend: spend, tier: isTier(node.tier) ? node.tier : null };
 }
 
 /** Bigger lifetime spend first; unknown spend after every known one (0 included). */

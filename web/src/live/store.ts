@@ -195,12 +195,10 @@ function withDerivedWait(node: ConversationNode, previous?: ConversationNode): C
  * The fan's money fields of a node (``lifetime_spend``, ``tier``): an append that leaves them
  * out keeps the last known ones instead of dropping them; one that carries them wins.
  */
-function moneyOf(node: ConversationNode | undefined): Partial<Record<'lifetime_spend' | 'tier', unknown>> {
-  if (!node) return {};
-  const record = node as ConversationNode & { lifetime_spend?: unknown; tier?: unknown };
-  const carried: Partial<Record<'lifetime_spend' | 'tier', unknown>> = {};
-  if ('lifetime_spend' in record) carried.lifetime_spend = record.lifetime_spend;
-  if ('tier' in record) carried.tier = record.tier;
+function moneyOf(node: ConversationNode | undefined): Pick<ConversationNode, 'lifetime_spend' | 'tier'> {
+  const carried: Pick<ConversationNode, 'lifetime_spend' | 'tier'> = {};
+  if (node && 'lifetime_spend' in node) carried.lifetime_spend = node.lifetime_spend;
+  if (node && 'tier' in node) carried.tier = node.tier;
   return carried;
 }
 

@@ -146,8 +146,17 @@ function MessageBubble({ message }: { message: MessageView }) {
         ) : null}
         {!message.text && !message.media_count ? <p className="message-text muted">(no text)</p> : null}
         <div className="message-meta">
-          {message.is_tip ? <span className="chip money">Tip{message.price ? ` $${message.price}` : ''}</span> : null}
-          {!message.is_tip && message.price ? <span className="chip money">PPV ${message.price}</span> : null}
+          {message.is_tip ? <span className="chip money">Tip{message.price ? ` ${formatMoney(message.price, { compact: true })}` : ''}</span> : null}
+          {!message.is_tip && message.price && !message.is_free ? (
+            <span
+              className={`chip money${message.is_opened === false ? ' locked' : ''}`}
+              data-testid="ppv-chip"
+              title={message.is_opened ? 'Pay-per-view offer, unlocked by the fan' : message.is_opened === false ? 'Pay-per-view offer, not unlocked (yet)' : 'Pay-per-view offer'}
+            >
+              PPV {formatMoney(message.price, { compact: true })}
+              {message.is_opened ? ' · unlocked' : message.is_opened === false ? ' · locked' : ''}
+            </span>
+          ) : null}
           {message.media_count && message.text ? <span className="chip">{message.media_count} media</span> : null}
           <SentimentChip score={message.sentiment} compact scope="Message sentiment" />
           <TopicChips topics={message.topics ?? []} max={4} />
