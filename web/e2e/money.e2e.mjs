@@ -234,9 +234,13 @@ async function run(sizeName, browser) {
   assertClose(await topRow.locator('td[data-label="Revenue"]').getAttribute('data-value'), top.revenue, 'top chatter revenue');
   assert((await topRow.innerText()).includes(money.format(top.revenue)), `top chatter shows ${money.format(top.revenue)}`);
   if (top.reply_time.median_seconds === null) {
-    assert((await topRow.locator('td[data-label="Reply median"] .null-value').count()) === 1, 'no replies: a dash with a reason');
+    assert((await topRow.locator('td[data-label="Reply median · p90"] .null-value').count()) === 1, 'no replies: a dash with a reason');
   } else {
-    assertClose(await topRow.locator('td[data-label="Reply median"]').getAttribute('data-value'), top.reply_time.median_seconds, 'reply median');
+    const replyCell = topRow.locator('td[data-label="Reply median · p90"]');
+    assertClose(await replyCell.getAttribute('data-value'), top.reply_time.median_seconds, 'reply median');
+    assertClose(await replyCell.getAttribute('data-p90'), top.reply_time.p90_seconds, 'reply p90');
+    assertClose(await topRow.locator('td[data-label="Within SLA"]').getAttribute('data-value'), top.reply_time.within_sla_percentage, 'within SLA');
+    assertClose(await topRow.locator('td[data-label="Messages"]').getAttribute('data-value'), top.messages_sent, 'messages sent');
   }
   const sameWindow = `start=${encodeURIComponent(board.window.start)}&end=${encodeURIComponent(board.window.end)}`;
   const gross = await api(server.base, `/api/v1/insights/revenue?account_id=${ACCOUNT}&${sameWindow}`, { token: key });
@@ -280,6 +284,7 @@ async function run(sizeName, browser) {
   const fanRows = page.locator('[data-testid="fans-table"] tbody tr');
   // The first 25 rows, then every row the server sent.
   await waitFor(async () => (await fanRows.count()) === Math.min(25, fans.fans.length), 'the first fan rows');
+  await screenshotTall(page, shot('fans'));
   if (fans.fans.length > 25) await page.getByRole('button', { name: `Show all ${fans.fans.length} fans` }).click();
   await waitFor(async () => (await fanRows.count()) === fans.fans.length, `${fans.fans.length} fan rows`);
   expectDemo(fans.fans.some((r) => r.tier === 'whale'), 'a few whales');
@@ -301,8 +306,7 @@ async function run(sizeName, browser) {
   );
   const fansCsv = await download(page, 'fans-csv');
   assert(csvLines(fansCsv.text).length === fans.fans.length + 1, 'a CSV line per fan');
-  if (size.phone) await assertFits(page, '.money-view', 'Fans');
-  await screenshotTall(page, shot('fans'));
+  if (size.phone) await assertFits(page, '.money-view', 'Fans (every row)');
 
   answer = answerOf(page, '/api/v1/insights/fans', (q) => q.get('tier') === 'whale');
   await page.getByRole('radio', { name: 'Whales' }).click();

@@ -88,8 +88,9 @@ function Leaderboard({ rows, onChatter }: { rows: ChatterRow[]; onChatter: (chat
             <th scope="col" className="num" title="Outbound messages they sent in the window">Messages</th>
             <th scope="col" className="num">Fans</th>
             <th scope="col" className="num" title="Fan messages they answered first">Replies</th>
-            <th scope="col" className="num">Reply median</th>
-            <th scope="col" className="num">Reply p90</th>
+            <th scope="col" className="num" title="Median and 90th percentile of their reply times">
+              Reply median · p90
+            </th>
             <th scope="col" className="num">Within SLA</th>
             <th scope="col" className="num">Revenue / msg</th>
           </tr>
@@ -136,11 +137,15 @@ function Leaderboard({ rows, onChatter }: { rows: ChatterRow[]; onChatter: (chat
                 <td className="num" data-label="Replies">
                   {formatNumber(row.replies)}
                 </td>
-                <td className="num" data-label="Reply median" data-value={row.reply_time.median_seconds ?? ''}>
-                  <Value text={formatDuration(row.reply_time.median_seconds)} reason={replyReason} />
-                </td>
-                <td className="num" data-label="Reply p90">
-                  <Value text={formatDuration(row.reply_time.p90_seconds)} reason={replyReason} />
+                <td className="num" data-label="Reply median · p90" data-value={row.reply_time.median_seconds ?? ''} data-p90={row.reply_time.p90_seconds ?? ''}>
+                  {row.reply_time.median_seconds == null ? (
+                    <Value text={DASH} reason={replyReason} />
+                  ) : (
+                    <span>
+                      {formatDuration(row.reply_time.median_seconds)}
+                      <span className="muted"> · {formatDuration(row.reply_time.p90_seconds)}</span>
+                    </span>
+                  )}
                 </td>
                 <td className="num" data-label="Within SLA" data-value={row.reply_time.within_sla_percentage ?? ''}>
                   <Value text={formatPercent(row.reply_time.within_sla_percentage)} reason={replyReason} />
@@ -180,7 +185,7 @@ export function Chatters({
   return (
     <div className="insights money-view" data-testid="chatters-view">
       <div className="insights-head">
-        <RangeToolbar selection={selection} onChange={setSelection} zones={zones} />
+        <RangeToolbar selection={selection} onChange={setSelection} zones={zones} buckets={false} />
         <UpdatedNote state={state} />
       </div>
       <LoadedSlot state={state} what="chatter leaderboard">

@@ -199,7 +199,7 @@ export function Fans({
   return (
     <div className="insights money-view" data-testid="fans-view">
       <div className="insights-head">
-        <RangeToolbar selection={selection} onChange={setSelection} zones={zones}>
+        <RangeToolbar selection={selection} onChange={setSelection} zones={zones} buckets={false}>
           <div className="segmented" role="radiogroup" aria-label="Tier">
             {TIERS.map((option) => (
               <button

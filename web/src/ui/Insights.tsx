@@ -18,6 +18,7 @@ import {
 } from '../lib/format';
 import { resolveRange, timeZones, type Granularity } from '../lib/range';
 import { Icon, useTopicLabel } from './common';
+import { formatMoney } from '../lib/money';
 import { ChatterPanel } from './ChatterPanel';
 import { ChatterFilter, useChatterOptions } from './MoneyParts';
 import { RangeToolbar, useRangeSelection } from './RangeToolbar';
@@ -125,6 +126,9 @@ function TrendCell({ row }: { row: TopicRow }) {
 
 function TopicsTable({ rows, onTopic }: { rows: readonly TopicRow[]; onTopic: (topic: string) => void }) {
   const label = useTopicLabel();
+  // Servers with the money API add each topic's revenue (a session with two topics counts
+  // toward both, so the column does not add up to the total); older ones leave it out.
+  const money = rows.some((row) => row.revenue !== undefined);
   if (!rows.length) {
     return <p className="muted table-empty">No topics detected in this window.</p>;
   }
@@ -142,6 +146,11 @@ function TopicsTable({ rows, onTopic }: { rows: readonly TopicRow[]; onTopic: (t
             <th scope="col" className="num">Silence</th>
             <th scope="col" className="num">Turns</th>
             <th scope="col" className="num" title={SENTIMENT_SCALE}>Fan sentiment</th>
+            {money ? (
+              <th scope="col" className="num" title="Revenue of the topic's sessions (a session with two topics counts for both), and per session">
+                Revenue
+              </th>
+            ) : null}
           </tr>
         </thead>
         <tbody>
@@ -187,6 +196,15 @@ function TopicsTable({ rows, onTopic }: { rows: readonly TopicRow[]; onTopic: (t
                     </span>
                   )}
                 </td>
+                {money ? (
+                  <td className="num" data-value={row.revenue ?? ''}>
+                    {row.revenue === undefined ? (
+                      <Value text={DASH} reason="Not reported for this topic." />
+                    ) : (
+                      <span title={`${formatMoney(row.revenue_per_session)} per session`}>{formatMoney(row.revenue)}</span>
+                    )}
+                  </td>
+                ) : null}
               </tr>
             );
           })}

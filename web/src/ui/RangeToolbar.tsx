@@ -41,11 +41,14 @@ export function RangeToolbar({
   selection,
   onChange,
   zones,
+  buckets = true,
   children,
 }: {
   selection: RangeSelection;
   onChange: (next: RangeSelection) => void;
   zones: string[];
+  /** Whether the view draws buckets (a trend) and so offers their size. */
+  buckets?: boolean;
   /** More filters (a chatter) after the window's. */
   children?: ReactNode;
 }) {
@@ -103,18 +106,20 @@ export function RangeToolbar({
           ))}
         </select>
       </label>
-      <label className="select-field">
-        <span>Buckets</span>
-        <select
-          value={selection.granularity}
-          onChange={(e) => onChange({ ...selection, granularity: e.target.value as Granularity | 'auto' })}
-        >
-          <option value="auto">Auto</option>
-          <option value="hour">Hourly</option>
-          <option value="day">Daily</option>
-          <option value="week">Weekly</option>
-        </select>
-      </label>
+      {buckets ? (
+        <label className="select-field">
+          <span>Buckets</span>
+          <select
+            value={selection.granularity}
+            onChange={(e) => onChange({ ...selection, granularity: e.target.value as Granularity | 'auto' })}
+          >
+            <option value="auto">Auto</option>
+            <option value="hour">Hourly</option>
+            <option value="day">Daily</option>
+            <option value="week">Weekly</option>
+          </select>
+        </label>
+      ) : null}
       {children}
     </div>
   );
