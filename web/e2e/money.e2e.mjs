@@ -105,6 +105,13 @@ async function assertFits(page, scope, what) {
   assert(result.outside.length === 0, `${what}: clipped or outside the screen: ${result.outside.join('; ')}`);
 }
 
+/** On a laptop, a table shows every column without scrolling sideways. */
+async function assertTableFits(page, testId) {
+  const wrap = page.getByTestId(testId).locator('xpath=..');
+  const { scroll, client } = await wrap.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth }));
+  assert(scroll <= client + 1, `${testId} needs sideways scrolling at 1440 px (${scroll} > ${client})`);
+}
+
 async function download(page, testId) {
   const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);
   const path = await file.path();
@@ -214,6 +221,7 @@ async function run(sizeName, browser) {
   assert(csvLines(csv.text).length === revenue.trend.length + 1, `one CSV line per bucket: ${csvLines(csv.text).length}`);
   assert(csvLines(csv.text)[0] === 'date,gross,tips_amount,ppv_revenue,ppv_offered,ppv_purchased', 'revenue CSV header');
   if (size.phone) await assertFits(page, '.money-view', 'Revenue');
+  else await assertTableFits(page, 'revenue-compare');
   await screenshotTall(page, shot('revenue'));
 
   // ----------------------------------------------------------------------------- Chatters
@@ -253,6 +261,7 @@ async function run(sizeName, browser) {
   assert(/chatter/.test(exportLines[0]), `chatters CSV header: ${exportLines[0]}`);
   if (missing.length || /chatters-table/.test(exported.name)) unverified.add('GET /api/v1/export/chatters: the table was saved client-side');
   if (size.phone) await assertFits(page, '.money-view', 'Chatters');
+  else await assertTableFits(page, 'chatters-table');
   await screenshotTall(page, shot('chatters'));
 
   log('choosing a chatter shows their revenue (Revenue filtered by chatter)');
@@ -307,6 +316,7 @@ async function run(sizeName, browser) {
   const fansCsv = await download(page, 'fans-csv');
   assert(csvLines(fansCsv.text).length === fans.fans.length + 1, 'a CSV line per fan');
   if (size.phone) await assertFits(page, '.money-view', 'Fans (every row)');
+  else await assertTableFits(page, 'fans-table');
 
   answer = answerOf(page, '/api/v1/insights/fans', (q) => q.get('tier') === 'whale');
   await page.getByRole('radio', { name: 'Whales' }).click();
