@@ -22,6 +22,7 @@ import {
   assert,
   launchChromium,
   ofcaCli,
+  openExtension,
   resultsDir,
   runCleanups,
   screenshotTall,
@@ -35,6 +36,7 @@ const SIZES = {
   phone: { width: 390, height: 844, phone: true },
 };
 const ACCOUNT = 'demo';
+const CREATOR_ID = 4_000_001; // the demo creator (ofca.synthetic); a chat's id is its fan's
 const FEE = 0.2; // OFCA_PLATFORM_FEE_PERCENT's default
 const useFixtures = process.env.OFCA_E2E_MONEY_FIXTURES === '1';
 /** Checks a fixtures run could not make against the real server (reported, never silent). */
@@ -224,6 +226,29 @@ async function run(sizeName, browser) {
   else await assertTableFits(page, 'revenue-compare');
   await screenshotTall(page, shot('revenue'));
 
+  log('an offer and its unlock reach the Revenue view live (no reload)');
+  const compareValue = async (field) =>
+    Number(await page.locator(`[data-testid="revenue-compare"] tr[data-field="${field}"] td[data-label="This window"]`).getAttribute('data-value'));
+  const extension = await openExtension(server.base.replace(/^http/, 'ws'), ACCOUNT, ofcaCli(env, ['keys', 'create', '--account', ACCOUNT, '--role', 'extension']));
+  const buyer = (await api(server.base, `/api/v1/insights/fans?account_id=${ACCOUNT}&limit=1`, { token: key })).body.fans[0];
+  const before = { gross: await cardValue(page, 'revenue-gross'), offered: await compareValue('ppv_offered'), purchased: await compareValue('ppv_purchased') };
+  const offer = {
+    id: `e2e-offer-${sizeName}`,
+    chat_id: Number(buyer.chat_id),
+    text: 'a new set, only for you',
+    createdAt: new Date(Date.now() - 2000).toISOString(),
+    fromUser: { id: CREATOR_ID },
+    price: 30,
+    isFree: false,
+    isOpened: false,
+  };
+  await extension.send({ type: 'new_raw_message', payload: { message: offer } });
+  await waitFor(async () => (await compareValue('ppv_offered')) === before.offered + 1, 'the new offer counted live');
+  assertClose(await cardValue(page, 'revenue-gross'), before.gross, 'an offer alone is no revenue');
+  await extension.send({ type: 'new_raw_message', payload: { message: { ...offer, isOpened: true, changedAt: new Date().toISOString() } } });
+  await waitFor(async () => close(await cardValue(page, 'revenue-gross'), before.gross + 30), 'the unlock adds $30.00 to the gross live');
+  assert((await compareValue('ppv_purchased')) === before.purchased + 1, 'one more purchase');
+
   // ----------------------------------------------------------------------------- Chatters
   log('Chatters: the leaderboard, its CSV, and the chatters adding up to the gross');
   answer = answerOf(page, '/api/v1/insights/chatters', (q) => !q.get('chatter'));
@@ -327,6 +352,8 @@ async function run(sizeName, browser) {
 
   // ------------------------------------------------------------------------ Inbox money
   log("inbox: the fan's tier and lifetime spend on the row and in the chat header");
+  const bought = fans.fans.find((r) => r.chat_id === buyer.chat_id);
+  assertClose(bought?.lifetime_spend, buyer.lifetime_spend + 30, "the unlock is in the buyer's lifetime spend");
   const spender = waitingNow[0] ?? fans.fans[0];
   const spenderName = spender.fan.name || `@${spender.fan.username}`;
   await page.locator(`[data-testid="fans-table"] tr[data-chat-id="${spender.chat_id}"] th button`).click();
@@ -339,6 +366,14 @@ async function run(sizeName, browser) {
     unverified.add('inbox: the live nodes carry no lifetime_spend / tier (no money backend)');
   } else {
     throw new Error('the chat header shows no lifetime spend: the live conversation node has no lifetime_spend/tier');
+  }
+  if (liveMoney && buyer.chat_id !== spender.chat_id) {
+    // The unlock's append carried the buyer's new spend to the live node.
+    await page.evaluate((chat) => (window.location.hash = `#/inbox?chat=${chat}`), buyer.chat_id);
+    await waitFor(
+      async () => close(await page.getByTestId('chat-spend').getAttribute('data-value'), buyer.lifetime_spend + 30),
+      "the buyer's lifetime spend, live, in the chat header",
+    );
   }
   if (size.phone) {
     await assertFits(page, '.conversation-header', 'chat header');
