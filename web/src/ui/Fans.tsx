@@ -5,7 +5,7 @@ import { useMemo, useState } from 'react';
 import type { Api } from '../api/client';
 import { fetchFans, type FanRow, type FansResponse, type Tier } from '../api/money';
 import { DASH, formatDuration, formatNumber, formatWhen, plural } from '../lib/format';
-import { csvName, formatMoney, saveCsv, TIER_HINTS, TIER_LABELS, toCsv } from '../lib/money';
+import { csvName, formatMoney, saveCsv, TIER_HINTS, toCsv } from '../lib/money';
 import { resolveRange, timeZones } from '../lib/range';
 import { Icon, TierChip } from './common';
 import { CsvButton, LoadedSlot, UpdatedNote, useRemote } from './MoneyParts';
@@ -27,6 +27,8 @@ function ShowAll({ shown, total, onShow, what }: { shown: number; total: number;
     </button>
   );
 }
+
+const TIER_PLURALS: Record<Tier, string> = { whale: 'Whales', spender: 'Spenders', free: 'Free fans' };
 
 const TIERS: { value: Tier | null; label: string }[] = [
   { value: null, label: 'All' },
@@ -246,7 +248,7 @@ export function Fans({
                   info="Counted over every chat of the chosen tier, not only the rows listed."
                 />
                 <StatCard
-                  label={tier ? `${TIER_LABELS[tier]}s listed` : 'Whales listed'}
+                  label={`${TIER_PLURALS[tier ?? 'whale']} listed`}
                   value={formatNumber(tier ? data.fans.length : whales)}
                   testId="fans-whales"
                   hint={capped ? `of the ${formatNumber(FANS_LIMIT)} biggest spenders` : plural(data.fans.length, 'fan') + ' listed'}

@@ -16,10 +16,12 @@ import {
 } from '../lib/format';
 import { useNow, useTick } from '../lib/hooks';
 import { formatMoney, nodeMoney } from '../lib/money';
-import { HORIZONS, SORTS, triage, triageOrder, type Horizon } from '../lib/triage';
+import { HORIZONS, SORTS, sortOption, triage, triageOrder, type Horizon } from '../lib/triage';
 import { conversationTopics, isOnline, type LiveState } from '../live/store';
 import { Avatar, EmptyState, Icon, SentimentChip, TierChip, TopicChips, useTopicLabel } from './common';
 import { Composer, type SendMessage } from './Composer';
+
+const SORT_KEY = 'ofca.inbox.sort';
 
 /** Debounce of the server search while typing. */
 export const SEARCH_DEBOUNCE_MS = 300;
@@ -465,7 +467,12 @@ export function Inbox({
   const label = useTopicLabel();
   const [search, setSearch] = useState('');
   const [waitingOnly, setWaitingOnly] = useState(false);
-  const [sortId, setSortId] = useState('wait');
+  // The chatter's last sort choice (e.g. by spend) survives a reload.
+  const [sortId, setSortIdState] = useState(() => sortOption(localStorage.getItem(SORT_KEY)).id);
+  const setSortId = (id: string) => {
+    setSortIdState(id);
+    localStorage.setItem(SORT_KEY, id);
+  };
   const [showStale, setShowStale] = useState(false);
   const listRef = useRef<HTMLDivElement>(null);
   const slaSeconds = live.analytics?.response_time.reply_time.sla_seconds ?? defaultSlaSeconds;
