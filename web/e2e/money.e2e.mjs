@@ -416,7 +416,7 @@ async function run(sizeName, browser) {
     assertClose(await cardValue(page, 'chatter-reply-median'), mine.reply_time.median_seconds, 'reply median');
     assertClose(await cardValue(page, 'chatter-sla'), mine.reply_time.within_sla_percentage, 'within SLA');
   }
-  if (size.phone) await assertFits(page, '[data-testid="chatter-panel"]', 'chatter panel');
+  if (size.phone) await assertFits(page, '.insights-head, .filter-bar, [data-testid="chatter-panel"]', 'Insights with a chatter');
   await screenshotTall(page, shot('insights-chatter'));
   await page.getByRole('button', { name: /Clear the chatter filter/ }).click();
   await waitFor(async () => (await page.getByTestId('chatter-panel').count()) === 0, 'the panel closes with the filter');
