@@ -32,6 +32,7 @@ from ofca.controllers.schemas import apidocs_assets_router, docs_render_plugins
 from ofca.conversations.full_sync import FullSyncs
 from ofca.conversations.live_nodes import LiveFeed
 from ofca.errors import http_exception_handler, internal_error_handler
+from ofca.ingest import unenriched
 from ofca.ingest.commands import ExtensionCommands
 from ofca.ingest.context import Ingest
 from ofca.insights.scheduler import InsightsScheduler
@@ -85,6 +86,7 @@ def create_app(
         app.state.engine = engine
         insights.start_worker(own_engine=given_engine is None)
         sweeper: asyncio.Task[None] | None = None
+        enrichment_sweeper: asyncio.Task[None] | None = None
         try:
             if run_migrations and given_engine is None:
                 applied = await migrate(engine)
@@ -92,12 +94,16 @@ def create_app(
                     log.info("applied migrations: %s", ", ".join(applied))
             if given_engine is None:
                 sweeper = asyncio.create_task(insights.run_sweeper(settings.refresh_sweep_seconds))
+                enrichment_sweeper = asyncio.create_task(
+                    unenriched.run_sweeper(ingest, settings.refresh_sweep_seconds)
+                )
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            for task in (sweeper, enrichment_sweeper):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await insights.stop()
             if given_engine is None:
                 await close_engine(engine)

@@ -11,25 +11,19 @@ carrying such messages stores the others and names the bad ones in ``rejected_it
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
-from litestar import Litestar
 from piccolo.engine.base import Engine
 
-from ofca.app import create_app
 from ofca.ingest import deltas
-from ofca.persistence.engine import bind_tables
 from ofca.persistence.tables import ChatRow, MessageRow
 from ofca.settings import Settings
 from ofca.synthetic import new_raw_message_frame
 from tests.ingest.wsclient import Socket, open_socket
-from tests.support.server import LiveServer, free_port, live_server
+from tests.support.inprocess import served_app
+from tests.support.server import LiveServer, live_server
 
 BAD_VALUES: dict[str, dict[str, Any]] = {
     "nul_text": {"text": "hello\x00world"},
@@ -161,25 +155,6 @@ async def test_a_time_beyond_the_calendar_is_stored_as_unusable(
     assert times["2"] is None and times["1"] is not None
 
 
-@contextmanager
-def _in_process(app: Litestar) -> Iterator[str]:
-    """The in-process app served by uvicorn on a real port (a thread of its own), so a test
-    can change a function of the app (monkeypatch) and still use real sockets."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not served.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"ws://127.0.0.1:{config.port}"
-    finally:
-        served.should_exit = True
-        thread.join(timeout=30)
-
-
 async def test_a_value_the_checks_miss_costs_only_its_own_delta(
     settings: Settings, engine: Engine, make_key, account_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -192,17 +167,12 @@ async def test_a_value_the_checks_miss_costs_only_its_own_delta(
     frames = [new_raw_message_frame(m) for m in good[:10]]
     frames.append(new_raw_message_frame(_message(5999, mediaCount=2**63)))
     frames += [new_raw_message_frame(m) for m in good[10:]]
-    try:
-        # The app opens its own engine (with the pool the Postgres writer needs) on the
-        # server's loop, bound to the tables until it stops.
-        with _in_process(create_app(settings, run_migrations=False)) as ws_url:
-            url = f"{ws_url}/ws/extension/{account_id}?token={key}"
-            async with open_socket(url) as socket:
-                await socket.until("connection_ack")
-                await asyncio.gather(*(socket.connection.send(frame) for frame in frames))
-                answers = await _answers(socket, len(frames))
-    finally:
-        bind_tables(engine)
+    with served_app(settings, engine) as served:
+        url = f"{served.ws_url}/ws/extension/{account_id}?token={key}"
+        async with open_socket(url) as socket:
+            await socket.until("connection_ack")
+            await asyncio.gather(*(socket.connection.send(frame) for frame in frames))
+            answers = await _answers(socket, len(frames))
     assert [a["type"] for a in answers] == ["ingest_ack"] * 21, answers
     assert [a["payload"]["accepted"] for a in answers] == [1] * 10 + [0] + [1] * 10
     assert answers[10]["payload"]["rejected_items"] == [

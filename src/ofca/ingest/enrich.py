@@ -104,8 +104,13 @@ def _enrich_inline_slice(
     index = start
     while index < len(texts):
         text = texts[index]
-        enrichment = enrich(text, matcher)
-        out[text] = (enrichment.text, enrichment.sentiment, enrichment.topics)
+        try:
+            enrichment = enrich(text, matcher)
+        except Exception:  # one bad text never costs the others their enrichment
+            log.exception("enriching a text failed; its messages are stored without it")
+            out[text] = (None, None, ())
+        else:
+            out[text] = (enrichment.text, enrichment.sentiment, enrichment.topics)
         index += 1
         if time.perf_counter() - began > SLICE_SECONDS:
             break

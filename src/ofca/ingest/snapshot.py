@@ -39,7 +39,8 @@ from ofca.domain.wss import (
 from ofca.ingest.context import FrameRejected, IngestContext, log_frame, matcher_for, remember_fan
 from ofca.ingest.decode import decode_snapshot
 from ofca.ingest.enrich import SpeculativeEnrichment
-from ofca.ingest.store import EnrichmentRow, known_chats, write_enrichment
+from ofca.ingest.store import EnrichmentRow, known_chats
+from ofca.ingest.unenriched import enrich_unenriched, write_enrichment_rows
 from ofca.ingest.write import store
 from ofca.loop import SLICE_SECONDS, GcPause, free, gc_paused
 
@@ -190,7 +191,21 @@ async def _store_snapshot(
             ctx.channels, ControlEvent(action="resync", account_id=account_id), extension=False
         )
         _start_enrichment(ctx, changed, raw_texts, outcome.due, speculative)
+    else:  # nothing changed: still finish what earlier snapshots left unenriched
+        _start_leftovers(ctx)
     return ack
+
+
+def _start_leftovers(ctx: IngestContext) -> None:
+    async def leftovers() -> None:
+        try:
+            await enrich_unenriched(ctx)
+        except Exception:
+            log.exception("enriching the queued messages of %s failed", ctx.account_id)
+
+    job = asyncio.create_task(leftovers())
+    _pending_jobs.add(job)
+    job.add_done_callback(_pending_jobs.discard)
 
 
 class _Records(msgspec.Struct):
@@ -316,7 +331,7 @@ async def _enrich_snapshot(
                     )
                 )
             if len(batch) >= ENRICH_WRITE_ROWS:
-                await write_enrichment(ctx.engine, account_id, batch)
+                await write_enrichment_rows(ctx, batch)
                 batch = []
                 publish_to_dashboards(
                     ctx.channels,
@@ -333,7 +348,10 @@ async def _enrich_snapshot(
             if time.perf_counter() - slice_start > SLICE_SECONDS:
                 await asyncio.sleep(0)
                 slice_start = time.perf_counter()
-        await write_enrichment(ctx.engine, account_id, batch)
+        await write_enrichment_rows(ctx, batch)
+        # What earlier snapshots left unenriched (a crash, a failed job; a resend that
+        # changed nothing comes here too): the queue of ``ingest.unenriched``.
+        total += await enrich_unenriched(ctx)
         enriched_ms = (time.perf_counter() - began) * 1000
         publish_to_dashboards(
             ctx.channels,

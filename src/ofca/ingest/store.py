@@ -318,8 +318,9 @@ def _mark_due(
 
     A snapshot's background enrichment does not mark again (marking its ~2000 chats per
     5000-row batch cost 1.4 s of a 100k snapshot's 8 s budget): the snapshot's own refresh
-    follows the enrichment, and a crash that stops that refresh stops the enrichment too,
-    which is not resumed either."""
+    follows the enrichment. A crash that stops both leaves these marks for the refresh
+    sweeper and the rows unenriched for the enrichment queue (``ingest.unenriched``), which
+    marks their chats again once it has enriched them."""
     inserted, updated = set(outcome.inserted), set(outcome.updated)
     since = outcome.due
     for record in messages:
