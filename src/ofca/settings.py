@@ -96,7 +96,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     webhook_rate_limit_per_minute: PositiveInt = 100
     """Requests per minute per client IP to the webhook routes (seed 004: 100), on top of
     the per-key limit."""
-    ws_frames_per_minute: PositiveInt = 1000
+    ws_frames_per_minute: PositiveInt = 6000
+    """WebSocket frames per minute per credential (API key or login), shared by all its
+    sockets in every process: 100 a second, an extension catching up at a steady 100/s
+    is never refused."""
+    ws_frame_burst: PositiveInt = 1000
+    """Frames a credential may send at once beyond the sustained rate (at most the
+    minute's allowance)."""
 
     @property
     def is_postgres(self) -> bool:

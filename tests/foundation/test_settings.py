@@ -54,6 +54,8 @@ def test_values_are_converted_from_strings() -> None:
         ("OFCA_TRIAGE_HORIZON_HOURS", "-1"),
         ("OFCA_TRIAGE_HORIZON_HOURS", "a day"),
         ("OFCA_TRIAGE_HORIZON_HOURS", "9000"),
+        ("OFCA_WS_FRAME_BURST", "0"),
+        ("OFCA_WS_FRAME_BURST", "many"),
     ],
 )
 def test_invalid_value_names_the_variable(variable: str, value: str) -> None:

@@ -5,7 +5,11 @@ Fixed one-minute windows. With Redis configured the counters live there (``INCR`
 ``EXPIRE`` in one MULTI pipeline, keys under ``OFCA_CHANNEL_PREFIX``) so every process
 shares them; otherwise, and whenever Redis fails, in this process's memory: a Redis outage
 never fails a request, it only makes limits per process until Redis answers again.
-WebSocket frames have their own per-connection limit (the live service).
+WebSocket frames have a budget per credential (:class:`FrameBudget`): a token bucket of
+``OFCA_WS_FRAMES_PER_MINUTE`` (bursts up to ``OFCA_WS_FRAME_BURST``) shared by every
+socket of the key, in every process: with Redis the bucket lives there and each process
+leases a few tokens at a time (one round trip per lease, not per frame); without Redis,
+and while Redis fails, each process keeps the bucket in memory.
 
 Login attempts have budgets of their own (:meth:`RateLimiter.login_attempt`): per client IP
 and per (IP, e-mail address). Not per address alone: then anyone could lock a user out
@@ -19,6 +23,7 @@ import hashlib
 import logging
 import math
 import time
+import weakref
 from typing import Any
 
 import msgspec
@@ -35,6 +40,7 @@ __all__ = [
     "LOGIN_ATTEMPTS_PER_IP_PER_MINUTE",
     "LOGIN_ATTEMPTS_PER_MINUTE",
     "Decision",
+    "FrameBudget",
     "RateLimitMiddleware",
     "RateLimiter",
 ]
@@ -97,6 +103,115 @@ class MemoryWindows:
         return count
 
 
+PRUNE_SECONDS = 60.0
+"""How often the frame budgets of keys gone idle are let go."""
+LEASE_SECONDS = 0.2
+"""A process leases from the shared frame bucket about this long's worth of frames at a
+time (at least 1, at most the burst): the frames one process may hold that another
+cannot use."""
+
+_TAKE_FRAMES = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local granted = math.min(want, math.floor(tokens))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
+local wait = 0
+if granted == 0 then wait = math.ceil((1 - tokens) / rate) end
+return {granted, wait}
+"""
+"""A token bucket in Redis (rate in tokens per ms, Redis' own clock): take up to ``want``
+tokens; answers ``{granted, ms until the next token when none was}``."""
+
+
+class _LocalBucket:
+    """A token bucket in this process's memory (rate per second)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def wait_ms(self) -> int:
+        return max(1, math.ceil((1.0 - self.tokens) / self.rate * 1000))
+
+
+class FrameBudget:
+    """The WebSocket frame budget of one credential in this process, shared by all its
+    sockets here (:meth:`RateLimiter.frame_budget`) and, with Redis, with every other
+    process: ``OFCA_WS_FRAMES_PER_MINUTE`` sustained, bursts up to ``OFCA_WS_FRAME_BURST``
+    (or the minute's allowance when that is smaller)."""
+
+    def __init__(self, limiter: RateLimiter, credential_id: str) -> None:
+        settings = limiter.settings
+        self.per_minute = settings.ws_frames_per_minute
+        self._rate = self.per_minute / 60.0
+        self._burst = float(min(settings.ws_frame_burst, self.per_minute))
+        self._limiter = limiter
+        self._key = f"{settings.channel_prefix}:framebudget:{credential_id}"
+        self._local = _LocalBucket(self._rate, self._burst)
+        self._leased = 0
+        self._lease = max(1, min(int(self._burst), math.ceil(self._rate * LEASE_SECONDS)))
+        self._wait_ms = 0
+        self._leasing = asyncio.Lock()
+        self._used_at = time.monotonic()
+
+    def idle_full(self, now: float) -> bool:
+        """Unused long enough to be full again (a new budget would be the same)."""
+        return now - self._used_at > self._burst / self._rate + LEASE_SECONDS
+
+    async def take(self) -> bool:
+        """One frame's token; False when the key's budget is spent (see
+        :meth:`retry_after_ms`)."""
+        self._used_at = time.monotonic()
+        if self._leased > 0:
+            self._leased -= 1
+            return True
+        if self._limiter.redis is None:
+            return self._take_local()
+        async with self._leasing:  # one lease at a time; the sockets waiting share it
+            if self._leased == 0:
+                lease = await self._limiter.lease_frames(
+                    self._key, self._rate / 1000.0, self._burst, self._lease
+                )
+                if lease is None:  # Redis failed: this process's bucket meanwhile
+                    return self._take_local()
+                self._leased, wait_ms = lease
+                if self._leased == 0:
+                    self._wait_ms = wait_ms
+                    return False
+            self._leased -= 1
+            return True
+
+    def _take_local(self) -> bool:
+        if self._local.take():
+            return True
+        self._wait_ms = self._local.wait_ms()
+        return False
+
+    def retry_after_ms(self) -> int:
+        """How long until the key's next frame would get a token (after a refusal)."""
+        return max(1, self._wait_ms)
+
+
 class RateLimiter:
     def __init__(self, settings: Settings, redis: Redis | None) -> None:
         self.settings = settings
@@ -104,6 +219,56 @@ class RateLimiter:
         self.memory = MemoryWindows()
         self._redis_retry_at = 0.0
         self._last_warning = 0.0
+        self._budgets: weakref.WeakValueDictionary[str, FrameBudget] = weakref.WeakValueDictionary()
+        """Every budget a socket holds: all sockets of a key in this process share one."""
+        self._recent: dict[str, FrameBudget] = {}
+        """Budgets kept after their last socket closed, until they are full again: a key
+        that reconnects does not start over with a full burst."""
+        self._pruned_at = time.monotonic()
+
+    def frame_budget(self, credential_id: str) -> FrameBudget:
+        """The frame budget of ``credential_id`` in this process, shared by its sockets."""
+        now = time.monotonic()
+        if now - self._pruned_at >= PRUNE_SECONDS:
+            self._pruned_at = now
+            for stale in [k for k, b in self._recent.items() if b.idle_full(now)]:
+                del self._recent[stale]
+        budget = self._budgets.get(credential_id)
+        if budget is None:
+            budget = FrameBudget(self, credential_id)
+            self._budgets[credential_id] = budget
+        self._recent[credential_id] = budget
+        return budget
+
+    async def lease_frames(
+        self, key: str, rate_per_ms: float, burst: float, want: int
+    ) -> tuple[int, int] | None:
+        """Up to ``want`` tokens of the shared frame bucket ``key``: (granted, ms until the
+        next token when none was); None while Redis fails (or without it)."""
+        now = time.monotonic()
+        if self.redis is None or now < self._redis_retry_at:
+            return None
+        try:
+            granted, wait_ms = await asyncio.wait_for(
+                self.redis.eval(_TAKE_FRAMES, 1, key, rate_per_ms, burst, want),
+                REDIS_TIMEOUT_SECONDS,
+            )
+        except Exception as exc:  # any Redis trouble: per process, never fail the frame
+            # INFO: the channels monitor already warns once per outage, and a socket
+            # carries on whatever Redis does.
+            self._redis_failed(now, exc, logging.INFO)
+            return None
+        return int(granted), int(wait_ms)
+
+    def _redis_failed(self, now: float, exc: BaseException, level: int = logging.WARNING) -> None:
+        self._redis_retry_at = now + REDIS_RETRY_AFTER_SECONDS
+        if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
+            self._last_warning = now
+            log.log(
+                level,
+                "rate limits fall back to process memory: redis failed (%s)",
+                type(exc).__name__,
+            )
 
     def _key(self, bucket: str, window_start: int) -> str:
         return f"{self.settings.channel_prefix}:ratelimit:{bucket}:{window_start}"
@@ -124,13 +289,7 @@ class RateLimiter:
                     self._redis_hit(self.redis, bucket, window_start), REDIS_TIMEOUT_SECONDS
                 )
             except Exception as exc:  # any Redis trouble: degrade, never fail the request
-                self._redis_retry_at = now + REDIS_RETRY_AFTER_SECONDS
-                if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
-                    self._last_warning = now
-                    log.warning(
-                        "rate limits fall back to process memory: redis failed (%s)",
-                        type(exc).__name__,
-                    )
+                self._redis_failed(now, exc)
         return self.memory.hit(bucket, window_start)
 
     async def hit(self, bucket: str, limit: int, now: float | None = None) -> Decision:

@@ -21,6 +21,7 @@ from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from ofca.access.ratelimit import RateLimiter
 from ofca.channels.monitor import ChannelsMonitor
 from ofca.channels.names import dashboard_channel, extension_channel
 from ofca.channels.plugin import OfcaSubscriber
@@ -64,6 +65,7 @@ async def extension_socket(
     user_id: FromPath[str],
     ingest: NamedDependency[Ingest],
     commands: NamedDependency[ExtensionCommands],
+    rate_limiter: NamedDependency[RateLimiter],
 ) -> None:
     """The Agent: ``cache_update``, ``new_raw_message``, ``keepalive``, ``online_users_update``
     in; ``connection_ack``, ``system_status``, ``ingest_ack``, ``system_error`` and
@@ -81,7 +83,7 @@ async def extension_socket(
     session = ExtensionSession(
         ingest.context(user_id),
         connection,
-        frames_per_minute=settings.ws_frames_per_minute,
+        budget=rate_limiter.frame_budget(principal.credential_id),
         on_keepalive=presence.mark_present,
     )
 

@@ -61,16 +61,19 @@ FRAME_TAGS: Final = frozenset(
 
 
 def system_error(
-    code: ErrorCode, message: str, detail: str | None = None, retryable: bool = False
+    code: ErrorCode,
+    message: str,
+    detail: str | None = None,
+    retryable: bool = False,
+    retry_after_ms: int | None = None,
 ) -> bytes:
     """An encoded ``system_error`` frame."""
-    return outgoing_encoder.encode(
-        SystemError(
-            payload=SystemErrorPayload(
-                errorMessage=message, code=code, detail=detail, retryable=retryable
-            )
-        )
+    payload = SystemErrorPayload(
+        errorMessage=message, code=code, detail=detail, retryable=retryable
     )
+    if retry_after_ms is not None:
+        payload.retry_after_ms = retry_after_ms
+    return outgoing_encoder.encode(SystemError(payload=payload))
 
 
 class FrameError(msgspec.Struct, frozen=True):
@@ -80,9 +83,13 @@ class FrameError(msgspec.Struct, frozen=True):
     message: str
     detail: str | None = None
     retryable: bool = False
+    retry_after_ms: int | None = None
+    """``rate_limited``: when to send the refused frame again."""
 
     def encode(self) -> bytes:
-        return system_error(self.code, self.message, self.detail, self.retryable)
+        return system_error(
+            self.code, self.message, self.detail, self.retryable, self.retry_after_ms
+        )
 
 
 INTERNAL_ERROR: Final = FrameError("internal_error", "Internal error; the frame was not applied")
@@ -93,8 +100,16 @@ def malformed(exc: BaseException) -> FrameError:
     return FrameError("json_parse_error", "Malformed JSON", str(exc))
 
 
-def rate_limited(per_minute: int) -> FrameError:
-    return FrameError("rate_limited", "Too many frames", f"limit is {per_minute} per minute", True)
+def rate_limited(per_minute: int, retry_after_ms: int | None = None) -> FrameError:
+    """Retryable: the frame was not handled; send it (and those after it) again after
+    ``retry_after_ms``."""
+    return FrameError(
+        "rate_limited",
+        "Too many frames",
+        f"limit is {per_minute} per minute per key, shared by its sockets",
+        True,
+        retry_after_ms,
+    )
 
 
 def storage_unavailable(detail: str) -> FrameError:

@@ -13,7 +13,8 @@ frames came (a delta sent during a snapshot is applied, and answered, after it):
 - ``online_users_update``: relayed to the account's dashboards.
 - a refused frame: its ``system_error``; the socket stays open.
 
-Every frame first takes a token of the connection's budget (``rate_limited`` without one).
+Every frame first takes a token of its credential's frame budget, shared by the key's
+sockets in every process (``rate_limited`` with ``retry_after_ms`` without one).
 A failure is classified by its type: the frame's own fault (``FrameRejected``), storage
 unavailable (retryable: nothing of the frame was stored), or ``internal_error`` (a bug,
 logged).
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -58,8 +58,8 @@ __all__ = [
     "DELTA_BATCH_FRAMES",
     "QUEUED_FRAMES",
     "ExtensionSession",
+    "FrameBudget",
     "FrameSink",
-    "TokenBucket",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,23 +78,17 @@ class FrameSink(Protocol):
     async def send(self, data: bytes) -> None: ...
 
 
-class TokenBucket:
-    """Frames per minute per connection; a burst up to the minute's allowance."""
+class FrameBudget(Protocol):
+    """The frames a credential may send (``access.ratelimit.FrameBudget``, shared by its
+    sockets)."""
 
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.tokens = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.updated = time.monotonic()
+    per_minute: int
 
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
+    async def take(self) -> bool:
+        """A frame's token; False when the budget is spent."""
+
+    def retry_after_ms(self) -> int:
+        """After a refusal: how long until the next frame would get a token."""
 
 
 def _failure(exc: Exception, what: str, account_id: str) -> FrameError:
@@ -123,14 +117,13 @@ class ExtensionSession:
         ctx: IngestContext,
         sink: FrameSink,
         *,
-        frames_per_minute: int,
+        budget: FrameBudget,
         on_keepalive: Callable[[], Awaitable[None]],
     ) -> None:
         self.ctx = ctx
         self._sink = sink
         self._on_keepalive = on_keepalive
-        self._bucket = TokenBucket(frames_per_minute)
-        self._rate_limited = rate_limited(frames_per_minute)
+        self._budget = budget
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUED_FRAMES)
         self._ended = False
         self._run: list[tuple[Message, Inbound]] = []
@@ -174,7 +167,11 @@ class ExtensionSession:
     async def handle(self, frames: Sequence[bytes]) -> None:
         """Frames in arrival order; every answer goes out in that order."""
         for data in frames:
-            await self._dispatch(decode_frame(data) if self._bucket.take() else self._rate_limited)
+            if await self._budget.take():
+                await self._dispatch(decode_frame(data))
+            else:
+                budget = self._budget
+                await self._dispatch(rate_limited(budget.per_minute, budget.retry_after_ms()))
         await self._flush()
 
     async def _dispatch(self, decoded: Inbound | FrameError) -> None:
