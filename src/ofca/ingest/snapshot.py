@@ -350,8 +350,12 @@ async def _enrich_snapshot(
                 slice_start = time.perf_counter()
         await write_enrichment_rows(ctx, batch)
         # What earlier snapshots left unenriched (a crash, a failed job; a resend that
-        # changed nothing comes here too): the queue of ``ingest.unenriched``.
-        total += await enrich_unenriched(ctx)
+        # changed nothing comes here too): the queue of ``ingest.unenriched``. Its failure
+        # leaves those rows to the sweepers, and this snapshot's refresh still runs.
+        try:
+            total += await enrich_unenriched(ctx)
+        except Exception:
+            log.exception("enriching the queued messages of %s failed", account_id)
         enriched_ms = (time.perf_counter() - began) * 1000
         publish_to_dashboards(
             ctx.channels,
