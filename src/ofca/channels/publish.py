@@ -29,6 +29,7 @@ __all__ = [
     "publish_control",
     "publish_credential_revoked",
     "publish_events",
+    "publish_superseded",
     "publish_to_dashboards",
     "split_events",
     "status_frame",
@@ -41,9 +42,12 @@ CONTROL_PREFIX = b'{"type":"_ofca_control"'
 
 class ControlEvent(msgspec.Struct, kw_only=True):
     type: Literal["_ofca_control"] = "_ofca_control"
-    action: Literal["credential_revoked", "resync"]
+    action: Literal["credential_revoked", "resync", "superseded"]
     account_id: str
     credential_id: str | None = None
+    stream: str | None = None
+    """``superseded``: the extension stream that ``writer`` (a connection id) now writes."""
+    writer: str | None = None
 
 
 _control_decoder = msgspec.json.Decoder(ControlEvent)
@@ -146,3 +150,17 @@ def publish_credential_revoked(
         action="credential_revoked", account_id=account_id, credential_id=credential_id
     )
     publish_control(plugin, event, extension=True)
+
+
+def publish_superseded(
+    plugin: OfcaChannelsPlugin, account_id: str, stream: str, writer: str
+) -> None:
+    """Close the extension socket (any process) that wrote ``stream`` before ``writer``
+    claimed it, with 4409."""
+    event = ControlEvent(action="superseded", account_id=account_id, stream=stream, writer=writer)
+    prefix = plugin.settings.channel_prefix
+    data = encode_control(event)
+    channels = [extension_channel(prefix, account_id)]
+    plugin.publish(data, channels)
+    if not plugin.healthy:
+        plugin.deliver_local(data, channels)
