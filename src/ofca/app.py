@@ -34,6 +34,7 @@ from ofca.conversations.live_nodes import LiveFeed
 from ofca.errors import http_exception_handler, internal_error_handler
 from ofca.ingest.commands import ExtensionCommands
 from ofca.ingest.context import Ingest
+from ofca.ingest.streams import run_snapshot_sweeper
 from ofca.insights.scheduler import InsightsScheduler
 from ofca.persistence.engine import bind_tables, close_engine, open_engine
 from ofca.persistence.migrate import migrate
@@ -85,6 +86,7 @@ def create_app(
         app.state.engine = engine
         insights.start_worker(own_engine=given_engine is None)
         sweeper: asyncio.Task[None] | None = None
+        snapshot_sweeper: asyncio.Task[None] | None = None
         try:
             if run_migrations and given_engine is None:
                 applied = await migrate(engine)
@@ -92,12 +94,18 @@ def create_app(
                     log.info("applied migrations: %s", ", ".join(applied))
             if given_engine is None:
                 sweeper = asyncio.create_task(insights.run_sweeper(settings.refresh_sweep_seconds))
+                snapshot_sweeper = asyncio.create_task(
+                    run_snapshot_sweeper(
+                        min(settings.refresh_sweep_seconds, settings.snapshot_ttl_seconds)
+                    )
+                )
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            for task in (sweeper, snapshot_sweeper):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await insights.stop()
             if given_engine is None:
                 await close_engine(engine)

@@ -90,6 +90,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Requests per minute per client IP to the webhook routes (seed 004: 100), on top of
     the per-key limit."""
     ws_frames_per_minute: PositiveInt = 1000
+    snapshot_ttl_seconds: Annotated[float, Meta(ge=1, le=7 * 86400)] = 3600.0
+    """A chunked snapshot that gets no chunk for this long is dropped with its staged
+    chunks (docs/protocol.md, "Chunked snapshots")."""
 
     @property
     def is_postgres(self) -> bool:

@@ -17,7 +17,7 @@ import msgspec
 
 from ofca.channels.names import dashboard_channel, extension_channel
 from ofca.channels.plugin import OfcaChannelsPlugin
-from ofca.domain.wss import SystemStatus, SystemStatusPayload, outgoing_encoder
+from ofca.domain.wss import SnapshotProgress, SystemStatus, SystemStatusPayload, outgoing_encoder
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -70,10 +70,12 @@ def status_frame(
     status: Literal["PROCESSING_SNAPSHOT", "REALTIME", "ERROR"],
     detail: str | None = None,
     progress: float | None = None,
+    snapshot_progress: SnapshotProgress | None = None,
 ) -> bytes:
-    return outgoing_encoder.encode(
-        SystemStatus(payload=SystemStatusPayload(status=status, detail=detail, progress=progress))
-    )
+    payload = SystemStatusPayload(status=status, detail=detail, progress=progress)
+    if snapshot_progress is not None:
+        payload.snapshot_progress = snapshot_progress
+    return outgoing_encoder.encode(SystemStatus(payload=payload))
 
 
 def publish_to_dashboards(plugin: OfcaChannelsPlugin, account_id: str, frame: Any) -> None:

@@ -69,6 +69,7 @@ from ofca.domain.wss import (
     outgoing_encoder,
 )
 from ofca.ingest import streams
+from ofca.ingest.chunks import apply_chunks, stage_chunk
 from ofca.ingest.context import FrameRejected, IngestContext
 from ofca.ingest.deltas import RunPublisher, StoredRun, store_deltas
 from ofca.ingest.snapshot import store_snapshot
@@ -523,7 +524,24 @@ class ExtensionSession:
     # ----------------------------------------------------------------- snapshots
 
     async def _snapshot(self, payload: RawSnapshotPayload, size: int, seq: int | None) -> None:
+        marker = payload.snapshot
         stream = self.stream
+        if marker is not None:
+            if seq is None or stream is None:
+                raise FrameRejected(
+                    "validation_error",
+                    "Invalid cache_update",
+                    "the chunks of a chunked snapshot must carry seq (docs/protocol.md)",
+                )
+            if marker.chunk >= marker.chunks:
+                raise FrameRejected(
+                    "validation_error",
+                    "Invalid cache_update",
+                    f"chunk {marker.chunk} of a snapshot of {marker.chunks} chunks",
+                )
+            if marker.chunk < marker.chunks - 1:
+                await self._acknowledge(await stage_chunk(self.ctx, stream, payload, seq))
+                return
         # What the snapshot publishes comes after what the deltas before it published.
         await self._publisher.drain()
         last = -1.0
@@ -544,6 +562,8 @@ class ExtensionSession:
         )
         if seq is None or stream is None:
             ack = await store_snapshot(self.ctx, payload, size, progress)
+        elif marker is not None:
+            ack = await apply_chunks(self.ctx, stream, payload, size, seq, progress)
         else:
             hook, ran = stream.advancing(seq, seq)
             ack = await store_snapshot(self.ctx, payload, size, progress, hook)
