@@ -14,6 +14,8 @@ import pytest
 
 from ofca.client import ExtensionClient
 from ofca.client.frames import SnapshotPlan, chunk_frame
+from ofca.domain.wss import PendingSnapshot
+from ofca.persistence import streams
 from ofca.persistence.tables import ChatRow, MessageRow, SnapshotChunkRow
 from ofca.synthetic import generate_account
 from tests.ingest.wsclient import open_socket
@@ -76,6 +78,66 @@ async def _nothing_visible(server: LiveServer, account_id: str, owner: str) -> N
     async with open_socket(url) as dashboard:
         sync = await dashboard.until("full_sync_response")
         assert sync["payload"]["conversations"] == []
+
+
+@pytest.mark.slow
+async def test_snapshot_survives_sigkill_after_chunk_6(
+    backend_env: dict[str, str], make_key: Any, account_id: str
+) -> None:
+    key = await make_key(account_id, "extension")
+    owner = await make_key(account_id, "owner")
+    account = generate_account(3000, seed=41, fans=15)
+    with live_server(backend_env) as first:
+        dashboard_url = f"{first.ws_url}/ws/frontend/{account_id}?token={owner}"
+        async with open_socket(dashboard_url) as dashboard:
+            await dashboard.until("full_sync_response")
+            async with ExtensionClient(
+                first.http_url, key, account_id, stream="migrate", window_frames=4
+            ) as client:
+                plan = _plan(client, account, 10)
+                assert await client.send_snapshot(plan, stop=6) == [1, 2, 3, 4, 5, 6]
+                await client.drain()
+                assert client.pending_snapshot == PendingSnapshot(
+                    id=plan.id, next_chunk=6, chunks=10
+                )
+                # What the dashboard shows while the chunks come in.
+                shown = []
+                while len(shown) < 6:
+                    status = await dashboard.until("system_status", within=10)
+                    if "snapshot_progress" in status["payload"]:
+                        shown.append(status["payload"]["snapshot_progress"]["received"])
+                assert shown == [1, 2, 3, 4, 5, 6]
+                assert await _staged(account_id) == [0, 1, 2, 3, 4, 5]
+                await _nothing_visible(first, account_id, owner)
+                first.process.kill()  # SIGKILL: no shutdown, no cleanup
+                first.process.wait(timeout=10)
+    assert await _staged(account_id) == [0, 1, 2, 3, 4, 5]
+
+    with live_server(backend_env) as second:
+        await _nothing_visible(second, account_id, owner)
+        async with ExtensionClient(second.http_url, key, account_id, stream="migrate") as client:
+            assert client.committed_seq == 6
+            assert client.pending_snapshot == PendingSnapshot(id=plan.id, next_chunk=6, chunks=10)
+            assert await client.send_snapshot(plan) == [7, 8, 9, 10]  # chunks 6..9 only
+            await client.drain()
+        last = client.last_ack
+        assert last is not None and last.accepted == len(account.messages)
+        assert last.snapshot_progress is not None
+        assert client.stats.failures == [] and client.stats.resends == 0
+
+    stored = await _messages(account_id)
+    assert stored == {
+        str(m["id"]): raw for m, raw in zip(account.messages, _raws(plan), strict=True)
+    }
+    assert await MessageRow.count().where(MessageRow.account_id == account_id) == len(stored)
+    assert await _staged(account_id) == []
+    state = await streams.read_stream(account_id, "migrate")
+    assert state is not None and state.committed_seq == 10 and state.pending is None
+
+
+def _raws(plan: SnapshotPlan) -> list[str]:
+    """Each message of the plan as the JSON text it was sent as (stored as ``raw``)."""
+    return [raw.decode() for chunk in plan.chunks for raw in chunk.messages]
 
 
 async def test_a_later_delta_wins_over_the_snapshot(
