@@ -349,13 +349,7 @@ class ExtensionSession:
             return False
         expected = self._accepted_seq + 1
         if seq > expected:
-            error = FrameError(
-                "sequence_gap",
-                "Frames are missing before this one",
-                f"expected seq {expected}, got {seq}",
-                retryable=True,
-            )
-            await self._sink.send(_error_frame(error, seq, expected_seq=expected))
+            await self._gap(seq, expected)
             return False
         return True
 
@@ -403,17 +397,37 @@ class ExtensionSession:
         if not await self._sequenced(frame_type, seq):
             return
         if not self._bucket.take():
-            await self._flush()
-            self._accepted_seq = seq - 1
             retry = self._bucket.retry_after_ms()
             await self._sink.send(_error_frame(self._rate_limited, seq, retry_after_ms=retry))
             return
         decoded = decode_frame(data)
+        is_delta = isinstance(decoded, Inbound) and type(decoded.frame) is NewRawMessage
+        if not is_delta and not await self._settled(seq):
+            return
         if isinstance(decoded, FrameError):
-            await self._flush()
             await self._answer_failure(decoded, seq)
             return
         await self._dispatch(decoded, seq)
+
+    async def _settled(self, seq: int) -> bool:
+        """Before a sequenced frame other than a delta: the deltas before it are stored and
+        answered. When they were refused, ``seq`` is no longer the next frame: it is
+        answered as a gap (``False``)."""
+        await self._flush()
+        stream = self.stream
+        if stream is None or seq == stream.committed_seq + 1:
+            return True
+        await self._gap(seq, stream.committed_seq + 1)
+        return False
+
+    async def _gap(self, seq: int, expected: int) -> None:
+        error = FrameError(
+            "sequence_gap",
+            "Frames are missing before this one",
+            f"expected seq {expected}, got {seq}",
+            retryable=True,
+        )
+        await self._sink.send(_error_frame(error, seq, expected_seq=expected))
 
     async def _dispatch(self, decoded: Inbound | FrameError, seq: int | None) -> None:
         if not (isinstance(decoded, Inbound) and type(decoded.frame) is NewRawMessage):
@@ -503,10 +517,9 @@ class ExtensionSession:
                     merged = None
                 await self._acknowledge(ack)
                 continue
-            if merged is None:
-                merged = ack
+            if merged is None:  # a copy: the run's acks also make its ingest log line
+                merged = msgspec.structs.replace(ack, rejected_items=list(ack.rejected_items))
                 merged.first_seq = delta.seq
-                merged.rejected_items = list(ack.rejected_items)
             else:
                 merged.accepted += ack.accepted
                 merged.duplicates += ack.duplicates
