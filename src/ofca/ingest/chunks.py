@@ -15,6 +15,7 @@ A message that a delta of the stream stored after the chunk carrying it had been
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from ofca.ingest.context import FrameRejected, IngestContext
 from ofca.ingest.decode import decode_snapshot
 from ofca.ingest.snapshot import Progress, store_snapshot
 from ofca.ingest.streams import Stream
+from ofca.loop import gc_paused
 from ofca.persistence import streams as stored_streams
 from ofca.persistence.faults import as_storage_error
 from ofca.persistence.sql import database, own_connection, to_utc, write_transaction
@@ -84,7 +86,8 @@ async def stage_chunk(
     """Validate and stage chunk ``payload.snapshot`` (not the last), carried by ``seq``."""
     marker = payload.snapshot
     assert marker is not None and marker.chunk < marker.chunks - 1
-    await decode_snapshot(payload)  # refuses it now (FrameRejected), not at the last chunk
+    with gc_paused():  # thousands of objects made and dropped: no full collection meanwhile
+        await decode_snapshot(payload)  # refuses it now (FrameRejected), not at the last one
     data = msgspec.json.encode(_Part(payload.chats, payload.messages)).decode()
     engine = database()
     try:
@@ -138,6 +141,7 @@ async def _newer_than_chunks(
                 staged_at[str(_id_decoder.decode(raw).id)] = part.received_at
             except msgspec.DecodeError:
                 continue  # refused when the snapshot is decoded
+        await asyncio.sleep(0)  # a chunk's ids at a time (~1 ms per MiB)
     newer: set[str] = set()
     ids = list(staged_at)
     for start in range(0, len(ids), LOOKUP_CHUNK):
@@ -200,11 +204,18 @@ async def apply_chunks(
         )
     except Exception as exc:
         raise as_storage_error(exc) from exc
-    staged = [_part_decoder.decode(part.data) for part in parts]
+    staged: list[_Part] = []
+    for part in parts:
+        staged.append(_part_decoder.decode(part.data))
+        await asyncio.sleep(0)
     newer = await _newer_than_chunks(ctx, parts, staged, seq)
     whole = RawSnapshotPayload(
         chats=[raw for part in staged for raw in part.chats] + payload.chats,
-        messages=[raw for part in staged for raw in _without(part.messages, newer)]
+        messages=[
+            raw
+            for part in staged
+            for raw in (_without(part.messages, newer) if newer else part.messages)
+        ]
         + payload.messages,
     )
     del staged
