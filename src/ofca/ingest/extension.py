@@ -615,9 +615,9 @@ def _sequenced_ack(ack: IngestAckPayload, first_seq: int, last_seq: int) -> None
 def _units(run: list[_Delta]) -> list[list[_Delta]]:
     """A run cut where a message id repeats: each unit is stored in one transaction."""
     units: list[list[_Delta]] = [[]]
-    ids: set[object] = set()
+    ids: set[str] = set()
     for delta in run:
-        message_id = delta.message.id
+        message_id = str(delta.message.id)  # as ingest.deltas groups them
         if message_id in ids:
             units.append([])
             ids = set()
