@@ -35,6 +35,7 @@ from ofca.errors import http_exception_handler, internal_error_handler
 from ofca.ingest import unenriched
 from ofca.ingest.commands import ExtensionCommands
 from ofca.ingest.context import Ingest
+from ofca.ingest.streams import run_snapshot_sweeper
 from ofca.insights.scheduler import InsightsScheduler
 from ofca.persistence.engine import bind_tables, close_engine, open_engine
 from ofca.persistence.migrate import migrate
@@ -87,6 +88,7 @@ def create_app(
         insights.start_worker(own_engine=given_engine is None)
         sweeper: asyncio.Task[None] | None = None
         enrichment_sweeper: asyncio.Task[None] | None = None
+        snapshot_sweeper: asyncio.Task[None] | None = None
         try:
             if run_migrations and given_engine is None:
                 applied = await migrate(engine)
@@ -97,9 +99,14 @@ def create_app(
                 enrichment_sweeper = asyncio.create_task(
                     unenriched.run_sweeper(ingest, settings.refresh_sweep_seconds)
                 )
+                snapshot_sweeper = asyncio.create_task(
+                    run_snapshot_sweeper(
+                        min(settings.refresh_sweep_seconds, settings.snapshot_ttl_seconds)
+                    )
+                )
             yield
         finally:
-            for task in (sweeper, enrichment_sweeper):
+            for task in (sweeper, enrichment_sweeper, snapshot_sweeper):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

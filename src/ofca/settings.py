@@ -103,6 +103,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_frame_burst: PositiveInt = 1000
     """Frames a credential may send at once beyond the sustained rate (at most the
     minute's allowance)."""
+    snapshot_ttl_seconds: Annotated[float, Meta(ge=1, le=7 * 86400)] = 3600.0
+    """A chunked snapshot that gets no chunk for this long is dropped with its staged
+    chunks (docs/protocol.md, "Chunked snapshots")."""
 
     @property
     def is_postgres(self) -> bool:

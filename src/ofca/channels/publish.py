@@ -17,7 +17,7 @@ import msgspec
 
 from ofca.channels.names import dashboard_channel, extension_channel
 from ofca.channels.plugin import OfcaChannelsPlugin
-from ofca.domain.wss import SystemStatus, SystemStatusPayload, outgoing_encoder
+from ofca.domain.wss import SnapshotProgress, SystemStatus, SystemStatusPayload, outgoing_encoder
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -29,6 +29,7 @@ __all__ = [
     "publish_control",
     "publish_credential_revoked",
     "publish_events",
+    "publish_superseded",
     "publish_to_dashboards",
     "split_events",
     "status_frame",
@@ -41,9 +42,12 @@ CONTROL_PREFIX = b'{"type":"_ofca_control"'
 
 class ControlEvent(msgspec.Struct, kw_only=True):
     type: Literal["_ofca_control"] = "_ofca_control"
-    action: Literal["credential_revoked", "resync"]
+    action: Literal["credential_revoked", "resync", "superseded"]
     account_id: str
     credential_id: str | None = None
+    stream: str | None = None
+    """``superseded``: the extension stream that ``writer`` (a connection id) now writes."""
+    writer: str | None = None
 
 
 _control_decoder = msgspec.json.Decoder(ControlEvent)
@@ -66,10 +70,12 @@ def status_frame(
     status: Literal["PROCESSING_SNAPSHOT", "REALTIME", "ERROR"],
     detail: str | None = None,
     progress: float | None = None,
+    snapshot_progress: SnapshotProgress | None = None,
 ) -> bytes:
-    return outgoing_encoder.encode(
-        SystemStatus(payload=SystemStatusPayload(status=status, detail=detail, progress=progress))
-    )
+    payload = SystemStatusPayload(status=status, detail=detail, progress=progress)
+    if snapshot_progress is not None:
+        payload.snapshot_progress = snapshot_progress
+    return outgoing_encoder.encode(SystemStatus(payload=payload))
 
 
 def publish_to_dashboards(plugin: OfcaChannelsPlugin, account_id: str, frame: Any) -> None:
@@ -146,3 +152,17 @@ def publish_credential_revoked(
         action="credential_revoked", account_id=account_id, credential_id=credential_id
     )
     publish_control(plugin, event, extension=True)
+
+
+def publish_superseded(
+    plugin: OfcaChannelsPlugin, account_id: str, stream: str, writer: str
+) -> None:
+    """Close the extension socket (any process) that wrote ``stream`` before ``writer``
+    claimed it, with 4409."""
+    event = ControlEvent(action="superseded", account_id=account_id, stream=stream, writer=writer)
+    prefix = plugin.settings.channel_prefix
+    data = encode_control(event)
+    channels = [extension_channel(prefix, account_id)]
+    plugin.publish(data, channels)
+    if not plugin.healthy:
+        plugin.deliver_local(data, channels)

@@ -303,11 +303,13 @@ class ExtensionClient:
         *,
         resume: bool = True,
         progress: Callable[[int], None] | None = None,
+        stop: int | None = None,
     ) -> list[int]:
         """Queue the chunks of ``plan`` (one ``cache_update`` each); returns their seqs.
         With ``resume``, chunks the server has already staged for this snapshot id (its
-        ``pending_snapshot`` at the last connect) are skipped. ``progress`` is told the
-        number of chunks queued so far."""
+        ``pending_snapshot``, as of the last connect or ack) are skipped. ``progress`` is
+        told the number of chunks queued so far. ``stop``: queue the chunks before this
+        index only (the snapshot stays pending on the server; a later call resumes it)."""
         start = 0
         pending = self.pending_snapshot
         if (
@@ -319,7 +321,7 @@ class ExtensionClient:
             start = pending.next_chunk
         seqs: list[int] = []
         count = len(plan.chunks)
-        for index in range(start, count):
+        for index in range(start, count if stop is None else min(stop, count)):
             part = plan.chunks[index]
             seqs.append(await self._enqueue(partial(_chunk, plan.id, index, count, part)))
             if progress is not None:

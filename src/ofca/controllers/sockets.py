@@ -31,6 +31,7 @@ from ofca.channels.publish import CONTROL_PREFIX, decode_control
 from ofca.domain.auth import Principal
 from ofca.domain.wss import ConnectionAck, ConnectionAckPayload, outgoing_encoder
 from ofca.ingest.commands import ExtensionCommands
+from ofca.ingest.extension import StreamView
 
 __all__ = [
     "POLICY_VIOLATION",
@@ -158,20 +159,21 @@ async def authenticate(
     return principal
 
 
-async def send_connection_ack(connection: Connection) -> None:
-    await connection.send(
-        outgoing_encoder.encode(
-            ConnectionAck(
-                payload=ConnectionAckPayload(
-                    connection_id=connection.connection_id,
-                    user_id=connection.account_id,
-                    role=connection.principal.role,
-                    server_time=datetime.now(UTC),
-                    version=__version__,
-                )
-            )
-        )
+async def send_connection_ack(connection: Connection, stream: StreamView | None = None) -> None:
+    """The first frame; on the extension socket it names the stream and how far it is
+    committed (``stream``)."""
+    payload = ConnectionAckPayload(
+        connection_id=connection.connection_id,
+        user_id=connection.account_id,
+        role=connection.principal.role,
+        server_time=datetime.now(UTC),
+        version=__version__,
     )
+    if stream is not None:
+        payload.stream = stream.stream
+        payload.committed_seq = stream.committed_seq
+        payload.pending_snapshot = stream.pending_snapshot
+    await connection.send(outgoing_encoder.encode(ConnectionAck(payload=payload)))
 
 
 async def watch(connection: Connection, *, idle_limit: float | None) -> None:

@@ -46,12 +46,14 @@ from ofca.conversations.full_sync import FullSyncs
 from ofca.domain.frames import FrameError, decode_envelope
 from ofca.ingest.commands import ExtensionCommands
 from ofca.ingest.context import Ingest
-from ofca.ingest.extension import ExtensionSession
+from ofca.ingest.extension import ExtensionSession, valid_stream
 
 __all__ = ["WEBSOCKET_HANDLERS", "chatwoot_socket", "extension_socket", "frontend_socket"]
 
 log = logging.getLogger(__name__)
 
+STREAM_UNAVAILABLE = 1011
+"""The stream could not be claimed (the database is unavailable): reconnect later."""
 EXTENSION_IDLE_SECONDS = 120.0
 """An extension silent this long (keepalives come every ~20 s) is considered gone."""
 
@@ -76,6 +78,12 @@ async def extension_socket(
     if not principal.allows("ingest"):
         await socket.close(code=POLICY_VIOLATION, reason="this credential may not ingest")
         return
+    stream_name = socket.query_params.get("stream")
+    if stream_name is not None and not valid_stream(stream_name):
+        await socket.close(
+            code=POLICY_VIOLATION, reason="stream must be 1-64 characters of [A-Za-z0-9_.:-]"
+        )
+        return
     settings = socket.app.state.settings
     channels: ChannelsPlugin = socket.app.state.channels
     connection = Connection(socket, principal, user_id)
@@ -85,9 +93,26 @@ async def extension_socket(
         connection,
         budget=rate_limiter.frame_budget(principal.credential_id),
         on_keepalive=presence.mark_present,
+        connection_id=connection.connection_id,
+        stream=stream_name,
     )
+    try:
+        stream = await session.open()
+    except Exception as exc:
+        log.warning("stream of %s not claimed: %s", user_id, type(exc).__name__)
+        await connection.close(STREAM_UNAVAILABLE, "stream unavailable")
+        return
 
     async def on_event(data: bytes) -> None:
+        if data.startswith(CONTROL_PREFIX):
+            event = decode_control(data)
+            if (
+                event is not None
+                and event.action == "superseded"
+                and session.superseded_by(event.stream, event.writer)
+            ):
+                await session.supersede()
+                return
         if not await connection.on_control(data):
             await connection.send(data)  # command_to_execute
 
@@ -97,7 +122,7 @@ async def extension_socket(
         finally:
             await session.end()
 
-    await send_connection_ack(connection)
+    await send_connection_ack(connection, stream)
     await presence.mark_present()
     watcher = asyncio.create_task(watch(connection, idle_limit=EXTENSION_IDLE_SECONDS))
     try:
@@ -114,6 +139,7 @@ async def extension_socket(
                 receiver.cancel()
     finally:
         watcher.cancel()
+        await session.release()
         await presence.mark_absent()
         await connection.close(1000, "bye")
 

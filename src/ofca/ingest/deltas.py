@@ -31,7 +31,7 @@ from ofca.domain.records import StoredChat, StoredMessage, bare_chat_record
 from ofca.domain.storable import REASON_REFUSED, message_refusal
 from ofca.domain.wss import IngestAckPayload, RejectedItem
 from ofca.ingest.context import IngestContext, ValueRefused, known_fan, log_frame, remember_fan
-from ofca.ingest.store import UpsertOutcome, known_chats
+from ofca.ingest.store import InTransaction, UpsertOutcome, known_chats
 from ofca.ingest.write import Change, Received, link_commands, publish_changes, store_enriched
 from ofca.persistence.refresh_marks import widen_since
 
@@ -140,15 +140,25 @@ _Stored = tuple[list[int], UpsertOutcome, list[StoredMessage]]
 
 
 async def _store_group(
-    ctx: IngestContext, group: _Group, now: datetime, refused: set[int]
+    ctx: IngestContext,
+    group: _Group,
+    now: datetime,
+    refused: set[int],
+    in_transaction: InTransaction | None = None,
 ) -> list[_Stored]:
     """Write a group in one transaction. When the database refuses a value of it (one the
     checks of ``domain.storable`` did not foresee), nothing of it was written: then each
     message is written on its own, so only the one carrying the value is refused (its
-    position goes to ``refused``) and the others are stored."""
+    position goes to ``refused``) and the others are stored. ``in_transaction`` runs in
+    the group's transaction only (not in those of the messages written one by one)."""
     try:
         outcome, records = await store_enriched(
-            ctx, group.received, source="onlyfans", now=now, new_chats=group.new_chats
+            ctx,
+            group.received,
+            source="onlyfans",
+            now=now,
+            new_chats=group.new_chats,
+            in_transaction=in_transaction,
         )
         return [(group.positions, outcome, records)]
     except ValueRefused:
@@ -173,10 +183,15 @@ async def _store_group(
 
 
 async def store_deltas(
-    ctx: IngestContext, items: Sequence[tuple[Message, bytes]], frame_bytes: int = 0
+    ctx: IngestContext,
+    items: Sequence[tuple[Message, bytes]],
+    frame_bytes: int = 0,
+    in_transaction: InTransaction | None = None,
 ) -> StoredRun:
     """Store consecutive deltas of one connection with one commit; returns one ack per delta,
-    in order. Publish the run with :func:`publish_run` (in the order runs were stored)."""
+    in order. Publish the run with :func:`publish_run` (in the order runs were stored).
+    ``in_transaction`` runs in the transaction of every group of distinct ids (the caller
+    passes it for runs of one group: ``ingest.extension``)."""
     began = time.perf_counter()
     now = datetime.now(UTC)
     refusals = [_refusal(message) for message, _ in items]
@@ -189,7 +204,8 @@ async def store_deltas(
     due: dict[str, datetime | None] = {}
     refused: set[int] = set()
     for group in groups:
-        for positions, outcome, records in await _store_group(ctx, group, now, refused):
+        stored = await _store_group(ctx, group, now, refused, in_transaction)
+        for positions, outcome, records in stored:
             inserted, updated = set(outcome.inserted), set(outcome.updated)
             for index, record in zip(positions, records, strict=True):
                 message_id = record.message_id

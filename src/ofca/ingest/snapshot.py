@@ -39,7 +39,7 @@ from ofca.domain.wss import (
 from ofca.ingest.context import FrameRejected, IngestContext, log_frame, matcher_for, remember_fan
 from ofca.ingest.decode import decode_snapshot
 from ofca.ingest.enrich import SpeculativeEnrichment
-from ofca.ingest.store import EnrichmentRow, known_chats
+from ofca.ingest.store import EnrichmentRow, InTransaction, known_chats
 from ofca.ingest.unenriched import enrich_unenriched, write_enrichment_rows
 from ofca.ingest.write import store
 from ofca.loop import SLICE_SECONDS, GcPause, free, gc_paused
@@ -84,17 +84,23 @@ async def store_snapshot(
     payload: RawSnapshotPayload,
     frame_bytes: int,
     progress: Progress | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> IngestAckPayload:
-    """Store a ``cache_update`` atomically; returns the ack (enrichment continues after)."""
+    """Store a ``cache_update`` atomically; returns the ack (enrichment continues after).
+    ``in_transaction`` runs in the transaction that writes it."""
     # A turn of the loop first: the frame's arrival already cost this turn tens of ms (the
     # socket layer's UTF-8 round trip of the whole frame, its decoding into raw items).
     await asyncio.sleep(0)
     with gc_paused():
-        return await _store_snapshot(ctx, payload, frame_bytes, progress)
+        return await _store_snapshot(ctx, payload, frame_bytes, progress, in_transaction)
 
 
 async def _store_snapshot(
-    ctx: IngestContext, payload: RawSnapshotPayload, frame_bytes: int, progress: Progress | None
+    ctx: IngestContext,
+    payload: RawSnapshotPayload,
+    frame_bytes: int,
+    progress: Progress | None,
+    in_transaction: InTransaction | None,
 ) -> IngestAckPayload:
     began = time.perf_counter()
     account_id = ctx.account_id
@@ -147,7 +153,12 @@ async def _store_snapshot(
     built_duplicates = built.duplicates
     del built
 
-    outcome = await store(ctx, list(records.values()), chats=list(chat_records.values()))
+    outcome = await store(
+        ctx,
+        list(records.values()),
+        chats=list(chat_records.values()),
+        in_transaction=in_transaction,
+    )
     for chat_id, fan_id in fans.items():
         remember_fan(account_id, chat_id, fan_id)
     await report(1.0)

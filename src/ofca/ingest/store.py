@@ -18,7 +18,8 @@ marks their chats' insight rows due (``persistence.refresh_marks``); the outcome
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from ofca.persistence.refresh_marks import SQLITE_MARK_DUE, pg_mark_due, widen_s
 from ofca.persistence.tables import ChatRow
 
 __all__ = [
+    "InTransaction",
     "StorageUnavailable",
     "TopicsChanged",
     "UpsertOutcome",
@@ -100,6 +102,10 @@ def _replaces(stored: datetime | None, incoming: datetime | None) -> bool:
 
 
 _CHAT_UPDATE = ("fan_id", "fan_name", "fan_username", "fan_avatar", "raw", "updated_at")
+
+InTransaction = Callable[[Any], Awaitable[None]]
+"""Run on the write's own connection (asyncpg or aiosqlite) just before it commits: what
+must commit with the data or not at all (an extension stream's ``committed_seq``)."""
 
 EnrichmentRow = tuple[str, str, str | None, float | None, str]
 """``(message_id, content_hash, cleaned text, sentiment, topics JSON)``."""
@@ -213,6 +219,16 @@ def _columns(
     return [list(column) for column in zip(*map(_astuple, records), strict=True)]
 
 
+@asynccontextmanager
+async def _committing(connection: Any, in_transaction: InTransaction | None) -> AsyncIterator[None]:
+    """A transaction on ``connection`` that runs ``in_transaction`` last, before it commits
+    (also when the body returns early)."""
+    async with connection.transaction():
+        yield
+        if in_transaction is not None:
+            await in_transaction(connection)
+
+
 def _check_topics(found: Any, expected: int | None) -> None:
     if expected is not None and int(found or 0) != expected:
         raise TopicsChanged(int(found or 0))
@@ -225,10 +241,11 @@ async def _pg_upsert(
     new_chats: Sequence[StoredChat],
     messages: Sequence[StoredMessage],
     topic_version: int | None,
+    in_transaction: InTransaction | None = None,
 ) -> UpsertOutcome:
     assert engine.pool is not None, "the Postgres engine needs its connection pool"
     outcome = UpsertOutcome()
-    async with engine.pool.acquire() as connection, connection.transaction():
+    async with engine.pool.acquire() as connection, _committing(connection, in_transaction):
         lock = await connection.fetchrow(_PG_LOCK, account_id)
         _check_topics(lock["topic_version"], topic_version)
         if chats:
@@ -368,6 +385,7 @@ async def _sqlite_upsert(
     new_chats: Sequence[StoredChat],
     messages: Sequence[StoredMessage],
     topic_version: int | None,
+    in_transaction: InTransaction | None = None,
 ) -> UpsertOutcome:
     outcome = UpsertOutcome()
     connection = await engine.get_connection()  # type: ignore[attr-defined]
@@ -425,6 +443,8 @@ async def _sqlite_upsert(
                     for chat_id, at, whole in _mark_due(messages, outcome)
                 ],
             )
+            if in_transaction is not None:
+                await in_transaction(connection)
             await connection.commit()
         except BaseException:
             await connection.rollback()
@@ -467,6 +487,7 @@ async def upsert_frame(
     new_chats: Sequence[StoredChat] = (),
     messages: Sequence[StoredMessage] = (),
     topic_version: int | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> UpsertOutcome:
     """Atomically upsert ``chats`` (full rows), ``new_chats`` (created only when missing)
     and ``messages`` (unique ids), marking the changed chats due for an insight refresh.
@@ -476,11 +497,14 @@ async def upsert_frame(
     With ``topic_version`` (the topic set the rows were tagged with), the account's current
     version is read under the account's lock first and :class:`TopicsChanged` is raised,
     with nothing written, when it differs. A value the database refuses raises
-    :class:`~ofca.ingest.context.ValueRefused`, with nothing written."""
+    :class:`~ofca.ingest.context.ValueRefused`, with nothing written. ``in_transaction``
+    runs last, in the same transaction; what it raises rolls everything back (and is
+    raised as it is, unless it means the database is unavailable)."""
+    args = (account_id, chats, new_chats, messages, topic_version, in_transaction)
     try:
         if isinstance(engine, PostgresEngine):
-            return await _pg_upsert(engine, account_id, chats, new_chats, messages, topic_version)
-        return await _sqlite_upsert(engine, account_id, chats, new_chats, messages, topic_version)
+            return await _pg_upsert(engine, *args)
+        return await _sqlite_upsert(engine, *args)
     except (StorageUnavailable, TopicsChanged):
         raise
     except Exception as exc:

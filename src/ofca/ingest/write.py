@@ -32,7 +32,7 @@ from ofca.domain.records import StoredChat, StoredMessage, message_record
 from ofca.domain.views import message_view
 from ofca.ingest import commands
 from ofca.ingest.context import IngestContext, account_writer
-from ofca.ingest.store import TopicsChanged, UpsertOutcome, upsert_frame
+from ofca.ingest.store import InTransaction, TopicsChanged, UpsertOutcome, upsert_frame
 from ofca.persistence import topic_rules
 
 __all__ = [
@@ -67,6 +67,7 @@ async def store(
     chats: Sequence[StoredChat] = (),
     new_chats: Sequence[StoredChat] = (),
     topic_version: int | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> UpsertOutcome:
     """Write one batch atomically (see ``ingest.store.upsert_frame``), after this
     process's earlier writes of the account."""
@@ -78,6 +79,7 @@ async def store(
             new_chats=new_chats,
             messages=messages,
             topic_version=topic_version,
+            in_transaction=in_transaction,
         )
 
 
@@ -89,6 +91,7 @@ async def store_enriched(
     now: datetime,
     chats: Sequence[StoredChat] = (),
     new_chats: Sequence[StoredChat] = (),
+    in_transaction: InTransaction | None = None,
 ) -> tuple[UpsertOutcome, list[StoredMessage]]:
     """Enrich and write messages with distinct ids in one transaction; returns the outcome
     and the records written.
@@ -107,7 +110,12 @@ async def store_enriched(
         checked = version if attempt < TOPIC_RETRIES else None
         try:
             outcome = await store(
-                ctx, records, chats=chats, new_chats=new_chats, topic_version=checked
+                ctx,
+                records,
+                chats=chats,
+                new_chats=new_chats,
+                topic_version=checked,
+                in_transaction=in_transaction,
             )
         except TopicsChanged as changed:
             version = changed.version

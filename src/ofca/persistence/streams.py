@@ -32,6 +32,7 @@ from ofca.persistence.sql import database, numbered, own_connection, to_utc, wri
 __all__ = [
     "PendingChunks",
     "SnapshotMismatch",
+    "StagedChunk",
     "StreamFenced",
     "StreamState",
     "advance",
@@ -42,6 +43,7 @@ __all__ = [
     "release_stream",
     "stage_chunk",
     "staged_chunks",
+    "staged_parts",
 ]
 
 
@@ -327,6 +329,30 @@ async def staged_chunks(
     async with write_transaction(engine):
         rows = await _Tx(own_connection(engine)).fetch(sql, account_id, stream, snapshot_id)
     return [row["data"] for row in rows]
+
+
+class StagedChunk(msgspec.Struct, frozen=True):
+    chunk: int
+    seq: int
+    received_at: datetime
+    data: str
+
+
+async def staged_parts(account_id: str, stream: str, snapshot_id: str) -> list[StagedChunk]:
+    """The staged chunks with the seq that carried each and when it was staged, in order."""
+    engine = database()
+    async with write_transaction(engine):
+        rows = await _Tx(own_connection(engine)).fetch(
+            "SELECT chunk, seq, received_at, data FROM ofca_snapshot_chunk "
+            "WHERE account_id = {} AND stream = {} AND snapshot_id = {} ORDER BY chunk",
+            account_id,
+            stream,
+            snapshot_id,
+        )
+    return [
+        StagedChunk(int(row["chunk"]), int(row["seq"]), to_utc(row["received_at"]), row["data"])
+        for row in rows
+    ]
 
 
 async def finish_snapshot(
