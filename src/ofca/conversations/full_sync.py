@@ -37,7 +37,7 @@ from ofca.domain.wss import (
     outgoing_encoder,
 )
 from ofca.loop import GcPause
-from ofca.persistence.sql import Row, database, fetch_rows
+from ofca.persistence.sql import Row, database, fetch_rows, numbered
 from ofca.settings import Settings
 
 __all__ = [
@@ -148,6 +148,20 @@ _LATEST_SQL = (
     "created_at DESC, message_id DESC) AS position "
     "FROM ofca_message WHERE account_id = {{}} AND {chats}) ranked WHERE position <= {{}}"
 )
+# Postgres: each chat's latest messages straight off the (account, chat, created_at,
+# message_id) index (m0013), timed ones newest first, then untimed ones: numbering every
+# message of the chosen chats (100k of them, a sort of the account) took 0.4-0.9 s per full
+# sync of a 400-chat account.
+_PG_LATEST_SQL = (
+    f"SELECT l.* FROM unnest({{}}::varchar[]) AS c(chat_id) CROSS JOIN LATERAL ("
+    f"SELECT * FROM ((SELECT {_COLUMNS} FROM ofca_message m WHERE m.account_id = {{}} "
+    "AND m.chat_id = c.chat_id AND m.created_at IS NOT NULL "
+    "ORDER BY m.created_at DESC, m.message_id DESC LIMIT {}) UNION ALL "
+    f"(SELECT {_COLUMNS} FROM ofca_message m WHERE m.account_id = {{}} "
+    "AND m.chat_id = c.chat_id AND m.created_at IS NULL ORDER BY m.message_id DESC LIMIT {})) u "
+    "ORDER BY (u.created_at IS NULL), u.created_at DESC, u.message_id DESC LIMIT {}) l"
+)
+_PG_LATEST_NUMBERED = numbered(_PG_LATEST_SQL)
 # Conversations built between two yields to the event loop (~10 ms of work).
 _YIELD_EVERY = 25
 
@@ -174,10 +188,20 @@ async def _nodes(
     each with its latest ``messages`` messages; none for a chat not stored."""
     if not chat_ids:
         return []
-    condition, value = _chat_filter(chat_ids)
+    if isinstance(database(), PostgresEngine):
+        ids = list(chat_ids)
+        latest_query = fetch_rows(
+            _PG_LATEST_SQL,
+            ids,
+            *(account_id, messages) * 2,
+            messages,
+            prepared=_PG_LATEST_NUMBERED,
+        )
+    else:
+        condition, value = _chat_filter(chat_ids)
+        latest_query = fetch_rows(_LATEST_SQL.format(chats=condition), account_id, value, messages)
     summary_rows, latest_rows = await _together(
-        chat_summaries(database(), account_id, chat_ids),
-        fetch_rows(_LATEST_SQL.format(chats=condition), account_id, value, messages),
+        chat_summaries(database(), account_id, chat_ids), latest_query
     )
     summaries = {row["chat_id"]: row for row in summary_rows}
     latest: dict[str, list[Row]] = {chat_id: [] for chat_id in chat_ids}
