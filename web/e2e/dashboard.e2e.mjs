@@ -92,10 +92,18 @@ async function run(sizeName, browser) {
   const rows = page.locator('.conversation-row');
   /** Opens a chat from the list (on a phone, back to the list first). */
   const openChat = async (name) => {
-    if (size.phone && (await page.locator('.inbox.has-selection').count())) {
-      await page.getByRole('button', { name: 'Back to conversations' }).click();
+    const row = rows.filter({ hasText: name }).first();
+    if (size.phone) {
+      // The inbox may show its selected chat a moment after the view opens,
+      // so look until the list is on screen rather than checking once.
+      const back = page.getByRole('button', { name: 'Back to conversations' });
+      await waitFor(async () => {
+        if (await row.isVisible()) return true;
+        if (await back.isVisible()) await back.click({ timeout: 2_000 }).catch(() => {});
+        return false;
+      }, `the conversation list showing ${name}`);
     }
-    await rows.filter({ hasText: name }).first().click();
+    await row.click();
     await page.locator('.conversation-header h2', { hasText: name }).waitFor();
   };
 
