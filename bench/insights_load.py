@@ -39,6 +39,7 @@ from litestar.testing import AsyncTestClient
 
 from bench._server import ofca_server
 from ofca.app import create_app
+from ofca.domain.money import message_chatter
 from ofca.domain.taxonomy import DEFAULT_TOPICS
 from ofca.insights.refresh import refresh_chats
 from ofca.persistence.accounts import ensure_account
@@ -72,6 +73,7 @@ COLUMNS = (
     "is_opened",
     "operator_id",
     "operator_name",
+    "chatter",
 )
 CHATTERS = (("1", "Alex"), ("2", "Sam"), ("3", "Jo"))
 """Operators on eight-hour shifts; one outbound message in ten has none (unassigned)."""
@@ -136,6 +138,7 @@ def generate(messages: int, chats: int, now: datetime, seed: int = 1) -> list[tu
                         not offer,
                         offer and rng.random() < 0.45,
                         *operator,
+                        message_chatter(direction, None, operator[0]),
                     )
                 )
                 made += 1

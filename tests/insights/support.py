@@ -10,8 +10,9 @@ import msgspec
 
 from ofca.domain.enrichment import TopicMatcher, enrich
 from ofca.domain.metrics import Direction, MessagePoint
+from ofca.domain.money import message_chatter
 from ofca.insights.refresh import refresh_chats
-from ofca.persistence.tables import MessageRow
+from ofca.persistence.tables import CommandRow, MessageRow
 from ofca.persistence.topic_rules import matcher_for
 from ofca.settings import Settings
 
@@ -56,6 +57,17 @@ async def store(
     """Write the messages, then (``refresh``) re-derive their chats' insight rows whole."""
     matcher = matcher or await matcher_for(account_id)
     now = datetime.now(UTC)
+    commands = sorted({m.command_id for m in messages if m.command_id is not None})
+    issued_by = (
+        {
+            r["command_id"]: r["issued_by"]
+            for r in await CommandRow.select(CommandRow.command_id, CommandRow.issued_by).where(
+                CommandRow.command_id.is_in(commands)
+            )
+        }
+        if commands
+        else {}
+    )
     rows = []
     for m in messages:
         enrichment = enrich(m.text, matcher)
@@ -83,6 +95,8 @@ async def store(
                 operator_id=m.operator,
                 operator_name=m.operator_name,
                 command_id=m.command_id,
+                # As ingest and command linking store it.
+                chatter=message_chatter(m.dir, issued_by.get(m.command_id or ""), m.operator),
             )
         )
     await MessageRow.insert(*rows).run()

@@ -39,9 +39,11 @@ __all__ = [
     "SessionAggregate",
     "TopicRow",
     "TrendPoint",
+    "median_p90",
     "no_reply_stats",
     "overview_values",
     "reply_stats",
+    "reply_value_stats",
     "sentiment_trend",
     "summarize_sessions",
     "topic_rows",
@@ -96,17 +98,35 @@ def reply_stats(runs: Iterable[ReplyRun], sla_seconds: float) -> tuple[ReplyStat
             unanswered += 1
         else:
             values.append(run.reply_seconds)
+    return reply_value_stats(values, unanswered, sla_seconds)
+
+
+def median_p90(values: Sequence[float]) -> tuple[float, float]:
+    """The median and p90 of docs/metrics.md "Replies" (``statistics.median`` and
+    ``statistics.quantiles(n=10, method="inclusive")[8]``; the single value when there is
+    one). ``values`` need not be sorted."""
+    if len(values) == 1:
+        return float(values[0]), float(values[0])
+    return (
+        float(statistics.median(values)),
+        float(statistics.quantiles(values, n=10, method="inclusive")[8]),
+    )
+
+
+def reply_value_stats(
+    values: Sequence[float], unanswered: int, sla_seconds: float
+) -> tuple[ReplyStats, dict[str, str]]:
+    """:func:`reply_stats` of the answered runs' ``reply_seconds`` (and a count of
+    unanswered ones), for callers that read only the values."""
     if not values:
         return no_reply_stats(unanswered, sla_seconds)
     reasons: dict[str, str] = {}
-    p90 = (
-        values[0] if len(values) == 1 else statistics.quantiles(values, n=10, method="inclusive")[8]
-    )
+    median, p90 = median_p90(values)
     within = sum(1 for v in values if v <= sla_seconds)
     stats = ReplyStats(
         count=len(values),
         mean_seconds=math.fsum(values) / len(values),
-        median_seconds=float(statistics.median(values)),
+        median_seconds=median,
         p90_seconds=float(p90),
         max_seconds=max(values),
         unanswered=unanswered,

@@ -70,6 +70,8 @@ class MessagePoint(msgspec.Struct, frozen=True):
     revenue: float = 0.0
     """What it brings: a tip's amount or a bought PPV offer's price (docs/metrics.md,
     "Money")."""
+    chatter: str | None = None
+    """An outbound message's chatter (docs/metrics.md, "Chatters"), when known."""
 
 
 def order_key(point: MessagePoint) -> tuple[datetime, str]:

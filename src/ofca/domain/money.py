@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from ofca.domain.aggregates import ReplyStats, reply_stats
-from ofca.domain.metrics import NO_SESSIONS, ReplyRun
+from ofca.domain.aggregates import ReplyStats, no_reply_stats
+from ofca.domain.metrics import NO_SESSIONS
 from ofca.domain.onlyfans import Message
 
 __all__ = [
@@ -500,17 +500,14 @@ class ChatterRow(msgspec.Struct, kw_only=True):
 
 def chatter_rows(
     sent: Mapping[str, ChatterSent],
-    replies: Iterable[tuple[str, float]],
+    replies: Mapping[str, ReplyStats],
     events: Iterable[MoneyEvent],
     names: Mapping[str, str | None],
     sla_seconds: float,
 ) -> list[ChatterRow]:
-    """A row per chatter with, in the window, a message sent, a reply (``(chatter,
-    reply_seconds)`` of the answered runs), an offer or a credited tip; by revenue
-    descending, then chatter."""
-    reply_values: dict[str, list[float]] = {}
-    for chatter, seconds in replies:
-        reply_values.setdefault(chatter, []).append(seconds)
+    """A row per chatter with, in the window, a message sent, a reply (``replies``: the
+    statistics of each chatter's answered runs, :func:`reply_value_stats`), an offer or a
+    credited tip; by revenue descending, then chatter."""
     tips: dict[str, list[float]] = {}
     offers: dict[str, list[MoneyEvent]] = {}
     for event in ordered(events):
@@ -518,13 +515,14 @@ def chatter_rows(
             tips.setdefault(event.chatter, []).append(event.amount)
         else:
             offers.setdefault(event.chatter, []).append(event)
-    chatters = set(sent) | set(reply_values) | set(tips) | set(offers)
+    chatters = set(sent) | {c for c, stats in replies.items() if stats.count} | set(tips)
+    chatters |= set(offers)
     rows = [
         _chatter_row(
             chatter,
             names.get(chatter),
             sent.get(chatter, ChatterSent()),
-            reply_values.get(chatter, []),
+            replies.get(chatter),
             offers.get(chatter, []),
             tips.get(chatter, []),
             sla_seconds,
@@ -539,22 +537,15 @@ def _chatter_row(
     chatter: str,
     name: str | None,
     sent: ChatterSent,
-    reply_values: Sequence[float],
+    replied: ReplyStats | None,
     offers: Sequence[MoneyEvent],
     tips: Sequence[float],
     sla_seconds: float,
 ) -> ChatterRow:
-    runs = [
-        ReplyRun(
-            chat_id="",
-            first_inbound_at=datetime.min,
-            first_inbound_message_id="",
-            replied_at=None,
-            reply_seconds=value,
-        )
-        for value in sorted(reply_values)
-    ]
-    stats, reasons = reply_stats(runs, sla_seconds)
+    if replied is None or not replied.count:
+        stats, reasons = no_reply_stats(0, sla_seconds)
+    else:
+        stats, reasons = msgspec.structs.replace(replied, unanswered=0), {}
     reasons = {f"reply_time.{key}": value for key, value in reasons.items()}
     _round_stats(stats)
     purchases = [offer.amount for offer in offers if offer.purchased]
@@ -571,7 +562,7 @@ def _chatter_row(
         name=name,
         messages_sent=sent.messages_sent,
         fans=sent.fans,
-        replies=len(reply_values),
+        replies=stats.count,
         reply_time=stats,
         ppv_offered=len(offers),
         ppv_purchased=len(purchases),

@@ -20,6 +20,7 @@ from datetime import datetime
 import msgspec
 
 from ofca.domain.enrichment import Enrichment
+from ofca.domain.money import message_chatter
 from ofca.domain.normalize import Direction, NormalizedChat, NormalizedMessage
 
 __all__ = [
@@ -68,6 +69,10 @@ class StoredMessage(msgspec.Struct, gc=False):
     operator_id: str | None
     operator_name: str | None
     """The extension's ``operator`` of the message (a chatter, docs/metrics.md)."""
+    chatter: str | None
+    """An outbound message's chatter as known at write (``ext:<operator>`` or
+    ``unassigned``; None for other directions); linking it to a dashboard command makes
+    the command's user or key its chatter (``ingest.commands``)."""
 
 
 class StoredChat(msgspec.Struct, gc=False):
@@ -133,6 +138,7 @@ def message_record(
         message.is_opened,
         message.operator_id,
         message.operator_name,
+        message_chatter(message.direction, None, message.operator_id),
     )
 
 

@@ -20,7 +20,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
@@ -28,6 +28,7 @@ from ofca.channels.names import extension_channel
 from ofca.channels.plugin import OfcaChannelsPlugin
 from ofca.domain.text import clean_text
 from ofca.domain.wss import CommandPayload, CommandToExecute, outgoing_encoder
+from ofca.persistence.refresh_marks import Mark, mark_chats
 from ofca.persistence.tables import CommandRow, ExtensionPresence, MessageRow
 from ofca.settings import Settings
 
@@ -232,6 +233,7 @@ async def link_outbound(account_id: str, candidates: Sequence[LinkCandidate]) ->
             CommandRow.chat_id,
             CommandRow.text_hash,
             CommandRow.created_at,
+            CommandRow.issued_by,
         )
         .where(
             (CommandRow.account_id == account_id)
@@ -245,6 +247,7 @@ async def link_outbound(account_id: str, candidates: Sequence[LinkCandidate]) ->
     if not pending:
         return {}
     links: dict[str, str] = {}
+    chatter_due: list[Mark] = []
     # Oldest message first, each to the oldest matching command issued before it arrived.
     for candidate in sorted(candidates, key=lambda c: (c.created_at or now, c.message_id)):
         digest = text_hash(candidate.text)
@@ -275,8 +278,13 @@ async def link_outbound(account_id: str, candidates: Sequence[LinkCandidate]) ->
         )
         if not claimed:
             continue  # another process linked it first
+        update: dict[Any, Any] = {MessageRow.command_id: command["command_id"]}
+        if command["issued_by"]:
+            update[MessageRow.chatter] = command["issued_by"]
+            if candidate.created_at is not None:
+                chatter_due.append((candidate.chat_id, candidate.created_at, False))
         await (
-            MessageRow.update({MessageRow.command_id: command["command_id"]})
+            MessageRow.update(update)
             .where(
                 (MessageRow.account_id == account_id)
                 & (MessageRow.message_id == candidate.message_id)
@@ -284,6 +292,10 @@ async def link_outbound(account_id: str, candidates: Sequence[LinkCandidate]) ->
             .run()
         )
         links[candidate.message_id] = command["command_id"]
+    if chatter_due:
+        # A refresh may have read the message before it had its chatter (the write
+        # committed first): its chat's reply rows are derived again.
+        await mark_chats(account_id, chatter_due)
     if links:
         log.info("linked %d messages of %s to commands", len(links), account_id)
     return links

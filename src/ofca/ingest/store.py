@@ -69,6 +69,7 @@ _MESSAGE_TYPES = (
     "boolean",
     "varchar",
     "text",
+    "varchar",
 )
 """Postgres types of :data:`MESSAGE_COLUMNS`, for ``unnest`` of one array per column."""
 _CHAT_TYPES = (
@@ -84,6 +85,15 @@ _CHAT_TYPES = (
     "timestamptz",
 )
 _UPDATED_ON_EDIT = [c for c in MESSAGE_COLUMNS if c not in ("account_id", "message_id", "version")]
+# An edit keeps a command-linked message's chatter (the command's user or key): the
+# incoming record only knows the extension's operator.
+_PG_EDIT_SET = ", ".join(
+    "chatter = CASE WHEN ofca_message.command_id IS NULL THEN excluded.chatter "
+    "ELSE ofca_message.chatter END"
+    if c == "chatter"
+    else f"{c} = excluded.{c}"
+    for c in _UPDATED_ON_EDIT
+)
 
 # ----------------------------------------------------------------- version order
 # A version of a message replaces the stored one only when it is newer: its changedAt is
@@ -161,7 +171,7 @@ _PG_MERGE_MESSAGES = (
     f"INSERT INTO ofca_message ({', '.join(MESSAGE_COLUMNS)}) "
     f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM ofca_stage_message "
     "ON CONFLICT (account_id, message_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_EDIT)
+    + _PG_EDIT_SET
     + ", version = ofca_message.version + 1 "
     "WHERE ofca_message.content_hash <> excluded.content_hash AND " + _NEWER_SQL + " "
     "RETURNING message_id, (xmax = 0) AS inserted, command_id"
@@ -171,7 +181,7 @@ _PG_MERGE_UNNEST = (
     "SELECT * FROM unnest("
     + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_MESSAGE_TYPES))
     + ") ON CONFLICT (account_id, message_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED_ON_EDIT)
+    + _PG_EDIT_SET
     + ", version = ofca_message.version + 1 "
     "WHERE ofca_message.content_hash <> excluded.content_hash AND " + _NEWER_SQL + " "
     "RETURNING message_id, (xmax = 0) AS inserted, command_id"
@@ -357,7 +367,12 @@ _SQLITE_INSERT = (
 )
 _SQLITE_UPDATE = (
     "UPDATE ofca_message SET "
-    + ", ".join(f"{c} = ?" for c in _UPDATED_ON_EDIT)
+    + ", ".join(
+        "chatter = CASE WHEN command_id IS NULL THEN ? ELSE chatter END"
+        if c == "chatter"
+        else f"{c} = ?"
+        for c in _UPDATED_ON_EDIT
+    )
     + ", version = version + 1 WHERE account_id = ? AND message_id = ?"
 )
 _SQLITE_CHAT_UPSERT = (

@@ -5,8 +5,9 @@ pure ``ofca.domain.money``.
 Money is sparse (a few messages in a hundred carry any), so the tips and offers of a window
 are read from a partial index over the messages that can carry money (m0010) and summed in
 Python, always in the same order, so both engines answer identically. An outbound
-message's chatter is derived in SQL (:data:`CHATTER_SQL`): the user or key of the
-dashboard command it is linked to, else the extension's operator, else ``unassigned``. A
+message's chatter (the user or key of the dashboard command it is linked to, else the
+extension's operator, else ``unassigned``) is stored with it at ingest and on the reply
+run it answered by the refresh (m0014), so the leaderboard reads both from indexes. A
 tip is credited to the chatter of the chat's latest outbound message before it, when that
 is at most ``OFCA_TIP_CREDIT_HOURS`` older.
 """
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from ofca.domain.aggregates import ReplyStats, median_p90
 from ofca.domain.insights import ChattersResponse, FansResponse, RevenueResponse
 from ofca.domain.metrics import Granularity, Window, bucket_locator, bucket_starts
 from ofca.domain.money import (
@@ -60,12 +62,11 @@ __all__ = [
     "topic_revenue",
 ]
 
-CHATTER_SQL = "COALESCE(c.issued_by, 'ext:' || m.operator_id, 'unassigned')"
-"""The chatter of outbound message ``m`` (``c``: its command, LEFT JOINed)."""
-_COMMAND_JOIN = "LEFT JOIN ofca_command c ON c.command_id = m.command_id"
+CHATTER_SQL = "COALESCE(m.chatter, 'unassigned')"
+"""The chatter of outbound message ``m`` (stored at ingest, m0014)."""
 _MAY_CARRY = "(m.is_tip OR m.price > 0)"
-_encode = msgspec.json.Encoder().encode
 """The partial index's condition (m0010): every tip and every offer satisfies it."""
+_encode = msgspec.json.Encoder().encode
 
 
 class MoneyFilters(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,10 +117,12 @@ def _session_scope(
     return sql, params
 
 
-def _credit_sql() -> str:
+def _credit_sql(column: str) -> str:
+    """``column`` of the latest outbound message before tip ``m`` in its chat (chat
+    order), read backwards off the index of sent messages per chat (m0014)."""
     order = _id_order()
     return (
-        "CASE WHEN m.direction = 'inbound' AND m.is_tip THEN (SELECT o.message_id "
+        f"CASE WHEN m.direction = 'inbound' AND m.is_tip THEN (SELECT o.{column} "
         "FROM ofca_message o WHERE o.account_id = m.account_id AND o.chat_id = m.chat_id "
         "AND o.direction = 'outbound' AND o.created_at <= m.created_at "
         "AND (o.created_at < m.created_at OR "
@@ -138,22 +141,30 @@ async def money_events(
     """The tips and PPV offers with revenue time in ``[start, end)`` (``start`` None: from
     the beginning), after the chat and topic filters, each with its chatter (tips: the
     chatter credited within ``credit_hours``; None: not asked for, every tip
-    ``unassigned``); the ``chatter`` filter is left to the caller."""
+    ``unassigned``); with the ``chatter`` filter, other chatters' offers are left out in
+    SQL and their credited tips left to the caller."""
     scope, params = _scope(filters)
+    if filters.chatter is not None:
+        # Only this chatter's offers (tips are kept: whom they are credited to is below).
+        scope += f" AND (m.direction <> 'outbound' OR {CHATTER_SQL} = {{}})"
+        params.append(filters.chatter)
     since = "" if start is None else " AND m.created_at >= {}"
+    credit = (
+        ", NULL AS credit_chatter, NULL AS credit_at"
+        if credit_hours is None
+        else f", {_credit_sql('chatter')} AS credit_chatter, "
+        f"{_credit_sql('created_at')} AS credit_at"
+    )
     rows = await query(
         "SELECT m.message_id, m.chat_id, m.direction, m.created_at, m.is_tip, m.price, "
-        f"m.is_free, m.is_opened, {CHATTER_SQL} AS chatter "
-        f"FROM ofca_message m {_COMMAND_JOIN} WHERE m.account_id = {{}} AND {_MAY_CARRY}"
+        f"m.is_free, m.is_opened, {CHATTER_SQL} AS chatter{credit} "
+        f"FROM ofca_message m WHERE m.account_id = {{}} AND {_MAY_CARRY}"
         f"{since} AND m.created_at < {{}}{scope}",
         account_id,
         *([] if start is None else [start]),
         end,
         *params,
     )
-    tips = [r["message_id"] for r in rows if r["direction"] == "inbound" and r["is_tip"]]
-    credit_of = {} if credit_hours is None else await _tip_credits(account_id, tips)
-    credits = await _credited(account_id, list(credit_of.values()))
     window = timedelta(hours=credit_hours or 0)
     events: list[MoneyEvent] = []
     for row in rows:
@@ -163,8 +174,12 @@ async def money_events(
         at = to_utc(row["created_at"])
         chatter = row["chatter"]
         if kind == "tip":
-            credit = credits.get(credit_of.get(row["message_id"], ""))
-            chatter = credit[1] if credit is not None and at - credit[0] <= window else UNASSIGNED
+            credited_at = row["credit_at"]
+            chatter = (
+                row["credit_chatter"] or UNASSIGNED
+                if credited_at is not None and at - to_utc(credited_at) <= window
+                else UNASSIGNED
+            )
         events.append(
             MoneyEvent(
                 message_id=row["message_id"],
@@ -179,45 +194,6 @@ async def money_events(
     return events
 
 
-CREDIT_CHUNK = 1000
-"""Tips whose credited message one query looks up. All of a window's tips in one query
-made Postgres plan the correlated lookups as costly enough to compile them (JIT: ~0.8 s
-of a 1.4 s query at 1M messages); a bounded chunk stays far below ``jit_above_cost``."""
-
-
-async def _tip_credits(account_id: str, tip_ids: Sequence[str]) -> dict[str, str]:
-    """Per tip: the latest outbound message before it in its chat (chat order), if any."""
-    credits: dict[str, str] = {}
-    for first in range(0, len(tip_ids), CREDIT_CHUNK):
-        chunk = tip_ids[first : first + CREDIT_CHUNK]
-        rows = await query(
-            f"SELECT m.message_id, {_credit_sql()} AS credit_id FROM ofca_message m "
-            f"WHERE m.account_id = {{}} AND m.message_id IN ({', '.join('{}' for _ in chunk)})",
-            account_id,
-            *chunk,
-        )
-        credits.update((r["message_id"], r["credit_id"]) for r in rows if r["credit_id"])
-    return credits
-
-
-async def _credited(account_id: str, ids: Sequence[str]) -> dict[str, tuple[datetime, str]]:
-    """Time and chatter of the outbound messages tips may be credited to."""
-    found: dict[str, tuple[datetime, str]] = {}
-    unique = sorted(set(ids))
-    for first in range(0, len(unique), 500):
-        chunk = unique[first : first + 500]
-        rows = await query(
-            f"SELECT m.message_id, m.created_at, {CHATTER_SQL} AS chatter FROM ofca_message m "
-            f"{_COMMAND_JOIN} WHERE m.account_id = {{}} AND m.message_id IN "
-            f"({', '.join('{}' for _ in chunk)})",
-            account_id,
-            *chunk,
-        )
-        for row in rows:
-            found[row["message_id"]] = (to_utc(row["created_at"]), row["chatter"])
-    return found
-
-
 def _keep(events: Sequence[MoneyEvent], chatter: str | None) -> list[MoneyEvent]:
     return [e for e in events if chatter is None or e.chatter == chatter]
 
@@ -229,19 +205,13 @@ async def _sessions(account_id: str, window: Window, filters: MoneyFilters) -> i
         sums = await window_session_sums(account_id, window, filters.chat_id, filters.topic)
         return sums.sessions
     sql, params = _session_scope(
-        "SELECT count(*) AS n FROM ofca_session s WHERE s.account_id = {} "
-        "AND s.start_at >= {} AND s.start_at < {}",
-        [account_id, window.start, window.end],
+        "SELECT count(*) AS n FROM ofca_session_chatter s WHERE s.account_id = {} "
+        "AND s.chatter = {} AND s.start_at >= {} AND s.start_at < {}",
+        [account_id, filters.chatter, window.start, window.end],
         "s",
         "start_at",
         filters,
     )
-    sql += (
-        f" AND EXISTS (SELECT 1 FROM ofca_message m {_COMMAND_JOIN} WHERE m.account_id = "
-        "s.account_id AND m.chat_id = s.chat_id AND m.direction = 'outbound' AND "
-        f"m.created_at >= s.start_at AND m.created_at <= s.end_at AND {CHATTER_SQL} = {{}})"
-    )
-    params.append(filters.chatter)
     rows = await query(sql, *params)
     return int(rows[0]["n"] or 0)
 
@@ -442,14 +412,24 @@ async def _fan_spend(account_id: str, window: Window) -> dict[str, FanSpend]:
 async def _waiting_since(account_id: str, as_of: datetime) -> dict[str, datetime]:
     """Per chat waiting at ``as_of``: the first inbound message of its open run (a run
     answered at or after ``as_of`` was still open then)."""
-    rows = await query(
-        "SELECT chat_id, first_inbound_at FROM ofca_reply WHERE account_id = {} "
-        "AND first_inbound_at < {} AND (replied_at IS NULL OR replied_at >= {})",
-        account_id,
-        as_of,
-        as_of,
+    # Two index reads (m0013's open runs, m0014's answer times) rather than one OR, which
+    # read every reply run of the account.
+    open_runs, answered_later = await together(
+        query(
+            "SELECT chat_id, first_inbound_at FROM ofca_reply WHERE account_id = {} "
+            "AND replied_at IS NULL AND first_inbound_at < {}",
+            account_id,
+            as_of,
+        ),
+        query(
+            "SELECT chat_id, first_inbound_at FROM ofca_reply WHERE account_id = {} "
+            "AND replied_at >= {} AND first_inbound_at < {}",
+            account_id,
+            as_of,
+            as_of,
+        ),
     )
-    return {r["chat_id"]: to_utc(r["first_inbound_at"]) for r in rows}
+    return {r["chat_id"]: to_utc(r["first_inbound_at"]) for r in [*open_runs, *answered_later]}
 
 
 async def fans(
@@ -484,12 +464,15 @@ async def fans(
 
 
 async def _sent(account_id: str, window: Window, filters: MoneyFilters) -> dict[str, ChatterSent]:
+    """Per chatter: messages sent in the window and the distinct chats sent to (counted
+    per (chatter, chat) first: two hash aggregations, not a sort for ``count(DISTINCT)``,
+    over the index of sent messages, m0014)."""
     scope, params = _scope(filters)
     rows = await query(
-        f"SELECT {CHATTER_SQL} AS chatter, count(*) AS messages, "
-        f"count(DISTINCT m.chat_id) AS fans FROM ofca_message m {_COMMAND_JOIN} "
+        "SELECT chatter, sum(n) AS messages, count(*) AS fans FROM ("
+        f"SELECT {CHATTER_SQL} AS chatter, m.chat_id, count(*) AS n FROM ofca_message m "
         "WHERE m.account_id = {} AND m.direction = 'outbound' AND m.created_at >= {} "
-        f"AND m.created_at < {{}}{scope} GROUP BY {CHATTER_SQL}",
+        f"AND m.created_at < {{}}{scope} GROUP BY 1, 2) sent GROUP BY chatter",
         account_id,
         window.start,
         window.end,
@@ -501,22 +484,58 @@ async def _sent(account_id: str, window: Window, filters: MoneyFilters) -> dict[
     }
 
 
-async def _replies(
-    account_id: str, window: Window, filters: MoneyFilters
-) -> list[tuple[str, float]]:
-    """(chatter, reply_seconds) of the answered runs of the window."""
-    sql, params = _session_scope(
-        f"SELECT {CHATTER_SQL} AS chatter, r.reply_seconds FROM ofca_reply r "
-        "JOIN ofca_message m ON m.account_id = r.account_id "
-        f"AND m.message_id = r.reply_message_id {_COMMAND_JOIN} "
-        "WHERE r.account_id = {} AND r.first_inbound_at >= {} AND r.first_inbound_at < {} "
-        "AND r.reply_seconds IS NOT NULL",
+async def _reply_times(
+    account_id: str, window: Window, filters: MoneyFilters, sla_seconds: float
+) -> dict[str, ReplyStats]:
+    """Per chatter: the statistics of the answered runs of the window whose reply is
+    theirs, summed in SQL over the index of answered runs (m0014). The median and p90 are
+    Postgres' ``percentile_cont`` (the same interpolation as docs/metrics.md's
+    ``statistics`` calls); SQLite has none, so it reads the values (as the response-time
+    insight does)."""
+    where, params = _session_scope(
+        "FROM ofca_reply r WHERE r.account_id = {} AND r.first_inbound_at >= {} "
+        "AND r.first_inbound_at < {} AND r.reply_seconds IS NOT NULL",
         [account_id, window.start, window.end],
         "r",
         "session_start_at",
         filters,
     )
-    return [(r["chatter"], float(r["reply_seconds"])) for r in await query(sql, *params)]
+    chatter = "COALESCE(r.chatter, 'unassigned')"
+    percentiles = (
+        ", percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.reply_seconds) AS percentiles"
+        if is_postgres()
+        else ""
+    )
+    rows = await query(
+        f"SELECT {chatter} AS chatter, count(*) AS answered, sum(r.reply_seconds) AS total, "
+        "max(r.reply_seconds) AS longest, "
+        f"sum(CASE WHEN r.reply_seconds <= {{}} THEN 1 ELSE 0 END) AS within{percentiles} "
+        f"{where} GROUP BY {chatter}",
+        sla_seconds,
+        *params,
+    )
+    if is_postgres():
+        quantiles = {r["chatter"]: tuple(float(v) for v in r["percentiles"]) for r in rows}
+    else:
+        values: dict[str, list[float]] = {}
+        for r in await query(f"SELECT {chatter} AS chatter, r.reply_seconds AS v {where}", *params):
+            values.setdefault(r["chatter"], []).append(float(r["v"]))
+        quantiles = {c: (v[0], v[0]) if len(v) == 1 else median_p90(v) for c, v in values.items()}
+    stats: dict[str, ReplyStats] = {}
+    for row in rows:
+        count = int(row["answered"])
+        median, p90 = quantiles[row["chatter"]]
+        stats[row["chatter"]] = ReplyStats(
+            count=count,
+            mean_seconds=float(row["total"]) / count,
+            median_seconds=median,
+            p90_seconds=p90,
+            max_seconds=float(row["longest"]),
+            unanswered=0,
+            within_sla_percentage=int(row["within"] or 0) / count * 100.0,
+            sla_seconds=float(sla_seconds),
+        )
+    return stats
 
 
 async def _names(account_id: str, chatter_ids: Sequence[str]) -> dict[str, str | None]:
@@ -538,18 +557,25 @@ async def _names(account_id: str, chatter_ids: Sequence[str]) -> dict[str, str |
             f"SELECT id, name FROM ofca_api_key WHERE id IN ({marks})", *numeric
         ):
             names[f"key:{row['id']}"] = row["name"] or None
-    if operators:
-        marks = ", ".join("{}" for _ in operators)
-        rows = await query(
-            "SELECT operator_id, operator_name FROM ofca_message WHERE account_id = {} "
-            f"AND operator_id IN ({marks}) AND operator_name IS NOT NULL "
-            "ORDER BY created_at, ingested_at",
-            account_id,
-            *operators,
-        )
-        for row in rows:  # the latest name wins
-            names[f"ext:{row['operator_id']}"] = row["operator_name"]
+    for operator in operators:
+        names[f"ext:{operator}"] = await _operator_name(account_id, operator)
     return names
+
+
+async def _operator_name(account_id: str, operator_id: str) -> str | None:
+    """The latest name seen for an operator: of its latest timed message with one (read
+    backwards off an index, m0014), else of its latest untimed one."""
+    for timed in ("created_at IS NOT NULL", "created_at IS NULL"):
+        rows = await query(
+            "SELECT operator_name FROM ofca_message WHERE account_id = {} AND operator_id = {} "
+            f"AND operator_name IS NOT NULL AND {timed} "
+            "ORDER BY created_at DESC, ingested_at DESC LIMIT 1",
+            account_id,
+            operator_id,
+        )
+        if rows:
+            return str(rows[0]["operator_name"])
+    return None
 
 
 async def chatters(
@@ -557,14 +583,14 @@ async def chatters(
 ) -> ChattersResponse:
     sent, replies, events = await together(
         _sent(account_id, window, filters),
-        _replies(account_id, window, filters),
+        _reply_times(account_id, window, filters, settings.reply_sla_seconds),
         money_events(account_id, window.start, window.end, filters, settings.tip_credit_hours),
     )
     if filters.chatter is not None:
         sent = {k: v for k, v in sent.items() if k == filters.chatter}
-        replies = [r for r in replies if r[0] == filters.chatter]
+        replies = {k: v for k, v in replies.items() if k == filters.chatter}
         events = _keep(events, filters.chatter)
-    ids = sorted(set(sent) | {c for c, _ in replies} | {e.chatter for e in events})
+    ids = sorted(set(sent) | set(replies) | {e.chatter for e in events})
     rows = chatter_rows(
         sent, replies, events, await _names(account_id, ids), settings.reply_sla_seconds
     )

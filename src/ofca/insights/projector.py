@@ -33,6 +33,7 @@ from ofca.persistence.tables import (
     FanDayRow,
     ReplyRow,
     ReplyTopicRow,
+    SessionChatterRow,
     SessionRow,
     SessionTopicRow,
 )
@@ -62,6 +63,7 @@ class DerivedRows(msgspec.Struct):
     fan_days: list[tuple[Any, ...]] = []
     reply_topics: list[tuple[Any, ...]] = []
     activity_topics: list[tuple[Any, ...]] = []
+    session_chatters: list[tuple[Any, ...]] = []
 
     def by_read_model(self) -> tuple[list[tuple[Any, ...]], ...]:
         """The row lists in the order of :data:`READ_MODELS`."""
@@ -74,6 +76,7 @@ class DerivedRows(msgspec.Struct):
             self.fan_days,
             self.reply_topics,
             self.activity_topics,
+            self.session_chatters,
         )
 
 
@@ -119,6 +122,7 @@ REPLY_COLUMNS = (
     "reply_seconds",
     "session_start_at",
     "reply_message_id",
+    "chatter",
 )
 ACTIVITY_COLUMNS = (
     "account_id",
@@ -146,6 +150,8 @@ ACTIVITY_TOPIC_COLUMNS = (
     "outbound",
 )
 
+SESSION_CHATTER_COLUMNS = ("account_id", "chatter", "start_at", "chat_id")
+
 READ_MODELS: tuple[tuple[type[Table], tuple[str, ...], set[str]], ...] = (
     (SessionRow, SESSION_COLUMNS, {"topics"}),
     (SessionTopicRow, SESSION_TOPIC_COLUMNS, set()),
@@ -155,6 +161,7 @@ READ_MODELS: tuple[tuple[type[Table], tuple[str, ...], set[str]], ...] = (
     (FanDayRow, FAN_DAY_COLUMNS, set()),
     (ReplyTopicRow, REPLY_TOPIC_COLUMNS, set()),
     (ActivityTopicRow, ACTIVITY_TOPIC_COLUMNS, set()),
+    (SessionChatterRow, SESSION_CHATTER_COLUMNS, set()),
 )
 
 
@@ -250,9 +257,11 @@ def chat_rows(
         own = [p for p in ordered if p.created_at >= tail.session_from]
         earlier = tail.earlier_sessions
         previous_day = tail.previous_fan_day
-    sessions = [
-        session_stats(chat_id, part, silence_threshold) for part in split_sessions(own, gap)
-    ]
+    parts = split_sessions(own, gap)
+    sessions = [session_stats(chat_id, part, silence_threshold) for part in parts]
+    for part in parts:
+        for chatter in sorted({p.chatter for p in part if p.chatter and p.direction == "outbound"}):
+            into.session_chatters.append((account_id, chatter, part[0].created_at, chat_id))
     if tail is None:
         runs = reply_runs(chat_id, own)
     else:
@@ -263,7 +272,8 @@ def chat_rows(
         return
     starts = [start for start, _ in known]
     topics_of = dict(known)
-    _reply_rows(account_id, chat_id, runs, starts, topics_of, into)
+    chatter_of = {p.message_id: p.chatter for p in ordered if p.chatter is not None}
+    _reply_rows(account_id, chat_id, runs, starts, topics_of, chatter_of, into)
     _activity_rows(account_id, chat_id, ordered, starts, topics_of, tail, into)
     if tail is None:
         into.chat_first.append((account_id, chat_id, ordered[0].created_at))
@@ -320,9 +330,11 @@ def _reply_rows(
     runs: Sequence[ReplyRun],
     starts: Sequence[datetime],
     topics_of: Mapping[datetime, tuple[str, ...]],
+    chatter_of: Mapping[str, str],
     into: DerivedRows,
 ) -> None:
-    """Each reply run, filed under the session its first inbound message belongs to."""
+    """Each reply run, filed under the session its first inbound message belongs to, with
+    the chatter of the message that answered it."""
     for run in runs:
         session_start = _session_start(starts, run.first_inbound_at)
         into.replies.append(
@@ -335,6 +347,7 @@ def _reply_rows(
                 run.reply_seconds,
                 session_start,
                 run.reply_message_id,
+                None if run.reply_message_id is None else chatter_of.get(run.reply_message_id),
             )
         )
         for topic in topics_of[session_start]:

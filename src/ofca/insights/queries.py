@@ -18,7 +18,6 @@ between engines in the last bits; rounding makes SQLite and Postgres answer iden
 
 from __future__ import annotations
 
-import statistics
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from ofca.domain.aggregates import (
     ReplyStats,
     TopicRow,
     TrendPoint,
+    median_p90,
     no_reply_stats,
 )
 from ofca.domain.insights import (
@@ -271,13 +271,7 @@ async def _reply_stats(
             window.end,
             *params,
         )
-        values = [float(r["v"]) for r in values_rows]
-        median = float(statistics.median(values))
-        p90 = (
-            values[0]
-            if len(values) == 1
-            else float(statistics.quantiles(values, n=10, method="inclusive")[8])
-        )
+        median, p90 = median_p90([float(r["v"]) for r in values_rows])
     stats = ReplyStats(
         count=count,
         mean_seconds=round_value(float(row["total"]) / count),

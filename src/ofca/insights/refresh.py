@@ -62,14 +62,14 @@ READ_BATCH_CHATS = 500
 
 _POINTS = (
     "SELECT chat_id, message_id, created_at, direction, sentiment, topics, "
-    "is_tip, price, is_free, is_opened FROM ofca_message "
+    "is_tip, price, is_free, is_opened, chatter FROM ofca_message "
     "WHERE account_id = {} AND created_at IS NOT NULL AND chat_id CHATS"
 )
 
 
 _TAIL_POINTS = (
     "SELECT m.chat_id, m.message_id, m.created_at, m.direction, m.sentiment, m.topics, "
-    "m.is_tip, m.price, m.is_free, m.is_opened "
+    "m.is_tip, m.price, m.is_free, m.is_opened, m.chatter "
     "FROM BOUNDS JOIN ofca_message m ON m.chat_id = b.chat_id "
     "WHERE m.account_id = {} AND m.created_at >= b.read_from"
 )
@@ -104,6 +104,7 @@ async def _read_points(
                 message_revenue(direction, bool(tip), price, bool(row[8]), bool(row[9]))
                 if price
                 else 0.0,
+                row[10],
             )
         )
     return points
@@ -406,6 +407,7 @@ _TAIL_DELETE_FROM = {
     "ofca_fan_day": ("day_start", "read_from"),
     "ofca_reply_topic": ("first_inbound_at", "reply_from"),
     "ofca_activity_topic": ("hour_start", "topic_hours_from"),
+    "ofca_session_chatter": ("start_at", "session_from"),
 }
 """The rows a tail refresh replaces: (column, :class:`TailCut` bound) per table; the rest
 (``ofca_chat_first``) stays."""

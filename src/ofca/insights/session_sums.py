@@ -75,7 +75,7 @@ async def rolled_session_sums(
     current_start = bounds[-2]
     result: dict[tuple[int, str], SessionSums] = {}
 
-    def merge(rows: list[dict[str, Any]]) -> None:
+    def merge(rows: Sequence[Any]) -> None:
         for row in rows:
             key = (int(row["cur"]), row["topic"])
             part = sums_of(row)

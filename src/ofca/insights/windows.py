@@ -21,8 +21,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from ofca.domain.insights import WindowView
 from ofca.domain.metrics import Window
-from ofca.persistence.sql import database
-from ofca.persistence.tables import SessionRow
+from ofca.persistence.sql import database, fetch_rows
 
 __all__ = [
     "DAY",
@@ -54,10 +53,11 @@ def round_value(value: float | None) -> float | None:
     return None if value is None else round(value, DIGITS)
 
 
-async def query(sql: str, *params: Any) -> list[dict[str, Any]]:
-    """Rows of ``sql`` (``{}`` placeholders) as dicts."""
-    rows: list[dict[str, Any]] = await SessionRow.raw(sql, *params)
-    return rows
+async def query(sql: str, *params: Any) -> Sequence[Any]:
+    """Rows of ``sql`` (``{}`` placeholders), read by column name. On Postgres outside a
+    transaction they are the driver's records: turning 50k of them into dicts took ~1 µs
+    each (a third of the chatters leaderboard's Python time at 1M messages)."""
+    return await fetch_rows(sql, *params)
 
 
 async def together(*calls: Awaitable[Any]) -> list[Any]:

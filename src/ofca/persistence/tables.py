@@ -45,6 +45,7 @@ __all__ = [
     "MessageRow",
     "ReplyRow",
     "ReplyTopicRow",
+    "SessionChatterRow",
     "SessionDayRow",
     "SessionHourRow",
     "SessionRow",
@@ -129,6 +130,7 @@ class MessageRow(Table, tablename="ofca_message"):
     command_id = Varchar(length=64, null=True, default=None)
     ingested_at = Timestamptz()
     version = BigInt(default=1)
+    """Bumped on every edit."""
     is_free = Boolean(default=False)
     is_opened = Boolean(default=False)
     """Money (docs/metrics.md "Money"); m0010 added them, filled from ``raw``."""
@@ -136,7 +138,9 @@ class MessageRow(Table, tablename="ofca_message"):
     operator_name = Text(null=True, default=None)
     """The extension's ``operator``: the chatter of an outbound message not sent by a
     dashboard command."""
-    """Bumped on every edit."""
+    chatter = Varchar(length=250, null=True, default=None)
+    """An outbound message's chatter (docs/metrics.md "Chatters"; m0014): the command's
+    user or key once linked, else ``ext:<operator>``, else ``unassigned``."""
 
 
 class IngestLog(Table, tablename="ofca_ingest_log"):
@@ -316,6 +320,16 @@ class SessionTopicRow(Table, tablename="ofca_session_topic"):
     revenue = DoublePrecision(default=0.0)
 
 
+class SessionChatterRow(Table, tablename="ofca_session_chatter"):
+    """A chatter who sent a message in a session (m0014): the sessions a chatter filter
+    keeps for ``revenue_per_session``."""
+
+    account_id = Varchar(length=200)
+    chatter = Varchar(length=250)
+    start_at = Timestamptz()
+    chat_id = Varchar(length=200)
+
+
 class ReplyRow(Table, tablename="ofca_reply"):
     """One run of fan messages and its reply (``reply_seconds`` None: unanswered)."""
 
@@ -329,6 +343,8 @@ class ReplyRow(Table, tablename="ofca_reply"):
     """Start of the session holding the run's first inbound message (topic filter)."""
     reply_message_id = Varchar(length=200, null=True, default=None)
     """The outbound message that answered the run (its chatter's reply; m0010)."""
+    chatter = Varchar(length=250, null=True, default=None)
+    """The chatter of ``reply_message_id`` (m0014)."""
 
 
 class ActivityRow(Table, tablename="ofca_activity"):
@@ -493,6 +509,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ActivityTopicRow,
     IngestStreamRow,
     SnapshotChunkRow,
+    SessionChatterRow,
 )
 
 
