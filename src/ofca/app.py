@@ -32,7 +32,7 @@ from ofca.controllers.schemas import apidocs_assets_router, docs_render_plugins
 from ofca.conversations.full_sync import FullSyncs
 from ofca.conversations.live_nodes import LiveFeed
 from ofca.errors import http_exception_handler, internal_error_handler
-from ofca.ingest import unenriched
+from ofca.ingest import enrich, unenriched
 from ofca.ingest.commands import ExtensionCommands
 from ofca.ingest.context import Ingest
 from ofca.ingest.streams import run_snapshot_sweeper
@@ -86,6 +86,8 @@ def create_app(
             bind_tables(engine)
         app.state.engine = engine
         insights.start_worker(own_engine=given_engine is None)
+        if given_engine is None and settings.enrich_worker:
+            enrich.start_worker()
         sweeper: asyncio.Task[None] | None = None
         enrichment_sweeper: asyncio.Task[None] | None = None
         snapshot_sweeper: asyncio.Task[None] | None = None
@@ -112,6 +114,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await insights.stop()
+            enrich.shutdown()
             if given_engine is None:
                 await close_engine(engine)
             if redis is not None:

@@ -65,11 +65,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     ws_credential_recheck_seconds: PositiveFloat = 30.0
     """Open sockets re-check their credential this often (backstop for revocation events)."""
     insights_worker: bool = True
+    """On Postgres, recompute insight rows in a worker process per server process (off:
+    in the server's own event loop, as SQLite always does)."""
+    enrich_worker: bool = True
+    """Score a large snapshot's texts (sentiment, topics) in a worker process per server
+    process, off the event loop that carries live deltas (off: in that loop, in slices)."""
     refresh_sweep_seconds: PositiveFloat = 60.0
     """Each served process re-derives, this often, the chats whose insight refresh is
     overdue by twice this (the process that wrote them died before refreshing)."""
-    """On Postgres, recompute insight rows in a worker process per server process (off:
-    in the server's own event loop, as SQLite always does)."""
 
     # Analytics (docs/metrics.md).
     session_gap_minutes: PositiveFloat = 30.0

@@ -38,7 +38,15 @@ def _children(server_pid: int, marker: bytes) -> list[int]:
 
 
 def _workers(server_pid: int) -> list[int]:
-    return _children(server_pid, b"spawn_main")
+    """The insights worker (named by itself; the enrichment worker is another child)."""
+    found = []
+    for pid in _children(server_pid, b"spawn_main"):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "ofca-insights":
+                found.append(pid)
+        except OSError:
+            continue
+    return found
 
 
 def _alive(pid: int) -> bool:

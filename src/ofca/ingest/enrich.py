@@ -5,23 +5,28 @@ of CPU work. It starts in a worker process as soon as the snapshot is normalized
 while the rows are being written (when this process mostly waits on the database), and is
 collected for the changed rows after the commit. The worker keeps its caches between
 snapshots, so a resent snapshot costs it little. Small batches, and any worker failure,
-fall back to enriching in this process in short slices.
+fall back to enriching in this process in short slices. Served processes start the
+worker (``OFCA_ENRICH_WORKER``, on by default); it exits with its server, even one killed
+outright (``ofca.processes``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import multiprocessing
+import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 from ofca.domain.enrichment import DEFAULT_MATCHER, TopicMatcher, enrich, sentiment_score
 from ofca.domain.taxonomy import TopicRule
+from ofca.processes import die_with_parent, exit_when_orphaned, name_process
 
-__all__ = ["EnrichedText", "SpeculativeEnrichment", "warm_up"]
+__all__ = ["EnrichedText", "SpeculativeEnrichment", "shutdown", "start_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +42,11 @@ EnrichedText = tuple[str | None, float | None, tuple[str, ...]]
 
 _pool: Executor | None = None
 _pool_broken = False
-USE_WORKER_PROCESS = False
-"""Off: a server terminated by its supervisor left its spawn worker (and multiprocessing's
-resource tracker) orphaned, so enrichment runs in this process, in slices, until workers
-are tied to the server's lifetime."""
+_worker_enabled = False
+"""Set by a served process (``start_worker``, ``OFCA_ENRICH_WORKER``); in-process apps
+(tests, tools) enrich in their own event loop."""
+WORKER_NICENESS = 5
+"""Below the server (live deltas first), above the insights worker (nice 10)."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -64,6 +70,16 @@ def _noop() -> None:
     return None
 
 
+def _worker_started(parent: int) -> None:
+    """Runs first in the worker process: it never outlives the server (``ofca.processes``),
+    yields the cores to it, and shows as ``ofca-enrich`` in ``ps``."""
+    die_with_parent()
+    exit_when_orphaned(parent)
+    name_process("ofca-enrich")
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+
+
 _analyzer_loaded = False
 
 
@@ -78,16 +94,26 @@ async def _load_analyzer() -> None:
 
 def _executor() -> Executor | None:
     global _pool
-    if _pool_broken or not USE_WORKER_PROCESS:
+    if _pool_broken or not _worker_enabled:
         return None
     if _pool is None:
-        # spawn: forking a process that runs an event loop and threads is unsafe.
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        # spawn: forking a process that runs an event loop and threads is unsafe. The
+        # worker starts from the thread that submits (the event loop's), which lives as
+        # long as the server: the death signal is tied to that thread.
+        _pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_started,
+            initargs=(os.getpid(),),
+        )
     return _pool
 
 
-def warm_up() -> None:
-    """Start the worker early (its first import of VADER takes a while)."""
+def start_worker() -> None:
+    """Enrich large snapshots in a worker process from now on, and start it now (its first
+    import of VADER takes a while). Call from the event loop's thread."""
+    global _worker_enabled, _pool_broken
+    _worker_enabled, _pool_broken = True, False
     executor = _executor()
     if executor is not None:
         executor.submit(_noop)
@@ -166,7 +192,9 @@ class SpeculativeEnrichment:
 
 
 def shutdown() -> None:
-    global _pool
+    """Stop the worker (a server's shutdown); enrichment runs in-process after this."""
+    global _pool, _worker_enabled
+    _worker_enabled = False
     if isinstance(_pool, ProcessPoolExecutor):
         _pool.shutdown(wait=False, cancel_futures=True)
     _pool = None

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import itertools
 import logging
 import multiprocessing
 import os
-import signal
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -39,6 +37,7 @@ from ofca.insights.refresh import refresh_chats
 from ofca.loop import in_own_task
 from ofca.persistence.engine import close_engine, open_engine
 from ofca.persistence.faults import is_database_unavailable
+from ofca.processes import PARENT_CHECK_SECONDS, die_with_parent, name_process
 from ofca.settings import Settings
 
 __all__ = ["InsightsWorker", "WorkerUnavailable", "worker_for"]
@@ -50,7 +49,6 @@ JOB_TIMEOUT_SECONDS = 600.0
 take ~10 s)."""
 WORKER_POOL_SIZE = 4
 WORKER_NICENESS = 10
-_PARENT_CHECK_SECONDS = 1.0
 RESTART_PAUSE_SECONDS = 5.0
 """After a worker was retired for a lost database connection, refreshes run in the server
 process this long before a new worker is started (none is spawned per refresh while the
@@ -196,21 +194,12 @@ class InsightsWorker:
 
 # --------------------------------------------------------------------------- the worker
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to send SIGTERM when the parent dies (the worker is not left behind even
-    when the server is killed outright); elsewhere the parent watch below does it."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
 
 def worker_main(connection: Connection, settings_json: bytes) -> None:
     """Entry point of the worker process."""
     parent = os.getppid()
-    _die_with_parent()
+    die_with_parent()
+    name_process("ofca-insights")
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
     settings = msgspec.json.decode(settings_json, type=Settings)
@@ -235,7 +224,7 @@ async def _serve(connection: Connection, settings: Settings, parent: int) -> Non
     async def watch_parent() -> None:
         # Nothing signals a parent's death portably: look (PR_SET_PDEATHSIG is Linux only).
         while os.getppid() == parent:  # noqa: ASYNC110
-            await asyncio.sleep(_PARENT_CHECK_SECONDS)
+            await asyncio.sleep(PARENT_CHECK_SECONDS)
         jobs.put_nowait(None)
 
     loop.add_reader(connection.fileno(), on_readable)
