@@ -92,7 +92,9 @@ def generate(messages: int, chats: int, now: datetime, seed: int = 1) -> list[tu
     for index in range(messages - sum(per_chat)):
         per_chat[index % chats] += 1
     start = now - timedelta(days=SPAN_DAYS)
-    span = SPAN_DAYS * 86400
+    # Sessions last at most 10 x 600 s: starting them 2 h before now at the latest keeps
+    # every message in the past, as a real account's are.
+    span = SPAN_DAYS * 86400 - 7200
     for chat_index, count in enumerate(per_chat):
         chat_id = f"chat{chat_index:06d}"
         made = 0

@@ -39,6 +39,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from ofca.insights.refresh import refresh_chats
 from ofca.persistence.tables import ChatRow, CommandRow, MessageRow, User
 from ofca.settings import Settings
 from tests.insights.support import Msg, at, store
@@ -278,6 +279,8 @@ async def test_fans_and_spend_waiting(client: AsyncTestClient[Litestar], owner: 
     await MessageRow.update({MessageRow.is_opened: True}).where(
         (MessageRow.account_id == owner["account_id"]) & (MessageRow.message_id == "o1")
     )  # the late unlock of o1 (offered in P): lifetime spend, not window spend
+    # As an edit through ingest would: the chat's read models (its spend) follow.
+    await refresh_chats(owner["account_id"], ["f1"])
     body = await get(client, "fans", owner, **W)
     assert body["as_of"].startswith("2026-03-05T12:00:00")
     rows = body["fans"]

@@ -45,6 +45,7 @@ from ofca.domain.money import (
     trend_items,
 )
 from ofca.insights.session_sums import window_session_sums
+from ofca.insights.spend import ranked_fans
 from ofca.insights.windows import is_postgres, query, together, window_view
 from ofca.persistence.sql import to_utc
 from ofca.settings import Settings
@@ -56,6 +57,7 @@ __all__ = [
     "chatters",
     "export_chatters",
     "fans",
+    "fans_from_messages",
     "money_events",
     "revenue",
     "revenue_summary",
@@ -435,6 +437,17 @@ async def _waiting_since(account_id: str, as_of: datetime) -> dict[str, datetime
 async def fans(
     account_id: str, window: Window, settings: Settings, tier: Tier | None, limit: int
 ) -> FansResponse:
+    ranked = await ranked_fans(account_id, window, settings, tier, limit)
+    if ranked is not None:
+        return ranked
+    return await fans_from_messages(account_id, window, settings, tier, limit)
+
+
+async def fans_from_messages(
+    account_id: str, window: Window, settings: Settings, tier: Tier | None, limit: int
+) -> FansResponse:
+    """The fans list as the chats stood at the window's end, from the messages themselves
+    (for an ``as_of`` with later messages; the read model answers the rest)."""
     as_of = window.end
     chats, spend, waiting = await together(
         _fan_chats(account_id, as_of),

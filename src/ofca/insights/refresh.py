@@ -35,6 +35,7 @@ from ofca.insights.projector import (
     day_floor,
     hour_floor,
 )
+from ofca.insights.spend import refresh_chat_spend
 from ofca.loop import GcPause, Slices
 from ofca.persistence.refresh_marks import clear_marks, read_marks
 from ofca.persistence.sql import (
@@ -445,6 +446,7 @@ async def _refresh(
         ):
             await insert_rows(table._meta.tablename, columns, rows, json_columns)
         await rollups.apply(account_id, slices)
+        await refresh_chat_spend(account_id, ids)
         await clear_marks(account_id, marks)
     return derived
 

@@ -32,6 +32,7 @@ __all__ = [
     "ApiKey",
     "ChatFirstRow",
     "ChatRow",
+    "ChatSpendRow",
     "ChatwootToken",
     "CommandRow",
     "CustomTopic",
@@ -320,6 +321,18 @@ class SessionTopicRow(Table, tablename="ofca_session_topic"):
     revenue = DoublePrecision(default=0.0)
 
 
+class ChatSpendRow(Table, tablename="ofca_chat_spend"):
+    """A chat's money (docs/metrics.md "Fans"; m0015), kept by the refresh for each chat
+    with revenue: lifetime spend (rounded to 9 places), tips, PPV revenue, last paid."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    lifetime_spend = DoublePrecision()
+    tips_amount = DoublePrecision()
+    ppv_revenue = DoublePrecision()
+    last_paid_at = Timestamptz()
+
+
 class SessionChatterRow(Table, tablename="ofca_session_chatter"):
     """A chatter who sent a message in a session (m0014): the sessions a chatter filter
     keeps for ``revenue_per_session``."""
@@ -510,6 +523,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     IngestStreamRow,
     SnapshotChunkRow,
     SessionChatterRow,
+    ChatSpendRow,
 )
 
 
