@@ -5,7 +5,9 @@ a row for each of an account's chats in Python before it took the top 50 (~120 m
 messages / 20k chats). The refresh now keeps, per chat with revenue, its lifetime spend
 (rounded as the insights answer it), tips, PPV revenue and last paid time, and the fans
 list reads the top rows off an index. Filled here from the stored messages; a partial
-index over each chat's money messages keeps the refresh's recount cheap in long chats.
+index over each chat's money messages keeps the refresh's recount cheap in long chats. The
+window's money index also carries each message's id and chatter now (it replaces m0010's),
+so the money events of the chatters leaderboard come from the index alone.
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def _indexes(postgres: bool) -> tuple[str, ...]:
         f"(account_id, lifetime_spend DESC, chat_id{order})",
         "CREATE INDEX IF NOT EXISTS ofca_message_chat_money ON ofca_message "
         "(account_id, chat_id, created_at) WHERE (is_tip OR price > 0)",
+        # The window's money with each message's id and chatter, from the index alone
+        # (money events for the chatters and a chatter filter read both).
+        "CREATE INDEX IF NOT EXISTS ofca_message_money_events ON ofca_message (account_id, "
+        "created_at, chat_id, direction, is_tip, is_free, is_opened, price, message_id, "
+        "chatter) WHERE (is_tip OR price > 0)",
+        "DROP INDEX IF EXISTS ofca_message_money",
     )
 
 
