@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 import pytest
+from piccolo.engine.base import Engine
 
 from ofca.domain.metrics import Window
 from ofca.domain.money import Tier
 from ofca.insights.money import fans, fans_from_messages
 from ofca.insights.refresh import refresh_chats
 from ofca.insights.spend import ranked_fans
+from ofca.persistence.migrations.m0015_chat_spend import fill_account
 from ofca.persistence.tables import ChatSpendRow, MessageRow
 from ofca.settings import Settings
 from tests.insights.support import Msg, at, store
@@ -122,3 +125,28 @@ async def test_an_earlier_instant_is_answered_from_the_messages(
         assert (ranked is not None) == answers, end
         expected = await fans_from_messages(account_id, window, settings, None, 50)
         assert _as_dict(await fans(account_id, window, settings, None, 50)) == _as_dict(expected)
+
+
+async def test_m0015_fills_the_spend_of_chats_stored_before_it(
+    engine: Engine[Any], account_id: str, settings: Settings
+) -> None:
+    """The migration's rows for messages stored before it are the rows the refresh keeps."""
+    await store(account_id, _account(4), settings, refresh=False)
+    assert not await ChatSpendRow.exists().where(ChatSpendRow.account_id == account_id)
+    await fill_account(engine, account_id)
+    filled = await _spend_rows(account_id)
+    assert len(filled) > 10
+    chats = sorted({m.chat for m in _account(4)})
+    await refresh_chats(account_id, chats, settings=settings)
+    assert await _spend_rows(account_id) == filled
+
+
+async def _spend_rows(account_id: str) -> list[dict[str, object]]:
+    rows = await ChatSpendRow.select(
+        ChatSpendRow.chat_id,
+        ChatSpendRow.lifetime_spend,
+        ChatSpendRow.tips_amount,
+        ChatSpendRow.ppv_revenue,
+        ChatSpendRow.last_paid_at,
+    ).where(ChatSpendRow.account_id == account_id)
+    return sorted(rows, key=lambda row: str(row["chat_id"]))

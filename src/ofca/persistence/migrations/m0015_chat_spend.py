@@ -82,20 +82,26 @@ def spend_row(account_id: str, row: Any) -> tuple[Any, ...]:
 COLUMNS = ("account_id", "chat_id", "lifetime_spend", "tips_amount", "ppv_revenue", "last_paid_at")
 
 
+async def fill_account(engine: Engine[Any], account_id: str) -> None:
+    """Write the spend rows of one account's chats from its stored messages (the table
+    holds none of them yet)."""
+    ChatSpendRow._meta.db = engine
+    rows = await ChatSpendRow.raw(f"{SPEND_SQL} GROUP BY m.chat_id", account_id).run()
+    values = [spend_row(account_id, row) for row in rows]
+    for start in range(0, len(values), 1000):
+        await ChatSpendRow.insert(
+            *(
+                ChatSpendRow(**dict(zip(COLUMNS, v, strict=True)))
+                for v in values[start : start + 1000]
+            )
+        ).run()
+
+
 async def forwards(engine: Engine[Any]) -> None:
     ChatSpendRow._meta.db = engine
     await ChatSpendRow.create_table(if_not_exists=True).run()
     accounts = await ChatSpendRow.raw("SELECT DISTINCT account_id FROM ofca_message").run()
     for account in accounts:
-        account_id = account["account_id"]
-        rows = await ChatSpendRow.raw(f"{SPEND_SQL} GROUP BY m.chat_id", account_id).run()
-        values = [spend_row(account_id, row) for row in rows]
-        for start in range(0, len(values), 1000):
-            await ChatSpendRow.insert(
-                *(
-                    ChatSpendRow(**dict(zip(COLUMNS, v, strict=True)))
-                    for v in values[start : start + 1000]
-                )
-            ).run()
+        await fill_account(engine, account["account_id"])
     for statement in _indexes(isinstance(engine, PostgresEngine)):
         await engine.run_ddl(statement)
