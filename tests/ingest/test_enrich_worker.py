@@ -11,6 +11,7 @@ from typing import Any
 
 from ofca.persistence.tables import MessageRow
 from tests.ingest.wsclient import open_socket
+from tests.support.processes import alive, children
 from tests.support.server import live_server
 
 TEXTS = 3000
@@ -47,32 +48,13 @@ WORDS = [
 
 
 def _children(server_pid: int) -> dict[int, str]:
-    """The server's child processes: pid -> name (``/proc/<pid>/comm``)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            name = (entry / "comm").read_text().strip()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == server_pid:
-            found[int(entry.name)] = name
-    return found
+    """The server's child processes: pid -> name."""
+    return {pid: name for pid, (name, _) in children(server_pid).items()}
 
 
 def _cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _snapshot() -> dict[str, Any]:
@@ -102,9 +84,9 @@ async def _enrich_workers(server_pid: int) -> list[int]:
 
 async def _wait_gone(pids: list[int]) -> list[int]:
     deadline = time.monotonic() + 10
-    while any(map(_alive, pids)) and time.monotonic() < deadline:  # noqa: ASYNC110
+    while any(map(alive, pids)) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
-    return [pid for pid in pids if _alive(pid)]
+    return [pid for pid in pids if alive(pid)]
 
 
 async def test_snapshots_are_enriched_in_a_worker_that_dies_with_a_killed_server(

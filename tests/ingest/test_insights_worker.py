@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +15,7 @@ from ofca.persistence.tables import SessionRow
 from ofca.synthetic import new_raw_message_frame
 from tests.ingest.wsclient import Socket, open_socket
 from tests.support.backends import BACKEND
+from tests.support.processes import alive, children
 from tests.support.server import LiveServer, live_server
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="the worker runs on Postgres")
@@ -23,38 +23,12 @@ pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="the worker runs o
 
 def _children(server_pid: int, marker: bytes) -> list[int]:
     """Pids of the server's child processes whose command line holds ``marker``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == server_pid and marker in cmdline:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, (_, cmdline) in children(server_pid).items() if marker in cmdline]
 
 
 def _workers(server_pid: int) -> list[int]:
     """The insights worker (named by itself; the enrichment worker is another child)."""
-    found = []
-    for pid in _children(server_pid, b"spawn_main"):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "ofca-insights":
-                found.append(pid)
-        except OSError:
-            continue
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    return [pid for pid, (name, _) in children(server_pid).items() if name == "ofca-insights"]
 
 
 async def _delta_refreshed(
@@ -99,7 +73,7 @@ async def test_refreshes_run_in_a_worker_that_is_replaced_and_never_outlives_its
 
         server.process.kill()  # the server dies without a chance to stop its worker
         deadline = time.monotonic() + 10
-        while any(map(_alive, helpers)) and time.monotonic() < deadline:  # noqa: ASYNC110
+        while any(map(alive, helpers)) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         assert second in helpers
-        assert not [pid for pid in helpers if _alive(pid)]
+        assert not [pid for pid in helpers if alive(pid)]
