@@ -43,7 +43,6 @@ __all__ = [
     "no_reply_stats",
     "overview_values",
     "reply_stats",
-    "reply_value_stats",
     "sentiment_trend",
     "summarize_sessions",
     "topic_rows",
@@ -98,7 +97,21 @@ def reply_stats(runs: Iterable[ReplyRun], sla_seconds: float) -> tuple[ReplyStat
             unanswered += 1
         else:
             values.append(run.reply_seconds)
-    return reply_value_stats(values, unanswered, sla_seconds)
+    if not values:
+        return no_reply_stats(unanswered, sla_seconds)
+    median, p90 = median_p90(values)
+    within = sum(1 for v in values if v <= sla_seconds)
+    stats = ReplyStats(
+        count=len(values),
+        mean_seconds=math.fsum(values) / len(values),
+        median_seconds=median,
+        p90_seconds=p90,
+        max_seconds=max(values),
+        unanswered=unanswered,
+        within_sla_percentage=within / len(values) * 100.0,
+        sla_seconds=float(sla_seconds),
+    )
+    return stats, {}
 
 
 def median_p90(values: Sequence[float]) -> tuple[float, float]:
@@ -111,29 +124,6 @@ def median_p90(values: Sequence[float]) -> tuple[float, float]:
         float(statistics.median(values)),
         float(statistics.quantiles(values, n=10, method="inclusive")[8]),
     )
-
-
-def reply_value_stats(
-    values: Sequence[float], unanswered: int, sla_seconds: float
-) -> tuple[ReplyStats, dict[str, str]]:
-    """:func:`reply_stats` of the answered runs' ``reply_seconds`` (and a count of
-    unanswered ones), for callers that read only the values."""
-    if not values:
-        return no_reply_stats(unanswered, sla_seconds)
-    reasons: dict[str, str] = {}
-    median, p90 = median_p90(values)
-    within = sum(1 for v in values if v <= sla_seconds)
-    stats = ReplyStats(
-        count=len(values),
-        mean_seconds=math.fsum(values) / len(values),
-        median_seconds=median,
-        p90_seconds=float(p90),
-        max_seconds=max(values),
-        unanswered=unanswered,
-        within_sla_percentage=within / len(values) * 100.0,
-        sla_seconds=float(sla_seconds),
-    )
-    return stats, reasons
 
 
 # --------------------------------------------------------------------------- session means

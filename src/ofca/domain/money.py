@@ -506,7 +506,7 @@ def chatter_rows(
     sla_seconds: float,
 ) -> list[ChatterRow]:
     """A row per chatter with, in the window, a message sent, a reply (``replies``: the
-    statistics of each chatter's answered runs, :func:`reply_value_stats`), an offer or a
+    statistics of each chatter's answered runs, as :func:`reply_stats` gives them), an offer or a
     credited tip; by revenue descending, then chatter."""
     tips: dict[str, list[float]] = {}
     offers: dict[str, list[MoneyEvent]] = {}

@@ -45,7 +45,7 @@ from ofca.domain.money import (
     trend_items,
 )
 from ofca.insights.session_sums import window_session_sums
-from ofca.insights.spend import ranked_fans
+from ofca.insights.spend import MAY_CARRY_SQL, PAID_SQL, ranked_fans
 from ofca.insights.windows import is_postgres, query, together, window_view
 from ofca.persistence.sql import to_utc
 from ofca.settings import Settings
@@ -66,8 +66,6 @@ __all__ = [
 
 CHATTER_SQL = "COALESCE(m.chatter, 'unassigned')"
 """The chatter of outbound message ``m`` (stored at ingest, m0014)."""
-_MAY_CARRY = "(m.is_tip OR m.price > 0)"
-"""The partial index's condition (m0010): every tip and every offer satisfies it."""
 _encode = msgspec.json.Encoder().encode
 
 
@@ -170,7 +168,7 @@ async def money_events(
     rows = await query(
         "SELECT m.message_id, m.chat_id, m.direction, m.created_at, m.is_tip, m.price, "
         f"m.is_free, m.is_opened, {CHATTER_SQL} AS chatter{credit} "
-        f"FROM ofca_message m{credit_join} WHERE m.account_id = {{}} AND {_MAY_CARRY}"
+        f"FROM ofca_message m{credit_join} WHERE m.account_id = {{}} AND {MAY_CARRY_SQL}"
         f"{since} AND m.created_at < {{}}{scope}",
         account_id,
         *([] if start is None else [start]),
@@ -250,8 +248,8 @@ async def _summed(
         f"sum(CASE WHEN {_OFFER} THEN 1 ELSE 0 END) AS offered, "
         f"sum(CASE WHEN {bought} THEN 1 ELSE 0 END) AS purchased, "
         f"sum(CASE WHEN {bought} THEN m.price ELSE 0 END) AS ppv_revenue, "
-        f"count(DISTINCT CASE WHEN {_PAID} THEN m.chat_id END) AS paying "
-        f"FROM ofca_message m WHERE m.account_id = {{}} AND {_MAY_CARRY} "
+        f"count(DISTINCT CASE WHEN {PAID_SQL} THEN m.chat_id END) AS paying "
+        f"FROM ofca_message m WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} "
         f"AND m.created_at >= {{}} AND m.created_at < {{}}{scope} "
         "GROUP BY 1",
         window.start,
@@ -279,7 +277,7 @@ async def _trend_items(account_id: str, window: Window, filters: MoneyFilters) -
     scope, params = _scope(filters)
     rows = await query(
         "SELECT m.created_at, m.direction, m.is_tip, m.price, m.is_free, m.is_opened "
-        f"FROM ofca_message m WHERE m.account_id = {{}} AND {_MAY_CARRY} "
+        f"FROM ofca_message m WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} "
         f"AND m.created_at >= {{}} AND m.created_at < {{}}{scope}",
         account_id,
         window.start,
@@ -388,13 +386,6 @@ async def _fan_chats(account_id: str, as_of: datetime) -> list[FanChat]:
     return [FanChat(r["chat_id"], r["fan_name"], r["fan_username"]) for r in rows]
 
 
-_PAID = (
-    "m.price > 0 AND ((m.direction = 'inbound' AND m.is_tip) OR (m.direction = 'outbound' "
-    "AND NOT m.is_tip AND NOT m.is_free AND m.is_opened))"
-)
-"""Message ``m`` brings revenue: a tip with an amount, or a bought offer."""
-
-
 async def _fan_spend(account_id: str, window: Window) -> dict[str, FanSpend]:
     """Per chat with revenue before the window's end: lifetime and window spend, tips and
     PPV, last paid time (summed in SQL; rounded to 9 decimals like every insight)."""
@@ -403,7 +394,7 @@ async def _fan_spend(account_id: str, window: Window) -> dict[str, FanSpend]:
         "sum(CASE WHEN m.is_tip THEN 0 ELSE m.price END) AS ppv, "
         "sum(CASE WHEN m.created_at >= {} THEN m.price ELSE 0 END) AS spent, "
         "max(m.created_at) AS last_paid FROM ofca_message m WHERE m.account_id = {} "
-        f"AND {_MAY_CARRY} AND m.created_at < {{}} AND {_PAID} GROUP BY m.chat_id",
+        f"AND {MAY_CARRY_SQL} AND m.created_at < {{}} AND {PAID_SQL} GROUP BY m.chat_id",
         window.start,
         account_id,
         window.end,

@@ -16,8 +16,10 @@ from ofca.insights.windows import is_postgres, query, together, window_view
 from ofca.persistence.sql import fetch_for_chats, insert_rows, to_utc
 from ofca.settings import Settings
 
-__all__ = ["PAID_SQL", "ranked_fans", "refresh_chat_spend"]
+__all__ = ["MAY_CARRY_SQL", "PAID_SQL", "ranked_fans", "refresh_chat_spend"]
 
+MAY_CARRY_SQL = "(m.is_tip OR m.price > 0)"
+"""The partial money indexes' condition (m0010, m0015): every tip and offer meets it."""
 PAID_SQL = (
     "m.price > 0 AND ((m.direction = 'inbound' AND m.is_tip) OR (m.direction = 'outbound' "
     "AND NOT m.is_tip AND NOT m.is_free AND m.is_opened))"
@@ -29,7 +31,7 @@ _SPEND = (
     "SELECT m.chat_id, sum(CASE WHEN m.is_tip THEN m.price ELSE 0 END), "
     "sum(CASE WHEN m.is_tip THEN 0 ELSE m.price END), max(m.created_at) "
     "FROM ofca_message m WHERE m.account_id = {} AND m.chat_id CHATS "
-    f"AND (m.is_tip OR m.price > 0) AND m.created_at IS NOT NULL AND {PAID_SQL} "
+    f"AND {MAY_CARRY_SQL} AND m.created_at IS NOT NULL AND {PAID_SQL} "
     "GROUP BY m.chat_id"
 )
 
@@ -92,7 +94,7 @@ async def ranked_fans(
     last_paid, last_answer = await together(
         query(
             "SELECT max(m.created_at) AS at FROM ofca_message m WHERE m.account_id = {} "
-            f"AND (m.is_tip OR m.price > 0) AND {PAID_SQL}",
+            f"AND {MAY_CARRY_SQL} AND {PAID_SQL}",
             account_id,
         ),
         query("SELECT max(replied_at) AS at FROM ofca_reply WHERE account_id = {}", account_id),
@@ -193,7 +195,7 @@ async def _window_spend(
     rows = await query(
         "SELECT s.chat_id, (SELECT sum(m.price) FROM ofca_message m "
         "WHERE m.account_id = s.account_id AND m.chat_id = s.chat_id "
-        "AND (m.is_tip OR m.price > 0) AND m.created_at >= {} AND m.created_at < {} "
+        f"AND {MAY_CARRY_SQL} AND m.created_at >= {{}} AND m.created_at < {{}} "
         f"AND {PAID_SQL}) AS spent FROM ofca_chat_spend s WHERE s.account_id = {{}} "
         f"AND s.chat_id IN ({_marks(chat_ids)})",
         window.start,
