@@ -9,7 +9,7 @@ message's chatter (the user or key of the dashboard command it is linked to, els
 extension's operator, else ``unassigned``) is stored with it at ingest and on the reply
 run it answered by the refresh (m0014), so the leaderboard reads both from indexes. A
 tip is credited to the chatter of the chat's latest outbound message before it, when that
-is at most ``OFCA_TIP_CREDIT_HOURS`` older.
+is at most ``OFCA_TIP_CREDIT_HOURS`` older (``ofca.insights.credits``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ from ofca.domain.money import (
     revenue_trend,
     trend_items,
 )
+from ofca.insights.credits import credit_sql
+from ofca.insights.sent import sent_from_days
 from ofca.insights.session_sums import window_session_sums
 from ofca.insights.spend import MAY_CARRY_SQL, PAID_SQL, ranked_fans
 from ofca.insights.windows import is_postgres, query, together, window_view
@@ -61,6 +63,7 @@ __all__ = [
     "money_events",
     "revenue",
     "revenue_summary",
+    "sent_from_messages",
     "topic_revenue",
 ]
 
@@ -112,36 +115,6 @@ def _session_scope(
     return sql, params
 
 
-_CREDITED = (
-    "FROM ofca_message o WHERE {guard}o.account_id = m.account_id AND o.chat_id = m.chat_id "
-    "AND o.direction = 'outbound' AND o.created_at <= m.created_at "
-    "AND (o.created_at < m.created_at OR "
-    "(o.created_at = m.created_at AND o.message_id{order} < m.message_id{order})) "
-    "ORDER BY o.created_at DESC, o.message_id{order} DESC LIMIT 1"
-)
-"""The latest outbound message before tip ``m`` in its chat (chat order), one step back
-on the index of sent messages per chat (m0014)."""
-_IS_TIP = "m.direction = 'inbound' AND m.is_tip"
-
-
-def _credit_sql() -> tuple[str, str]:
-    """(columns, join) giving each tip's ``credit_chatter`` and ``credit_at``. Postgres
-    reads both in one lookup (a lateral join: 78 instead of 142 ms for the 8k tips of 90
-    days at 1M messages); SQLite has no lateral joins, so it looks twice."""
-    if is_postgres():
-        credited = _CREDITED.format(guard=f"{_IS_TIP} AND ", order=' COLLATE "C"')
-        return (
-            ", c.chatter AS credit_chatter, c.created_at AS credit_at",
-            f" LEFT JOIN LATERAL (SELECT o.chatter, o.created_at {credited}) c ON TRUE",
-        )
-    credited = _CREDITED.format(guard="", order="")
-    return (
-        f", CASE WHEN {_IS_TIP} THEN (SELECT o.chatter {credited}) END AS credit_chatter, "
-        f"CASE WHEN {_IS_TIP} THEN (SELECT o.created_at {credited}) END AS credit_at",
-        "",
-    )
-
-
 async def money_events(
     account_id: str,
     start: datetime | None,
@@ -155,24 +128,29 @@ async def money_events(
     ``unassigned``); with the ``chatter`` filter, other chatters' offers are left out in
     SQL and their credited tips left to the caller."""
     scope, params = _scope(filters)
+    since = "" if start is None else " AND m.created_at >= {}"
+    bounds = [end] if start is None else [start, end]
+    credit, credit_join, joined = ", NULL AS credit_chatter, NULL AS credit_at", "", []
+    if credit_hours is not None:
+        chatter, credited_at, credit_join = credit_sql(start is not None)
+        credit = f", {chatter} AS credit_chatter, {credited_at} AS credit_at"
+        joined = bounds
     if filters.chatter is not None:
-        # Only this chatter's offers (tips are kept: whom they are credited to is below).
+        # Only this chatter's offers, and the tips that may be credited to them (whether
+        # within the credit hours is decided below; every tip may be unassigned).
         scope += f" AND (m.direction <> 'outbound' OR {CHATTER_SQL} = {{}})"
         params.append(filters.chatter)
-    since = "" if start is None else " AND m.created_at >= {}"
-    credit, credit_join = (
-        (", NULL AS credit_chatter, NULL AS credit_at", "")
-        if credit_hours is None
-        else _credit_sql()
-    )
+        if credit_hours is not None and filters.chatter != UNASSIGNED:
+            scope += f" AND (m.direction = 'outbound' OR {chatter} = {{}})"
+            params.append(filters.chatter)
     rows = await query(
         "SELECT m.message_id, m.chat_id, m.direction, m.created_at, m.is_tip, m.price, "
         f"m.is_free, m.is_opened, {CHATTER_SQL} AS chatter{credit} "
         f"FROM ofca_message m{credit_join} WHERE m.account_id = {{}} AND {MAY_CARRY_SQL}"
         f"{since} AND m.created_at < {{}}{scope}",
+        *joined,
         account_id,
-        *([] if start is None else [start]),
-        end,
+        *bounds,
         *params,
     )
     window = timedelta(hours=credit_hours or 0)
@@ -478,9 +456,21 @@ async def fans_from_messages(
 
 
 async def _sent(account_id: str, window: Window, filters: MoneyFilters) -> dict[str, ChatterSent]:
-    """Per chatter: messages sent in the window and the distinct chats sent to (counted
-    per (chatter, chat) first: two hash aggregations, not a sort for ``count(DISTINCT)``,
-    over the index of sent messages, m0014)."""
+    """Per chatter: messages sent in the window and the distinct chats sent to: off the
+    chatter days (``insights.sent``), or with a chat or topic filter from the messages."""
+    if filters.chat_id is None and filters.topic is None:
+        sent = await sent_from_days(account_id, window)
+        if sent is not None:
+            return sent
+    return await sent_from_messages(account_id, window, filters)
+
+
+async def sent_from_messages(
+    account_id: str, window: Window, filters: MoneyFilters
+) -> dict[str, ChatterSent]:
+    """:func:`_sent` from the window's sent messages (counted per (chatter, chat) first:
+    two hash aggregations, not a sort for ``count(DISTINCT)``, over the index of sent
+    messages, m0014)."""
     scope, params = _scope(filters)
     rows = await query(
         "SELECT chatter, sum(n) AS messages, count(*) AS fans FROM ("

@@ -1,5 +1,6 @@
 """Per-chat read models of the insights: sessions, session topics, reply runs, hourly
-activity, fan days and each chat's first message time, derived from one chat's messages.
+activity, fan days, chatter days and each chat's first message time, derived from one
+chat's messages.
 
 Pure derivation (no I/O): :func:`chat_rows` turns a chat's timed messages into the rows
 of every read model, whole or, for new messages, from the stored session they fall in on
@@ -26,10 +27,12 @@ from ofca.domain.metrics import (
     session_stats,
     split_sessions,
 )
+from ofca.domain.money import UNASSIGNED
 from ofca.persistence.tables import (
     ActivityRow,
     ActivityTopicRow,
     ChatFirstRow,
+    ChatterDayRow,
     FanDayRow,
     ReplyRow,
     ReplyTopicRow,
@@ -64,6 +67,7 @@ class DerivedRows(msgspec.Struct):
     reply_topics: list[tuple[Any, ...]] = []
     activity_topics: list[tuple[Any, ...]] = []
     session_chatters: list[tuple[Any, ...]] = []
+    chatter_days: list[tuple[Any, ...]] = []
 
     def by_read_model(self) -> tuple[list[tuple[Any, ...]], ...]:
         """The row lists in the order of :data:`READ_MODELS`."""
@@ -77,6 +81,7 @@ class DerivedRows(msgspec.Struct):
             self.reply_topics,
             self.activity_topics,
             self.session_chatters,
+            self.chatter_days,
         )
 
 
@@ -151,6 +156,7 @@ ACTIVITY_TOPIC_COLUMNS = (
 )
 
 SESSION_CHATTER_COLUMNS = ("account_id", "chatter", "start_at", "chat_id")
+CHATTER_DAY_COLUMNS = ("account_id", "chatter", "chat_id", "day_start", "previous_day", "messages")
 
 READ_MODELS: tuple[tuple[type[Table], tuple[str, ...], set[str]], ...] = (
     (SessionRow, SESSION_COLUMNS, {"topics"}),
@@ -162,6 +168,7 @@ READ_MODELS: tuple[tuple[type[Table], tuple[str, ...], set[str]], ...] = (
     (ReplyTopicRow, REPLY_TOPIC_COLUMNS, set()),
     (ActivityTopicRow, ACTIVITY_TOPIC_COLUMNS, set()),
     (SessionChatterRow, SESSION_CHATTER_COLUMNS, set()),
+    (ChatterDayRow, CHATTER_DAY_COLUMNS, set()),
 )
 
 
@@ -202,6 +209,8 @@ class TailCut(msgspec.Struct):
     open_run_at_change: MessagePoint | None
     """The first inbound message of the reply run open at ``changed_from``."""
     previous_fan_day: datetime | None
+    previous_chatter_days: Mapping[str, datetime] = {}
+    """Per chatter: the last day before ``read_from`` they sent to this chat."""
     reply_from: datetime | None = None
     """Set by :func:`chat_rows`: reply rows from this instant on were re-derived."""
 
@@ -253,10 +262,12 @@ def chat_rows(
         own = ordered
         earlier: list[tuple[datetime, tuple[str, ...]]] = []
         previous_day: datetime | None = None
+        chatter_days: Mapping[str, datetime] = {}
     else:
         own = [p for p in ordered if p.created_at >= tail.session_from]
         earlier = tail.earlier_sessions
         previous_day = tail.previous_fan_day
+        chatter_days = tail.previous_chatter_days
     parts = split_sessions(own, gap)
     sessions = [session_stats(chat_id, part, silence_threshold) for part in parts]
     for part in parts:
@@ -278,6 +289,7 @@ def chat_rows(
     if tail is None:
         into.chat_first.append((account_id, chat_id, ordered[0].created_at))
     _fan_day_rows(account_id, chat_id, ordered, previous_day, into)
+    _chatter_day_rows(account_id, chat_id, ordered, chatter_days, into)
 
 
 def _session_rows(
@@ -437,6 +449,29 @@ def _fan_day_rows(
         if day != previous_day:
             into.fan_days.append((account_id, chat_id, day, previous_day))
             previous_day = day
+
+
+def _chatter_day_rows(
+    account_id: str,
+    chat_id: str,
+    ordered: Sequence[MessagePoint],
+    previous_days: Mapping[str, datetime],
+    into: DerivedRows,
+) -> None:
+    """Per chatter, each day they sent to the fan: how many messages, and the day they
+    sent before it (a chatter's fans in whole days are their rows whose previous day lies
+    before the first)."""
+    counts: dict[tuple[str, datetime], int] = {}
+    for point in ordered:
+        if point.direction == "outbound":
+            key = (point.chatter or UNASSIGNED, day_floor(point.created_at))
+            counts[key] = counts.get(key, 0) + 1
+    previous = dict(previous_days)
+    for (chatter, day), messages in sorted(counts.items()):
+        into.chatter_days.append(
+            (account_id, chatter, chat_id, day, previous.get(chatter), messages)
+        )
+        previous[chatter] = day
 
 
 class TopicTuples:

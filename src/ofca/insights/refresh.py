@@ -26,6 +26,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from ofca.domain.metrics import MessagePoint
 from ofca.domain.money import message_revenue
+from ofca.insights.credits import refresh_tip_credits
 from ofca.insights.projector import (
     READ_MODELS,
     DerivedRows,
@@ -142,6 +143,13 @@ _PREVIOUS_FAN_DAYS = (
 )
 
 
+_PREVIOUS_CHATTER_DAYS = (
+    "SELECT b.chat_id, d.chatter, max(d.day_start) FROM BOUNDS JOIN ofca_chatter_day d "
+    "ON d.chat_id = b.chat_id AND d.day_start < b.read_from WHERE d.account_id = {} "
+    "GROUP BY b.chat_id, d.chatter"
+)
+
+
 async def _tail_cuts(
     account_id: str, since: dict[str, datetime], topics_of: TopicTuples
 ) -> dict[str, TailCut]:
@@ -180,6 +188,11 @@ async def _tail_cuts(
         open_at_change[chat_id] = MessagePoint(first_id, to_utc(first_at), "inbound", None)
     days = {chat_id: (day,) for chat_id, (_, day) in bounds.items()}
     previous = dict(await fetch_bounded(_PREVIOUS_FAN_DAYS, account_id, days, ("read_from",)))
+    chatter_days: dict[str, dict[str, datetime]] = {chat_id: {} for chat_id in cuts}
+    for chat_id, chatter, day in await fetch_bounded(
+        _PREVIOUS_CHATTER_DAYS, account_id, days, ("read_from",)
+    ):
+        chatter_days[chat_id][chatter] = to_utc(day)
     return {
         chat_id: TailCut(
             session_from=cut,
@@ -190,6 +203,7 @@ async def _tail_cuts(
             open_run=open_runs.get(chat_id),
             open_run_at_change=open_at_change.get(chat_id),
             previous_fan_day=to_utc(previous[chat_id]) if previous.get(chat_id) else None,
+            previous_chatter_days=chatter_days[chat_id],
         )
         for chat_id, cut in cuts.items()
     }
@@ -409,6 +423,7 @@ _TAIL_DELETE_FROM = {
     "ofca_reply_topic": ("first_inbound_at", "reply_from"),
     "ofca_activity_topic": ("hour_start", "topic_hours_from"),
     "ofca_session_chatter": ("start_at", "session_from"),
+    "ofca_chatter_day": ("day_start", "read_from"),
 }
 """The rows a tail refresh replaces: (column, :class:`TailCut` bound) per table; the rest
 (``ofca_chat_first``) stays."""
@@ -447,6 +462,7 @@ async def _refresh(
             await insert_rows(table._meta.tablename, columns, rows, json_columns)
         await rollups.apply(account_id, slices)
         await refresh_chat_spend(account_id, ids)
+        await refresh_tip_credits(account_id, ids)
         await clear_marks(account_id, marks)
     return derived
 

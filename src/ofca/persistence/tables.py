@@ -33,6 +33,7 @@ __all__ = [
     "ChatFirstRow",
     "ChatRow",
     "ChatSpendRow",
+    "ChatterDayRow",
     "ChatwootToken",
     "CommandRow",
     "CustomTopic",
@@ -52,6 +53,7 @@ __all__ = [
     "SessionRow",
     "SessionTopicRow",
     "SnapshotChunkRow",
+    "TipCreditRow",
     "TopicSet",
     "User",
 ]
@@ -333,6 +335,31 @@ class ChatSpendRow(Table, tablename="ofca_chat_spend"):
     last_paid_at = Timestamptz()
 
 
+class TipCreditRow(Table, tablename="ofca_tip_credit"):
+    """A timed tip's credit candidate (docs/metrics.md "Chatters"; m0016), kept by the
+    refresh: the chatter and time of its chat's latest outbound message before it (both
+    NULL when there is none); the tip credit hours are compared when read."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    message_id = Varchar(length=200)
+    created_at = Timestamptz()
+    credit_chatter = Varchar(length=250, null=True, default=None)
+    credit_at = Timestamptz(null=True, default=None)
+
+
+class ChatterDayRow(Table, tablename="ofca_chatter_day"):
+    """A day a chatter sent to a chat (docs/metrics.md "Chatters"; m0017): how many
+    messages, and the chatter's previous day in that chat."""
+
+    account_id = Varchar(length=200)
+    chatter = Varchar(length=250)
+    chat_id = Varchar(length=200)
+    day_start = Timestamptz()
+    previous_day = Timestamptz(null=True, default=None)
+    messages = Integer()
+
+
 class SessionChatterRow(Table, tablename="ofca_session_chatter"):
     """A chatter who sent a message in a session (m0014): the sessions a chatter filter
     keeps for ``revenue_per_session``."""
@@ -524,6 +551,8 @@ ALL_TABLES: tuple[type[Table], ...] = (
     SnapshotChunkRow,
     SessionChatterRow,
     ChatSpendRow,
+    TipCreditRow,
+    ChatterDayRow,
 )
 
 
