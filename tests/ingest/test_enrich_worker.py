@@ -110,8 +110,10 @@ async def test_snapshots_are_enriched_in_a_worker_that_dies_with_a_killed_server
             ):
                 assert time.monotonic() < deadline, "not enriched"
                 await asyncio.sleep(0.2)
-        # The worker scored them: VADER on 3000 long texts is well over 10 ticks of CPU.
-        assert _cpu_ticks(worker) - idle > 10
+        # The worker scored them: an idle worker waits on its pipe and uses no CPU, while
+        # VADER on 3000 long texts took 10-20 ticks (100-200 ms) here; a fast machine may
+        # need fewer, so the bound only says the worker did the work.
+        assert _cpu_ticks(worker) - idle > 3
         scored = await MessageRow.count().where(
             (MessageRow.account_id == account_id) & MessageRow.sentiment.is_not_null()
         )
