@@ -15,7 +15,8 @@ import pytest
 from piccolo.engine.base import Engine
 
 from ofca.domain.metrics import Window
-from ofca.insights.money import MoneyFilters, chatters, revenue
+from ofca.domain.money import offer_sums
+from ofca.insights.money import MoneyFilters, _offer_sums, chatters, money_events, revenue
 from ofca.insights.refresh import refresh_chats
 from ofca.persistence.migrations.m0016_tip_credits import fill_account
 from ofca.persistence.tables import TipCreditRow
@@ -152,3 +153,34 @@ async def test_answers_read_the_refreshed_credit(
     )
     answer = await chatters(account_id, WINDOW, MoneyFilters(), settings)
     assert {r.chatter: r.tips_amount for r in answer.chatters} == {"ext:1": 0.0, "ext:9": 10.0}
+
+
+async def test_offer_sums_in_sql_are_those_of_the_offers(
+    engine: object, account_id: str, settings: Settings
+) -> None:
+    rng = random.Random(5)
+    messages = [
+        Msg(
+            chat=f"c{n % 7}",
+            id=f"o{n:03d}",
+            at=at(0, days=rng.random() * 9),
+            dir="outbound",
+            price=rng.choice((None, 0.1, 0.2, 9.99, 49.99)),
+            is_free=rng.random() < 0.1,
+            is_opened=rng.random() < 0.5,
+            operator=rng.choice((None, "1", "2")),
+        )
+        for n in range(200)
+    ]
+    await store(account_id, messages, settings)
+    for f in (MoneyFilters(), MoneyFilters(chat_id="c3")):
+        events = await money_events(account_id, WINDOW.start, WINDOW.end, f, None)
+        expected = {k: msgspec.to_builtins(v) for k, v in offer_sums(events).items()}
+        got = {
+            k: msgspec.to_builtins(v) for k, v in (await _offer_sums(account_id, WINDOW, f)).items()
+        }
+        assert set(got) == set(expected) and len(got) == 3
+        for chatter, sums in got.items():
+            assert sums["offered"] == expected[chatter]["offered"]
+            assert sums["purchased"] == expected[chatter]["purchased"]
+            assert round(sums["revenue"], 9) == round(expected[chatter]["revenue"], 9)

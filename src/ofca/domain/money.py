@@ -37,6 +37,7 @@ __all__ = [
     "FanSpend",
     "MoneyEvent",
     "MoneyFields",
+    "OfferSums",
     "RevenueSums",
     "RevenueTrendPoint",
     "RevenueValues",
@@ -52,6 +53,7 @@ __all__ = [
     "money_kind",
     "money_problem",
     "net_of",
+    "offer_sums",
     "revenue_of",
     "revenue_sums",
     "revenue_trend",
@@ -498,33 +500,58 @@ class ChatterRow(msgspec.Struct, kw_only=True):
     unavailable_reasons: dict[str, str]
 
 
+class OfferSums(msgspec.Struct, kw_only=True):
+    """One chatter's PPV offers in the window: offered, purchased, the purchases' sum."""
+
+    offered: int = 0
+    purchased: int = 0
+    revenue: float = 0.0
+
+
+def offer_sums(events: Iterable[MoneyEvent]) -> dict[str, OfferSums]:
+    """Per chatter: the sums of the offers among ``events`` (exact: ``math.fsum``)."""
+    purchases: dict[str, list[float]] = {}
+    sums: dict[str, OfferSums] = {}
+    for event in events:
+        if event.kind != "offer":
+            continue
+        row = sums.setdefault(event.chatter, OfferSums())
+        row.offered += 1
+        if event.purchased:
+            row.purchased += 1
+            purchases.setdefault(event.chatter, []).append(event.amount)
+    for chatter, amounts in purchases.items():
+        sums[chatter].revenue = math.fsum(amounts)
+    return sums
+
+
 def chatter_rows(
     sent: Mapping[str, ChatterSent],
     replies: Mapping[str, ReplyStats],
-    events: Iterable[MoneyEvent],
+    offers: Mapping[str, OfferSums],
+    tips: Iterable[MoneyEvent],
     names: Mapping[str, str | None],
     sla_seconds: float,
 ) -> list[ChatterRow]:
     """A row per chatter with, in the window, a message sent, a reply (``replies``: the
-    statistics of each chatter's answered runs, as :func:`reply_stats` gives them), an offer or a
-    credited tip; by revenue descending, then chatter."""
-    tips: dict[str, list[float]] = {}
-    offers: dict[str, list[MoneyEvent]] = {}
-    for event in ordered(events):
-        if event.kind == "tip":
-            tips.setdefault(event.chatter, []).append(event.amount)
-        else:
-            offers.setdefault(event.chatter, []).append(event)
-    chatters = set(sent) | {c for c, stats in replies.items() if stats.count} | set(tips)
-    chatters |= set(offers)
+    statistics of each chatter's answered runs, as :func:`reply_stats` gives them), an
+    offer (``offers``, as :func:`offer_sums` gives them) or a credited tip (``tips``: each
+    with the chatter it is credited to); by revenue descending, then chatter. Sums are
+    ``math.fsum``: exact, whatever the order of the tips."""
+    amounts: dict[str, list[float]] = {}
+    for tip in tips:
+        if tip.kind == "tip":
+            amounts.setdefault(tip.chatter, []).append(tip.amount)
+    chatters = set(sent) | {c for c, stats in replies.items() if stats.count} | set(amounts)
+    chatters |= {c for c, sums in offers.items() if sums.offered}
     rows = [
         _chatter_row(
             chatter,
             names.get(chatter),
             sent.get(chatter, ChatterSent()),
             replies.get(chatter),
-            offers.get(chatter, []),
-            tips.get(chatter, []),
+            offers.get(chatter, OfferSums()),
+            amounts.get(chatter, []),
             sla_seconds,
         )
         for chatter in chatters
@@ -538,7 +565,7 @@ def _chatter_row(
     name: str | None,
     sent: ChatterSent,
     replied: ReplyStats | None,
-    offers: Sequence[MoneyEvent],
+    offers: OfferSums,
     tips: Sequence[float],
     sla_seconds: float,
 ) -> ChatterRow:
@@ -548,10 +575,9 @@ def _chatter_row(
         stats, reasons = msgspec.structs.replace(replied, unanswered=0), {}
     reasons = {f"reply_time.{key}": value for key, value in reasons.items()}
     _round_stats(stats)
-    purchases = [offer.amount for offer in offers if offer.purchased]
-    ppv_revenue, tips_amount = math.fsum(purchases), math.fsum(tips)
+    ppv_revenue, tips_amount = offers.revenue, math.fsum(tips)
     revenue = math.fsum([ppv_revenue, tips_amount])
-    unlock_rate = len(purchases) / len(offers) * 100.0 if offers else None
+    unlock_rate = offers.purchased / offers.offered * 100.0 if offers.offered else None
     if unlock_rate is None:
         reasons["unlock_rate"] = NO_PPV_OFFERED
     per_message = revenue / sent.messages_sent if sent.messages_sent else None
@@ -564,8 +590,8 @@ def _chatter_row(
         fans=sent.fans,
         replies=stats.count,
         reply_time=stats,
-        ppv_offered=len(offers),
-        ppv_purchased=len(purchases),
+        ppv_offered=offers.offered,
+        ppv_purchased=offers.purchased,
         ppv_revenue=round(ppv_revenue, 9),
         unlock_rate=_round(unlock_rate),
         tips_amount=round(tips_amount, 9),

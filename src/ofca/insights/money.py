@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from ofca.domain.aggregates import ReplyStats, median_p90
+from ofca.domain.aggregates import ReplyStats
 from ofca.domain.insights import ChattersResponse, FansResponse, RevenueResponse
 from ofca.domain.metrics import Granularity, Window, bucket_locator, bucket_starts
 from ofca.domain.money import (
@@ -32,6 +32,7 @@ from ofca.domain.money import (
     FanChat,
     FanSpend,
     MoneyEvent,
+    OfferSums,
     RevenueSums,
     RevenueValues,
     Tier,
@@ -44,11 +45,12 @@ from ofca.domain.money import (
     revenue_trend,
     trend_items,
 )
+from ofca.insights.chatter_replies import reply_times
 from ofca.insights.credits import credit_sql
 from ofca.insights.sent import sent_from_days
 from ofca.insights.session_sums import window_session_sums
 from ofca.insights.spend import MAY_CARRY_SQL, PAID_SQL, ranked_fans
-from ofca.insights.windows import is_postgres, query, together, window_view
+from ofca.insights.windows import query, together, window_view
 from ofca.persistence.sql import to_utc
 from ofca.settings import Settings
 
@@ -115,19 +117,26 @@ def _session_scope(
     return sql, params
 
 
+_IS_TIP = "m.direction = 'inbound' AND m.is_tip"
+
+
 async def money_events(
     account_id: str,
     start: datetime | None,
     end: datetime,
     filters: MoneyFilters,
     credit_hours: float | None,
+    *,
+    tips_only: bool = False,
 ) -> list[MoneyEvent]:
     """The tips and PPV offers with revenue time in ``[start, end)`` (``start`` None: from
     the beginning), after the chat and topic filters, each with its chatter (tips: the
     chatter credited within ``credit_hours``; None: not asked for, every tip
     ``unassigned``); with the ``chatter`` filter, other chatters' offers are left out in
-    SQL and their credited tips left to the caller."""
+    SQL and their credited tips left to the caller; ``tips_only``: the tips alone."""
     scope, params = _scope(filters)
+    if tips_only:
+        scope += f" AND {_IS_TIP}"
     since = "" if start is None else " AND m.created_at >= {}"
     bounds = [end] if start is None else [start, end]
     credit, credit_join, joined = ", NULL AS credit_chatter, NULL AS credit_at", "", []
@@ -492,10 +501,7 @@ async def _reply_times(
     account_id: str, window: Window, filters: MoneyFilters, sla_seconds: float
 ) -> dict[str, ReplyStats]:
     """Per chatter: the statistics of the answered runs of the window whose reply is
-    theirs, summed in SQL over the index of answered runs (m0014). The median and p90 are
-    Postgres' ``percentile_cont`` (the same interpolation as docs/metrics.md's
-    ``statistics`` calls); SQLite has none, so it reads the values (as the response-time
-    insight does)."""
+    theirs (``insights.chatter_replies``), after the chat and topic filters."""
     where, params = _session_scope(
         "FROM ofca_reply r WHERE r.account_id = {} AND r.first_inbound_at >= {} "
         "AND r.first_inbound_at < {} AND r.reply_seconds IS NOT NULL",
@@ -504,42 +510,7 @@ async def _reply_times(
         "session_start_at",
         filters,
     )
-    chatter = "COALESCE(r.chatter, 'unassigned')"
-    percentiles = (
-        ", percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY r.reply_seconds) AS percentiles"
-        if is_postgres()
-        else ""
-    )
-    rows = await query(
-        f"SELECT {chatter} AS chatter, count(*) AS answered, sum(r.reply_seconds) AS total, "
-        "max(r.reply_seconds) AS longest, "
-        f"sum(CASE WHEN r.reply_seconds <= {{}} THEN 1 ELSE 0 END) AS within{percentiles} "
-        f"{where} GROUP BY {chatter}",
-        sla_seconds,
-        *params,
-    )
-    if is_postgres():
-        quantiles = {r["chatter"]: tuple(float(v) for v in r["percentiles"]) for r in rows}
-    else:
-        values: dict[str, list[float]] = {}
-        for r in await query(f"SELECT {chatter} AS chatter, r.reply_seconds AS v {where}", *params):
-            values.setdefault(r["chatter"], []).append(float(r["v"]))
-        quantiles = {c: (v[0], v[0]) if len(v) == 1 else median_p90(v) for c, v in values.items()}
-    stats: dict[str, ReplyStats] = {}
-    for row in rows:
-        count = int(row["answered"])
-        median, p90 = quantiles[row["chatter"]]
-        stats[row["chatter"]] = ReplyStats(
-            count=count,
-            mean_seconds=float(row["total"]) / count,
-            median_seconds=median,
-            p90_seconds=p90,
-            max_seconds=float(row["longest"]),
-            unanswered=0,
-            within_sla_percentage=int(row["within"] or 0) / count * 100.0,
-            sla_seconds=float(sla_seconds),
-        )
-    return stats
+    return await reply_times(account_id, where, params, sla_seconds)
 
 
 async def _names(account_id: str, chatter_ids: Sequence[str]) -> dict[str, str | None]:
@@ -582,21 +553,56 @@ async def _operator_name(account_id: str, operator_id: str) -> str | None:
     return None
 
 
+async def _offer_sums(
+    account_id: str, window: Window, filters: MoneyFilters
+) -> dict[str, OfferSums]:
+    """Per chatter: the window's PPV offers, summed in SQL (as the revenue sums are)."""
+    scope, params = _scope(filters)
+    rows = await query(
+        f"SELECT {CHATTER_SQL} AS chatter, count(*) AS offered, "
+        "sum(CASE WHEN m.is_opened THEN 1 ELSE 0 END) AS purchased, "
+        "sum(CASE WHEN m.is_opened THEN m.price ELSE 0 END) AS revenue "
+        f"FROM ofca_message m WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} AND {_OFFER} "
+        f"AND m.created_at >= {{}} AND m.created_at < {{}}{scope} GROUP BY 1",
+        account_id,
+        window.start,
+        window.end,
+        *params,
+    )
+    return {
+        r["chatter"]: OfferSums(
+            offered=int(r["offered"]),
+            purchased=int(r["purchased"] or 0),
+            revenue=float(r["revenue"] or 0.0),
+        )
+        for r in rows
+    }
+
+
 async def chatters(
     account_id: str, window: Window, filters: MoneyFilters, settings: Settings
 ) -> ChattersResponse:
-    sent, replies, events = await together(
+    sent, replies, offers, tips = await together(
         _sent(account_id, window, filters),
         _reply_times(account_id, window, filters, settings.reply_sla_seconds),
-        money_events(account_id, window.start, window.end, filters, settings.tip_credit_hours),
+        _offer_sums(account_id, window, filters),
+        money_events(
+            account_id,
+            window.start,
+            window.end,
+            filters,
+            settings.tip_credit_hours,
+            tips_only=True,
+        ),
     )
     if filters.chatter is not None:
         sent = {k: v for k, v in sent.items() if k == filters.chatter}
         replies = {k: v for k, v in replies.items() if k == filters.chatter}
-        events = _keep(events, filters.chatter)
-    ids = sorted(set(sent) | set(replies) | {e.chatter for e in events})
+        offers = {k: v for k, v in offers.items() if k == filters.chatter}
+        tips = _keep(tips, filters.chatter)
+    ids = sorted(set(sent) | set(replies) | set(offers) | {e.chatter for e in tips})
     rows = chatter_rows(
-        sent, replies, events, await _names(account_id, ids), settings.reply_sla_seconds
+        sent, replies, offers, tips, await _names(account_id, ids), settings.reply_sla_seconds
     )
     return ChattersResponse(chatters=rows, window=window_view(window))
 
