@@ -84,7 +84,11 @@ async def test_per_chatter_statistics_equal_the_values(
                     "r.session_start_at AND ft.topic = {})"
                 )
                 params.append(f.topic)
-            got = await reply_times(account_id, where, params, 300.0)
+            filtered = f != MoneyFilters()
+            got = await reply_times(account_id, where, params, 300.0, filtered=filtered)
+            assert _rounded(got) == _rounded(
+                await reply_times(account_id, where, params, 300.0, filtered=not filtered)
+            )
             assert _rounded(got) == _rounded(await _from_values(where, params, 300.0))
             seen |= set(got)
     assert {"ext:1", "ext:2", "ext:3", "unassigned"} <= seen

@@ -510,7 +510,8 @@ async def _reply_times(
         "session_start_at",
         filters,
     )
-    return await reply_times(account_id, where, params, sla_seconds)
+    filtered = filters.chat_id is not None or filters.topic is not None
+    return await reply_times(account_id, where, params, sla_seconds, filtered=filtered)
 
 
 async def _names(account_id: str, chatter_ids: Sequence[str]) -> dict[str, str | None]:
