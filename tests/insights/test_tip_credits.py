@@ -26,6 +26,11 @@ from tests.insights.support import Msg, at, store
 pytestmark = pytest.mark.asyncio
 
 WINDOW = Window(at(0, days=2), at(0, days=9))
+ONE_TIP = [
+    Msg(chat="a", id="a1", at=at(0, days=3), dir="outbound", operator="1"),
+    Msg(chat="a", id="a2", at=at(0, days=4), is_tip=True, price=10.0),
+]
+"""ext:1 sends, a day later the fan tips 10 (credited to ext:1)."""
 
 
 def _account(seed: int) -> list[Msg]:
@@ -101,14 +106,7 @@ async def test_the_read_model_credits_what_the_lookup_credits(
 async def test_a_new_message_before_a_tip_moves_its_credit(
     engine: object, account_id: str, settings: Settings
 ) -> None:
-    await store(
-        account_id,
-        [
-            Msg(chat="a", id="a1", at=at(0, days=3), dir="outbound", operator="1"),
-            Msg(chat="a", id="a2", at=at(0, days=4), is_tip=True, price=10.0),
-        ],
-        settings,
-    )
+    await store(account_id, ONE_TIP, settings)
     first = await chatters(account_id, WINDOW, MoneyFilters(), settings)
     assert [(r.chatter, r.tips_amount) for r in first.chatters] == [("ext:1", 10.0)]
     # A message stored late (a snapshot's) lies between them: the tip is now ext:2's.
@@ -140,14 +138,7 @@ async def test_answers_read_the_refreshed_credit(
     engine: object, account_id: str, settings: Settings
 ) -> None:
     """The read model's row is what a tip is credited by (not the lookup done again)."""
-    await store(
-        account_id,
-        [
-            Msg(chat="a", id="a1", at=at(0, days=3), dir="outbound", operator="1"),
-            Msg(chat="a", id="a2", at=at(0, days=4), is_tip=True, price=10.0),
-        ],
-        settings,
-    )
+    await store(account_id, ONE_TIP, settings)
     await TipCreditRow.update({TipCreditRow.credit_chatter: "ext:9"}).where(
         TipCreditRow.account_id == account_id
     )
