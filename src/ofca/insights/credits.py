@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ofca.insights.spend import TIP_SQL
 from ofca.insights.windows import is_postgres
 from ofca.persistence.sql import fetch_for_chats
 
@@ -29,7 +30,6 @@ _CREDITED = (
 )
 """The latest outbound message before tip ``m`` in its chat (chat order), one step back
 on the index of sent messages per chat (m0014)."""
-_IS_TIP = "m.direction = 'inbound' AND m.is_tip"
 
 
 def _lookup(guard: str) -> tuple[str, str, str]:
@@ -59,7 +59,7 @@ def credit_sql(with_start: bool) -> tuple[str, str, str]:
         "AND t.message_id = m.message_id AND t.created_at = m.created_at"
         f"{since} AND t.created_at < {{}}"
     )
-    chatter, at, lookup = _lookup(f"{_IS_TIP} AND t.message_id IS NULL")
+    chatter, at, lookup = _lookup(f"{TIP_SQL} AND t.message_id IS NULL")
     return (
         f"CASE WHEN t.message_id IS NULL THEN {chatter} ELSE t.credit_chatter END",
         f"CASE WHEN t.message_id IS NULL THEN {at} ELSE t.credit_at END",
@@ -71,7 +71,7 @@ _REFRESH = (
     "INSERT INTO ofca_tip_credit (account_id, chat_id, message_id, created_at, "
     "credit_chatter, credit_at) SELECT m.account_id, m.chat_id, m.message_id, m.created_at, "
     "{columns} FROM ofca_message m{join} WHERE m.account_id = {{}} AND m.chat_id CHATS "
-    f"AND (m.is_tip OR m.price > 0) AND {_IS_TIP} AND m.created_at IS NOT NULL"
+    f"AND (m.is_tip OR m.price > 0) AND {TIP_SQL} AND m.created_at IS NOT NULL"
 )
 
 
@@ -83,6 +83,6 @@ async def refresh_tip_credits(account_id: str, chat_ids: Sequence[str]) -> None:
     await fetch_for_chats(
         "DELETE FROM ofca_tip_credit WHERE account_id = {} AND chat_id CHATS", account_id, chat_ids
     )
-    chatter, at, join = _lookup(_IS_TIP)
+    chatter, at, join = _lookup(TIP_SQL)
     refresh = _REFRESH.format(columns=f"{chatter}, {at}", join=join)
     await fetch_for_chats(refresh, account_id, chat_ids)

@@ -49,7 +49,7 @@ from ofca.insights.chatter_replies import reply_times
 from ofca.insights.credits import credit_sql
 from ofca.insights.sent import sent_from_days
 from ofca.insights.session_sums import window_session_sums
-from ofca.insights.spend import MAY_CARRY_SQL, PAID_SQL, ranked_fans
+from ofca.insights.spend import CHATTER_SQL, MAY_CARRY_SQL, PAID_SQL, TIP_SQL, ranked_fans
 from ofca.insights.windows import query, together, window_view
 from ofca.persistence.sql import to_utc
 from ofca.settings import Settings
@@ -69,8 +69,6 @@ __all__ = [
     "topic_revenue",
 ]
 
-CHATTER_SQL = "COALESCE(m.chatter, 'unassigned')"
-"""The chatter of outbound message ``m`` (stored at ingest, m0014)."""
 _encode = msgspec.json.Encoder().encode
 
 
@@ -117,9 +115,6 @@ def _session_scope(
     return sql, params
 
 
-_IS_TIP = "m.direction = 'inbound' AND m.is_tip"
-
-
 async def money_events(
     account_id: str,
     start: datetime | None,
@@ -136,7 +131,7 @@ async def money_events(
     SQL and their credited tips left to the caller; ``tips_only``: the tips alone."""
     scope, params = _scope(filters)
     if tips_only:
-        scope += f" AND {_IS_TIP}"
+        scope += f" AND {TIP_SQL}"
     since = "" if start is None else " AND m.created_at >= {}"
     bounds = [end] if start is None else [start, end]
     credit, credit_join, joined = ", NULL AS credit_chatter, NULL AS credit_at", "", []
@@ -216,7 +211,6 @@ async def _sessions(account_id: str, window: Window, filters: MoneyFilters) -> i
 # --------------------------------------------------------------------------- revenue
 
 
-_TIP = "(m.direction = 'inbound' AND m.is_tip)"
 _OFFER = "(m.direction = 'outbound' AND NOT m.is_tip AND m.price > 0 AND NOT m.is_free)"
 
 
@@ -228,10 +222,10 @@ async def _summed(
     bought = f"{_OFFER} AND m.is_opened"
     rows = await query(
         "SELECT CASE WHEN m.created_at >= {} THEN 1 ELSE 0 END AS cur, "
-        f"sum(CASE WHEN {_TIP} THEN 1 ELSE 0 END) AS tips, "
-        f"sum(CASE WHEN {_TIP} AND m.price > 0 THEN m.price ELSE 0 END) AS tips_amount, "
-        f"sum(CASE WHEN {_TIP} AND NOT m.price > 0 THEN 1 ELSE 0 END) AS unpriced, "
-        f"sum(CASE WHEN {_TIP} AND m.price IS NULL THEN 1 ELSE 0 END) AS unpriced_null, "
+        f"sum(CASE WHEN {TIP_SQL} THEN 1 ELSE 0 END) AS tips, "
+        f"sum(CASE WHEN {TIP_SQL} AND m.price > 0 THEN m.price ELSE 0 END) AS tips_amount, "
+        f"sum(CASE WHEN {TIP_SQL} AND NOT m.price > 0 THEN 1 ELSE 0 END) AS unpriced, "
+        f"sum(CASE WHEN {TIP_SQL} AND m.price IS NULL THEN 1 ELSE 0 END) AS unpriced_null, "
         f"sum(CASE WHEN {_OFFER} THEN 1 ELSE 0 END) AS offered, "
         f"sum(CASE WHEN {bought} THEN 1 ELSE 0 END) AS purchased, "
         f"sum(CASE WHEN {bought} THEN m.price ELSE 0 END) AS ppv_revenue, "

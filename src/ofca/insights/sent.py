@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from ofca.domain.metrics import Window
 from ofca.domain.money import ChatterSent
+from ofca.insights.spend import CHATTER_SQL
 from ofca.insights.windows import levels, query, ranges_sql, together
 
 __all__ = ["sent_from_days"]
-
-_CHATTER_SQL = "COALESCE(m.chatter, 'unassigned')"
 
 
 async def sent_from_days(account_id: str, window: Window) -> dict[str, ChatterSent] | None:
@@ -42,7 +41,7 @@ async def sent_from_days(account_id: str, window: Window) -> dict[str, ChatterSe
             "ofca_chatter_day g WHERE g.account_id = {} AND g.chat_id = e.chat_id "
             "AND g.chatter = e.chatter AND g.day_start >= {} AND g.day_start < {}) "
             "THEN 0 ELSE 1 END) AS fans FROM ("
-            f"SELECT {_CHATTER_SQL} AS chatter, m.chat_id, count(*) AS n FROM ofca_message m "
+            f"SELECT {CHATTER_SQL} AS chatter, m.chat_id, count(*) AS n FROM ofca_message m "
             f"WHERE m.account_id = {{}} AND m.direction = 'outbound' AND {partial_sql} "
             "GROUP BY 1, 2) e GROUP BY e.chatter",
             account_id,
@@ -54,7 +53,7 @@ async def sent_from_days(account_id: str, window: Window) -> dict[str, ChatterSe
     )
     sent: dict[str, ChatterSent] = {}
     for row in [*whole, *partial]:
-        before = sent.get(row["chatter"], ChatterSent(messages_sent=0, fans=0))
+        before = sent.get(row["chatter"], ChatterSent())
         sent[row["chatter"]] = ChatterSent(
             messages_sent=before.messages_sent + int(row["messages"] or 0),
             fans=before.fans + int(row["fans"] or 0),

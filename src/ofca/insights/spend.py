@@ -16,7 +16,14 @@ from ofca.insights.windows import is_postgres, query, together, window_view
 from ofca.persistence.sql import fetch_for_chats, insert_rows, to_utc
 from ofca.settings import Settings
 
-__all__ = ["MAY_CARRY_SQL", "PAID_SQL", "ranked_fans", "refresh_chat_spend"]
+__all__ = [
+    "CHATTER_SQL",
+    "MAY_CARRY_SQL",
+    "PAID_SQL",
+    "TIP_SQL",
+    "ranked_fans",
+    "refresh_chat_spend",
+]
 
 MAY_CARRY_SQL = "(m.is_tip OR m.price > 0)"
 """The partial money indexes' condition (m0010, m0015): every tip and offer meets it."""
@@ -25,6 +32,10 @@ PAID_SQL = (
     "AND NOT m.is_tip AND NOT m.is_free AND m.is_opened))"
 )
 """Message ``m`` brings revenue: a tip with an amount, or a bought offer."""
+TIP_SQL = "(m.direction = 'inbound' AND m.is_tip)"
+"""Message ``m`` is a tip (with an amount or without)."""
+CHATTER_SQL = "COALESCE(m.chatter, 'unassigned')"
+"""The chatter of outbound message ``m`` (stored at ingest, m0014)."""
 
 _COLUMNS = ("account_id", "chat_id", "lifetime_spend", "tips_amount", "ppv_revenue", "last_paid_at")
 _SPEND = (
