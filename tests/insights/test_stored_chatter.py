@@ -4,7 +4,7 @@ rows stored before it by the rules of docs/metrics.md "Chatters"."""
 from __future__ import annotations
 
 from ofca.domain.metrics import Window
-from ofca.insights.money import MoneyFilters, _sessions
+from ofca.insights.money import MoneyFilters, sessions_of
 from ofca.insights.refresh import refresh_chats
 from ofca.persistence.migrations.m0014_stored_chatter import BACKFILL, SESSION_CHATTERS
 from ofca.persistence.sql import raw_sql
@@ -111,5 +111,5 @@ async def test_a_tail_refresh_keeps_the_session_chatters(
         (at(60 * 3), "ext:2"),
     ]
     window = Window(at(-60), at(60 * 24))
-    assert await _sessions(account_id, window, MoneyFilters(chatter="ext:1")) == 2
-    assert await _sessions(account_id, window, MoneyFilters(chatter="ext:2")) == 1
+    assert await sessions_of(account_id, window, MoneyFilters(chatter="ext:1")) == 2
+    assert await sessions_of(account_id, window, MoneyFilters(chatter="ext:2")) == 1

@@ -16,8 +16,9 @@ from piccolo.engine.base import Engine
 
 from ofca.domain.metrics import Window
 from ofca.domain.money import offer_sums
-from ofca.insights.money import MoneyFilters, _offer_sums, chatters, money_events, revenue
+from ofca.insights.money import MoneyFilters, _offer_sums, chatters, money_events
 from ofca.insights.refresh import refresh_chats
+from ofca.insights.revenue import revenue
 from ofca.persistence.migrations.m0016_tip_credits import fill_account
 from ofca.persistence.tables import TipCreditRow
 from ofca.settings import Settings

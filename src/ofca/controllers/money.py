@@ -34,7 +34,7 @@ from ofca.controllers.params import (
 )
 from ofca.domain.auth import Principal
 from ofca.domain.insights import ChattersResponse, FansResponse, RevenueResponse
-from ofca.insights import money
+from ofca.insights import money, revenue
 from ofca.settings import Settings
 
 __all__ = ["MoneyController"]
@@ -65,7 +65,7 @@ class MoneyController(Controller):
         window = request_window(start, end, time_range, settings)
         zone_name, bucket = zone_and_granularity(timezone, granularity)
         check_bucket_count(window, bucket, "granularity")
-        return await money.revenue(
+        return await revenue.revenue(
             account, window, zone_name, bucket, money_filters(topic, chat_id, chatter), settings
         )
 

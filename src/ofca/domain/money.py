@@ -59,8 +59,11 @@ __all__ = [
     "revenue_trend",
     "revenue_values",
     "stored_revenue",
+    "sums_together",
     "tier_of",
+    "tip_amounts",
     "trend_items",
+    "trend_points",
 ]
 
 INVALID_MONEY = "invalid_money"
@@ -361,20 +364,48 @@ def revenue_trend(
         if bought:
             purchased[index] += 1
             ppv[index].append(amount)
-    points = []
-    for index, start in enumerate(starts):
-        tip_sum, ppv_sum = math.fsum(tips[index]), math.fsum(ppv[index])
-        points.append(
-            RevenueTrendPoint(
-                date=start,
-                gross=round(math.fsum([tip_sum, ppv_sum]), 9),
-                tips_amount=round(tip_sum, 9),
-                ppv_revenue=round(ppv_sum, 9),
-                ppv_offered=offered[index],
-                ppv_purchased=purchased[index],
-            )
+    sums = [
+        RevenueSums(
+            tips_amount=math.fsum(tips[index]),
+            ppv_revenue=math.fsum(ppv[index]),
+            ppv_offered=offered[index],
+            ppv_purchased=purchased[index],
         )
-    return points
+        for index in range(len(starts))
+    ]
+    return trend_points(starts, sums)
+
+
+def trend_points(
+    starts: Sequence[datetime], sums: Sequence[RevenueSums]
+) -> list[RevenueTrendPoint]:
+    """The trend from each bucket's sums (``sums[i]`` those of the bucket ``starts[i]``)."""
+    return [
+        RevenueTrendPoint(
+            date=start,
+            gross=round(math.fsum([bucket.tips_amount, bucket.ppv_revenue]), 9),
+            tips_amount=round(bucket.tips_amount, 9),
+            ppv_revenue=round(bucket.ppv_revenue, 9),
+            ppv_offered=bucket.ppv_offered,
+            ppv_purchased=bucket.ppv_purchased,
+        )
+        for start, bucket in zip(starts, sums, strict=True)
+    ]
+
+
+def sums_together(parts: Iterable[RevenueSums], paying_fans: int) -> RevenueSums:
+    """One window's sums from its parts' (its buckets'), and its ``paying_fans`` (distinct
+    chats, which parts cannot add up)."""
+    parts = list(parts)
+    return RevenueSums(
+        tips=sum(part.tips for part in parts),
+        tips_amount=math.fsum(part.tips_amount for part in parts),
+        tips_without_amount=sum(part.tips_without_amount for part in parts),
+        ppv_offered=sum(part.ppv_offered for part in parts),
+        ppv_purchased=sum(part.ppv_purchased for part in parts),
+        ppv_revenue=math.fsum(part.ppv_revenue for part in parts),
+        paying_fans=paying_fans,
+    )
 
 
 def trend_items(events: Iterable[MoneyEvent]) -> list[TrendItem]:
@@ -525,24 +556,30 @@ def offer_sums(events: Iterable[MoneyEvent]) -> dict[str, OfferSums]:
     return sums
 
 
+def tip_amounts(tips: Iterable[MoneyEvent]) -> dict[str, float]:
+    """Per chatter credited with a tip (one without an amount too): the amount of its tips
+    (``math.fsum``: exact, whatever their order)."""
+    amounts: dict[str, list[float]] = {}
+    for tip in tips:
+        if tip.kind == "tip":
+            amounts.setdefault(tip.chatter, []).append(tip.amount)
+    return {chatter: math.fsum(values) for chatter, values in amounts.items()}
+
+
 def chatter_rows(
     sent: Mapping[str, ChatterSent],
     replies: Mapping[str, ReplyStats],
     offers: Mapping[str, OfferSums],
-    tips: Iterable[MoneyEvent],
+    tips: Mapping[str, float],
     names: Mapping[str, str | None],
     sla_seconds: float,
 ) -> list[ChatterRow]:
     """A row per chatter with, in the window, a message sent, a reply (``replies``: the
     statistics of each chatter's answered runs, as :func:`reply_stats` gives them), an
-    offer (``offers``, as :func:`offer_sums` gives them) or a credited tip (``tips``: each
-    with the chatter it is credited to); by revenue descending, then chatter. Sums are
-    ``math.fsum``: exact, whatever the order of the tips."""
-    amounts: dict[str, list[float]] = {}
-    for tip in tips:
-        if tip.kind == "tip":
-            amounts.setdefault(tip.chatter, []).append(tip.amount)
-    chatters = set(sent) | {c for c, stats in replies.items() if stats.count} | set(amounts)
+    offer (``offers``, as :func:`offer_sums` gives them) or a credited tip (``tips``: the
+    amount credited to each chatter with a tip, as :func:`tip_amounts` gives it); by
+    revenue descending, then chatter."""
+    chatters = set(sent) | {c for c, stats in replies.items() if stats.count} | set(tips)
     chatters |= {c for c, sums in offers.items() if sums.offered}
     rows = [
         _chatter_row(
@@ -551,7 +588,7 @@ def chatter_rows(
             sent.get(chatter, ChatterSent()),
             replies.get(chatter),
             offers.get(chatter, OfferSums()),
-            amounts.get(chatter, []),
+            tips.get(chatter, 0.0),
             sla_seconds,
         )
         for chatter in chatters
@@ -566,7 +603,7 @@ def _chatter_row(
     sent: ChatterSent,
     replied: ReplyStats | None,
     offers: OfferSums,
-    tips: Sequence[float],
+    tips_amount: float,
     sla_seconds: float,
 ) -> ChatterRow:
     if replied is None or not replied.count:
@@ -575,7 +612,7 @@ def _chatter_row(
         stats, reasons = msgspec.structs.replace(replied, unanswered=0), {}
     reasons = {f"reply_time.{key}": value for key, value in reasons.items()}
     _round_stats(stats)
-    ppv_revenue, tips_amount = offers.revenue, math.fsum(tips)
+    ppv_revenue = offers.revenue
     revenue = math.fsum([ppv_revenue, tips_amount])
     unlock_rate = offers.purchased / offers.offered * 100.0 if offers.offered else None
     if unlock_rate is None:

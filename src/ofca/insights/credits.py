@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ofca.domain.money import UNASSIGNED
 from ofca.insights.spend import TIP_SQL
 from ofca.insights.windows import is_postgres
 from ofca.persistence.sql import fetch_for_chats
 
-__all__ = ["credit_sql", "refresh_tip_credits"]
+__all__ = ["credit_sql", "credited_chatter_sql", "refresh_tip_credits"]
 
 _CREDITED = (
     "FROM ofca_message o WHERE {guard}o.account_id = m.account_id AND o.chat_id = m.chat_id "
@@ -64,6 +65,19 @@ def credit_sql(with_start: bool) -> tuple[str, str, str]:
         f"CASE WHEN t.message_id IS NULL THEN {chatter} ELSE t.credit_chatter END",
         f"CASE WHEN t.message_id IS NULL THEN {at} ELSE t.credit_at END",
         kept + lookup,
+    )
+
+
+def credited_chatter_sql(with_start: bool) -> tuple[str, str]:
+    """(chatter, joins): SQL (Postgres) for the chatter each money message ``m`` that is a
+    tip is credited to: its candidate's, when at most the credit hours (the chatter's
+    ``{}``, in seconds) older, else ``unassigned`` (so is every other message). The joins
+    are :func:`credit_sql`'s."""
+    chatter, credited_at, joins = credit_sql(with_start)
+    return (
+        f"COALESCE(CASE WHEN {credited_at} >= m.created_at - make_interval(secs => {{}}) "
+        f"THEN {chatter} END, '{UNASSIGNED}')",
+        joins,
     )
 
 

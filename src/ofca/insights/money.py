@@ -1,10 +1,11 @@
-"""Revenue, fans and chatters (docs/metrics.md, "Money" and "Chatters"): the SQL that reads
-a window's tips and PPV offers, who sent what, and who is waiting; the arithmetic is the
-pure ``ofca.domain.money``.
+"""Fans and chatters (docs/metrics.md, "Money" and "Chatters"): the SQL that reads a
+window's tips and PPV offers (``ofca.insights.revenue`` sums them), who sent what, and who
+is waiting; the arithmetic is the pure ``ofca.domain.money``.
 
 Money is sparse (a few messages in a hundred carry any), so the tips and offers of a window
-are read from a partial index over the messages that can carry money (m0010) and summed in
-Python, always in the same order, so both engines answer identically. An outbound
+are read from a partial index over the messages that can carry money (m0015). Postgres sums
+them per chatter or per bucket in SQL; SQLite sums them here with ``math.fsum`` (the
+answers agree to the 9 decimals every insight rounds to). An outbound
 message's chatter (the user or key of the dashboard command it is linked to, else the
 extension's operator, else ``unassigned``) is stored with it at ingest and on the reply
 run it answered by the refresh (m0014), so the leaderboard reads both from indexes. A
@@ -19,13 +20,12 @@ import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import msgspec
 
 from ofca.domain.aggregates import ReplyStats
-from ofca.domain.insights import ChattersResponse, FansResponse, RevenueResponse
-from ofca.domain.metrics import Granularity, Window, bucket_locator, bucket_starts
+from ofca.domain.insights import ChattersResponse, FansResponse
+from ofca.domain.metrics import Window
 from ofca.domain.money import (
     UNASSIGNED,
     ChatterSent,
@@ -33,24 +33,25 @@ from ofca.domain.money import (
     FanSpend,
     MoneyEvent,
     OfferSums,
-    RevenueSums,
-    RevenueValues,
     Tier,
-    TrendItem,
     chatter_rows,
     fan_rows,
     money_kind,
-    revenue_of,
-    revenue_sums,
-    revenue_trend,
-    trend_items,
+    tip_amounts,
 )
 from ofca.insights.chatter_replies import reply_times
-from ofca.insights.credits import credit_sql
+from ofca.insights.credits import credit_sql, credited_chatter_sql
 from ofca.insights.sent import sent_from_days
 from ofca.insights.session_sums import window_session_sums
-from ofca.insights.spend import CHATTER_SQL, MAY_CARRY_SQL, PAID_SQL, TIP_SQL, ranked_fans
-from ofca.insights.windows import query, together, window_view
+from ofca.insights.spend import (
+    CHATTER_SQL,
+    MAY_CARRY_SQL,
+    OFFER_SQL,
+    PAID_SQL,
+    TIP_SQL,
+    ranked_fans,
+)
+from ofca.insights.windows import is_postgres, query, together, window_view
 from ofca.persistence.sql import to_utc
 from ofca.settings import Settings
 
@@ -59,14 +60,15 @@ __all__ = [
     "CHATTER_SQL",
     "MoneyFilters",
     "chatters",
+    "credited_to",
     "export_chatters",
     "fans",
     "fans_from_messages",
     "money_events",
-    "revenue",
-    "revenue_summary",
+    "money_scope",
     "sent_from_messages",
-    "topic_revenue",
+    "session_scope",
+    "sessions_of",
 ]
 
 _encode = msgspec.json.Encoder().encode
@@ -80,7 +82,7 @@ class MoneyFilters(msgspec.Struct, frozen=True, kw_only=True):
     chatter: str | None = None
 
 
-def _scope(filters: MoneyFilters, alias: str = "m") -> tuple[str, list[Any]]:
+def money_scope(filters: MoneyFilters, alias: str = "m") -> tuple[str, list[Any]]:
     """Conditions on messages ``alias`` for the chat and topic filters (a message is in a
     topic when the session it lies in has the topic)."""
     sql, params = "", []
@@ -97,7 +99,7 @@ def _scope(filters: MoneyFilters, alias: str = "m") -> tuple[str, list[Any]]:
     return sql, params
 
 
-def _session_scope(
+def session_scope(
     sql: str, params: list[Any], alias: str, start_column: str, filters: MoneyFilters
 ) -> tuple[str, list[Any]]:
     """``sql`` on rows ``alias`` of one session each (its start in ``start_column``) with
@@ -129,7 +131,7 @@ async def money_events(
     chatter credited within ``credit_hours``; None: not asked for, every tip
     ``unassigned``); with the ``chatter`` filter, other chatters' offers are left out in
     SQL and their credited tips left to the caller; ``tips_only``: the tips alone."""
-    scope, params = _scope(filters)
+    scope, params = money_scope(filters)
     if tips_only:
         scope += f" AND {TIP_SQL}"
     since = "" if start is None else " AND m.created_at >= {}"
@@ -186,17 +188,17 @@ async def money_events(
     return events
 
 
-def _keep(events: Sequence[MoneyEvent], chatter: str | None) -> list[MoneyEvent]:
+def credited_to(events: Sequence[MoneyEvent], chatter: str | None) -> list[MoneyEvent]:
     return [e for e in events if chatter is None or e.chatter == chatter]
 
 
-async def _sessions(account_id: str, window: Window, filters: MoneyFilters) -> int:
+async def sessions_of(account_id: str, window: Window, filters: MoneyFilters) -> int:
     """Sessions in the window after the filters; with ``chatter``, those in which the
     chatter sent a message."""
     if filters.chatter is None:
         sums = await window_session_sums(account_id, window, filters.chat_id, filters.topic)
         return sums.sessions
-    sql, params = _session_scope(
+    sql, params = session_scope(
         "SELECT count(*) AS n FROM ofca_session_chatter s WHERE s.account_id = {} "
         "AND s.chatter = {} AND s.start_at >= {} AND s.start_at < {}",
         [account_id, filters.chatter, window.start, window.end],
@@ -206,151 +208,6 @@ async def _sessions(account_id: str, window: Window, filters: MoneyFilters) -> i
     )
     rows = await query(sql, *params)
     return int(rows[0]["n"] or 0)
-
-
-# --------------------------------------------------------------------------- revenue
-
-
-_OFFER = "(m.direction = 'outbound' AND NOT m.is_tip AND m.price > 0 AND NOT m.is_free)"
-
-
-async def _summed(
-    account_id: str, window: Window, filters: MoneyFilters
-) -> tuple[RevenueSums, RevenueSums]:
-    """(the window's, the previous window's) sums, summed in SQL (no chatter filter)."""
-    scope, params = _scope(filters)
-    bought = f"{_OFFER} AND m.is_opened"
-    rows = await query(
-        "SELECT CASE WHEN m.created_at >= {} THEN 1 ELSE 0 END AS cur, "
-        f"sum(CASE WHEN {TIP_SQL} THEN 1 ELSE 0 END) AS tips, "
-        f"sum(CASE WHEN {TIP_SQL} AND m.price > 0 THEN m.price ELSE 0 END) AS tips_amount, "
-        f"sum(CASE WHEN {TIP_SQL} AND NOT m.price > 0 THEN 1 ELSE 0 END) AS unpriced, "
-        f"sum(CASE WHEN {TIP_SQL} AND m.price IS NULL THEN 1 ELSE 0 END) AS unpriced_null, "
-        f"sum(CASE WHEN {_OFFER} THEN 1 ELSE 0 END) AS offered, "
-        f"sum(CASE WHEN {bought} THEN 1 ELSE 0 END) AS purchased, "
-        f"sum(CASE WHEN {bought} THEN m.price ELSE 0 END) AS ppv_revenue, "
-        f"count(DISTINCT CASE WHEN {PAID_SQL} THEN m.chat_id END) AS paying "
-        f"FROM ofca_message m WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} "
-        f"AND m.created_at >= {{}} AND m.created_at < {{}}{scope} "
-        "GROUP BY 1",
-        window.start,
-        account_id,
-        window.previous().start,
-        window.end,
-        *params,
-    )
-    sums = {0: RevenueSums(), 1: RevenueSums()}
-    for row in rows:
-        sums[int(row["cur"])] = RevenueSums(
-            tips=int(row["tips"] or 0),
-            tips_amount=float(row["tips_amount"] or 0.0),
-            tips_without_amount=int(row["unpriced"] or 0) + int(row["unpriced_null"] or 0),
-            ppv_offered=int(row["offered"] or 0),
-            ppv_purchased=int(row["purchased"] or 0),
-            ppv_revenue=float(row["ppv_revenue"] or 0.0),
-            paying_fans=int(row["paying"] or 0),
-        )
-    return sums[1], sums[0]
-
-
-async def _trend_items(account_id: str, window: Window, filters: MoneyFilters) -> list[TrendItem]:
-    """The window's tips and offers as trend items (no chatter filter)."""
-    scope, params = _scope(filters)
-    rows = await query(
-        "SELECT m.created_at, m.direction, m.is_tip, m.price, m.is_free, m.is_opened "
-        f"FROM ofca_message m WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} "
-        f"AND m.created_at >= {{}} AND m.created_at < {{}}{scope}",
-        account_id,
-        window.start,
-        window.end,
-        *params,
-    )
-    items: list[TrendItem] = []
-    for row in rows:
-        price = row["price"]
-        kind = money_kind(row["direction"], bool(row["is_tip"]), price, bool(row["is_free"]))
-        if kind is None:
-            continue
-        amount = float(price) if price is not None and price > 0 else 0.0
-        bought = kind == "offer" and bool(row["is_opened"])
-        items.append((to_utc(row["created_at"]), kind, bought, amount))
-    return items
-
-
-async def _chatter_sums(
-    account_id: str, window: Window, filters: MoneyFilters, settings: Settings
-) -> tuple[RevenueSums, RevenueSums, list[TrendItem]]:
-    """Sums and trend items of one chatter's offers and credited tips."""
-    previous = window.previous()
-    events = await money_events(
-        account_id, previous.start, window.end, filters, settings.tip_credit_hours
-    )
-    kept = _keep(events, filters.chatter)
-    now = [e for e in kept if e.at >= window.start]
-    before = [e for e in kept if e.at < window.start]
-    return revenue_sums(now), revenue_sums(before), trend_items(now)
-
-
-async def revenue(
-    account_id: str,
-    window: Window,
-    zone_name: str,
-    granularity: Granularity,
-    filters: MoneyFilters,
-    settings: Settings,
-) -> RevenueResponse:
-    previous = window.previous()
-    if filters.chatter is None:
-        (current, before), items, current_sessions, previous_sessions = await together(
-            _summed(account_id, window, filters),
-            _trend_items(account_id, window, filters),
-            _sessions(account_id, window, filters),
-            _sessions(account_id, previous, filters),
-        )
-    else:
-        (current, before, items), current_sessions, previous_sessions = await together(
-            _chatter_sums(account_id, window, filters, settings),
-            _sessions(account_id, window, filters),
-            _sessions(account_id, previous, filters),
-        )
-    fee = settings.platform_fee_percent
-    starts = bucket_starts(window, ZoneInfo(zone_name), granularity)
-    return RevenueResponse(
-        current=revenue_of(current, current_sessions, fee),
-        previous=revenue_of(before, previous_sessions, fee),
-        trend=revenue_trend(items, starts, bucket_locator(starts)),
-        window=window_view(window),
-        previous_window=window_view(previous),
-        granularity=granularity,
-        timezone=zone_name,
-    )
-
-
-async def revenue_summary(account_id: str, window: Window, settings: Settings) -> RevenueValues:
-    """The window's revenue without filters (``analytics_update``)."""
-    (current, _before), sessions = await together(
-        _summed(account_id, window, MoneyFilters()),
-        _sessions(account_id, window, MoneyFilters()),
-    )
-    return revenue_of(current, sessions, settings.platform_fee_percent)
-
-
-async def topic_revenue(
-    account_id: str, window: Window, chat_id: str | None, topic: str | None
-) -> dict[str, float]:
-    """Per topic: the revenue of its sessions in the window (the session-topic rows'
-    ``revenue``, kept by the refresh: a session's own messages' tips and purchases)."""
-    sql, params = _session_scope(
-        "SELECT st.topic AS topic, sum(st.revenue) AS revenue FROM ofca_session_topic st "
-        "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {} "
-        "AND st.revenue > 0",
-        [account_id, window.start, window.end],
-        "st",
-        "start_at",
-        MoneyFilters(chat_id=chat_id, topic=topic),
-    )
-    rows = await query(f"{sql} GROUP BY st.topic", *params)
-    return {row["topic"]: round(float(row["revenue"] or 0.0), 9) for row in rows}
 
 
 # --------------------------------------------------------------------------- fans
@@ -474,7 +331,7 @@ async def sent_from_messages(
     """:func:`_sent` from the window's sent messages (counted per (chatter, chat) first:
     two hash aggregations, not a sort for ``count(DISTINCT)``, over the index of sent
     messages, m0014)."""
-    scope, params = _scope(filters)
+    scope, params = money_scope(filters)
     rows = await query(
         "SELECT chatter, sum(n) AS messages, count(*) AS fans FROM ("
         f"SELECT {CHATTER_SQL} AS chatter, m.chat_id, count(*) AS n FROM ofca_message m "
@@ -496,7 +353,7 @@ async def _reply_times(
 ) -> dict[str, ReplyStats]:
     """Per chatter: the statistics of the answered runs of the window whose reply is
     theirs (``insights.chatter_replies``), after the chat and topic filters."""
-    where, params = _session_scope(
+    where, params = session_scope(
         "FROM ofca_reply r WHERE r.account_id = {} AND r.first_inbound_at >= {} "
         "AND r.first_inbound_at < {} AND r.reply_seconds IS NOT NULL",
         [account_id, window.start, window.end],
@@ -552,12 +409,12 @@ async def _offer_sums(
     account_id: str, window: Window, filters: MoneyFilters
 ) -> dict[str, OfferSums]:
     """Per chatter: the window's PPV offers, summed in SQL (as the revenue sums are)."""
-    scope, params = _scope(filters)
+    scope, params = money_scope(filters)
     rows = await query(
         f"SELECT {CHATTER_SQL} AS chatter, count(*) AS offered, "
         "sum(CASE WHEN m.is_opened THEN 1 ELSE 0 END) AS purchased, "
         "sum(CASE WHEN m.is_opened THEN m.price ELSE 0 END) AS revenue "
-        f"FROM ofca_message m WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} AND {_OFFER} "
+        f"FROM ofca_message m WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} AND {OFFER_SQL} "
         f"AND m.created_at >= {{}} AND m.created_at < {{}}{scope} GROUP BY 1",
         account_id,
         window.start,
@@ -574,6 +431,34 @@ async def _offer_sums(
     }
 
 
+async def _tip_amounts(
+    account_id: str, window: Window, filters: MoneyFilters, credit_hours: float
+) -> dict[str, float]:
+    """Per chatter credited with a tip of the window: the tips' amount, after the chat and
+    topic filters. Postgres sums them per chatter (the tips' credits compared with the
+    hours there); SQLite sums their events."""
+    if not is_postgres():
+        tips = await money_events(
+            account_id, window.start, window.end, filters, credit_hours, tips_only=True
+        )
+        return tip_amounts(tips)
+    scope, params = money_scope(filters)
+    credited, joins = credited_chatter_sql(True)
+    rows = await query(
+        f"SELECT {credited} AS chatter, sum(CASE WHEN m.price > 0 THEN m.price ELSE 0 END) "
+        f"AS amount FROM ofca_message m{joins} WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} "
+        f"AND {TIP_SQL} AND m.created_at >= {{}} AND m.created_at < {{}}{scope} GROUP BY 1",
+        credit_hours * 3600.0,
+        window.start,
+        window.end,
+        account_id,
+        window.start,
+        window.end,
+        *params,
+    )
+    return {row["chatter"]: float(row["amount"] or 0.0) for row in rows}
+
+
 async def chatters(
     account_id: str, window: Window, filters: MoneyFilters, settings: Settings
 ) -> ChattersResponse:
@@ -581,21 +466,14 @@ async def chatters(
         _sent(account_id, window, filters),
         _reply_times(account_id, window, filters, settings.reply_sla_seconds),
         _offer_sums(account_id, window, filters),
-        money_events(
-            account_id,
-            window.start,
-            window.end,
-            filters,
-            settings.tip_credit_hours,
-            tips_only=True,
-        ),
+        _tip_amounts(account_id, window, filters, settings.tip_credit_hours),
     )
     if filters.chatter is not None:
         sent = {k: v for k, v in sent.items() if k == filters.chatter}
         replies = {k: v for k, v in replies.items() if k == filters.chatter}
         offers = {k: v for k, v in offers.items() if k == filters.chatter}
-        tips = _keep(tips, filters.chatter)
-    ids = sorted(set(sent) | set(replies) | set(offers) | {e.chatter for e in tips})
+        tips = {k: v for k, v in tips.items() if k == filters.chatter}
+    ids = sorted(set(sent) | set(replies) | set(offers) | set(tips))
     rows = chatter_rows(
         sent, replies, offers, tips, await _names(account_id, ids), settings.reply_sla_seconds
     )

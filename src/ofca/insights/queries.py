@@ -49,7 +49,7 @@ from ofca.domain.metrics import (
     bucket_starts,
     resolve_window,
 )
-from ofca.insights.money import revenue_summary, topic_revenue
+from ofca.insights.revenue import revenue_summary, topic_revenue
 from ofca.insights.session_sums import (
     SessionSums,
     means,

@@ -19,6 +19,7 @@ from ofca.settings import Settings
 __all__ = [
     "CHATTER_SQL",
     "MAY_CARRY_SQL",
+    "OFFER_SQL",
     "PAID_SQL",
     "TIP_SQL",
     "ranked_fans",
@@ -34,6 +35,8 @@ PAID_SQL = (
 """Message ``m`` brings revenue: a tip with an amount, or a bought offer."""
 TIP_SQL = "(m.direction = 'inbound' AND m.is_tip)"
 """Message ``m`` is a tip (with an amount or without)."""
+OFFER_SQL = "(m.direction = 'outbound' AND NOT m.is_tip AND m.price > 0 AND NOT m.is_free)"
+"""Message ``m`` is a PPV offer (bought or not)."""
 CHATTER_SQL = "COALESCE(m.chatter, 'unassigned')"
 """The chatter of outbound message ``m`` (stored at ingest, m0014)."""
 
