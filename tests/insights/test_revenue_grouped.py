@@ -7,7 +7,7 @@ every filter, buckets of hours in a half-hour zone, days and weeks."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -18,6 +18,7 @@ from ofca.domain.money import RevenueSums, RevenueTrendPoint, revenue_of, tip_am
 from ofca.insights.money import MoneyFilters, _tip_amounts, money_events
 from ofca.insights.revenue import _grouped, _in_python, revenue
 from ofca.insights.windows import is_postgres
+from ofca.persistence.tables import SessionTopicRow
 from ofca.settings import Settings
 from tests.insights.support import Msg, at, store
 
@@ -143,3 +144,47 @@ async def test_a_chatter_filter_counts_its_tips_within_the_credit_hours(
         body = await revenue(account_id, WINDOW, "UTC", "day", filters, settings)
         answers[chatter] = (body.current.tips_amount, body.current.paying_fans)
     assert answers == {"ext:1": (10.0, 1), "unassigned": (4.0, 1)}
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+async def test_the_topic_filter_keeps_the_money_of_the_topics_sessions(
+    engine: object, account_id: str, settings: Settings, seed: int
+) -> None:
+    """A topic keeps the money messages lying in one of its sessions (start and end
+    included), as the session-topic rows say, whichever window and chat filter: the
+    fenced, range-bounded subquery of ``money_scope`` against a plain reading."""
+    await store(account_id, _account(seed), settings)
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for row in await SessionTopicRow.select(
+        SessionTopicRow.chat_id, SessionTopicRow.start_at, SessionTopicRow.end_at
+    ).where((SessionTopicRow.account_id == account_id) & (SessionTopicRow.topic == "tips_gifts")):
+        spans.setdefault(row["chat_id"], []).append((row["start_at"], row["end_at"]))
+    everything = await money_events(account_id, None, WINDOW.end, MoneyFilters(), None)
+    # A start inside the longest topic session: its money before the start is left out.
+    longest = max(
+        (span for chat_spans in spans.values() for span in chat_spans),
+        key=lambda span: span[1] - span[0],
+    )
+    inside = longest[0] + (longest[1] - longest[0]) / 2
+    crossing = 0
+    for start in (WINDOW.start, inside, None):
+        for chat in (None, "c04", "c11"):
+            kept = await money_events(
+                account_id, start, WINDOW.end, MoneyFilters(topic="tips_gifts", chat_id=chat), None
+            )
+            expected = {
+                e.message_id
+                for e in everything
+                if (start is None or e.at >= start)
+                and (chat is None or e.chat_id == chat)
+                and any(s <= e.at <= end for s, end in spans.get(e.chat_id, ()))
+            }
+            assert {e.message_id for e in kept} == expected, (start, chat)
+        crossing += sum(
+            1
+            for chat_spans in spans.values()
+            for s, end in chat_spans
+            if start is not None and s < start <= end
+        )
+    assert len({e.message_id for e in everything}) > 50
+    assert crossing > 0, "a topic session crosses a window's start"

@@ -82,20 +82,42 @@ class MoneyFilters(msgspec.Struct, frozen=True, kw_only=True):
     chatter: str | None = None
 
 
-def money_scope(filters: MoneyFilters, alias: str = "m") -> tuple[str, list[Any]]:
-    """Conditions on messages ``alias`` for the chat and topic filters (a message is in a
-    topic when the session it lies in has the topic)."""
-    sql, params = "", []
+def money_scope(
+    filters: MoneyFilters, account_id: str, since: datetime | None, alias: str = "m"
+) -> tuple[str, list[Any]]:
+    """Conditions on messages ``alias`` of ``account_id`` (none before ``since``, when
+    given) for the chat and topic filters (a message is in a topic when the session it
+    lies in has the topic).
+
+    The topic's sessions that can hold such a message end at ``since`` or later: one range
+    of m0019's index, which Postgres hashes on the chat. They are a subquery it may not
+    merge into the statement (``OFFSET 0``): merged, Postgres probed them once per message
+    whenever it expected few messages, one range each (a topic's PPV offers of 30 days at
+    1M messages: 966 ms; hashed: 5 ms). A topic-filtered revenue of 90 days went
+    228 -> 50 ms. SQLite cannot take ``OFFSET`` alone and needs no fence."""
+    sql = ""
+    params: list[Any] = []
     if filters.chat_id is not None:
         sql += f" AND {alias}.chat_id = {{}}"
         params.append(filters.chat_id)
     if filters.topic is not None:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM ofca_session_topic st WHERE st.account_id = "
-            f"{alias}.account_id AND st.chat_id = {alias}.chat_id AND st.topic = {{}} AND "
-            f"st.start_at <= {alias}.created_at AND st.end_at >= {alias}.created_at)"
+        sessions = (
+            "SELECT chat_id, start_at, end_at FROM ofca_session_topic "
+            "WHERE account_id = {} AND topic = {}"
         )
-        params.append(filters.topic)
+        params += [account_id, filters.topic]
+        if since is not None:
+            sessions += " AND end_at >= {}"
+            params.append(since)
+        if filters.chat_id is not None:
+            sessions += " AND chat_id = {}"
+            params.append(filters.chat_id)
+        fence = " OFFSET 0" if is_postgres() else ""
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM ({sessions}{fence}) st WHERE st.chat_id = "
+            f"{alias}.chat_id AND st.start_at <= {alias}.created_at "
+            f"AND st.end_at >= {alias}.created_at)"
+        )
     return sql, params
 
 
@@ -131,7 +153,7 @@ async def money_events(
     chatter credited within ``credit_hours``; None: not asked for, every tip
     ``unassigned``); with the ``chatter`` filter, other chatters' offers are left out in
     SQL and their credited tips left to the caller; ``tips_only``: the tips alone."""
-    scope, params = money_scope(filters)
+    scope, params = money_scope(filters, account_id, start)
     if tips_only:
         scope += f" AND {TIP_SQL}"
     since = "" if start is None else " AND m.created_at >= {}"
@@ -331,7 +353,7 @@ async def sent_from_messages(
     """:func:`_sent` from the window's sent messages (counted per (chatter, chat) first:
     two hash aggregations, not a sort for ``count(DISTINCT)``, over the index of sent
     messages, m0014)."""
-    scope, params = money_scope(filters)
+    scope, params = money_scope(filters, account_id, window.start)
     rows = await query(
         "SELECT chatter, sum(n) AS messages, count(*) AS fans FROM ("
         f"SELECT {CHATTER_SQL} AS chatter, m.chat_id, count(*) AS n FROM ofca_message m "
@@ -409,7 +431,7 @@ async def _offer_sums(
     account_id: str, window: Window, filters: MoneyFilters
 ) -> dict[str, OfferSums]:
     """Per chatter: the window's PPV offers, summed in SQL (as the revenue sums are)."""
-    scope, params = money_scope(filters)
+    scope, params = money_scope(filters, account_id, window.start)
     rows = await query(
         f"SELECT {CHATTER_SQL} AS chatter, count(*) AS offered, "
         "sum(CASE WHEN m.is_opened THEN 1 ELSE 0 END) AS purchased, "
@@ -442,7 +464,7 @@ async def _tip_amounts(
             account_id, window.start, window.end, filters, credit_hours, tips_only=True
         )
         return tip_amounts(tips)
-    scope, params = money_scope(filters)
+    scope, params = money_scope(filters, account_id, window.start)
     credited, joins = credited_chatter_sql(True)
     rows = await query(
         f"SELECT {credited} AS chatter, sum(CASE WHEN m.price > 0 THEN m.price ELSE 0 END) "

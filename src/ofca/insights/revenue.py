@@ -52,7 +52,7 @@ async def _summed(
     account_id: str, window: Window, filters: MoneyFilters
 ) -> tuple[RevenueSums, RevenueSums]:
     """(the window's, the previous window's) sums, summed in SQL (no chatter filter)."""
-    scope, params = money_scope(filters)
+    scope, params = money_scope(filters, account_id, window.previous().start)
     bought = f"{OFFER_SQL} AND m.is_opened"
     rows = await query(
         "SELECT CASE WHEN m.created_at >= {} THEN 1 ELSE 0 END AS cur, "
@@ -89,7 +89,7 @@ async def _summed(
 
 async def _trend_items(account_id: str, window: Window, filters: MoneyFilters) -> list[TrendItem]:
     """The window's tips and offers as trend items (no chatter filter)."""
-    scope, params = money_scope(filters)
+    scope, params = money_scope(filters, account_id, window.start)
     rows = await query(
         "SELECT m.created_at, m.direction, m.is_tip, m.price, m.is_free, m.is_opened "
         f"FROM ofca_message m WHERE m.account_id = {{}} AND {MAY_CARRY_SQL} "
@@ -142,7 +142,7 @@ def _both_windows(
 ) -> tuple[str, list[Any]]:
     """FROM and WHERE of the money messages of the window and the previous one after the
     filters (a chatter's offers and the tips credited to them within ``credit_hours``)."""
-    scope, params = money_scope(filters)
+    scope, params = money_scope(filters, account_id, window.previous().start)
     bounds = [window.previous().start, window.end]
     joins, joined = "", []
     if filters.chatter is not None:
