@@ -12,8 +12,9 @@ import pytest
 
 from ofca.domain.metrics import Window
 from ofca.insights.chatter_replies import _from_values, reply_times
-from ofca.insights.money import MoneyFilters, chatters
-from ofca.persistence.tables import ReplyRow
+from ofca.insights.money import MoneyFilters, _reply_times, chatters
+from ofca.persistence.migrations.m0020_reply_topic_chatter import BACKFILL
+from ofca.persistence.tables import ReplyRow, ReplyTopicRow
 from ofca.settings import Settings
 from tests.insights.support import Msg, at, store
 
@@ -100,3 +101,48 @@ async def test_per_chatter_statistics_equal_the_values(
         & (ReplyRow.first_inbound_at >= windows[0].start)
         & (ReplyRow.first_inbound_at < windows[0].end)
     )
+
+
+async def test_a_topics_statistics_come_from_its_reply_copies(
+    engine: object, account_id: str, settings: Settings
+) -> None:
+    """With a topic, the leaderboard reads the runs filed under it (``ofca_reply_topic``
+    with the reply's chatter, m0020): the same statistics as every run tested against
+    the topic's sessions, with and without a chat, also after m0020's backfill."""
+    await store(account_id, _account(), settings)
+    windows = (Window(at(0), at(0, days=8)), Window(at(300, days=1), at(0, days=4)))
+
+    async def both(window: Window, chat_id: str | None) -> tuple[object, object]:
+        where = (
+            "FROM ofca_reply r WHERE r.account_id = {} AND r.first_inbound_at >= {} "
+            "AND r.first_inbound_at < {} AND r.reply_seconds IS NOT NULL"
+        )
+        params: list[object] = [account_id, window.start, window.end]
+        if chat_id:
+            where += " AND r.chat_id = {}"
+            params.append(chat_id)
+        where += (
+            " AND EXISTS (SELECT 1 FROM ofca_session_topic ft WHERE ft.account_id = "
+            "r.account_id AND ft.chat_id = r.chat_id AND ft.start_at = "
+            "r.session_start_at AND ft.topic = {})"
+        )
+        params.append("tips_gifts")
+        filters = MoneyFilters(topic="tips_gifts", chat_id=chat_id)
+        copies = await _reply_times(account_id, window, filters, 300.0)
+        tested = await reply_times(account_id, where, params, 300.0, filtered=True)
+        return _rounded(copies), _rounded(tested)
+
+    cases = [(w, c) for w in windows for c in (None, "c03", "c10")]
+    seen: set[str] = set()
+    for window, chat_id in cases:
+        copies, tested = await both(window, chat_id)
+        assert copies == tested, (window, chat_id)
+        seen |= set(copies)  # type: ignore[arg-type]
+    assert {"ext:1", "ext:2", "ext:3"} <= seen
+    await ReplyTopicRow.update({ReplyTopicRow.chatter: None}).where(
+        ReplyTopicRow.account_id == account_id
+    )
+    await ReplyTopicRow.raw(BACKFILL)
+    for window, chat_id in cases:
+        copies, tested = await both(window, chat_id)
+        assert copies == tested, ("backfilled", window, chat_id)

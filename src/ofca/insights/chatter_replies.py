@@ -13,7 +13,7 @@ no ``percentile_cont``: it reads the values and computes them in Python.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from ofca.domain.aggregates import ReplyStats, median_p90
@@ -65,29 +65,36 @@ async def reply_times(
     chatters = [row["chatter"] for row in await query(_CHATTERS, account_id, account_id)]
     if UNASSIGNED not in chatters:
         chatters.append(UNASSIGNED)  # runs whose reply has no stored chatter
-    rows = await together(
-        *(
-            query(
-                f"SELECT {_SUMS}, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP "
-                f"(ORDER BY r.reply_seconds) AS percentiles {where} AND "
-                + (
-                    "(r.chatter = {} OR r.chatter IS NULL)"
-                    if chatter == UNASSIGNED
-                    else "r.chatter = {}"
-                ),
-                sla_seconds,
-                *params,
-                chatter,
-            )
-            for chatter in chatters
-        )
-    )
+    rows = await together(*(_one_chatter(where, params, sla_seconds, c) for c in chatters))
     stats: dict[str, ReplyStats] = {}
     for chatter, (row,) in zip(chatters, rows, strict=True):
         if int(row["answered"] or 0):
             median, p90 = (float(value) for value in row["percentiles"])
             stats[chatter] = _stats(row, median, p90, sla_seconds)
     return stats
+
+
+def _one_chatter(
+    where: str, params: Sequence[Any], sla_seconds: float, chatter: str
+) -> Awaitable[Sequence[Any]]:
+    """One chatter's statistics, off their range of the index. ``unassigned`` also takes
+    the runs without a stored chatter: a second range, not ``OR`` (which Postgres answered
+    by reading every chatter's runs of the window and filtering them: 31 ms instead of
+    2-6 for a topic's 30 days at 1M messages)."""
+    select = (
+        f"SELECT {_SUMS}, percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP "
+        "(ORDER BY r.reply_seconds) AS percentiles "
+    )
+    if chatter != UNASSIGNED:
+        return query(f"{select}{where} AND r.chatter = {{}}", sla_seconds, *params, chatter)
+    return query(
+        f"{select}FROM (SELECT r.reply_seconds {where} AND r.chatter = {{}} "
+        f"UNION ALL SELECT r.reply_seconds {where} AND r.chatter IS NULL) r",
+        sla_seconds,
+        *params,
+        chatter,
+        *params,
+    )
 
 
 async def _grouped(where: str, params: Sequence[Any], sla_seconds: float) -> dict[str, ReplyStats]:

@@ -374,7 +374,21 @@ async def _reply_times(
     account_id: str, window: Window, filters: MoneyFilters, sla_seconds: float
 ) -> dict[str, ReplyStats]:
     """Per chatter: the statistics of the answered runs of the window whose reply is
-    theirs (``insights.chatter_replies``), after the chat and topic filters."""
+    theirs (``insights.chatter_replies``), after the chat and topic filters: a topic's
+    runs are read from their copies filed under it (each chatter's one range of m0020's
+    index), not every run of the window tested against the topic's sessions."""
+    if filters.topic is not None:
+        where = (
+            "FROM ofca_reply_topic r WHERE r.account_id = {} AND r.topic = {} "
+            "AND r.first_inbound_at >= {} AND r.first_inbound_at < {} "
+            "AND r.reply_seconds IS NOT NULL"
+        )
+        params: list[Any] = [account_id, filters.topic, window.start, window.end]
+        if filters.chat_id is not None:
+            where += " AND r.chat_id = {}"
+            params.append(filters.chat_id)
+        chat = filters.chat_id is not None
+        return await reply_times(account_id, where, params, sla_seconds, filtered=chat)
     where, params = session_scope(
         "FROM ofca_reply r WHERE r.account_id = {} AND r.first_inbound_at >= {} "
         "AND r.first_inbound_at < {} AND r.reply_seconds IS NOT NULL",

@@ -142,7 +142,14 @@ ACTIVITY_COLUMNS = (
 )
 CHAT_FIRST_COLUMNS = ("account_id", "chat_id", "first_at")
 FAN_DAY_COLUMNS = ("account_id", "chat_id", "day_start", "previous_day")
-REPLY_TOPIC_COLUMNS = ("account_id", "topic", "chat_id", "first_inbound_at", "reply_seconds")
+REPLY_TOPIC_COLUMNS = (
+    "account_id",
+    "topic",
+    "chat_id",
+    "first_inbound_at",
+    "reply_seconds",
+    "chatter",
+)
 ACTIVITY_TOPIC_COLUMNS = (
     "account_id",
     "topic",
@@ -349,6 +356,7 @@ def _reply_rows(
     the chatter of the message that answered it."""
     for run in runs:
         session_start = _session_start(starts, run.first_inbound_at)
+        chatter = None if run.reply_message_id is None else chatter_of.get(run.reply_message_id)
         into.replies.append(
             (
                 account_id,
@@ -359,12 +367,12 @@ def _reply_rows(
                 run.reply_seconds,
                 session_start,
                 run.reply_message_id,
-                None if run.reply_message_id is None else chatter_of.get(run.reply_message_id),
+                chatter,
             )
         )
         for topic in topics_of[session_start]:
             into.reply_topics.append(
-                (account_id, topic, chat_id, run.first_inbound_at, run.reply_seconds)
+                (account_id, topic, chat_id, run.first_inbound_at, run.reply_seconds, chatter)
             )
 
 

@@ -472,6 +472,8 @@ class ReplyTopicRow(Table, tablename="ofca_reply_topic"):
     chat_id = Varchar(length=200)
     first_inbound_at = Timestamptz()
     reply_seconds = DoublePrecision(null=True, default=None)
+    chatter = Varchar(length=250, null=True, default=None)
+    """The chatter of the run's reply, as in ``ReplyRow`` (m0020)."""
 
 
 class ActivityTopicRow(Table, tablename="ofca_activity_topic"):
