@@ -30,6 +30,9 @@ READ_MODELS = (
     "ofca_session_hour",
     "ofca_session_day",
     "ofca_activity_hour",
+    "ofca_session_chatter",
+    "ofca_chatter_day",
+    "ofca_sent_topic",
 )
 TOPICS = (("greeting",), ("tips_gifts", "small_talk"), (), ("small_talk",))
 
@@ -45,13 +48,15 @@ def _chat_messages(rng: random.Random, chat: str, start: datetime, count: int) -
 
 
 def _message(rng: random.Random, chat: str, message_id: str, instant: datetime) -> Msg:
+    direction = rng.choice(["inbound", "inbound", "outbound", "outbound", "unknown"])
     return Msg(
         chat=chat,
         id=message_id,
         at=instant,
-        dir=rng.choice(["inbound", "inbound", "outbound", "outbound", "unknown"]),
+        dir=direction,
         sentiment=rng.choice([0.1, 0.5, 0.9, 0.75]),
         topics=rng.choice(TOPICS),
+        operator=rng.choice([None, "1", "2"]) if direction == "outbound" else None,
     )
 
 
@@ -125,3 +130,4 @@ async def test_tail_refresh_equals_whole_refresh(
         for table in READ_MODELS:
             assert tail[table] == whole[table], (table, round_)
     assert tail["ofca_session"] and tail["ofca_reply"] and tail["ofca_fan_day"]
+    assert tail["ofca_sent_topic"] and tail["ofca_chatter_day"]
