@@ -32,7 +32,6 @@ READ_MODELS = (
     "ofca_activity_hour",
     "ofca_session_chatter",
     "ofca_chatter_day",
-    "ofca_sent_topic",
 )
 TOPICS = (("greeting",), ("tips_gifts", "small_talk"), (), ("small_talk",))
 
@@ -130,4 +129,4 @@ async def test_tail_refresh_equals_whole_refresh(
         for table in READ_MODELS:
             assert tail[table] == whole[table], (table, round_)
     assert tail["ofca_session"] and tail["ofca_reply"] and tail["ofca_fan_day"]
-    assert tail["ofca_sent_topic"] and tail["ofca_chatter_day"]
+    assert tail["ofca_session_chatter"] and tail["ofca_chatter_day"]

@@ -41,7 +41,7 @@ from ofca.domain.money import (
 )
 from ofca.insights.chatter_replies import reply_times
 from ofca.insights.credits import credit_sql, credited_chatter_sql
-from ofca.insights.sent import sent_from_days, sent_in_topic
+from ofca.insights.sent import sent_from_days
 from ofca.insights.session_sums import window_session_sums
 from ofca.insights.spend import (
     CHATTER_SQL,
@@ -339,12 +339,8 @@ async def fans_from_messages(
 
 async def _sent(account_id: str, window: Window, filters: MoneyFilters) -> dict[str, ChatterSent]:
     """Per chatter: messages sent in the window and the distinct chats sent to: off the
-    chatter days, with a topic off its sent rows (both ``insights.sent``), with a chat
-    alone from the messages."""
-    if filters.topic is not None:
-        scope = money_scope(filters, account_id, window.start)
-        return await sent_in_topic(account_id, window, filters.topic, filters.chat_id, scope)
-    if filters.chat_id is None:
+    chatter days (``insights.sent``), or with a chat or topic filter from the messages."""
+    if filters.chat_id is None and filters.topic is None:
         sent = await sent_from_days(account_id, window)
         if sent is not None:
             return sent

@@ -36,7 +36,6 @@ from ofca.persistence.tables import (
     FanDayRow,
     ReplyRow,
     ReplyTopicRow,
-    SentTopicRow,
     SessionChatterRow,
     SessionRow,
     SessionTopicRow,
@@ -69,7 +68,6 @@ class DerivedRows(msgspec.Struct):
     activity_topics: list[tuple[Any, ...]] = []
     session_chatters: list[tuple[Any, ...]] = []
     chatter_days: list[tuple[Any, ...]] = []
-    sent_topics: list[tuple[Any, ...]] = []
 
     def by_read_model(self) -> tuple[list[tuple[Any, ...]], ...]:
         """The row lists in the order of :data:`READ_MODELS`."""
@@ -84,7 +82,6 @@ class DerivedRows(msgspec.Struct):
             self.activity_topics,
             self.session_chatters,
             self.chatter_days,
-            self.sent_topics,
         )
 
 
@@ -167,7 +164,6 @@ ACTIVITY_TOPIC_COLUMNS = (
 
 SESSION_CHATTER_COLUMNS = ("account_id", "chatter", "start_at", "chat_id")
 CHATTER_DAY_COLUMNS = ("account_id", "chatter", "chat_id", "day_start", "previous_day", "messages")
-SENT_TOPIC_COLUMNS = ("account_id", "topic", "chatter", "chat_id", "hour_start", "messages")
 
 READ_MODELS: tuple[tuple[type[Table], tuple[str, ...], set[str]], ...] = (
     (SessionRow, SESSION_COLUMNS, {"topics"}),
@@ -180,7 +176,6 @@ READ_MODELS: tuple[tuple[type[Table], tuple[str, ...], set[str]], ...] = (
     (ActivityTopicRow, ACTIVITY_TOPIC_COLUMNS, set()),
     (SessionChatterRow, SESSION_CHATTER_COLUMNS, set()),
     (ChatterDayRow, CHATTER_DAY_COLUMNS, set()),
-    (SentTopicRow, SENT_TOPIC_COLUMNS, set()),
 )
 
 
@@ -397,7 +392,6 @@ def _activity_rows(
     topic_hours_from = hour_floor(tail.session_from) if tail is not None else None
     index = 0
     buckets: dict[tuple[datetime, datetime], list[Any]] = {}
-    sent: dict[tuple[datetime, datetime, str], int] = {}
     for point in ordered:
         while index + 1 < len(starts) and starts[index + 1] <= point.created_at:
             index += 1
@@ -413,12 +407,6 @@ def _activity_rows(
                 bucket[4] += 1
         elif point.direction == "outbound":
             bucket[2] += 1
-            by = (*key, point.chatter or UNASSIGNED)
-            sent[by] = sent.get(by, 0) + 1
-    for (session_start, hour, chatter), count in sent.items():
-        if topic_hours_from is None or hour >= topic_hours_from:
-            for topic in topics_of[session_start]:
-                into.sent_topics.append((account_id, topic, chatter, chat_id, hour, count))
     for (session_start, hour), (messages, inbound, outbound, scores, scored) in buckets.items():
         if topic_hours_from is None or hour >= topic_hours_from:
             # Every hour of the session, scored or not: the topic filter of the volume

@@ -424,7 +424,6 @@ _TAIL_DELETE_FROM = {
     "ofca_activity_topic": ("hour_start", "topic_hours_from"),
     "ofca_session_chatter": ("start_at", "session_from"),
     "ofca_chatter_day": ("day_start", "read_from"),
-    "ofca_sent_topic": ("hour_start", "topic_hours_from"),
 }
 """The rows a tail refresh replaces: (column, :class:`TailCut` bound) per table; the rest
 (``ofca_chat_first``) stays."""

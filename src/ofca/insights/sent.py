@@ -9,14 +9,12 @@ chatter did not send to in the whole days.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ofca.domain.metrics import Window
 from ofca.domain.money import ChatterSent
 from ofca.insights.spend import CHATTER_SQL
-from ofca.insights.windows import HOUR, ceil_to, floor_to, levels, query, ranges_sql, together
+from ofca.insights.windows import levels, query, ranges_sql, together
 
-__all__ = ["sent_from_days", "sent_in_topic"]
+__all__ = ["sent_from_days"]
 
 
 async def sent_from_days(account_id: str, window: Window) -> dict[str, ChatterSent] | None:
@@ -61,47 +59,3 @@ async def sent_from_days(account_id: str, window: Window) -> dict[str, ChatterSe
             fans=before.fans + int(row["fans"] or 0),
         )
     return sent
-
-
-async def sent_in_topic(
-    account_id: str,
-    window: Window,
-    topic: str,
-    chat_id: str | None,
-    scope: tuple[str, list[Any]],
-) -> dict[str, ChatterSent]:
-    """Per chatter: (messages sent, distinct chats sent to) in the window's sessions having
-    ``topic`` (and ``chat_id``): whole UTC hours sum ``ofca_sent_topic`` (m0021), the
-    partial hours at the ends read the sent messages that ``scope`` (the money filters'
-    conditions on messages ``m``, the topic's included) keeps. A chat counts once per
-    chatter across both (grouped per (chatter, chat) first: hashed, where
-    ``count(DISTINCT)`` sorted the 90 days' rows at 1M messages: 37 -> 26 ms)."""
-    first_hour, last_hour = ceil_to(window.start, HOUR), floor_to(window.end, HOUR)
-    if first_hour >= last_hour:
-        first_hour = last_hour = window.end
-    edges = [(a, b) for a, b in ((window.start, first_hour), (last_hour, window.end)) if a < b]
-    edge_sql, edge_params = ranges_sql("m.created_at", edges)
-    chat_sql, chat_params = ("", []) if chat_id is None else (" AND s.chat_id = {}", [chat_id])
-    scope_sql, scope_params = scope
-    rows = await query(
-        "SELECT chatter, sum(n) AS messages, count(*) AS fans FROM ("
-        "SELECT chatter, chat_id, sum(n) AS n FROM ("
-        "SELECT s.chatter, s.chat_id, s.messages AS n FROM ofca_sent_topic s "
-        "WHERE s.account_id = {} AND s.topic = {} AND s.hour_start >= {} "
-        f"AND s.hour_start < {{}}{chat_sql} UNION ALL "
-        f"SELECT {CHATTER_SQL} AS chatter, m.chat_id, 1 AS n FROM ofca_message m "
-        f"WHERE m.account_id = {{}} AND m.direction = 'outbound' AND {edge_sql}{scope_sql}"
-        ") sent GROUP BY chatter, chat_id) per_chat GROUP BY chatter",
-        account_id,
-        topic,
-        first_hour,
-        last_hour,
-        *chat_params,
-        account_id,
-        *edge_params,
-        *scope_params,
-    )
-    return {
-        r["chatter"]: ChatterSent(messages_sent=int(r["messages"]), fans=int(r["fans"]))
-        for r in rows
-    }

@@ -47,7 +47,6 @@ __all__ = [
     "MessageRow",
     "ReplyRow",
     "ReplyTopicRow",
-    "SentTopicRow",
     "SessionChatterRow",
     "SessionDayRow",
     "SessionHourRow",
@@ -477,18 +476,6 @@ class ReplyTopicRow(Table, tablename="ofca_reply_topic"):
     """The chatter of the run's reply, as in ``ReplyRow`` (m0020)."""
 
 
-class SentTopicRow(Table, tablename="ofca_sent_topic"):
-    """Outbound messages of one chatter in one session's UTC hour, once per topic of the
-    session (docs/metrics.md "Chatters" with the ``topic`` filter; m0021)."""
-
-    account_id = Varchar(length=200)
-    topic = Varchar(length=64)
-    chatter = Varchar(length=250)
-    chat_id = Varchar(length=200)
-    hour_start = Timestamptz()
-    messages = Integer()
-
-
 class ActivityTopicRow(Table, tablename="ofca_activity_topic"):
     """A session's hourly activity (fan sentiment parts and message counts) once per topic
     of the session (m0008 added the counts)."""
@@ -568,7 +555,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ChatSpendRow,
     TipCreditRow,
     ChatterDayRow,
-    SentTopicRow,
 )
 
 
