@@ -60,7 +60,6 @@ __all__ = [
     "CHATTER_SQL",
     "MoneyFilters",
     "chatters",
-    "credited_to",
     "export_chatters",
     "fans",
     "fans_from_messages",
@@ -208,10 +207,6 @@ async def money_events(
             )
         )
     return events
-
-
-def credited_to(events: Sequence[MoneyEvent], chatter: str | None) -> list[MoneyEvent]:
-    return [e for e in events if chatter is None or e.chatter == chatter]
 
 
 async def sessions_of(account_id: str, window: Window, filters: MoneyFilters) -> int:

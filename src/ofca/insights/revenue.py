@@ -34,7 +34,6 @@ from ofca.domain.money import (
 from ofca.insights.credits import credited_chatter_sql
 from ofca.insights.money import (
     MoneyFilters,
-    credited_to,
     money_events,
     money_scope,
     session_scope,
@@ -119,7 +118,7 @@ async def _chatter_sums(
     events = await money_events(
         account_id, previous.start, window.end, filters, settings.tip_credit_hours
     )
-    kept = credited_to(events, filters.chatter)
+    kept = [e for e in events if e.chatter == filters.chatter]
     now = [e for e in kept if e.at >= window.start]
     before = [e for e in kept if e.at < window.start]
     return revenue_sums(now), revenue_sums(before), trend_items(now)
@@ -272,15 +271,23 @@ async def revenue(
     )
 
 
+async def _unfiltered_sums(account_id: str, window: Window, credit_hours: float) -> RevenueSums:
+    """The window's sums without filters or trend: on SQLite the sums alone (the trend's
+    read of every money message of the window would be thrown away)."""
+    if is_postgres():
+        current, _before, _trend = await _grouped(
+            account_id, window, [window.start], MoneyFilters(), credit_hours
+        )
+        return current
+    current, _before = await _summed(account_id, window, MoneyFilters())
+    return current
+
+
 async def revenue_summary(account_id: str, window: Window, settings: Settings) -> RevenueValues:
     """The window's revenue without filters (``analytics_update``)."""
-    filters = MoneyFilters()
-    if is_postgres():
-        sums = _grouped(account_id, window, [window.start], filters, settings.tip_credit_hours)
-    else:
-        sums = _in_python(account_id, window, [window.start], filters, settings)
-    (current, _before, _trend), sessions = await together(
-        sums, sessions_of(account_id, window, filters)
+    current, sessions = await together(
+        _unfiltered_sums(account_id, window, settings.tip_credit_hours),
+        sessions_of(account_id, window, MoneyFilters()),
     )
     return revenue_of(current, sessions, settings.platform_fee_percent)
 
