@@ -30,6 +30,7 @@ READ_MODELS = (
     "ofca_session_hour",
     "ofca_session_day",
     "ofca_activity_hour",
+    "ofca_topic_pair_day",
     "ofca_session_chatter",
     "ofca_chatter_day",
 )
@@ -48,7 +49,11 @@ def _chat_messages(rng: random.Random, chat: str, start: datetime, count: int) -
 
 def _message(rng: random.Random, chat: str, message_id: str, instant: datetime) -> Msg:
     direction = rng.choice(["inbound", "inbound", "outbound", "outbound", "unknown"])
+    money = rng.random() < 0.25  # a tip from the fan, an offer (bought or not) from the chat
     return Msg(
+        is_tip=money and direction == "inbound",
+        price=rng.choice([4.99, 10.0, 25.5]) if money and direction != "unknown" else None,
+        is_opened=money and direction == "outbound" and rng.random() < 0.6,
         chat=chat,
         id=message_id,
         at=instant,

@@ -211,7 +211,7 @@ async def _tail_cuts(
 
 _RETURNING = {
     "ofca_session": " RETURNING start_at, message_count, duration_seconds, silence_percentage, "
-    "turns, sentiment_score, topics",
+    "turns, sentiment_score, topics, revenue",
     "ofca_activity": " RETURNING hour_start, messages, inbound, outbound, sentiment_sum, "
     "sentiment_count",
 }
@@ -226,10 +226,30 @@ SESSION_HOUR_VALUES = (
     "turns",
     "sentiment",
     "sentiment_count",
+    "revenue",
 )
 
 
 ACTIVITY_HOUR_VALUES = ("messages", "inbound", "outbound", "sentiment_sum", "sentiment_count")
+
+
+def _add_sums(rollup: dict[Any, list[Any]], key: Any, sign: int, values: Sequence[Any]) -> None:
+    """Add (or with ``sign`` -1 take away) one session's sums under ``key``."""
+    messages, duration, silence, turns, sentiment, revenue = values
+    acc = rollup.get(key)
+    if acc is None:
+        acc = rollup[key] = [0, 0, 0.0, 0.0, 0, 0, 0.0, 0, 0.0]
+    acc[0] += sign
+    acc[1] += sign * messages
+    acc[2] += sign * duration
+    if silence is not None:
+        acc[3] += sign * silence
+        acc[4] += sign
+    acc[5] += sign * turns
+    if sentiment is not None:
+        acc[6] += sign * sentiment
+        acc[7] += sign
+    acc[8] += sign * revenue
 
 
 class Rollups:
@@ -239,35 +259,26 @@ class Rollups:
     def __init__(self) -> None:
         self.sessions: dict[tuple[str, datetime], list[Any]] = {}
         self.session_days: dict[tuple[str, datetime], list[Any]] = {}
+        self.pair_days: dict[tuple[str, str, datetime], list[Any]] = {}
         self.activity: dict[datetime, list[Any]] = {}
 
     def add_session(
         self, sign: int, parts: Sequence[Any], topics_of: TopicTuples | None = None
     ) -> None:
         """``parts``: (start_at, message_count, duration, silence %, turns, sentiment,
-        topics as a list or JSON text)."""
-        start_at, messages, duration, silence, turns, sentiment, topics = parts
+        topics as a list or JSON text, revenue)."""
+        start_at, messages, duration, silence, turns, sentiment, topics, revenue = parts
         if isinstance(topics, str):
             topics = (topics_of or TopicTuples())(topics)
         start = to_utc(start_at)
-        for rollup, key in (
-            (self.sessions, hour_floor(start)),
-            (self.session_days, day_floor(start)),
-        ):
-            for topic in ("", *topics):
-                acc = rollup.get((topic, key))
-                if acc is None:
-                    acc = rollup[(topic, key)] = [0, 0, 0.0, 0.0, 0, 0, 0.0, 0]
-                acc[0] += sign
-                acc[1] += sign * messages
-                acc[2] += sign * duration
-                if silence is not None:
-                    acc[3] += sign * silence
-                    acc[4] += sign
-                acc[5] += sign * turns
-                if sentiment is not None:
-                    acc[6] += sign * sentiment
-                    acc[7] += sign
+        values = (messages, duration, silence, turns, sentiment, revenue or 0.0)
+        hour, day = hour_floor(start), day_floor(start)
+        for topic in ("", *topics):
+            _add_sums(self.sessions, (topic, hour), sign, values)
+            _add_sums(self.session_days, (topic, day), sign, values)
+            if topic:
+                for with_topic in topics:
+                    _add_sums(self.pair_days, (with_topic, topic, day), sign, values)
 
     def add_activity(self, sign: int, parts: Sequence[Any]) -> None:
         """``parts``: (hour_start, messages, inbound, outbound, sentiment sum and count)."""
@@ -314,11 +325,18 @@ class Rollups:
             SESSION_HOUR_VALUES,
             await rows(self.session_days),
         )
+        await _upsert_add(
+            "ofca_topic_pair_day",
+            ("account_id", "with_topic", "topic", "day_start"),
+            SESSION_HOUR_VALUES,
+            await rows(self.pair_days),
+        )
 
 
 _PG_TYPES = {
     "account_id": "varchar",
     "topic": "varchar",
+    "with_topic": "varchar",
     "hour_start": "timestamptz",
     "day_start": "timestamptz",
     "sessions": "integer",
@@ -332,6 +350,7 @@ _PG_TYPES = {
     "inbound": "integer",
     "outbound": "integer",
     "sentiment_sum": "double precision",
+    "revenue": "double precision",
 }
 """Postgres types of the rollup columns, for ``unnest`` of one array per column."""
 
@@ -537,7 +556,7 @@ async def _subtract_old(
 async def _add_derived(rollups: Rollups, derived: DerivedRows, slices: Slices) -> None:
     """Put the new session and activity rows into the rollups."""
     for index, row in enumerate(derived.sessions):
-        rollups.add_session(1, row[2:3] + row[6:7] + row[9:10] + row[11:13] + row[15:17])
+        rollups.add_session(1, row[2:3] + row[6:7] + row[9:10] + row[11:13] + row[15:18])
         if index % 256 == 255:
             await slices.tick()
     for row in derived.activity:

@@ -36,7 +36,6 @@ from ofca.insights.money import (
     MoneyFilters,
     money_events,
     money_scope,
-    session_scope,
     sessions_of,
 )
 from ofca.insights.spend import CHATTER_SQL, MAY_CARRY_SQL, OFFER_SQL, PAID_SQL, TIP_SQL
@@ -44,7 +43,7 @@ from ofca.insights.windows import is_postgres, query, together, window_view
 from ofca.persistence.sql import to_utc
 from ofca.settings import Settings
 
-__all__ = ["revenue", "revenue_summary", "topic_revenue"]
+__all__ = ["revenue", "revenue_summary"]
 
 
 async def _summed(
@@ -290,21 +289,3 @@ async def revenue_summary(account_id: str, window: Window, settings: Settings) -
         sessions_of(account_id, window, MoneyFilters()),
     )
     return revenue_of(current, sessions, settings.platform_fee_percent)
-
-
-async def topic_revenue(
-    account_id: str, window: Window, chat_id: str | None, topic: str | None
-) -> dict[str, float]:
-    """Per topic: the revenue of its sessions in the window (the session-topic rows'
-    ``revenue``, kept by the refresh: a session's own messages' tips and purchases)."""
-    sql, params = session_scope(
-        "SELECT st.topic AS topic, sum(st.revenue) AS revenue FROM ofca_session_topic st "
-        "WHERE st.account_id = {} AND st.start_at >= {} AND st.start_at < {} "
-        "AND st.revenue > 0",
-        [account_id, window.start, window.end],
-        "st",
-        "start_at",
-        MoneyFilters(chat_id=chat_id, topic=topic),
-    )
-    rows = await query(f"{sql} GROUP BY st.topic", *params)
-    return {row["topic"]: round(float(row["revenue"] or 0.0), 9) for row in rows}

@@ -34,13 +34,15 @@ class SessionSums(msgspec.Struct):
     turns: int = 0
     sentiment: float = 0.0
     sentiment_count: int = 0
+    revenue: float = 0.0
 
 
 SUMS_SQL = (
     "count(*) AS sessions, sum(message_count) AS messages, "
     "sum(duration_seconds) AS duration, sum(silence_percentage) AS silence, "
     "count(silence_percentage) AS silence_count, sum(turns) AS turns, "
-    "sum(sentiment_score) AS sentiment, count(sentiment_score) AS sentiment_count"
+    "sum(sentiment_score) AS sentiment, count(sentiment_score) AS sentiment_count, "
+    "sum(revenue) AS revenue"
 )
 
 
@@ -54,23 +56,30 @@ def sums_of(row: dict[str, Any]) -> SessionSums:
         turns=int(row["turns"] or 0),
         sentiment=float(row["sentiment"] or 0.0),
         sentiment_count=int(row["sentiment_count"] or 0),
+        revenue=float(row["revenue"] or 0.0),
     )
 
 
 async def rolled_session_sums(
-    account_id: str, bounds: Sequence[datetime], topic: str | None
+    account_id: str, bounds: Sequence[datetime], topic: str | None, with_topic: str | None = None
 ) -> dict[tuple[int, str], SessionSums]:
     """Session sums per (window, topic) for one or two adjacent windows ``bounds``
     (window 1 is the last one, 0 the one before), ``topic`` '' for all sessions, a topic
-    id, or None for every topic separately. Whole UTC hours come from the hourly rollup,
-    the rest of each window from session rows."""
+    id, or None for every topic separately; ``with_topic``: only the sessions that also
+    hold that topic (with ``topic`` None). Whole UTC days and hours come from the
+    rollups, the rest of each window from session rows; topic pairs are rolled up per day
+    only (per hour they cost the refresh a row per hour and pair), so their partial days
+    are read from session rows too."""
     days: list[tuple[datetime, datetime]] = []
     hours: list[tuple[datetime, datetime]] = []
     edges: list[tuple[datetime, datetime]] = []
     for start, end in itertools.pairwise(bounds):
         window_days, window_hours, window_edges = levels(start, end)
         days += window_days
-        hours += window_hours
+        if with_topic is None:
+            hours += window_hours
+        else:
+            edges += window_hours
         edges += window_edges
     current_start = bounds[-2]
     result: dict[tuple[int, str], SessionSums] = {}
@@ -86,13 +95,19 @@ async def rolled_session_sums(
             for field in SessionSums.__struct_fields__:
                 setattr(total, field, getattr(total, field) + getattr(part, field))
 
-    if topic is None:
+    day_table, hour_table, hour_column = "ofca_session_day", "ofca_session_hour", "hour_start"
+    if with_topic is not None:
+        assert topic is None, "pairs are read for every topic"
+        # No hours to read (see above): the day table stands in for the empty hour part.
+        day_table, hour_table, hour_column = ("ofca_topic_pair_day",) * 2 + ("day_start",)
+        topic_sql, topic_params = "with_topic = {}", [with_topic]
+    elif topic is None:
         topic_sql, topic_params = "topic <> ''", []
     else:
         topic_sql, topic_params = "topic = {}", [topic]
     if days or hours:
         values = "sessions, messages, duration, silence, silence_count, turns, sentiment, "
-        values += "sentiment_count"
+        values += "sentiment_count, revenue"
         day_sql, day_params = ranges_sql("day_start", days)
         hour_sql, hour_params = ranges_sql("hour_start", hours)
         merge(
@@ -101,10 +116,11 @@ async def rolled_session_sums(
                 "sum(r.sessions) AS sessions, sum(r.messages) AS messages, "
                 "sum(r.duration) AS duration, sum(r.silence) AS silence, "
                 "sum(r.silence_count) AS silence_count, sum(r.turns) AS turns, "
-                "sum(r.sentiment) AS sentiment, sum(r.sentiment_count) AS sentiment_count "
-                f"FROM (SELECT topic, day_start AS t, {values} FROM ofca_session_day "
+                "sum(r.sentiment) AS sentiment, sum(r.sentiment_count) AS sentiment_count, "
+                "sum(r.revenue) AS revenue "
+                f"FROM (SELECT topic, day_start AS t, {values} FROM {day_table} "
                 f"WHERE account_id = {{}} AND {topic_sql} AND {day_sql} UNION ALL "
-                f"SELECT topic, hour_start AS t, {values} FROM ofca_session_hour "
+                f"SELECT topic, {hour_column} AS t, {values} FROM {hour_table} "
                 f"WHERE account_id = {{}} AND {topic_sql} AND {hour_sql}) AS r "
                 "GROUP BY r.topic, cur",
                 current_start,
@@ -116,7 +132,13 @@ async def rolled_session_sums(
                 *hour_params,
             )
         )
-    topic_sql = topic_sql.replace("topic", "r.topic", 1)
+    if with_topic is not None:
+        topic_sql = (
+            "EXISTS (SELECT 1 FROM ofca_session_topic f WHERE f.account_id = r.account_id "
+            "AND f.chat_id = r.chat_id AND f.start_at = r.start_at AND f.topic = {})"
+        )
+    else:
+        topic_sql = topic_sql.replace("topic", "r.topic", 1)
     if edges:
         edge_sql, edge_params = ranges_sql("r.start_at", edges)
         if topic == "":

@@ -54,6 +54,7 @@ __all__ = [
     "SessionTopicRow",
     "SnapshotChunkRow",
     "TipCreditRow",
+    "TopicPairDayRow",
     "TopicSet",
     "User",
 ]
@@ -411,7 +412,7 @@ class ChatFirstRow(Table, tablename="ofca_chat_first"):
 
 class SessionHourRow(Table, tablename="ofca_session_hour"):
     """Per account, topic ('' = all sessions) and UTC hour of session start: session sums
-    (kept by delta at refresh)."""
+    (kept by delta at refresh; ``revenue`` since m0021)."""
 
     account_id = Varchar(length=200)
     topic = Varchar(length=64)
@@ -424,6 +425,7 @@ class SessionHourRow(Table, tablename="ofca_session_hour"):
     turns = Integer()
     sentiment = DoublePrecision()
     sentiment_count = Integer()
+    revenue = DoublePrecision(default=0.0)
 
 
 class ActivityHourRow(Table, tablename="ofca_activity_hour"):
@@ -452,6 +454,27 @@ class SessionDayRow(Table, tablename="ofca_session_day"):
     turns = Integer()
     sentiment = DoublePrecision()
     sentiment_count = Integer()
+    revenue = DoublePrecision(default=0.0)
+
+
+class TopicPairDayRow(Table, tablename="ofca_topic_pair_day"):
+    """Per account, pair of topics and UTC day of session start: ``SessionDayRow`` of the
+    sessions holding both ``with_topic`` and ``topic`` (the topics insight under a topic
+    filter; kept by delta at refresh, m0022)."""
+
+    account_id = Varchar(length=200)
+    with_topic = Varchar(length=64)
+    topic = Varchar(length=64)
+    day_start = Timestamptz()
+    sessions = Integer()
+    messages = Integer()
+    duration = DoublePrecision()
+    silence = DoublePrecision()
+    silence_count = Integer()
+    turns = Integer()
+    sentiment = DoublePrecision()
+    sentiment_count = Integer()
+    revenue = DoublePrecision(default=0.0)
 
 
 class FanDayRow(Table, tablename="ofca_fan_day"):
@@ -555,6 +578,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ChatSpendRow,
     TipCreditRow,
     ChatterDayRow,
+    TopicPairDayRow,
 )
 
 
