@@ -55,7 +55,7 @@ async def _assert_rollups_match(account_id: str) -> None:
         "WHERE s.account_id = {}",
         account_id,
     )
-    for table in ("ofca_topic_pair_day",):
+    for table in ("ofca_topic_pair_hour", "ofca_topic_pair_day"):
         rolled = await _scalar(
             f"SELECT sum(sessions) FROM {table} WHERE account_id = {{}}", account_id
         )
@@ -135,7 +135,7 @@ async def test_m0021_m0022_fill_the_rollups_the_refresh_keeps(
     assert await _rollup_rows(account_id, SESSION_TABLES) == rolled
 
 
-PAIR_TABLES = ("ofca_topic_pair_day",)
+PAIR_TABLES = ("ofca_topic_pair_hour", "ofca_topic_pair_day")
 SESSION_TABLES = ("ofca_session_hour", "ofca_session_day")
 
 

@@ -30,6 +30,7 @@ READ_MODELS = (
     "ofca_session_hour",
     "ofca_session_day",
     "ofca_activity_hour",
+    "ofca_topic_pair_hour",
     "ofca_topic_pair_day",
     "ofca_session_chatter",
     "ofca_chatter_day",

@@ -259,6 +259,7 @@ class Rollups:
     def __init__(self) -> None:
         self.sessions: dict[tuple[str, datetime], list[Any]] = {}
         self.session_days: dict[tuple[str, datetime], list[Any]] = {}
+        self.pairs: dict[tuple[str, str, datetime], list[Any]] = {}
         self.pair_days: dict[tuple[str, str, datetime], list[Any]] = {}
         self.activity: dict[datetime, list[Any]] = {}
 
@@ -278,6 +279,7 @@ class Rollups:
             _add_sums(self.session_days, (topic, day), sign, values)
             if topic:
                 for with_topic in topics:
+                    _add_sums(self.pairs, (with_topic, topic, hour), sign, values)
                     _add_sums(self.pair_days, (with_topic, topic, day), sign, values)
 
     def add_activity(self, sign: int, parts: Sequence[Any]) -> None:
@@ -324,6 +326,12 @@ class Rollups:
             ("account_id", "topic", "day_start"),
             SESSION_HOUR_VALUES,
             await rows(self.session_days),
+        )
+        await _upsert_add(
+            "ofca_topic_pair_hour",
+            ("account_id", "with_topic", "topic", "hour_start"),
+            SESSION_HOUR_VALUES,
+            await rows(self.pairs),
         )
         await _upsert_add(
             "ofca_topic_pair_day",

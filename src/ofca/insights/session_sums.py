@@ -67,19 +67,14 @@ async def rolled_session_sums(
     (window 1 is the last one, 0 the one before), ``topic`` '' for all sessions, a topic
     id, or None for every topic separately; ``with_topic``: only the sessions that also
     hold that topic (with ``topic`` None). Whole UTC days and hours come from the
-    rollups, the rest of each window from session rows; topic pairs are rolled up per day
-    only (per hour they cost the refresh a row per hour and pair), so their partial days
-    are read from session rows too."""
+    rollups, the rest of each window from session rows."""
     days: list[tuple[datetime, datetime]] = []
     hours: list[tuple[datetime, datetime]] = []
     edges: list[tuple[datetime, datetime]] = []
     for start, end in itertools.pairwise(bounds):
         window_days, window_hours, window_edges = levels(start, end)
         days += window_days
-        if with_topic is None:
-            hours += window_hours
-        else:
-            edges += window_hours
+        hours += window_hours
         edges += window_edges
     current_start = bounds[-2]
     result: dict[tuple[int, str], SessionSums] = {}
@@ -95,11 +90,10 @@ async def rolled_session_sums(
             for field in SessionSums.__struct_fields__:
                 setattr(total, field, getattr(total, field) + getattr(part, field))
 
-    day_table, hour_table, hour_column = "ofca_session_day", "ofca_session_hour", "hour_start"
+    day_table, hour_table = "ofca_session_day", "ofca_session_hour"
     if with_topic is not None:
         assert topic is None, "pairs are read for every topic"
-        # No hours to read (see above): the day table stands in for the empty hour part.
-        day_table, hour_table, hour_column = ("ofca_topic_pair_day",) * 2 + ("day_start",)
+        day_table, hour_table = "ofca_topic_pair_day", "ofca_topic_pair_hour"
         topic_sql, topic_params = "with_topic = {}", [with_topic]
     elif topic is None:
         topic_sql, topic_params = "topic <> ''", []
@@ -120,7 +114,7 @@ async def rolled_session_sums(
                 "sum(r.revenue) AS revenue "
                 f"FROM (SELECT topic, day_start AS t, {values} FROM {day_table} "
                 f"WHERE account_id = {{}} AND {topic_sql} AND {day_sql} UNION ALL "
-                f"SELECT topic, {hour_column} AS t, {values} FROM {hour_table} "
+                f"SELECT topic, hour_start AS t, {values} FROM {hour_table} "
                 f"WHERE account_id = {{}} AND {topic_sql} AND {hour_sql}) AS r "
                 "GROUP BY r.topic, cur",
                 current_start,

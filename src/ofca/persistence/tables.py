@@ -55,6 +55,7 @@ __all__ = [
     "SnapshotChunkRow",
     "TipCreditRow",
     "TopicPairDayRow",
+    "TopicPairHourRow",
     "TopicSet",
     "User",
 ]
@@ -457,10 +458,28 @@ class SessionDayRow(Table, tablename="ofca_session_day"):
     revenue = DoublePrecision(default=0.0)
 
 
+class TopicPairHourRow(Table, tablename="ofca_topic_pair_hour"):
+    """Per account, pair of topics and UTC hour of session start: ``SessionHourRow`` of
+    the sessions holding both ``with_topic`` and ``topic`` (the topics insight under a
+    topic filter; kept by delta at refresh, m0022)."""
+
+    account_id = Varchar(length=200)
+    with_topic = Varchar(length=64)
+    topic = Varchar(length=64)
+    hour_start = Timestamptz()
+    sessions = Integer()
+    messages = Integer()
+    duration = DoublePrecision()
+    silence = DoublePrecision()
+    silence_count = Integer()
+    turns = Integer()
+    sentiment = DoublePrecision()
+    sentiment_count = Integer()
+    revenue = DoublePrecision(default=0.0)
+
+
 class TopicPairDayRow(Table, tablename="ofca_topic_pair_day"):
-    """Per account, pair of topics and UTC day of session start: ``SessionDayRow`` of the
-    sessions holding both ``with_topic`` and ``topic`` (the topics insight under a topic
-    filter; kept by delta at refresh, m0022)."""
+    """``TopicPairHourRow`` per UTC day (kept by delta at refresh, m0022)."""
 
     account_id = Varchar(length=200)
     with_topic = Varchar(length=64)
@@ -578,6 +597,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ChatSpendRow,
     TipCreditRow,
     ChatterDayRow,
+    TopicPairHourRow,
     TopicPairDayRow,
 )
 
