@@ -1,7 +1,8 @@
 """Each chatter's sent messages and fans off the chatter days (m0017) are what the sent
-messages say, for windows cut anywhere (whole days, partial days, less than a day), after
-a whole refresh, after tail refreshes of new messages (a new day, the same day, another
-chatter), and m0017 fills the rows the refresh keeps."""
+messages say, for windows cut anywhere (whole days, partial days, less than a day), read
+from the chatter days or their day totals (m0023), after a whole refresh, after tail
+refreshes of new messages (a new day, the same day, another chatter), and m0017 and m0023
+fill the rows the refresh keeps."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from ofca.insights.money import MoneyFilters, sent_from_messages
 from ofca.insights.refresh import refresh_chats
 from ofca.insights.sent import sent_from_days
 from ofca.persistence.migrations.m0017_chatter_days import fill_account
-from ofca.persistence.tables import ChatterDayRow
+from ofca.persistence.migrations.m0023_chatter_day_totals import fill as fill_totals
+from ofca.persistence.tables import ChatterDayRow, ChatterDayTotalRow
 from ofca.settings import Settings
 from tests.insights.support import Msg, at, store
 
@@ -66,11 +68,12 @@ async def _rows(account_id: str) -> list[dict[str, Any]]:
 async def _assert_days_answer_as_messages(account_id: str) -> None:
     for window in WINDOWS:
         expected = await sent_from_messages(account_id, window, MoneyFilters())
-        answer = await sent_from_days(account_id, window)
-        if answer is None:
-            assert window.end - window.start < timedelta(days=2), window
-            continue
-        assert answer == expected, window
+        for by_totals in (False, True):
+            answer = await sent_from_days(account_id, window, by_totals=by_totals)
+            if answer is None:
+                assert window.end - window.start < timedelta(days=2), window
+                continue
+            assert answer == expected, (window, by_totals)
     total = await sent_from_days(account_id, WINDOWS[-1])
     assert total and sum(s.messages_sent for s in total.values()) > 50
 
@@ -103,6 +106,42 @@ async def test_chatter_days_answer_as_the_messages(
     await refresh_chats(account_id, {m.chat for m in first}, settings=settings)
     assert tails == await _rows(account_id)
     await _assert_days_answer_as_messages(account_id)
+
+
+async def _totals(account_id: str) -> list[tuple[Any, ...]]:
+    rows = await ChatterDayTotalRow.select(
+        ChatterDayTotalRow.chatter,
+        ChatterDayTotalRow.day_start,
+        ChatterDayTotalRow.chats,
+        ChatterDayTotalRow.messages,
+        ChatterDayTotalRow.followed,
+    ).where(ChatterDayTotalRow.account_id == account_id)
+    return sorted(
+        (r["chatter"], r["day_start"], r["chats"], r["messages"], r["followed"])
+        for r in rows
+        if r["chats"] or r["messages"] or r["followed"]
+    )
+
+
+async def test_m0023_fills_the_totals_the_refresh_keeps(
+    engine: Engine[Any], account_id: str, settings: Settings
+) -> None:
+    messages = _messages(4, 10, 0, "a")
+    await store(account_id, messages, settings)
+    # Tail refreshes of later messages, then a whole refresh: totals kept by delta.
+    later = [
+        Msg(chat=m.chat, id=f"b{m.id}", at=m.at + timedelta(days=9), dir=m.dir, operator=m.operator)
+        for m in _messages(5, 10, 0, "y")
+        if m.at is not None
+    ]
+    await store(account_id, later, settings)
+    await refresh_chats(account_id, {m.chat for m in messages[:40]}, settings=settings)
+    kept = await _totals(account_id)
+    assert len(kept) > 10
+    assert any(row[4] for row in kept), "no chatter day follows another"
+    await ChatterDayTotalRow.delete().where(ChatterDayTotalRow.account_id == account_id)
+    await fill_totals(engine, account_id)
+    assert await _totals(account_id) == kept
 
 
 async def test_m0017_fills_the_rows_the_refresh_keeps(

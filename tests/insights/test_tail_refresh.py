@@ -34,6 +34,7 @@ READ_MODELS = (
     "ofca_topic_pair_day",
     "ofca_session_chatter",
     "ofca_chatter_day",
+    "ofca_chatter_day_total",
 )
 TOPICS = (("greeting",), ("tips_gifts", "small_talk"), (), ("small_talk",))
 
@@ -136,3 +137,4 @@ async def test_tail_refresh_equals_whole_refresh(
             assert tail[table] == whole[table], (table, round_)
     assert tail["ofca_session"] and tail["ofca_reply"] and tail["ofca_fan_day"]
     assert tail["ofca_session_chatter"] and tail["ofca_chatter_day"]
+    assert tail["ofca_chatter_day_total"]

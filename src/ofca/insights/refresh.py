@@ -214,6 +214,7 @@ _RETURNING = {
     "turns, sentiment_score, topics, revenue",
     "ofca_activity": " RETURNING hour_start, messages, inbound, outbound, sentiment_sum, "
     "sentiment_count",
+    "ofca_chatter_day": " RETURNING chatter, day_start, previous_day, messages",
 }
 
 
@@ -231,6 +232,7 @@ SESSION_HOUR_VALUES = (
 
 
 ACTIVITY_HOUR_VALUES = ("messages", "inbound", "outbound", "sentiment_sum", "sentiment_count")
+CHATTER_DAY_VALUES = ("chats", "messages", "followed")
 
 
 def _add_sums(rollup: dict[Any, list[Any]], key: Any, sign: int, values: Sequence[Any]) -> None:
@@ -262,6 +264,7 @@ class Rollups:
         self.pairs: dict[tuple[str, str, datetime], list[Any]] = {}
         self.pair_days: dict[tuple[str, str, datetime], list[Any]] = {}
         self.activity: dict[datetime, list[Any]] = {}
+        self.chatter_days: dict[tuple[str, datetime], list[int]] = {}
 
     def add_session(
         self, sign: int, parts: Sequence[Any], topics_of: TopicTuples | None = None
@@ -294,6 +297,15 @@ class Rollups:
         acc[2] += sign * outbound
         acc[3] += sign * sentiment_sum
         acc[4] += sign * sentiment_count
+
+    def add_chatter_day(self, sign: int, parts: Sequence[Any]) -> None:
+        """``parts``: (chatter, day_start, previous_day, messages) of a chatter day."""
+        chatter, day, previous_day, messages = parts
+        acc = self.chatter_days.setdefault((chatter, to_utc(day)), [0, 0, 0])
+        acc[0] += sign
+        acc[1] += sign * messages
+        if previous_day is not None:
+            self.chatter_days.setdefault((chatter, to_utc(previous_day)), [0, 0, 0])[2] += sign
 
     async def apply(self, account_id: str, slices: Slices | None = None) -> None:
         slices = slices or Slices()
@@ -339,6 +351,12 @@ class Rollups:
             SESSION_HOUR_VALUES,
             await rows(self.pair_days),
         )
+        await _upsert_add(
+            "ofca_chatter_day_total",
+            ("account_id", "chatter", "day_start"),
+            CHATTER_DAY_VALUES,
+            await rows(self.chatter_days),
+        )
 
 
 _PG_TYPES = {
@@ -359,6 +377,9 @@ _PG_TYPES = {
     "outbound": "integer",
     "sentiment_sum": "double precision",
     "revenue": "double precision",
+    "chatter": "varchar",
+    "chats": "integer",
+    "followed": "integer",
 }
 """Postgres types of the rollup columns, for ``unnest`` of one array per column."""
 
@@ -548,8 +569,13 @@ async def _subtract_old(
     topics_of: TopicTuples,
     slices: Slices,
 ) -> None:
-    """Take deleted session and activity rows out of the rollups."""
-    if name == "ofca_session":
+    """Take deleted session, activity and chatter day rows out of the rollups."""
+    if name == "ofca_chatter_day":
+        for index, row in enumerate(old):
+            rollups.add_chatter_day(-1, row)
+            if index % 256 == 255:
+                await slices.tick()
+    elif name == "ofca_session":
         for index, row in enumerate(old):
             rollups.add_session(-1, row, topics_of)
             if index % 256 == 255:
@@ -562,7 +588,7 @@ async def _subtract_old(
 
 
 async def _add_derived(rollups: Rollups, derived: DerivedRows, slices: Slices) -> None:
-    """Put the new session and activity rows into the rollups."""
+    """Put the new session, activity and chatter day rows into the rollups."""
     for index, row in enumerate(derived.sessions):
         rollups.add_session(1, row[2:3] + row[6:7] + row[9:10] + row[11:13] + row[15:18])
         if index % 256 == 255:
@@ -570,3 +596,7 @@ async def _add_derived(rollups: Rollups, derived: DerivedRows, slices: Slices) -
     for row in derived.activity:
         rollups.add_activity(1, row[3:9])
     await slices.tick()
+    for index, row in enumerate(derived.chatter_days):
+        rollups.add_chatter_day(1, (row[1], row[3], row[4], row[5]))
+        if index % 256 == 255:
+            await slices.tick()

@@ -1,5 +1,6 @@
 """Each chatter's sent messages and distinct fans in a window (docs/metrics.md
-"Chatters"), off the chatter days the refresh keeps (``ofca_chatter_day``, m0017).
+"Chatters"), off the chatter days the refresh keeps (``ofca_chatter_day``, m0017) and
+their totals per day (``ofca_chatter_day_total``, m0023).
 
 Whole UTC days sum the rows; a chatter's fans in them are their rows whose previous day in
 that chat lies before the first whole day (counted once, at the first day inside). The
@@ -9,6 +10,8 @@ chatter did not send to in the whole days.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from ofca.domain.metrics import Window
 from ofca.domain.money import ChatterSent
 from ofca.insights.spend import CHATTER_SQL
@@ -17,25 +20,49 @@ from ofca.insights.windows import levels, query, ranges_sql, together
 __all__ = ["sent_from_days"]
 
 
-async def sent_from_days(account_id: str, window: Window) -> dict[str, ChatterSent] | None:
+_DIRECT = (
+    "SELECT d.chatter, sum(d.messages) AS messages, sum(CASE WHEN d.previous_day IS "
+    "NULL OR d.previous_day < {} THEN 1 ELSE 0 END) AS fans FROM ofca_chatter_day d "
+    "WHERE d.account_id = {} AND d.day_start >= {} AND d.day_start < {} "
+    "GROUP BY d.chatter"
+)
+"""Whole days from the chatter days themselves: a row each (chatter, chat, day)."""
+
+_TOTALS = (
+    "SELECT chatter, sum(messages) AS messages, sum(chats) - sum(followed) AS fans "
+    "FROM ofca_chatter_day_total WHERE account_id = {} AND day_start >= {} AND day_start < {} "
+    "GROUP BY chatter UNION ALL "
+    "SELECT chatter, 0, count(*) FROM ofca_chatter_day WHERE account_id = {} "
+    "AND day_start >= {} AND previous_day >= {} AND previous_day < {} GROUP BY chatter"
+)
+"""Whole days from the day totals (m0023): the days' chats less the rows following a day
+of the window, plus those of them that lie after it (the only chatter days read)."""
+
+
+async def sent_from_days(
+    account_id: str, window: Window, *, by_totals: bool | None = None
+) -> dict[str, ChatterSent] | None:
     """Per chatter: (messages sent, distinct chats sent to) in the window; None when the
-    window holds no whole UTC day (the messages answer it alone, as cheaply)."""
+    window holds no whole UTC day (the messages answer it alone, as cheaply).
+
+    ``by_totals`` (default: when the window ends closer to now than it is long) reads the
+    whole days off the day totals, which also reads the chatter days after the window;
+    else the chatter days of the window (as many as ~100k at 90 days of 1M messages)."""
     days, hours, edges = levels(window.start, window.end)
     if not days:
         return None
     first_day, last_day = days[0]
+    if by_totals is None:
+        by_totals = datetime.now(UTC) - last_day < last_day - first_day
+    if by_totals:
+        whole_days = query(
+            _TOTALS, account_id, first_day, last_day, account_id, last_day, first_day, last_day
+        )
+    else:
+        whole_days = query(_DIRECT, first_day, account_id, first_day, last_day)
     partial_sql, partial_params = ranges_sql("m.created_at", hours + edges)
     whole, partial = await together(
-        query(
-            "SELECT d.chatter, sum(d.messages) AS messages, sum(CASE WHEN d.previous_day IS "
-            "NULL OR d.previous_day < {} THEN 1 ELSE 0 END) AS fans FROM ofca_chatter_day d "
-            "WHERE d.account_id = {} AND d.day_start >= {} AND d.day_start < {} "
-            "GROUP BY d.chatter",
-            first_day,
-            account_id,
-            first_day,
-            last_day,
-        ),
+        whole_days,
         query(
             "SELECT e.chatter, sum(e.n) AS messages, sum(CASE WHEN EXISTS (SELECT 1 FROM "
             "ofca_chatter_day g WHERE g.account_id = {} AND g.chat_id = e.chat_id "
@@ -58,4 +85,4 @@ async def sent_from_days(account_id: str, window: Window) -> dict[str, ChatterSe
             messages_sent=before.messages_sent + int(row["messages"] or 0),
             fans=before.fans + int(row["fans"] or 0),
         )
-    return sent
+    return {chatter: counts for chatter, counts in sent.items() if counts != ChatterSent()}

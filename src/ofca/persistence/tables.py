@@ -34,6 +34,7 @@ __all__ = [
     "ChatRow",
     "ChatSpendRow",
     "ChatterDayRow",
+    "ChatterDayTotalRow",
     "ChatwootToken",
     "CommandRow",
     "CustomTopic",
@@ -362,6 +363,20 @@ class ChatterDayRow(Table, tablename="ofca_chatter_day"):
     messages = Integer()
 
 
+class ChatterDayTotalRow(Table, tablename="ofca_chatter_day_total"):
+    """Per account, chatter and UTC day: the chatter days of that day summed (``chats``,
+    ``messages``) and how many chatter days name it as their ``previous_day``
+    (``followed``); kept by delta at refresh (m0023). A window's fans are its days'
+    ``chats`` less its days' ``followed``, plus the rows after it that follow a day in it."""
+
+    account_id = Varchar(length=200)
+    chatter = Varchar(length=250)
+    day_start = Timestamptz()
+    chats = Integer()
+    messages = Integer()
+    followed = Integer()
+
+
 class SessionChatterRow(Table, tablename="ofca_session_chatter"):
     """A chatter who sent a message in a session (m0014): the sessions a chatter filter
     keeps for ``revenue_per_session``."""
@@ -597,6 +612,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     ChatSpendRow,
     TipCreditRow,
     ChatterDayRow,
+    ChatterDayTotalRow,
     TopicPairHourRow,
     TopicPairDayRow,
 )
