@@ -35,6 +35,7 @@ READ_MODELS = (
     "ofca_session_chatter",
     "ofca_chatter_day",
     "ofca_chatter_day_total",
+    "ofca_reply_bucket_day",
 )
 TOPICS = (("greeting",), ("tips_gifts", "small_talk"), (), ("small_talk",))
 
@@ -87,7 +88,7 @@ def _additions(rng: random.Random, chat: str, stored: list[Msg], round_: int) ->
 
 
 def _summed_to_nothing(row: dict) -> bool:
-    counts = [v for k, v in row.items() if k in ("sessions", "messages")]
+    counts = [v for k, v in row.items() if k in ("sessions", "messages", "answered")]
     return bool(counts) and not any(counts)
 
 
@@ -137,4 +138,4 @@ async def test_tail_refresh_equals_whole_refresh(
             assert tail[table] == whole[table], (table, round_)
     assert tail["ofca_session"] and tail["ofca_reply"] and tail["ofca_fan_day"]
     assert tail["ofca_session_chatter"] and tail["ofca_chatter_day"]
-    assert tail["ofca_chatter_day_total"]
+    assert tail["ofca_chatter_day_total"] and tail["ofca_reply_bucket_day"]

@@ -8,6 +8,7 @@ windows, buckets).
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,14 +35,18 @@ from ofca.domain.metrics import (
 )
 
 __all__ = [
+    "REPLY_BUCKET_BOUNDS",
     "OverviewValues",
     "ReplyStats",
     "SessionAggregate",
     "TopicRow",
     "TrendPoint",
+    "interpolate",
     "median_p90",
     "no_reply_stats",
     "overview_values",
+    "percentile_ranks",
+    "reply_bucket",
     "reply_stats",
     "sentiment_trend",
     "summarize_sessions",
@@ -124,6 +129,32 @@ def median_p90(values: Sequence[float]) -> tuple[float, float]:
         float(statistics.median(values)),
         float(statistics.quantiles(values, n=10, method="inclusive")[8]),
     )
+
+
+REPLY_BUCKET_BOUNDS: tuple[float, ...] = (0.0, *(2.0 ** (k / 4) for k in range(100)))
+"""Lower bounds (seconds) of the reply-time buckets the read models count replies in:
+[0, 1), then quarter octaves from 1 s (each ~19 % wide) to 2**24.75 s, the last open;
+bucket 0 would hold negative times. Fine enough that the bucket holding a percentile holds
+few of a window's replies, coarse enough that a chatter's day fills a few dozen."""
+
+
+def reply_bucket(seconds: float) -> int:
+    """The bucket of a reply time: how many of :data:`REPLY_BUCKET_BOUNDS` are <= it (as
+    Postgres' ``width_bucket(seconds, bounds)``)."""
+    return bisect.bisect_right(REPLY_BUCKET_BOUNDS, seconds)
+
+
+def percentile_ranks(count: int, fraction: float) -> tuple[int, int, float]:
+    """(first rank, second rank, proportion) of ``percentile_cont(fraction)`` over
+    ``count`` sorted values (0-based), as Postgres computes them."""
+    position = fraction * (count - 1)
+    first = math.floor(position)
+    return first, math.ceil(position), position - first
+
+
+def interpolate(first: float, second: float, proportion: float) -> float:
+    """``percentile_cont``'s value between the two ranked values (Postgres' float8 lerp)."""
+    return first + (second - first) * proportion
 
 
 # --------------------------------------------------------------------------- session means

@@ -41,6 +41,7 @@ from ofca.domain.money import (
 )
 from ofca.insights.chatter_replies import reply_times
 from ofca.insights.credits import credit_sql, credited_chatter_sql
+from ofca.insights.reply_buckets import bucketed_reply_times
 from ofca.insights.sent import sent_from_days
 from ofca.insights.session_sums import window_session_sums
 from ofca.insights.spend import (
@@ -371,7 +372,8 @@ async def _reply_times(
     """Per chatter: the statistics of the answered runs of the window whose reply is
     theirs (``insights.chatter_replies``), after the chat and topic filters: a topic's
     runs are read from their copies filed under it (each chatter's one range of m0020's
-    index), not every run of the window tested against the topic's sessions."""
+    index), not every run of the window tested against the topic's sessions. Without a
+    filter, Postgres reads the reply-time buckets (``insights.reply_buckets``, m0024)."""
     if filters.topic is not None:
         where = (
             "FROM ofca_reply_topic r WHERE r.account_id = {} AND r.topic = {} "
@@ -384,6 +386,10 @@ async def _reply_times(
             params.append(filters.chat_id)
         chat = filters.chat_id is not None
         return await reply_times(account_id, where, params, sla_seconds, filtered=chat)
+    if filters.chat_id is None and is_postgres():
+        bucketed = await bucketed_reply_times(account_id, window, sla_seconds)
+        if bucketed is not None:
+            return bucketed
     where, params = session_scope(
         "FROM ofca_reply r WHERE r.account_id = {} AND r.first_inbound_at >= {} "
         "AND r.first_inbound_at < {} AND r.reply_seconds IS NOT NULL",

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from piccolo.table import Table
 
+from ofca.domain.aggregates import reply_bucket
 from ofca.domain.metrics import (
     MessagePoint,
     ReplyRun,
@@ -128,6 +129,7 @@ REPLY_COLUMNS = (
     "session_start_at",
     "reply_message_id",
     "chatter",
+    "reply_bucket",
 )
 ACTIVITY_COLUMNS = (
     "account_id",
@@ -368,6 +370,7 @@ def _reply_rows(
                 session_start,
                 run.reply_message_id,
                 chatter,
+                None if run.reply_seconds is None else reply_bucket(run.reply_seconds),
             )
         )
         for topic in topics_of[session_start]:

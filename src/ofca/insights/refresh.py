@@ -25,7 +25,7 @@ from typing import Any
 from piccolo.engine.postgres import PostgresEngine
 
 from ofca.domain.metrics import MessagePoint
-from ofca.domain.money import message_revenue
+from ofca.domain.money import UNASSIGNED, message_revenue
 from ofca.insights.credits import refresh_tip_credits
 from ofca.insights.projector import (
     READ_MODELS,
@@ -215,6 +215,7 @@ _RETURNING = {
     "ofca_activity": " RETURNING hour_start, messages, inbound, outbound, sentiment_sum, "
     "sentiment_count",
     "ofca_chatter_day": " RETURNING chatter, day_start, previous_day, messages",
+    "ofca_reply": " RETURNING chatter, first_inbound_at, reply_seconds, reply_bucket",
 }
 
 
@@ -233,6 +234,7 @@ SESSION_HOUR_VALUES = (
 
 ACTIVITY_HOUR_VALUES = ("messages", "inbound", "outbound", "sentiment_sum", "sentiment_count")
 CHATTER_DAY_VALUES = ("chats", "messages", "followed")
+REPLY_BUCKET_VALUES = ("answered", "micros")
 
 
 def _add_sums(rollup: dict[Any, list[Any]], key: Any, sign: int, values: Sequence[Any]) -> None:
@@ -265,6 +267,7 @@ class Rollups:
         self.pair_days: dict[tuple[str, str, datetime], list[Any]] = {}
         self.activity: dict[datetime, list[Any]] = {}
         self.chatter_days: dict[tuple[str, datetime], list[int]] = {}
+        self.reply_buckets: dict[tuple[str, datetime, int], list[int]] = {}
 
     def add_session(
         self, sign: int, parts: Sequence[Any], topics_of: TopicTuples | None = None
@@ -306,6 +309,16 @@ class Rollups:
         acc[1] += sign * messages
         if previous_day is not None:
             self.chatter_days.setdefault((chatter, to_utc(previous_day)), [0, 0, 0])[2] += sign
+
+    def add_reply(self, sign: int, parts: Sequence[Any]) -> None:
+        """``parts``: (chatter, first_inbound_at, reply_seconds, reply_bucket) of a run."""
+        chatter, first_inbound_at, seconds, bucket = parts
+        if seconds is None:
+            return  # unanswered: not in the reply-time buckets
+        key = (chatter or UNASSIGNED, day_floor(to_utc(first_inbound_at)), bucket)
+        acc = self.reply_buckets.setdefault(key, [0, 0])
+        acc[0] += sign
+        acc[1] += sign * round(seconds * 1_000_000)  # whole microseconds: exact sums
 
     async def apply(self, account_id: str, slices: Slices | None = None) -> None:
         slices = slices or Slices()
@@ -357,6 +370,12 @@ class Rollups:
             CHATTER_DAY_VALUES,
             await rows(self.chatter_days),
         )
+        await _upsert_add(
+            "ofca_reply_bucket_day",
+            ("account_id", "chatter", "day_start", "bucket"),
+            REPLY_BUCKET_VALUES,
+            await rows(self.reply_buckets),
+        )
 
 
 _PG_TYPES = {
@@ -380,6 +399,9 @@ _PG_TYPES = {
     "chatter": "varchar",
     "chats": "integer",
     "followed": "integer",
+    "bucket": "smallint",
+    "answered": "integer",
+    "micros": "bigint",
 }
 """Postgres types of the rollup columns, for ``unnest`` of one array per column."""
 
@@ -569,8 +591,13 @@ async def _subtract_old(
     topics_of: TopicTuples,
     slices: Slices,
 ) -> None:
-    """Take deleted session, activity and chatter day rows out of the rollups."""
-    if name == "ofca_chatter_day":
+    """Take deleted session, activity, chatter day and reply rows out of the rollups."""
+    if name == "ofca_reply":
+        for index, row in enumerate(old):
+            rollups.add_reply(-1, row)
+            if index % 256 == 255:
+                await slices.tick()
+    elif name == "ofca_chatter_day":
         for index, row in enumerate(old):
             rollups.add_chatter_day(-1, row)
             if index % 256 == 255:
@@ -588,7 +615,7 @@ async def _subtract_old(
 
 
 async def _add_derived(rollups: Rollups, derived: DerivedRows, slices: Slices) -> None:
-    """Put the new session, activity and chatter day rows into the rollups."""
+    """Put the new session, activity, chatter day and reply rows into the rollups."""
     for index, row in enumerate(derived.sessions):
         rollups.add_session(1, row[2:3] + row[6:7] + row[9:10] + row[11:13] + row[15:18])
         if index % 256 == 255:
@@ -598,5 +625,9 @@ async def _add_derived(rollups: Rollups, derived: DerivedRows, slices: Slices) -
     await slices.tick()
     for index, row in enumerate(derived.chatter_days):
         rollups.add_chatter_day(1, (row[1], row[3], row[4], row[5]))
+        if index % 256 == 255:
+            await slices.tick()
+    for index, row in enumerate(derived.replies):
+        rollups.add_reply(1, (row[8], row[2], row[5], row[9]))
         if index % 256 == 255:
             await slices.tick()

@@ -17,6 +17,7 @@ from piccolo.columns import (
     Integer,
     Real,
     Serial,
+    SmallInt,
     Text,
     Timestamptz,
     Varchar,
@@ -46,6 +47,7 @@ __all__ = [
     "LoginSession",
     "Membership",
     "MessageRow",
+    "ReplyBucketDayRow",
     "ReplyRow",
     "ReplyTopicRow",
     "SessionChatterRow",
@@ -377,6 +379,21 @@ class ChatterDayTotalRow(Table, tablename="ofca_chatter_day_total"):
     followed = Integer()
 
 
+class ReplyBucketDayRow(Table, tablename="ofca_reply_bucket_day"):
+    """Per account, chatter (``unassigned`` for none), UTC day of the run's first fan
+    message and reply-time bucket: the answered runs and their seconds summed; kept by
+    delta at refresh (m0024). The exact median and p90 read only the runs of the bucket
+    holding them."""
+
+    account_id = Varchar(length=200)
+    chatter = Varchar(length=250)
+    day_start = Timestamptz()
+    bucket = SmallInt()
+    answered = Integer()
+    micros = BigInt()
+    """The runs' reply times summed in whole microseconds (exact under adds and takes)."""
+
+
 class SessionChatterRow(Table, tablename="ofca_session_chatter"):
     """A chatter who sent a message in a session (m0014): the sessions a chatter filter
     keeps for ``revenue_per_session``."""
@@ -402,6 +419,8 @@ class ReplyRow(Table, tablename="ofca_reply"):
     """The outbound message that answered the run (its chatter's reply; m0010)."""
     chatter = Varchar(length=250, null=True, default=None)
     """The chatter of ``reply_message_id`` (m0014)."""
+    reply_bucket = SmallInt(null=True, default=None)
+    """``domain.aggregates.reply_bucket`` of ``reply_seconds`` (m0024)."""
 
 
 class ActivityRow(Table, tablename="ofca_activity"):
@@ -613,6 +632,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     TipCreditRow,
     ChatterDayRow,
     ChatterDayTotalRow,
+    ReplyBucketDayRow,
     TopicPairHourRow,
     TopicPairDayRow,
 )
