@@ -36,7 +36,7 @@ pytestmark = pytest.mark.asyncio
 
 __all__ = ["loaded"]  # the fixture, imported for its use here
 
-ZONES = ("UTC", "Europe/Berlin", "Asia/Kolkata", "America/New_York")
+ZONES = ("UTC", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York")
 GRANULARITIES: tuple[Granularity, ...] = ("hour", "day", "week")
 
 

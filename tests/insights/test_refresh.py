@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from piccolo.engine.base import Engine
 
+from ofca.insights.projector import QUARTER_COLUMNS
 from ofca.insights.refresh import refresh_chats
 from ofca.persistence.migrations.m0021_rollup_revenue import fill as fill_revenue
 from ofca.persistence.migrations.m0022_topic_pairs import fill as fill_pairs
+from ofca.persistence.migrations.m0025_activity_quarters import fill as fill_quarters
 from ofca.persistence.tables import SessionRow
 from ofca.settings import Settings
 from tests.insights.support import Msg, at, store
@@ -157,3 +159,46 @@ async def _rollup_rows(account_id: str, tables: tuple[str, ...]) -> list[tuple[A
             if row["sessions"]
         )
     return found
+
+
+async def test_m0025_fills_the_quarter_counts_the_refresh_keeps(
+    engine: Engine[Any], account_id: str, settings: Settings
+) -> None:
+    messages = [
+        Msg(
+            chat=f"c{i % 4}",
+            id=f"q{i}",
+            at=at(i * 7.5),
+            dir=("inbound", "outbound", "unknown")[i % 3],
+            topics=(),
+        )
+        for i in range(90)
+    ]
+    await store(account_id, messages, settings)
+    tables = ("ofca_activity", "ofca_activity_hour")
+
+    async def rows() -> list[tuple[Any, ...]]:
+        found: list[tuple[Any, ...]] = []
+        for table in tables:
+            for row in await SessionRow.raw(
+                f"SELECT * FROM {table} WHERE account_id = {{}}", account_id
+            ):
+                found.append((table, *(str(v) if k != "id" else 0 for k, v in sorted(row.items()))))
+        return sorted(found)
+
+    kept = await rows()
+    early = await SessionRow.raw(
+        "SELECT sum(messages_15), sum(inbound_30), sum(outbound_45), sum(messages) "
+        "FROM ofca_activity_hour WHERE account_id = {}",
+        account_id,
+    )
+    assert min(int(v) for v in early[0].values()) > 0
+    for table in tables:
+        await SessionRow.raw(
+            f"UPDATE {table} SET "
+            + ", ".join(f"{c} = 0" for c in QUARTER_COLUMNS)
+            + " WHERE account_id = {}",
+            account_id,
+        )
+    await fill_quarters(engine, account_id)
+    assert await rows() == kept

@@ -57,6 +57,13 @@ def _ceil_hour(instant: datetime) -> datetime:
     return floor if floor == instant else floor + HOUR
 
 
+def _quarter(instant: datetime) -> int | None:
+    """0, 1 or 2 for an instant at exactly minute 15, 30 or 45 of its hour, else None."""
+    if instant.second or instant.microsecond or instant.minute not in (15, 30, 45):
+        return None
+    return instant.minute // 15 - 1
+
+
 def local_bucket_starts(window: Window, tz: ZoneInfo, granularity: Granularity) -> list[datetime]:
     """``bucket_starts``, with a fast path for hours: when every UTC hour of the window is a
     local hour boundary (whole-hour offsets), the local hours are the UTC hours (the
@@ -80,10 +87,15 @@ class BucketPlan:
     - ``hours``: ``[first, last)`` of whole UTC hours to read from a rollup (None: none);
       rows at an hour in ``split_hours`` are skipped (a bucket boundary cuts them);
     - ``pieces``: ``(bucket, from, to)`` ranges to read from base rows, each inside one
-      bucket and the window.
+      bucket and the window;
+    - ``quarter_hours`` (with ``quarters``: the rollup counts the messages before minute
+      15, 30 and 45 of each hour, m0025): hours cut once, at one of those minutes, split
+      from the rollup row instead of read as pieces (:meth:`quarter_split`).
     """
 
-    def __init__(self, window: Window, starts: Sequence[datetime]) -> None:
+    def __init__(
+        self, window: Window, starts: Sequence[datetime], *, quarters: bool = False
+    ) -> None:
         self.window = window
         self.starts = list(starts)
         self.utc_starts = [start.astimezone(UTC) for start in starts]
@@ -92,11 +104,18 @@ class BucketPlan:
         ranges: list[tuple[datetime, datetime]] = []
         self.hours: tuple[datetime, datetime] | None = None
         self.split_hours: frozenset[datetime] = frozenset()
+        self.quarter_hours: dict[datetime, datetime] = {}
         if first < last:
             self.hours = (first, last)
             ranges += [(a, b) for a, b in ((window.start, first), (last, window.end)) if a < b]
-            split = {_floor_hour(b) for b in inner if b != _floor_hour(b)}
-            self.split_hours = frozenset(h for h in split if first <= h < last)
+            cut_hours: dict[datetime, list[datetime]] = {}
+            for b in inner:
+                if b != _floor_hour(b) and first <= _floor_hour(b) < last:
+                    cut_hours.setdefault(_floor_hour(b), []).append(b)
+            for hour, at in cut_hours.items():
+                if quarters and len(at) == 1 and _quarter(at[0]) is not None:
+                    self.quarter_hours[hour] = at[0]
+            self.split_hours = frozenset(h for h in cut_hours if h not in self.quarter_hours)
             ranges += [(hour, hour + HOUR) for hour in sorted(self.split_hours)]
         else:
             ranges.append((window.start, window.end))
@@ -115,9 +134,19 @@ class BucketPlan:
         (outside ``hours``, or cut by a bucket boundary: its pieces are read instead)."""
         if self.hours is None or not self.hours[0] <= hour < self.hours[1]:
             return None
-        if hour in self.split_hours:
+        if hour in self.split_hours or hour in self.quarter_hours:
             return None
         return self.index(hour)
+
+    def quarter_split(self, hour: datetime) -> tuple[int, int, int] | None:
+        """For an hour cut at a quarter: (which quarter column, 0-2; the bucket before the
+        cut; the bucket after it), else None."""
+        cut = self.quarter_hours.get(hour)
+        if cut is None:
+            return None
+        quarter = _quarter(cut)
+        assert quarter is not None
+        return quarter, self.index(hour), self.index(cut)
 
 
 _PIECES_PER_STATEMENT = (MAX_PARAMS - 100) // 3

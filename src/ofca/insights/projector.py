@@ -131,6 +131,13 @@ REPLY_COLUMNS = (
     "chatter",
     "reply_bucket",
 )
+QUARTERS = (15, 30, 45)
+QUARTER_COLUMNS = tuple(
+    f"{kind}_{minute}" for minute in QUARTERS for kind in ("messages", "inbound", "outbound")
+)
+"""An activity row's counts (all, inbound, outbound) before minute 15, 30 and 45 of its
+hour (m0025): zones whose hours start at a quarter past split the hour from them."""
+
 ACTIVITY_COLUMNS = (
     "account_id",
     "chat_id",
@@ -141,6 +148,7 @@ ACTIVITY_COLUMNS = (
     "outbound",
     "sentiment_sum",
     "sentiment_count",
+    *QUARTER_COLUMNS,
 )
 CHAT_FIRST_COLUMNS = ("account_id", "chat_id", "first_at")
 FAN_DAY_COLUMNS = ("account_id", "chat_id", "day_start", "previous_day")
@@ -401,16 +409,33 @@ def _activity_rows(
         key = (starts[index], hour_floor(point.created_at))
         bucket = buckets.get(key)
         if bucket is None:
-            bucket = buckets[key] = [0, 0, 0, [], 0]
+            bucket = buckets[key] = [0, 0, 0, [], 0, [0] * len(QUARTER_COLUMNS)]
         bucket[0] += 1
+        kind = 0
         if point.direction == "inbound":
             bucket[1] += 1
+            kind = 1
             if point.sentiment is not None:
                 bucket[3].append(point.sentiment)
                 bucket[4] += 1
         elif point.direction == "outbound":
             bucket[2] += 1
-    for (session_start, hour), (messages, inbound, outbound, scores, scored) in buckets.items():
+            kind = 2
+        minute = point.created_at.minute
+        for quarter, cut in enumerate(QUARTERS):
+            if minute < cut:
+                early = bucket[5]
+                early[3 * quarter] += 1
+                if kind:
+                    early[3 * quarter + kind] += 1
+    for (session_start, hour), (
+        messages,
+        inbound,
+        outbound,
+        scores,
+        scored,
+        early,
+    ) in buckets.items():
         if topic_hours_from is None or hour >= topic_hours_from:
             # Every hour of the session, scored or not: the topic filter of the volume
             # trend and the heatmap counts its messages.
@@ -441,6 +466,7 @@ def _activity_rows(
                 outbound,
                 math.fsum(scores),
                 scored,
+                *early,
             )
         )
 

@@ -28,6 +28,7 @@ from ofca.domain.metrics import MessagePoint
 from ofca.domain.money import UNASSIGNED, message_revenue
 from ofca.insights.credits import refresh_tip_credits
 from ofca.insights.projector import (
+    QUARTER_COLUMNS,
     READ_MODELS,
     DerivedRows,
     TailCut,
@@ -213,7 +214,7 @@ _RETURNING = {
     "ofca_session": " RETURNING start_at, message_count, duration_seconds, silence_percentage, "
     "turns, sentiment_score, topics, revenue",
     "ofca_activity": " RETURNING hour_start, messages, inbound, outbound, sentiment_sum, "
-    "sentiment_count",
+    "sentiment_count, " + ", ".join(QUARTER_COLUMNS),
     "ofca_chatter_day": " RETURNING chatter, day_start, previous_day, messages",
     "ofca_reply": " RETURNING chatter, first_inbound_at, reply_seconds, reply_bucket",
 }
@@ -232,7 +233,14 @@ SESSION_HOUR_VALUES = (
 )
 
 
-ACTIVITY_HOUR_VALUES = ("messages", "inbound", "outbound", "sentiment_sum", "sentiment_count")
+ACTIVITY_HOUR_VALUES = (
+    "messages",
+    "inbound",
+    "outbound",
+    "sentiment_sum",
+    "sentiment_count",
+    *QUARTER_COLUMNS,
+)
 CHATTER_DAY_VALUES = ("chats", "messages", "followed")
 REPLY_BUCKET_VALUES = ("answered", "micros")
 
@@ -289,17 +297,14 @@ class Rollups:
                     _add_sums(self.pair_days, (with_topic, topic, day), sign, values)
 
     def add_activity(self, sign: int, parts: Sequence[Any]) -> None:
-        """``parts``: (hour_start, messages, inbound, outbound, sentiment sum and count)."""
-        hour, messages, inbound, outbound, sentiment_sum, sentiment_count = parts
-        hour = to_utc(hour)
+        """``parts``: (hour_start, messages, inbound, outbound, sentiment sum and count, the
+        counts before each quarter)."""
+        hour = to_utc(parts[0])
         acc = self.activity.get(hour)
         if acc is None:
-            acc = self.activity[hour] = [0, 0, 0, 0.0, 0]
-        acc[0] += sign * messages
-        acc[1] += sign * inbound
-        acc[2] += sign * outbound
-        acc[3] += sign * sentiment_sum
-        acc[4] += sign * sentiment_count
+            acc = self.activity[hour] = [0, 0, 0, 0.0, *[0] * (1 + len(QUARTER_COLUMNS))]
+        for index, value in enumerate(parts[1:]):
+            acc[index] += sign * value
 
     def add_chatter_day(self, sign: int, parts: Sequence[Any]) -> None:
         """``parts``: (chatter, day_start, previous_day, messages) of a chatter day."""
@@ -399,6 +404,7 @@ _PG_TYPES = {
     "chatter": "varchar",
     "chats": "integer",
     "followed": "integer",
+    **dict.fromkeys(QUARTER_COLUMNS, "integer"),
     "bucket": "smallint",
     "answered": "integer",
     "micros": "bigint",
@@ -621,7 +627,7 @@ async def _add_derived(rollups: Rollups, derived: DerivedRows, slices: Slices) -
         if index % 256 == 255:
             await slices.tick()
     for row in derived.activity:
-        rollups.add_activity(1, row[3:9])
+        rollups.add_activity(1, row[3:])
     await slices.tick()
     for index, row in enumerate(derived.chatter_days):
         rollups.add_chatter_day(1, (row[1], row[3], row[4], row[5]))

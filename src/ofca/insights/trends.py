@@ -34,6 +34,7 @@ from ofca.insights.buckets import (
     local_bucket_starts,
     round_float,
 )
+from ofca.insights.projector import QUARTER_COLUMNS
 from ofca.insights.queries import InsightFilters
 from ofca.persistence.sql import fetch_rows, to_utc
 
@@ -58,25 +59,29 @@ _IN_TOPIC_SESSION = (
 
 async def _rollup_counts(
     account_id: str, plan: BucketPlan, filters: InsightFilters
-) -> list[tuple[Any, int, int, int]]:
-    """(hour, messages, inbound, outbound) per whole UTC hour of the plan: the account's
-    hourly rollup, a chat's activity rows, or the per-topic copies of the activity rows of
-    sessions having the topic."""
+) -> list[tuple[Any, list[int]]]:
+    """(hour, [messages, inbound, outbound, and when the plan splits hours at quarters
+    the same counts before minute 15, 30 and 45]) per whole UTC hour of the plan: the
+    account's hourly rollup, a chat's activity rows, or the per-topic copies of the
+    activity rows of sessions having the topic (no quarter counts: no quarter splits)."""
     if plan.hours is None:
         return []
     params: list[Any] = [account_id, *plan.hours]
+    columns: tuple[str, ...] = ("messages", "inbound", "outbound")
+    if plan.quarter_hours:
+        columns += QUARTER_COLUMNS
     if filters.chat_id is None and filters.topic is None:
         sql = (
-            "SELECT hour_start AS hour, messages, inbound, outbound FROM ofca_activity_hour "
-            "WHERE account_id = {} AND hour_start >= {} AND hour_start < {}"
+            f"SELECT a.hour_start AS hour, {', '.join(f'a.{c}' for c in columns)} "
+            "FROM ofca_activity_hour a WHERE a.account_id = {} AND a.hour_start >= {} "
+            "AND a.hour_start < {}"
         )
     else:
         table = "ofca_activity" if filters.topic is None else "ofca_activity_topic"
+        sums = ", ".join(f"sum(a.{c}) AS {c}" for c in columns)
         sql = (
-            "SELECT a.hour_start AS hour, sum(a.messages) AS messages, "
-            "sum(a.inbound) AS inbound, sum(a.outbound) AS outbound "
-            f"FROM {table} a WHERE a.account_id = {{}} AND a.hour_start >= {{}} "
-            "AND a.hour_start < {}"
+            f"SELECT a.hour_start AS hour, {sums} FROM {table} a WHERE a.account_id = {{}} "
+            "AND a.hour_start >= {} AND a.hour_start < {}"
         )
         if filters.topic is not None:
             sql += " AND a.topic = {}"
@@ -86,10 +91,7 @@ async def _rollup_counts(
             params.append(filters.chat_id)
         sql += " GROUP BY a.hour_start"
     rows = await fetch_rows(sql, *params)
-    return [
-        (r["hour"], int(r["messages"] or 0), int(r["inbound"] or 0), int(r["outbound"] or 0))
-        for r in rows
-    ]
+    return [(r["hour"], [int(r[c] or 0) for c in columns]) for r in rows]
 
 
 async def _piece_counts(
@@ -128,13 +130,19 @@ async def _bucket_counts(
 ) -> list[list[int]]:
     """[messages, inbound, outbound] per bucket of the plan."""
     counts = [[0, 0, 0] for _ in plan.starts]
-    for hour, messages, inbound, outbound in await _rollup_counts(account_id, plan, filters):
+    for hour, values in await _rollup_counts(account_id, plan, filters):
         index = plan.hour_index(to_utc(hour))
         if index is not None:
-            bucket = counts[index]
-            bucket[0] += messages
-            bucket[1] += inbound
-            bucket[2] += outbound
+            for k in range(3):
+                counts[index][k] += values[k]
+            continue
+        split = plan.quarter_split(to_utc(hour))
+        if split is not None:
+            quarter, before, after = split
+            for k in range(3):
+                early = values[3 + 3 * quarter + k]
+                counts[before][k] += early
+                counts[after][k] += values[k] - early
     for index, messages, inbound, outbound in await _piece_counts(account_id, plan, filters):
         bucket = counts[index]
         bucket[0] += messages
@@ -150,7 +158,8 @@ async def volume_trend(
     granularity: Granularity,
     filters: InsightFilters = InsightFilters(),
 ) -> VolumeTrendResponse:
-    plan = BucketPlan(window, local_bucket_starts(window, ZoneInfo(timezone), granularity))
+    starts = local_bucket_starts(window, ZoneInfo(timezone), granularity)
+    plan = BucketPlan(window, starts, quarters=filters.topic is None)
     counts = await _bucket_counts(account_id, plan, filters)
     return VolumeTrendResponse(
         trend=[
@@ -174,7 +183,8 @@ async def activity_heatmap(
     """Fan messages per local hour bucket, folded onto (weekday, hour) of the bucket's
     local start: both halves of a repeated hour land on that hour, a skipped hour has no
     bucket."""
-    plan = BucketPlan(window, local_bucket_starts(window, ZoneInfo(timezone), "hour"))
+    starts = local_bucket_starts(window, ZoneInfo(timezone), "hour")
+    plan = BucketPlan(window, starts, quarters=filters.topic is None)
     counts = await _bucket_counts(account_id, plan, filters)
     cells: dict[tuple[int, int], int] = {}
     for start, (_total, inbound, _outbound) in zip(plan.starts, counts, strict=True):

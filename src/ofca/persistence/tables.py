@@ -424,7 +424,9 @@ class ReplyRow(Table, tablename="ofca_reply"):
 
 
 class ActivityRow(Table, tablename="ofca_activity"):
-    """Messages of one session within one UTC hour: counts and inbound sentiment parts."""
+    """Messages of one session within one UTC hour: counts and inbound sentiment parts;
+    ``*_15``, ``*_30``, ``*_45``: the counts before that minute of the hour (m0025), so
+    zones whose hours start at a quarter past UTC hours split an hour without messages."""
 
     account_id = Varchar(length=200)
     chat_id = Varchar(length=200)
@@ -435,6 +437,15 @@ class ActivityRow(Table, tablename="ofca_activity"):
     outbound = Integer()
     sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
+    messages_15 = Integer(default=0)
+    inbound_15 = Integer(default=0)
+    outbound_15 = Integer(default=0)
+    messages_30 = Integer(default=0)
+    inbound_30 = Integer(default=0)
+    outbound_30 = Integer(default=0)
+    messages_45 = Integer(default=0)
+    inbound_45 = Integer(default=0)
+    outbound_45 = Integer(default=0)
 
 
 class ChatFirstRow(Table, tablename="ofca_chat_first"):
@@ -464,7 +475,8 @@ class SessionHourRow(Table, tablename="ofca_session_hour"):
 
 
 class ActivityHourRow(Table, tablename="ofca_activity_hour"):
-    """Per account and UTC hour: message counts and inbound sentiment parts (by delta)."""
+    """Per account and UTC hour: message counts and inbound sentiment parts (by delta),
+    with ``ActivityRow``'s counts before a quarter of the hour (m0025)."""
 
     account_id = Varchar(length=200)
     hour_start = Timestamptz()
@@ -473,6 +485,15 @@ class ActivityHourRow(Table, tablename="ofca_activity_hour"):
     outbound = Integer()
     sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
+    messages_15 = Integer(default=0)
+    inbound_15 = Integer(default=0)
+    outbound_15 = Integer(default=0)
+    messages_30 = Integer(default=0)
+    inbound_30 = Integer(default=0)
+    outbound_30 = Integer(default=0)
+    messages_45 = Integer(default=0)
+    inbound_45 = Integer(default=0)
+    outbound_45 = Integer(default=0)
 
 
 class SessionDayRow(Table, tablename="ofca_session_day"):
