@@ -65,13 +65,18 @@ def _quarter(instant: datetime) -> int | None:
 
 
 def local_bucket_starts(window: Window, tz: ZoneInfo, granularity: Granularity) -> list[datetime]:
-    """``bucket_starts``, with a fast path for hours: when every UTC hour of the window is a
-    local hour boundary (whole-hour offsets), the local hours are the UTC hours (the
-    general function probes a 15-minute grid)."""
+    """``bucket_starts``, with a fast path for hours: when local hour boundaries lie an
+    hour apart through the window (any offset that changes by whole hours only: UTC,
+    Europe/Berlin, Asia/Kolkata), they are the local hour holding the window's start and
+    every hour after it (the general function probes a 15-minute grid: 8,640 probes for
+    90 days). Any other spacing falls back to it."""
     if granularity != "hour":
         return bucket_starts(window, tz, granularity)
+    first = window.start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+    current = first.astimezone(UTC)
+    if not current <= window.start < current + HOUR:
+        return bucket_starts(window, tz, granularity)
     hours: list[datetime] = []
-    current = _floor_hour(window.start)
     while current < window.end:
         local = current.astimezone(tz)
         if local.minute or local.second:
