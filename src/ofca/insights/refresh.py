@@ -339,48 +339,37 @@ class Rollups:
                     await slices.tick()
             return out
 
-        await _upsert_add(
-            "ofca_session_hour",
-            ("account_id", "topic", "hour_start"),
-            SESSION_HOUR_VALUES,
-            await rows(self.sessions),
+        rollups: tuple[tuple[str, tuple[str, ...], Sequence[str], dict[Any, Any]], ...] = (
+            ("ofca_session_hour", ("topic", "hour_start"), SESSION_HOUR_VALUES, self.sessions),
+            ("ofca_activity_hour", ("hour_start",), ACTIVITY_HOUR_VALUES, self.activity),
+            ("ofca_session_day", ("topic", "day_start"), SESSION_HOUR_VALUES, self.session_days),
+            (
+                "ofca_topic_pair_hour",
+                ("with_topic", "topic", "hour_start"),
+                SESSION_HOUR_VALUES,
+                self.pairs,
+            ),
+            (
+                "ofca_topic_pair_day",
+                ("with_topic", "topic", "day_start"),
+                SESSION_HOUR_VALUES,
+                self.pair_days,
+            ),
+            (
+                "ofca_chatter_day_total",
+                ("chatter", "day_start"),
+                CHATTER_DAY_VALUES,
+                self.chatter_days,
+            ),
+            (
+                "ofca_reply_bucket_day",
+                ("chatter", "day_start", "bucket"),
+                REPLY_BUCKET_VALUES,
+                self.reply_buckets,
+            ),
         )
-        await _upsert_add(
-            "ofca_activity_hour",
-            ("account_id", "hour_start"),
-            ACTIVITY_HOUR_VALUES,
-            await rows(self.activity),
-        )
-        await _upsert_add(
-            "ofca_session_day",
-            ("account_id", "topic", "day_start"),
-            SESSION_HOUR_VALUES,
-            await rows(self.session_days),
-        )
-        await _upsert_add(
-            "ofca_topic_pair_hour",
-            ("account_id", "with_topic", "topic", "hour_start"),
-            SESSION_HOUR_VALUES,
-            await rows(self.pairs),
-        )
-        await _upsert_add(
-            "ofca_topic_pair_day",
-            ("account_id", "with_topic", "topic", "day_start"),
-            SESSION_HOUR_VALUES,
-            await rows(self.pair_days),
-        )
-        await _upsert_add(
-            "ofca_chatter_day_total",
-            ("account_id", "chatter", "day_start"),
-            CHATTER_DAY_VALUES,
-            await rows(self.chatter_days),
-        )
-        await _upsert_add(
-            "ofca_reply_bucket_day",
-            ("account_id", "chatter", "day_start", "bucket"),
-            REPLY_BUCKET_VALUES,
-            await rows(self.reply_buckets),
-        )
+        for table, keys, values, rollup in rollups:
+            await _upsert_add(table, ("account_id", *keys), values, await rows(rollup))
 
 
 _PG_TYPES = {

@@ -423,7 +423,22 @@ class ReplyRow(Table, tablename="ofca_reply"):
     """``domain.aggregates.reply_bucket`` of ``reply_seconds`` (m0024)."""
 
 
-class ActivityRow(Table, tablename="ofca_activity"):
+class QuarterCounts:
+    """Counts (all, inbound, outbound messages) before minute 15, 30 and 45 of an hour
+    (m0025), on ``ActivityRow`` and ``ActivityHourRow``."""
+
+    messages_15 = Integer(default=0)
+    inbound_15 = Integer(default=0)
+    outbound_15 = Integer(default=0)
+    messages_30 = Integer(default=0)
+    inbound_30 = Integer(default=0)
+    outbound_30 = Integer(default=0)
+    messages_45 = Integer(default=0)
+    inbound_45 = Integer(default=0)
+    outbound_45 = Integer(default=0)
+
+
+class ActivityRow(QuarterCounts, Table, tablename="ofca_activity"):
     """Messages of one session within one UTC hour: counts and inbound sentiment parts;
     ``*_15``, ``*_30``, ``*_45``: the counts before that minute of the hour (m0025), so
     zones whose hours start at a quarter past UTC hours split an hour without messages."""
@@ -437,15 +452,6 @@ class ActivityRow(Table, tablename="ofca_activity"):
     outbound = Integer()
     sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
-    messages_15 = Integer(default=0)
-    inbound_15 = Integer(default=0)
-    outbound_15 = Integer(default=0)
-    messages_30 = Integer(default=0)
-    inbound_30 = Integer(default=0)
-    outbound_30 = Integer(default=0)
-    messages_45 = Integer(default=0)
-    inbound_45 = Integer(default=0)
-    outbound_45 = Integer(default=0)
 
 
 class ChatFirstRow(Table, tablename="ofca_chat_first"):
@@ -474,7 +480,7 @@ class SessionHourRow(Table, tablename="ofca_session_hour"):
     revenue = DoublePrecision(default=0.0)
 
 
-class ActivityHourRow(Table, tablename="ofca_activity_hour"):
+class ActivityHourRow(QuarterCounts, Table, tablename="ofca_activity_hour"):
     """Per account and UTC hour: message counts and inbound sentiment parts (by delta),
     with ``ActivityRow``'s counts before a quarter of the hour (m0025)."""
 
@@ -485,15 +491,6 @@ class ActivityHourRow(Table, tablename="ofca_activity_hour"):
     outbound = Integer()
     sentiment_sum = DoublePrecision()
     sentiment_count = Integer()
-    messages_15 = Integer(default=0)
-    inbound_15 = Integer(default=0)
-    outbound_15 = Integer(default=0)
-    messages_30 = Integer(default=0)
-    inbound_30 = Integer(default=0)
-    outbound_30 = Integer(default=0)
-    messages_45 = Integer(default=0)
-    inbound_45 = Integer(default=0)
-    outbound_45 = Integer(default=0)
 
 
 class SessionDayRow(Table, tablename="ofca_session_day"):
