@@ -49,7 +49,6 @@ from ofca.domain.metrics import (
     bucket_starts,
     resolve_window,
 )
-from ofca.insights.reply_buckets import bucketed_reply_stats
 from ofca.insights.revenue import revenue_summary
 from ofca.insights.session_sums import (
     SessionSums,
@@ -233,31 +232,9 @@ def _reply_scope(filters: InsightFilters) -> tuple[str, str, list[Any]]:
     return table, sql, params
 
 
-def _rounded(stats: ReplyStats, unanswered: int) -> ReplyStats:
-    return msgspec.structs.replace(
-        stats,
-        mean_seconds=round_value(stats.mean_seconds),
-        median_seconds=round_value(stats.median_seconds),
-        p90_seconds=round_value(stats.p90_seconds),
-        max_seconds=round_value(stats.max_seconds),
-        unanswered=unanswered,
-        within_sla_percentage=round_value(stats.within_sla_percentage),
-    )
-
-
 async def _reply_stats(
     account_id: str, window: Window, filters: InsightFilters, sla_seconds: float
 ) -> tuple[ReplyStats, dict[str, str]]:
-    """The window's reply statistics: without filters on Postgres off the reply-time
-    buckets (``insights.reply_buckets``: the same values without sorting every run of
-    the window), else from the runs."""
-    if filters == InsightFilters() and is_postgres():
-        bucketed = await bucketed_reply_stats(account_id, window, sla_seconds)
-        if bucketed is not None:
-            answered, unanswered = bucketed
-            if answered is None:
-                return no_reply_stats(unanswered, sla_seconds)
-            return _rounded(answered, unanswered), {}
     table, scope, params = _reply_scope(filters)
     where = (
         f"FROM {table} r WHERE r.account_id = {{}} AND r.first_inbound_at >= {{}} "

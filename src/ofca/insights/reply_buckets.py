@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from ofca.domain.aggregates import ReplyStats, interpolate, percentile_ranks, reply_bucket
 from ofca.domain.metrics import Window
 from ofca.domain.money import UNASSIGNED
-from ofca.insights.windows import Range, levels, query, ranges_sql, together
+from ofca.insights.windows import levels, query, ranges_sql, together
 
-__all__ = ["bucketed_reply_stats", "bucketed_reply_times"]
+__all__ = ["bucketed_reply_times"]
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +45,14 @@ _RUNS = (
 )
 
 
-def _runs(account_id: str, window: Window, chatters: Sequence[str]) -> tuple[str, list[Any]]:
-    """``FROM`` these chatters' answered runs of the window (``unassigned`` also takes the
+def _runs(account_id: str, window: Window, chatter: str) -> tuple[str, list[Any]]:
+    """``FROM`` one chatter's answered runs of the window (``unassigned`` also takes the
     runs without a stored chatter: a second index range, as in ``chatter_replies``)."""
-    params: list[Any] = [account_id, window.start, window.end, list(chatters)]
-    if UNASSIGNED not in chatters:
-        return f"FROM ({_RUNS}AND chatter = ANY({{}}::text[])) r", params
+    params: list[Any] = [account_id, window.start, window.end, chatter]
+    if chatter != UNASSIGNED:
+        return f"FROM ({_RUNS}AND chatter = {{}}) r", params
     return (
-        f"FROM ({_RUNS}AND chatter = ANY({{}}::text[]) UNION ALL {_RUNS}AND chatter IS NULL) r",
+        f"FROM ({_RUNS}AND chatter = {{}} UNION ALL {_RUNS}AND chatter IS NULL) r",
         [*params, account_id, window.start, window.end],
     )
 
@@ -85,15 +84,9 @@ class _Histogram:
         raise ValueError(rank)
 
 
-async def _stats(
-    account_id: str,
-    window: Window,
-    chatters: Sequence[str],
-    histogram: _Histogram,
-    sla_seconds: float,
+async def _chatter_stats(
+    account_id: str, window: Window, chatter: str, histogram: _Histogram, sla_seconds: float
 ) -> ReplyStats:
-    """The statistics of these chatters' answered runs of the window, counted per bucket
-    in ``histogram`` (at least one run)."""
     count = sum(histogram.counts.values())
     ranks = [percentile_ranks(count, fraction) for fraction in _FRACTIONS]
     wanted: dict[int, list[int]] = {}  # bucket -> places of ranked values in it
@@ -102,7 +95,7 @@ async def _stats(
             bucket, place = histogram.place(rank)
             wanted.setdefault(bucket, []).append(place)
     sla_bucket = reply_bucket(sla_seconds)
-    runs, params = _runs(account_id, window, chatters)
+    runs, params = _runs(account_id, window, chatter)
     parts: list[str] = []
     values: list[Any] = []
     for bucket, places in wanted.items():
@@ -135,7 +128,7 @@ async def _stats(
         bucket, place = histogram.place(rank)
         values = sorted(in_bucket.get(bucket, ()))
         if place - min(wanted[bucket]) >= len(values):
-            raise _StaleBuckets(", ".join(chatters))
+            raise _StaleBuckets(chatter)
         return values[place - min(wanted[bucket])]
 
     median, p90 = (
@@ -163,67 +156,25 @@ async def bucketed_reply_times(
     days, hours, edges = levels(window.start, window.end)
     if not days:
         return None
-    histograms = await _histograms(account_id, window, days[0], hours + edges)
-    chatters: Sequence[str] = [c for c, h in histograms.items() if h.counts]
-    try:
-        stats = await together(
-            *(_stats(account_id, window, [c], histograms[c], sla_seconds) for c in chatters)
-        )
-    except _StaleBuckets as stale:
-        log.warning("reply buckets of %s disagree with its runs (%s): sorting", account_id, stale)
-        return None
-    return dict(zip(chatters, stats, strict=True))
-
-
-async def _histograms(
-    account_id: str, window: Window, days: tuple[datetime, datetime], partial: list[Range]
-) -> dict[str, _Histogram]:
-    """Each chatter's answered runs of the window per bucket: the whole ``days`` off the
-    day buckets, the ``partial`` ranges off the runs."""
-    partial_sql, partial_params = ranges_sql("first_inbound_at", partial)
+    first_day, last_day = days[0]
+    partial_sql, partial_params = ranges_sql("first_inbound_at", hours + edges)
     histograms: dict[str, _Histogram] = {}
     for row in await query(
         _BUCKET_COUNTS.replace("PARTIAL", partial_sql),
         account_id,
-        *days,
+        first_day,
+        last_day,
         account_id,
         *partial_params,
     ):
         histogram = histograms.setdefault(row["chatter"], _Histogram())
         histogram.add(int(row["bucket"]), int(row["answered"]), int(row["micros"] or 0))
-    return histograms
-
-
-async def bucketed_reply_stats(
-    account_id: str, window: Window, sla_seconds: float
-) -> tuple[ReplyStats | None, int] | None:
-    """(the statistics of every answered run of the window, None without one; the
-    unanswered runs) off the same buckets, all chatters' summed; None as for
-    :func:`bucketed_reply_times`."""
-    days, hours, edges = levels(window.start, window.end)
-    if not days:
-        return None
-    histograms, unanswered = await together(
-        _histograms(account_id, window, days[0], hours + edges),
-        query(
-            "SELECT count(*) AS n FROM ofca_reply WHERE account_id = {} "
-            "AND first_inbound_at >= {} AND first_inbound_at < {} AND reply_seconds IS NULL",
-            account_id,
-            window.start,
-            window.end,
-        ),
-    )
-    every = _Histogram()
-    for histogram in histograms.values():
-        for bucket, count in histogram.counts.items():
-            every.add(bucket, count, 0)
-        every.micros += histogram.micros
-    waiting = int(unanswered[0]["n"])
-    if not every.counts:
-        return None, waiting
+    chatters: Sequence[str] = [c for c, h in histograms.items() if h.counts]
     try:
-        stats = await _stats(account_id, window, sorted(histograms), every, sla_seconds)
+        stats = await together(
+            *(_chatter_stats(account_id, window, c, histograms[c], sla_seconds) for c in chatters)
+        )
     except _StaleBuckets as stale:
         log.warning("reply buckets of %s disagree with its runs (%s): sorting", account_id, stale)
         return None
-    return stats, waiting
+    return dict(zip(chatters, stats, strict=True))
