@@ -462,13 +462,10 @@ class ChatFirstRow(Table, tablename="ofca_chat_first"):
     first_at = Timestamptz()
 
 
-class SessionHourRow(Table, tablename="ofca_session_hour"):
-    """Per account, topic ('' = all sessions) and UTC hour of session start: session sums
-    (kept by delta at refresh; ``revenue`` since m0021)."""
+class SessionSums:
+    """Sums of a set of sessions (``revenue`` since m0021), the values of the session
+    rollups: ``SessionHourRow``, ``SessionDayRow`` and the topic pairs'."""
 
-    account_id = Varchar(length=200)
-    topic = Varchar(length=64)
-    hour_start = Timestamptz()
     sessions = Integer()
     messages = Integer()
     duration = DoublePrecision()
@@ -478,6 +475,15 @@ class SessionHourRow(Table, tablename="ofca_session_hour"):
     sentiment = DoublePrecision()
     sentiment_count = Integer()
     revenue = DoublePrecision(default=0.0)
+
+
+class SessionHourRow(SessionSums, Table, tablename="ofca_session_hour"):
+    """Per account, topic ('' = all sessions) and UTC hour of session start: session sums
+    (kept by delta at refresh; ``revenue`` since m0021)."""
+
+    account_id = Varchar(length=200)
+    topic = Varchar(length=64)
+    hour_start = Timestamptz()
 
 
 class ActivityHourRow(QuarterCounts, Table, tablename="ofca_activity_hour"):
@@ -493,24 +499,15 @@ class ActivityHourRow(QuarterCounts, Table, tablename="ofca_activity_hour"):
     sentiment_count = Integer()
 
 
-class SessionDayRow(Table, tablename="ofca_session_day"):
+class SessionDayRow(SessionSums, Table, tablename="ofca_session_day"):
     """``SessionHourRow`` per UTC day (kept by delta at refresh)."""
 
     account_id = Varchar(length=200)
     topic = Varchar(length=64)
     day_start = Timestamptz()
-    sessions = Integer()
-    messages = Integer()
-    duration = DoublePrecision()
-    silence = DoublePrecision()
-    silence_count = Integer()
-    turns = Integer()
-    sentiment = DoublePrecision()
-    sentiment_count = Integer()
-    revenue = DoublePrecision(default=0.0)
 
 
-class TopicPairHourRow(Table, tablename="ofca_topic_pair_hour"):
+class TopicPairHourRow(SessionSums, Table, tablename="ofca_topic_pair_hour"):
     """Per account, pair of topics and UTC hour of session start: ``SessionHourRow`` of
     the sessions holding both ``with_topic`` and ``topic`` (the topics insight under a
     topic filter; kept by delta at refresh, m0022)."""
@@ -519,33 +516,15 @@ class TopicPairHourRow(Table, tablename="ofca_topic_pair_hour"):
     with_topic = Varchar(length=64)
     topic = Varchar(length=64)
     hour_start = Timestamptz()
-    sessions = Integer()
-    messages = Integer()
-    duration = DoublePrecision()
-    silence = DoublePrecision()
-    silence_count = Integer()
-    turns = Integer()
-    sentiment = DoublePrecision()
-    sentiment_count = Integer()
-    revenue = DoublePrecision(default=0.0)
 
 
-class TopicPairDayRow(Table, tablename="ofca_topic_pair_day"):
+class TopicPairDayRow(SessionSums, Table, tablename="ofca_topic_pair_day"):
     """``TopicPairHourRow`` per UTC day (kept by delta at refresh, m0022)."""
 
     account_id = Varchar(length=200)
     with_topic = Varchar(length=64)
     topic = Varchar(length=64)
     day_start = Timestamptz()
-    sessions = Integer()
-    messages = Integer()
-    duration = DoublePrecision()
-    silence = DoublePrecision()
-    silence_count = Integer()
-    turns = Integer()
-    sentiment = DoublePrecision()
-    sentiment_count = Integer()
-    revenue = DoublePrecision(default=0.0)
 
 
 class FanDayRow(Table, tablename="ofca_fan_day"):
