@@ -51,6 +51,13 @@ from bench.delta_throughput import (
 from bench.generate import write_account
 
 TARGET_P99_MS = 25.0
+TIMELINE = False
+"""``--verbose``: print each phase's wall-clock time, to line up with the server's log."""
+
+
+def _mark(event: str) -> None:
+    if TIMELINE:
+        print(f"{time.time():.3f} {event}", file=sys.stderr, flush=True)
 
 
 class _AckPayload(msgspec.Struct):
@@ -92,13 +99,16 @@ async def _snapshot(
             and not enriched.done()
         ):
             enriched.set_result(time.perf_counter() - began)
+            _mark("enriched")
 
     watcher = await connect(dash_url, on_watch)
     extension = await connect(ext_url, on_ext)
     await asyncio.sleep(0.3)  # connection_ack, the watcher's full sync
     began = time.perf_counter()
+    _mark("snapshot sent")
     extension.send(frame)
     ack_s = await asyncio.wait_for(acked, 300)
+    _mark("snapshot acked")
     extension.close()
     return ack_s, enriched, watcher
 
@@ -169,12 +179,14 @@ async def one_run(server: Server, database_url: str, args: argparse.Namespace, r
             cpu_before = _cpu_seconds(server.process.pid if server.process else None)
             busy_before = _machine_busy()
             durations.clear()
+            _mark(f"wave {wave} starts")
             sent, _ = await sender.run_step(
                 f"w{run}", wave, args.rate, args.wave / args.rate, templates
             )
             deadline = time.monotonic() + 60
             while sender.acked - acked_before < sent and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
+            _mark(f"wave {wave} acked")
             stored = sender.stored - stored_before
             cpu = _cpu_seconds(server.process.pid if server.process else None) - cpu_before
             busy_after = _machine_busy()
@@ -270,8 +282,14 @@ def main() -> None:
     parser.add_argument("--wave-chats", type=int, default=50)
     parser.add_argument("--wait-after-ack", type=float, default=0.0)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--verbose", action="store_true", help="show the server's log")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the server's log and each phase's wall-clock time",
+    )
     args = parser.parse_args()
+    global TIMELINE
+    TIMELINE = args.verbose
 
     with tempfile.TemporaryDirectory() as scratch:
         began = time.perf_counter()

@@ -39,6 +39,7 @@ from ofca.insights.projector import (
 )
 from ofca.insights.spend import refresh_chat_spend
 from ofca.loop import GcPause, Slices
+from ofca.persistence.chat_tally import fold_chat_tallies
 from ofca.persistence.refresh_marks import clear_marks, read_marks
 from ofca.persistence.sql import (
     MAX_PARAMS,
@@ -528,6 +529,7 @@ async def _refresh(
         await rollups.apply(account_id, slices)
         await refresh_chat_spend(account_id, ids)
         await refresh_tip_credits(account_id, ids)
+        await fold_chat_tallies(account_id, ids)
         await clear_marks(account_id, marks)
     return derived
 

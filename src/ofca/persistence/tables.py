@@ -34,6 +34,7 @@ __all__ = [
     "ChatFirstRow",
     "ChatRow",
     "ChatSpendRow",
+    "ChatTallyRow",
     "ChatterDayRow",
     "ChatterDayTotalRow",
     "ChatwootToken",
@@ -365,6 +366,19 @@ class ChatterDayRow(Table, tablename="ofca_chatter_day"):
     messages = Integer()
 
 
+class ChatTallyRow(Table, tablename="ofca_chat_tally"):
+    """Part of a chat's tally (m0026, Postgres only): what one write statement changed of
+    its message count, fan sentiment and spend, added by triggers on ``ofca_message``; the
+    chat's tally is the sum of its rows (``persistence.chat_tally``)."""
+
+    account_id = Varchar(length=200)
+    chat_id = Varchar(length=200)
+    messages = BigInt()
+    fan_sentiment_sum = DoublePrecision()
+    fan_sentiment_count = BigInt()
+    spend = DoublePrecision()
+
+
 class ChatterDayTotalRow(Table, tablename="ofca_chatter_day_total"):
     """Per account, chatter and UTC day: the chatter days of that day summed (``chats``,
     ``messages``) and how many chatter days name it as their ``previous_day``
@@ -629,6 +643,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     TipCreditRow,
     ChatterDayRow,
     ChatterDayTotalRow,
+    ChatTallyRow,
     ReplyBucketDayRow,
     TopicPairHourRow,
     TopicPairDayRow,
